@@ -1,0 +1,117 @@
+//! The executor's edge to the operating system: starting one run of a process (rendered command
+//! line, environment, log files, own process group) and signalling process groups.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+
+use atoll_model::ProcessSpec;
+use atoll_model::template::{self, RunContext};
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+use super::planner::RunEnd;
+use crate::sandbox::{LaunchFile, Sandbox};
+
+/// Why a run could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    #[error("could not open log {}: {source}", path.display())]
+    Log { path: PathBuf, source: io::Error },
+    #[error("could not start bash in {}: {source}", sandbox.display())]
+    Bash { sandbox: PathBuf, source: io::Error },
+}
+
+/// Starts run `run` of `process`: `bash -c <rendered command line>` in the sandbox root, with
+/// stdin from /dev/null, output appended to the run's log files, in a new process group whose id
+/// is the child's pid.
+pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, run: u32) -> Result<Child, SpawnError> {
+    let log_dir = sandbox.process_log_dir(&process.name, run);
+    fs::create_dir_all(&log_dir).map_err(|source| SpawnError::Log { path: log_dir.clone(), source })?;
+    let context = RunContext {
+        task_id: &launch.task_id,
+        user: &launch.job.role,
+        instance: launch.instance,
+        hostname: &launch.hostname,
+        ports: &launch.ports,
+    };
+    let root = sandbox.root();
+    let mut command = Command::new("bash");
+    command
+        .arg("-c")
+        .arg(template::render(&process.cmdline, &context))
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(open_log(&log_dir.join("stdout"))?)
+        .stderr(open_log(&log_dir.join("stderr"))?)
+        .process_group(0)
+        .env("ATOLL_TASK_ID", &launch.task_id)
+        .env("ATOLL_INSTANCE", launch.instance.to_string())
+        .env("ATOLL_SANDBOX", std::path::absolute(root).unwrap_or_else(|_| root.to_owned()));
+    for (name, port) in &launch.ports {
+        command.env(port_variable(name), port.to_string());
+    }
+    command.spawn().map_err(|source| SpawnError::Bash { sandbox: root.to_owned(), source })
+}
+
+fn open_log(path: &Path) -> Result<File, SpawnError> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| SpawnError::Log { path: path.to_owned(), source })
+}
+
+/// `PORT_<NAME>`: the port name upper-cased, with anything but letters and digits made `_`.
+fn port_variable(name: &str) -> String {
+    let name: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    format!("PORT_{name}")
+}
+
+/// How a waited-on run ended.
+pub fn run_end(status: io::Result<ExitStatus>) -> RunEnd {
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => RunEnd::Exited(code),
+            (None, Some(signal)) => RunEnd::Signaled(signal),
+            (None, None) => RunEnd::Error(format!("ended with an unrecognised status {status}")),
+        },
+        Err(error) => RunEnd::Error(format!("could not be waited on: {error}")),
+    }
+}
+
+/// Sends `signal` to every process in group `pgid`; a group that is already gone is fine.
+pub fn signal_group(pgid: i32, signal: Signal) {
+    // Group 0 is our own and 1 is init's: never a task's, whatever the caller passed.
+    if pgid <= 1 {
+        return;
+    }
+    match killpg(Pid::from_raw(pgid), signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(errno) => tracing::warn!(pgid, signal = signal.as_str(), "could not signal process group: {errno}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_variables_are_upper_case_shell_names() {
+        assert_eq!(port_variable("http"), "PORT_HTTP");
+        assert_eq!(port_variable("admin-v2"), "PORT_ADMIN_V2");
+    }
+
+    #[test]
+    fn exit_statuses_become_run_ends() {
+        assert_eq!(run_end(Ok(ExitStatus::from_raw(3 << 8))), RunEnd::Exited(3));
+        assert_eq!(run_end(Ok(ExitStatus::from_raw(9))), RunEnd::Signaled(9));
+        let error = run_end(Err(io::Error::from(io::ErrorKind::Other)));
+        assert!(matches!(&error, RunEnd::Error(why) if why.starts_with("could not be waited on")), "{error:?}");
+    }
+}

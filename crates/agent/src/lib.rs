@@ -1,0 +1,14 @@
+//! The host agent: registers with the scheduler, receives launches and kills, runs each task
+//! under its own executor process in a sandbox, and reports every task state change.
+//!
+//! Invariant: the agent never runs task processes itself; each task has one executor process
+//! (`atoll executor`), which owns the task's process groups, so tasks can outlive the agent.
+//! The agent and an executor share only the sandbox's files ([`sandbox`]).
+
+pub mod executor;
+pub mod host;
+pub mod runtime;
+pub mod sandbox;
+mod supervisor;
+
+pub use runtime::{AgentConfig, AgentError, OnExit, run};

@@ -1,0 +1,164 @@
+//! The agent's connection to the scheduler: register, heartbeat, take commands from the
+//! Commands stream, and deliver task status updates in order, reconnecting whenever the
+//! scheduler goes away.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use atoll_model::{AgentResources, Attributes, TaskId};
+use atoll_proto::v1::{self, agent_service_client::AgentServiceClient};
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::supervisor::{Supervisors, TaskUpdate};
+
+/// How an agent is set up.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// The scheduler's address, `http://HOST:PORT`.
+    pub scheduler: String,
+    pub work_dir: PathBuf,
+    /// Unique among the scheduler's agents.
+    pub agent_id: String,
+    /// The name tasks and clients reach this host by.
+    pub hostname: String,
+    pub resources: AgentResources,
+    pub attributes: Attributes,
+    /// The program and leading arguments that start an executor; the agent appends
+    /// `--sandbox DIR`.
+    pub executor_command: Vec<String>,
+}
+
+/// What happens to running tasks when the agent stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnExit {
+    /// Leave them running under their executors (the production default).
+    LeaveTasks,
+    /// Kill every task and wait for it to end (`atoll dev`).
+    KillTasks,
+}
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("invalid scheduler address '{address}': {detail}")]
+    BadAddress { address: String, detail: String },
+    #[error("cannot create work directory {dir}: {detail}")]
+    WorkDir { dir: String, detail: String },
+}
+
+/// Runs the agent until `shutdown` resolves.
+pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exit: OnExit) -> Result<(), AgentError> {
+    std::fs::create_dir_all(config.work_dir.join("sandboxes"))
+        .map_err(|e| AgentError::WorkDir { dir: config.work_dir.display().to_string(), detail: e.to_string() })?;
+    let endpoint = Endpoint::from_shared(config.scheduler.clone())
+        .map_err(|e| AgentError::BadAddress { address: config.scheduler.clone(), detail: e.to_string() })?
+        .connect_timeout(Duration::from_secs(3));
+    let (updates_tx, updates_rx) = mpsc::unbounded_channel();
+    let supervisors = Arc::new(Supervisors::new(&config, updates_tx));
+    let connection = tokio::spawn(stay_connected(config.clone(), endpoint, supervisors.clone(), updates_rx));
+    shutdown.await;
+    if on_exit == OnExit::KillTasks {
+        supervisors.kill_all_and_wait(Duration::from_secs(60)).await;
+        // Give the last status updates a moment to reach the scheduler.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    connection.abort();
+    Ok(())
+}
+
+/// Keeps a session with the scheduler up, forever.
+async fn stay_connected(
+    config: AgentConfig,
+    endpoint: Endpoint,
+    supervisors: Arc<Supervisors>,
+    mut updates: mpsc::UnboundedReceiver<TaskUpdate>,
+) {
+    // An update that could not be delivered is kept here and sent first on the next session.
+    let mut undelivered: Option<TaskUpdate> = None;
+    loop {
+        match session(&config, &endpoint, &supervisors, &mut updates, &mut undelivered).await {
+            Ok(()) => tracing::warn!("scheduler asked the agent to register again"),
+            Err(e) => tracing::warn!(scheduler = %config.scheduler, error = %e, "lost the scheduler; retrying"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One registration: lasts until the scheduler stops answering or forgets the agent.
+async fn session(
+    config: &AgentConfig,
+    endpoint: &Endpoint,
+    supervisors: &Supervisors,
+    updates: &mut mpsc::UnboundedReceiver<TaskUpdate>,
+    undelivered: &mut Option<TaskUpdate>,
+) -> Result<(), tonic::Status> {
+    let channel = endpoint.connect().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let mut client = AgentServiceClient::new(channel);
+    let tasks = supervisors
+        .states()
+        .into_iter()
+        .map(|(id, state)| v1::RunningTask { task_id: id.0, state: v1::TaskState::from(state) as i32 })
+        .collect();
+    let registered = client
+        .register(v1::RegisterRequest {
+            agent_id: config.agent_id.clone(),
+            hostname: config.hostname.clone(),
+            resources: Some((&config.resources).into()),
+            attributes: config.attributes.0.clone().into_iter().collect(),
+            tasks,
+        })
+        .await?
+        .into_inner();
+    tracing::info!(scheduler = %config.scheduler, cluster = %registered.cluster, "registered");
+    let mut commands = client.commands(v1::CommandsRequest { agent_id: config.agent_id.clone() }).await?.into_inner();
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(registered.heartbeat_interval_ms.max(100)));
+    loop {
+        if let Some(update) = undelivered.take() {
+            deliver(&mut client, config, &update).await.inspect_err(|_| *undelivered = Some(update.clone()))?;
+        }
+        tokio::select! {
+            command = commands.message() => match command? {
+                Some(command) => handle_command(supervisors, command).await,
+                None => return Err(tonic::Status::unavailable("the scheduler closed the command stream")),
+            },
+            Some(update) = updates.recv() => {
+                *undelivered = Some(update);
+            }
+            _ = heartbeat.tick() => {
+                let answer = client.heartbeat(v1::HeartbeatRequest { agent_id: config.agent_id.clone() }).await?;
+                if !answer.into_inner().registered {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn deliver(
+    client: &mut AgentServiceClient<Channel>,
+    config: &AgentConfig,
+    update: &TaskUpdate,
+) -> Result<(), tonic::Status> {
+    client
+        .update_task_status(v1::UpdateTaskStatusRequest {
+            agent_id: config.agent_id.clone(),
+            task_id: update.task.0.clone(),
+            state: v1::TaskState::from(update.state) as i32,
+            message: update.message.clone(),
+            exit_code: update.exit_code,
+            sandbox: update.sandbox.clone(),
+        })
+        .await?;
+    Ok(())
+}
+
+async fn handle_command(supervisors: &Supervisors, command: v1::AgentCommand) {
+    match command.command {
+        Some(v1::agent_command::Command::Launch(launch)) => supervisors.launch(launch),
+        Some(v1::agent_command::Command::Kill(kill)) => supervisors.kill(&TaskId(kill.task_id)),
+        None => tracing::warn!("ignoring an empty command from the scheduler"),
+    }
+}

@@ -1,0 +1,237 @@
+//! The on-disk contract between the agent and a task's executor.
+//!
+//! Every task runs in its own sandbox directory. The agent writes the launch file
+//! (`<root>/.executor/launch.json`: what to run), starts `atoll executor --sandbox <root>`, and
+//! polls the status file (`<root>/.executor/status.json`: what the executor last reported).
+//! The executor writes the status file atomically (temporary file in the same directory, fsync,
+//! rename), so a reader never sees a half-written status. Each run of each process logs to
+//! `<root>/.logs/<process>/<run>/stdout` and `stderr`, runs counted from 0.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use atoll_model::{JobKey, TaskSpec, TaskState};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Everything the executor needs to run one task, written by the agent before it starts the executor.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LaunchFile {
+    pub task_id: String,
+    pub job: JobKey,
+    pub instance: u32,
+    pub hostname: String,
+    /// The named ports allocated to the task, for `{{thermos.ports[NAME]}}` and `PORT_<NAME>`.
+    pub ports: BTreeMap<String, u16>,
+    pub spec: TaskSpec,
+}
+
+/// What the executor last reported about its task.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ExecutorStatus {
+    pub state: TaskState,
+    pub message: String,
+    /// Set once the task has ended: 0 when it finished, the failed process's code when it failed.
+    pub exit_code: Option<i32>,
+    pub executor_pid: u32,
+    /// Process group ids of the task's live processes, so the agent can kill them if the
+    /// executor dies.
+    pub process_groups: Vec<i32>,
+}
+
+/// A sandbox file that could not be read, written or understood.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("could not {action} {}: {source}", path.display())]
+    Io { action: &'static str, path: PathBuf, source: io::Error },
+    #[error("{} is not valid JSON for {what}: {source}", path.display())]
+    Malformed { what: &'static str, path: PathBuf, source: serde_json::Error },
+}
+
+/// A task's sandbox directory and the layout of the files in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sandbox {
+    root: PathBuf,
+}
+
+impl Sandbox {
+    pub fn new(root: impl Into<PathBuf>) -> Sandbox {
+        Sandbox { root: root.into() }
+    }
+
+    /// The sandbox directory; the task's processes run here.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/.executor/launch.json`
+    pub fn launch_file(&self) -> PathBuf {
+        self.executor_dir().join("launch.json")
+    }
+
+    /// `<root>/.executor/status.json`
+    pub fn status_file(&self) -> PathBuf {
+        self.executor_dir().join("status.json")
+    }
+
+    /// `<root>/.logs/<process>/<run>`, holding that run's `stdout` and `stderr`.
+    pub fn process_log_dir(&self, process: &str, run: u32) -> PathBuf {
+        self.root.join(".logs").join(process).join(run.to_string())
+    }
+
+    /// Writes the launch file, creating the sandbox directories it needs.
+    pub fn write_launch(&self, launch: &LaunchFile) -> Result<(), SandboxError> {
+        write_atomically(&self.launch_file(), &to_json(launch))
+    }
+
+    pub fn read_launch(&self) -> Result<LaunchFile, SandboxError> {
+        let path = self.launch_file();
+        let bytes = fs::read(&path).map_err(io_error("read", &path))?;
+        parse(&path, &bytes, "a launch file")
+    }
+
+    /// Replaces the status file atomically: readers see the old status or the new one, never a mix.
+    pub fn write_status(&self, status: &ExecutorStatus) -> Result<(), SandboxError> {
+        write_atomically(&self.status_file(), &to_json(status))
+    }
+
+    /// The last status written, or `None` if the executor has not written one yet.
+    pub fn read_status(&self) -> Result<Option<ExecutorStatus>, SandboxError> {
+        let path = self.status_file();
+        match fs::read(&path) {
+            Ok(bytes) => parse(&path, &bytes, "an executor status").map(Some),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(io_error("read", &path)(error)),
+        }
+    }
+
+    fn executor_dir(&self) -> PathBuf {
+        self.root.join(".executor")
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec_pretty(value).expect("sandbox files have string keys and no fallible fields")
+}
+
+fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8], what: &'static str) -> Result<T, SandboxError> {
+    serde_json::from_slice(bytes).map_err(|source| SandboxError::Malformed { what, path: path.to_owned(), source })
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SandboxError {
+    let path = path.to_owned();
+    move |source| SandboxError::Io { action, path, source }
+}
+
+/// Writes `contents` to a temporary file next to `path`, syncs it, and renames it over `path`.
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), SandboxError> {
+    let dir = path.parent().expect("sandbox files live in a directory");
+    fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = File::create(&temporary).map_err(io_error("create", &temporary))?;
+    file.write_all(contents).map_err(io_error("write", &temporary))?;
+    file.sync_all().map_err(io_error("sync", &temporary))?;
+    fs::rename(&temporary, path).map_err(io_error("rename into place", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use atoll_model::{ProcessSpec, Resources};
+
+    use super::*;
+
+    fn launch() -> LaunchFile {
+        LaunchFile {
+            task_id: "www-data-devel-hello-0-abc".into(),
+            job: JobKey::new("devcluster", "www-data", "devel", "hello").expect("valid key"),
+            instance: 0,
+            hostname: "host1".into(),
+            ports: BTreeMap::from([("http".to_owned(), 31000)]),
+            spec: TaskSpec {
+                name: "hello".into(),
+                processes: vec![ProcessSpec::new("hello", "echo hello")],
+                order: vec![],
+                resources: Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 },
+                max_failures: 1,
+                max_concurrency: 0,
+                finalization_wait: 30,
+            },
+        }
+    }
+
+    fn status(state: TaskState) -> ExecutorStatus {
+        ExecutorStatus {
+            state,
+            message: "running".into(),
+            exit_code: None,
+            executor_pid: 42,
+            process_groups: vec![100, 200],
+        }
+    }
+
+    #[test]
+    fn lays_out_files_under_the_root() {
+        let sandbox = Sandbox::new("/sb");
+        assert_eq!(sandbox.root(), Path::new("/sb"));
+        assert_eq!(sandbox.launch_file(), Path::new("/sb/.executor/launch.json"));
+        assert_eq!(sandbox.status_file(), Path::new("/sb/.executor/status.json"));
+        assert_eq!(sandbox.process_log_dir("web", 2), Path::new("/sb/.logs/web/2"));
+    }
+
+    #[test]
+    fn launch_file_round_trips_and_creates_its_directory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sandbox = Sandbox::new(dir.path().join("task"));
+        sandbox.write_launch(&launch()).expect("write launch");
+        assert_eq!(sandbox.read_launch().expect("read launch"), launch());
+    }
+
+    #[test]
+    fn status_is_none_before_the_first_write_then_round_trips() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sandbox = Sandbox::new(dir.path());
+        assert_eq!(sandbox.read_status().expect("read status"), None);
+        sandbox.write_status(&status(TaskState::Running)).expect("write status");
+        assert_eq!(sandbox.read_status().expect("read status"), Some(status(TaskState::Running)));
+    }
+
+    #[test]
+    fn status_write_replaces_the_file_and_leaves_no_temporary_behind() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sandbox = Sandbox::new(dir.path());
+        sandbox.write_status(&status(TaskState::Running)).expect("first write");
+        let mut finished = status(TaskState::Finished);
+        finished.exit_code = Some(0);
+        finished.process_groups.clear();
+        sandbox.write_status(&finished).expect("second write");
+        assert_eq!(sandbox.read_status().expect("read status"), Some(finished));
+        let names: Vec<_> = fs::read_dir(dir.path().join(".executor"))
+            .expect("list executor dir")
+            .map(|entry| entry.expect("dir entry").file_name())
+            .collect();
+        assert_eq!(names, vec!["status.json"]);
+    }
+
+    #[test]
+    fn malformed_launch_file_names_the_path() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sandbox = Sandbox::new(dir.path());
+        fs::create_dir_all(dir.path().join(".executor")).expect("create dir");
+        fs::write(sandbox.launch_file(), "{ not json").expect("write garbage");
+        let error = sandbox.read_launch().expect_err("garbage must not parse").to_string();
+        assert!(error.contains(&sandbox.launch_file().display().to_string()), "{error}");
+        assert!(error.contains("not valid JSON for a launch file"), "{error}");
+    }
+
+    #[test]
+    fn missing_launch_file_names_the_path() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sandbox = Sandbox::new(dir.path());
+        let error = sandbox.read_launch().expect_err("no launch file").to_string();
+        assert!(error.starts_with(&format!("could not read {}", sandbox.launch_file().display())), "{error}");
+    }
+}

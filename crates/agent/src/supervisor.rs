@@ -1,0 +1,293 @@
+//! Task supervisors: one tokio task per launched task, which prepares the sandbox, starts the
+//! executor process, watches its status file and reports every change, and carries out kills
+//! (SIGTERM to the executor, which stops its process groups; SIGKILL to all of them if it does
+//! not finish in time).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use atoll_model::{JobKey, TaskId, TaskSpec, TaskState};
+use atoll_proto::v1;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use tokio::sync::{mpsc, watch};
+
+use crate::runtime::AgentConfig;
+use crate::sandbox::{ExecutorStatus, LaunchFile, Sandbox};
+
+/// How often a supervisor reads its task's status file.
+const POLL_INTERVAL: Duration = Duration::from_millis(25);
+/// Extra time an executor gets beyond its task's finalization wait before it is SIGKILLed.
+const KILL_MARGIN: Duration = Duration::from_secs(5);
+
+/// A task state change to report to the scheduler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskUpdate {
+    pub task: TaskId,
+    pub state: TaskState,
+    pub message: String,
+    pub exit_code: Option<i32>,
+    pub sandbox: String,
+}
+
+struct Supervised {
+    state: TaskState,
+    kill: watch::Sender<bool>,
+}
+
+/// Every task this agent runs.
+pub struct Supervisors {
+    work_dir: PathBuf,
+    hostname: String,
+    executor_command: Vec<String>,
+    updates: mpsc::UnboundedSender<TaskUpdate>,
+    tasks: Arc<Mutex<BTreeMap<TaskId, Supervised>>>,
+    /// Set once the agent is stopping and killing its tasks: no new launches after that.
+    closing: std::sync::atomic::AtomicBool,
+}
+
+impl Supervisors {
+    pub fn new(config: &AgentConfig, updates: mpsc::UnboundedSender<TaskUpdate>) -> Supervisors {
+        Supervisors {
+            work_dir: config.work_dir.clone(),
+            hostname: config.hostname.clone(),
+            executor_command: config.executor_command.clone(),
+            updates,
+            tasks: Arc::new(Mutex::new(BTreeMap::new())),
+            closing: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<TaskId, Supervised>> {
+        self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The tasks still under supervision, with the state last seen.
+    pub fn states(&self) -> Vec<(TaskId, TaskState)> {
+        self.lock().iter().map(|(id, s)| (id.clone(), s.state)).collect()
+    }
+
+    fn sandbox(&self, task: &TaskId) -> Sandbox {
+        Sandbox::new(self.work_dir.join("sandboxes").join(&task.0))
+    }
+
+    /// Starts supervising a launched task; a launch of a task already here is ignored.
+    pub fn launch(&self, launch: v1::LaunchTask) {
+        let id = TaskId(launch.task_id.clone());
+        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!(task = %id, "not launching: the agent is stopping");
+            return;
+        }
+        let (kill_tx, kill_rx) = watch::channel(false);
+        {
+            let mut tasks = self.lock();
+            if tasks.contains_key(&id) {
+                return;
+            }
+            tasks.insert(id.clone(), Supervised { state: TaskState::Assigned, kill: kill_tx });
+        }
+        let sandbox = self.sandbox(&id);
+        let reporter = Reporter {
+            task: id,
+            sandbox: sandbox.root().display().to_string(),
+            updates: self.updates.clone(),
+            tasks: self.tasks.clone(),
+        };
+        let prepared = prepare_launch(&launch, &self.hostname);
+        let command = self.executor_command.clone();
+        tokio::spawn(async move {
+            match prepared {
+                Ok(file) => supervise(file, sandbox, command, kill_rx, &reporter).await,
+                Err(message) => reporter.report(TaskState::Failed, &message, None),
+            }
+            reporter.forget();
+        });
+    }
+
+    /// Kills a task. A task this agent does not supervise (say, one left from before an agent
+    /// restart) is found through its sandbox and killed there.
+    pub fn kill(&self, task: &TaskId) {
+        if let Some(supervised) = self.lock().get(task) {
+            let _ = supervised.kill.send(true);
+            return;
+        }
+        let sandbox = self.sandbox(task);
+        tokio::spawn(async move { kill_orphan(&sandbox).await });
+    }
+
+    /// Kills every task and waits, at most `timeout`, for all of them to end.
+    pub async fn kill_all_and_wait(&self, timeout: Duration) {
+        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
+        for supervised in self.lock().values() {
+            let _ = supervised.kill.send(true);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.lock().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// Sends one task's updates and keeps its last state current.
+struct Reporter {
+    task: TaskId,
+    sandbox: String,
+    updates: mpsc::UnboundedSender<TaskUpdate>,
+    tasks: Arc<Mutex<BTreeMap<TaskId, Supervised>>>,
+}
+
+impl Reporter {
+    fn report(&self, state: TaskState, message: &str, exit_code: Option<i32>) {
+        if let Some(supervised) = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.task) {
+            supervised.state = state;
+        }
+        tracing::info!(task = %self.task, %state, message, "task state");
+        let _ = self.updates.send(TaskUpdate {
+            task: self.task.clone(),
+            state,
+            message: message.to_owned(),
+            exit_code,
+            sandbox: self.sandbox.clone(),
+        });
+    }
+
+    fn forget(&self) {
+        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.task);
+    }
+}
+
+fn prepare_launch(launch: &v1::LaunchTask, hostname: &str) -> Result<LaunchFile, String> {
+    let bad = |e: atoll_proto::WireError| format!("the scheduler sent an invalid launch: {e}");
+    let job: JobKey = atoll_proto::job_key(launch.job.as_ref()).map_err(bad)?;
+    let spec =
+        TaskSpec::try_from(launch.task.as_ref().ok_or("the scheduler sent a launch without a task")?).map_err(bad)?;
+    Ok(LaunchFile {
+        task_id: launch.task_id.clone(),
+        job,
+        instance: launch.instance,
+        hostname: hostname.to_owned(),
+        ports: atoll_proto::ports_from_wire(&launch.ports).map_err(bad)?,
+        spec,
+    })
+}
+
+async fn supervise(
+    launch: LaunchFile,
+    sandbox: Sandbox,
+    command: Vec<String>,
+    mut kill_requested: watch::Receiver<bool>,
+    reporter: &Reporter,
+) {
+    let grace = Duration::from_secs(launch.spec.finalization_wait.min(60)) + KILL_MARGIN;
+    if let Err(e) = sandbox.write_launch(&launch) {
+        return reporter.report(TaskState::Failed, &format!("could not prepare the sandbox: {e}"), None);
+    }
+    let mut child = match spawn_executor(&command, &sandbox) {
+        Ok(child) => child,
+        Err(e) => return reporter.report(TaskState::Failed, &format!("could not start the executor: {e}"), None),
+    };
+    reporter.report(TaskState::Starting, "Executor started", None);
+    let executor_pid = child.id().and_then(|pid| i32::try_from(pid).ok());
+    let mut reported = TaskState::Starting;
+    let mut kill_deadline: Option<tokio::time::Instant> = None;
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    let exit = loop {
+        tokio::select! {
+            exit = child.wait() => break exit,
+            changed = kill_requested.changed(), if kill_deadline.is_none() => {
+                if changed.is_ok() && *kill_requested.borrow() {
+                    if let Some(pid) = executor_pid {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                    }
+                    kill_deadline = Some(tokio::time::Instant::now() + grace);
+                }
+            }
+            _ = poll.tick() => {
+                if let Some(status) = read_status(&sandbox)
+                    && status.state != reported
+                    && !status.state.is_terminal()
+                {
+                    reported = status.state;
+                    reporter.report(status.state, &status.message, status.exit_code);
+                }
+                if kill_deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    tracing::warn!(task = %reporter.task, "executor did not stop in time; SIGKILL");
+                    if let Some(pid) = executor_pid {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                }
+            }
+        }
+    };
+    let status = read_status(&sandbox);
+    match status {
+        Some(status) if status.state.is_terminal() => {
+            reporter.report(status.state, &status.message, status.exit_code);
+        }
+        leftover => {
+            for pgid in leftover.map(|s| s.process_groups).unwrap_or_default() {
+                let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            }
+            if kill_deadline.is_some() {
+                reporter.report(TaskState::Killed, "Killed (the executor was forced to stop)", None);
+            } else {
+                let how = exit.map_or_else(|e| e.to_string(), |s| s.to_string());
+                reporter.report(TaskState::Failed, &format!("the executor exited unexpectedly ({how})"), None);
+            }
+        }
+    }
+}
+
+fn read_status(sandbox: &Sandbox) -> Option<ExecutorStatus> {
+    match sandbox.read_status() {
+        Ok(status) => status,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable executor status");
+            None
+        }
+    }
+}
+
+fn spawn_executor(command: &[String], sandbox: &Sandbox) -> std::io::Result<tokio::process::Child> {
+    let (program, args) =
+        command.split_first().ok_or_else(|| std::io::Error::other("no executor command configured"))?;
+    let log = |name: &str| std::fs::File::create(sandbox.root().join(".executor").join(name));
+    tokio::process::Command::new(program)
+        .args(args)
+        .arg("--sandbox")
+        .arg(sandbox.root())
+        .current_dir(sandbox.root())
+        .stdin(Stdio::null())
+        .stdout(log("stdout")?)
+        .stderr(log("stderr")?)
+        // Its own process group: a Ctrl-C at the agent's terminal does not reach the task.
+        .process_group(0)
+        .spawn()
+}
+
+/// Kills the executor and processes of a task found only on disk. The executor's pid is
+/// trusted only while `/proc/PID/cmdline` still names the sandbox, so a reused pid is safe.
+async fn kill_orphan(sandbox: &Sandbox) {
+    let Some(status) = read_status(sandbox) else { return };
+    if status.state.is_terminal() {
+        return;
+    }
+    let pid = status.executor_pid as i32;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let ours = String::from_utf8_lossy(&cmdline).contains(&*sandbox.root().to_string_lossy());
+    if ours {
+        tracing::info!(sandbox = %sandbox.root().display(), pid, "killing a task left from before");
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        tokio::time::sleep(KILL_MARGIN).await;
+        let still_ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == cmdline);
+        if still_ours {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    for pgid in status.process_groups {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+}

@@ -1,0 +1,194 @@
+//! The command line, as clap definitions. Help texts teach: each command says what it does and
+//! shows an example.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "atoll",
+    version,
+    about = "Atoll: an Aurora-style cluster scheduler",
+    long_about = "Atoll runs services, batch and cron jobs on a fleet of hosts.\n\n\
+        Try it on one machine:\n  atoll dev examples/hello_world.rhai\n\
+        then, from a second terminal:\n  atoll job status devcluster/www-data/devel/hello"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the scheduler.
+    #[command(after_help = "Example:\n  atoll scheduler --data-dir /var/lib/atoll --grpc 0.0.0.0:7070 --cluster east")]
+    Scheduler(SchedulerArgs),
+    /// Run an agent, which runs tasks on this host for a scheduler.
+    #[command(after_help = "Example:\n  atoll agent --scheduler http://scheduler:7070 --work-dir /var/lib/atoll-agent \\\n    \
+        --hostname h1 --resources 'cpus:4;mem:8192;disk:40960;ports:[31000-32000]' --attributes 'host:h1;rack:r1'")]
+    Agent(AgentArgs),
+    /// Run one task in its sandbox (started by the agent; not for people).
+    #[command(hide = true)]
+    Executor(ExecutorArgs),
+    /// Run a scheduler and local agents in one process, submit job files, and show their tasks.
+    #[command(after_help = "Example:\n  atoll dev examples/hello_world.rhai\n\
+        Ctrl-C stops every task it started and exits.")]
+    Dev(DevArgs),
+    /// Create, inspect and kill jobs.
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+#[derive(Args)]
+pub struct SchedulerArgs {
+    /// Where the scheduler keeps its jobs and tasks; one scheduler per directory.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The address to serve gRPC on.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub grpc: SocketAddr,
+    /// The cluster this scheduler runs; jobs for other clusters are refused.
+    #[arg(long, default_value = "devcluster")]
+    pub cluster: String,
+    /// Seconds without a heartbeat after which an agent's tasks are LOST.
+    #[arg(long, default_value_t = 10)]
+    pub agent_timeout_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnExitArg {
+    /// Leave tasks running under their executors.
+    Leave,
+    /// Kill every task before exiting.
+    Kill,
+}
+
+#[derive(Args)]
+pub struct AgentArgs {
+    /// The scheduler's address.
+    #[arg(long, default_value = atoll_client::DEVCLUSTER_URL)]
+    pub scheduler: String,
+    /// Where task sandboxes live.
+    #[arg(long)]
+    pub work_dir: PathBuf,
+    /// This host's name, as tasks and clients reach it; also the agent's id. Defaults to the
+    /// machine's hostname.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// What this agent offers, in Mesos syntax (mem and disk in MB). Defaults to the machine's
+    /// own cores, memory and free disk, with ports 31000-32000.
+    #[arg(long, value_name = "'cpus:4;mem:8192;disk:40960;ports:[31000-32000]'")]
+    pub resources: Option<String>,
+    /// Attributes that constraints match, e.g. 'host:h1;rack:r1'.
+    #[arg(long, default_value = "")]
+    pub attributes: String,
+    /// What to do with running tasks when the agent stops.
+    #[arg(long, value_enum, default_value_t = OnExitArg::Leave)]
+    pub on_exit: OnExitArg,
+}
+
+#[derive(Args)]
+pub struct ExecutorArgs {
+    /// The task's sandbox, holding `.executor/launch.json`.
+    #[arg(long)]
+    pub sandbox: PathBuf,
+}
+
+#[derive(Args)]
+pub struct DevArgs {
+    /// Job files to submit once the cluster is up.
+    pub files: Vec<PathBuf>,
+    /// Where to keep the scheduler's state and the agents' sandboxes. Defaults to a fresh
+    /// temporary directory, removed on exit; with a directory given, jobs survive restarts.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// How many local agents to run.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub agents: u32,
+    /// The address the scheduler serves gRPC on.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub grpc: SocketAddr,
+}
+
+/// Where to find the scheduler.
+#[derive(Args, Clone)]
+pub struct SchedulerTarget {
+    /// The scheduler's address; overrides the clusters file
+    /// (~/.config/atoll/clusters.toml, or the file ATOLL_CLUSTERS names).
+    #[arg(long, global = true)]
+    pub scheduler: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum WaitUntil {
+    Pending,
+    Running,
+    Finished,
+}
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Create a job from the job file that defines it.
+    #[command(after_help = "Example:\n  atoll job create devcluster/www-data/devel/hello examples/hello_world.rhai --wait-until RUNNING")]
+    Create {
+        /// CLUSTER/ROLE/ENV/NAME.
+        job: String,
+        /// The job file (Rhai) that defines the job.
+        file: PathBuf,
+        /// Wait until every instance is in this state (FINISHED: has ended).
+        #[arg(long, value_enum)]
+        wait_until: Option<WaitUntil>,
+        /// Give up waiting after this many seconds (exit 9).
+        #[arg(long, default_value_t = 300)]
+        wait_timeout_secs: u64,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Show the status of each instance of a job.
+    #[command(after_help = "Example:\n  atoll job status devcluster/www-data/devel/hello --json")]
+    Status {
+        /// CLUSTER/ROLE/ENV/NAME.
+        job: String,
+        /// Print JSON for scripts instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// List the jobs of a cluster, optionally of one role and environment.
+    #[command(after_help = "Example:\n  atoll job list devcluster/www-data")]
+    List {
+        /// CLUSTER[/ROLE[/ENV]].
+        prefix: String,
+        /// Print JSON for scripts instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Kill some instances of a job and wait for them to stop.
+    #[command(after_help = "Example:\n  atoll job kill devcluster/www-data/devel/hello/0,2-3")]
+    Kill {
+        /// CLUSTER/ROLE/ENV/NAME/INSTANCES, instances as ids and ranges: 0,2-3.
+        instances: String,
+        /// Give up waiting after this many seconds (exit 9).
+        #[arg(long, default_value_t = 120)]
+        wait_timeout_secs: u64,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Kill every instance of a job, wait for them to stop, and remove the job.
+    #[command(after_help = "Example:\n  atoll job killall devcluster/www-data/devel/hello")]
+    Killall {
+        /// CLUSTER/ROLE/ENV/NAME.
+        job: String,
+        /// Give up waiting after this many seconds (exit 9).
+        #[arg(long, default_value_t = 120)]
+        wait_timeout_secs: u64,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+}

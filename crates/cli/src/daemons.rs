@@ -1,0 +1,101 @@
+//! `atoll scheduler`, `atoll agent` and `atoll executor`: the long-running processes.
+
+use std::path::PathBuf;
+
+use atoll_agent::executor::run_task;
+use atoll_agent::sandbox::Sandbox;
+use atoll_agent::{AgentConfig, OnExit};
+use atoll_model::{AgentResources, Attributes, TaskState};
+use atoll_server::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::args::{AgentArgs, ExecutorArgs, OnExitArg, SchedulerArgs};
+use crate::exit::{CliError, CliResult};
+
+/// Resolves on the first SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        tracing::error!("cannot listen for signals; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, CliError> {
+    TcpListener::bind(address).await.map_err(|e| {
+        CliError::failed(format!("cannot listen on {address}: {e}; pass --grpc with a free address"))
+    })
+}
+
+pub async fn scheduler(args: SchedulerArgs) -> CliResult {
+    let mut config = ServerConfig::new(&args.cluster);
+    config.state.agent_timeout_ms = args.agent_timeout_secs.saturating_mul(1000);
+    // Open the store before binding, so a second scheduler on the same directory fails at once.
+    let store = atoll_storage::SledStore::open(&args.data_dir).map_err(|e| CliError::failed(e.to_string()))?;
+    let scheduler = atoll_server::Scheduler::start(config, Box::new(store), std::sync::Arc::new(atoll_server::SystemClock))
+        .map_err(|e| CliError::failed(e.to_string()))?;
+    let listener = bind(args.grpc).await?;
+    let address = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
+    tracing::info!(cluster = %args.cluster, %address, data_dir = %args.data_dir.display(), "scheduler serving");
+    eprintln!("Scheduler for cluster {} serving on http://{address}", args.cluster);
+    atoll_server::serve(scheduler, listener, shutdown_signal()).await.map_err(|e| CliError::failed(e.to_string()))
+}
+
+/// This machine's hostname.
+pub fn machine_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// The command that starts an executor: this very binary.
+pub fn executor_command() -> Result<Vec<String>, CliError> {
+    let exe = std::env::current_exe().map_err(|e| CliError::failed(format!("cannot find the atoll binary: {e}")))?;
+    Ok(vec![exe.display().to_string(), "executor".to_owned()])
+}
+
+pub async fn agent(args: AgentArgs) -> CliResult {
+    let resources: AgentResources = match &args.resources {
+        Some(text) => text.parse().map_err(|e| CliError::invalid_parameter(format!("--resources: {e}")))?,
+        None => {
+            std::fs::create_dir_all(&args.work_dir)
+                .map_err(|e| CliError::failed(format!("cannot create {}: {e}", args.work_dir.display())))?;
+            atoll_agent::host::machine_resources(&args.work_dir)
+                .map_err(|e| CliError::failed(format!("cannot read this machine's resources: {e}; pass --resources")))?
+        }
+    };
+    let attributes: Attributes =
+        args.attributes.parse().map_err(|e| CliError::invalid_parameter(format!("--attributes: {e}")))?;
+    let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
+    let config = AgentConfig {
+        scheduler: args.scheduler.clone(),
+        work_dir: args.work_dir.clone(),
+        agent_id: hostname.clone(),
+        hostname,
+        resources,
+        attributes,
+        executor_command: executor_command()?,
+    };
+    eprintln!("Agent {} offering {} to {}", config.agent_id, config.resources, config.scheduler);
+    let on_exit = match args.on_exit {
+        OnExitArg::Leave => OnExit::LeaveTasks,
+        OnExitArg::Kill => OnExit::KillTasks,
+    };
+    atoll_agent::run(config, shutdown_signal(), on_exit).await.map_err(|e| CliError::failed(e.to_string()))
+}
+
+pub async fn executor(args: ExecutorArgs) -> CliResult {
+    let sandbox = Sandbox::new(PathBuf::from(&args.sandbox));
+    let status = run_task(&sandbox, shutdown_signal()).await.map_err(|e| CliError::failed(e.to_string()))?;
+    match status.state {
+        TaskState::Finished => Ok(()),
+        state => Err(CliError::failed(format!("task ended {state}: {}", status.message))),
+    }
+}

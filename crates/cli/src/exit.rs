@@ -1,0 +1,56 @@
+//! Exit codes (Aurora's) and the error type every command returns.
+
+use atoll_client::ClientError;
+
+/// The process exit codes, as Aurora's client used them; success is 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    InvalidConfig = 3,
+    CommandFailed = 4,
+    InvalidParameter = 6,
+    Unreachable = 7,
+    Timeout = 9,
+    ApiError = 10,
+}
+
+/// A failed command: what to print and how to exit.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: ExitCode,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: ExitCode, message: impl Into<String>) -> CliError {
+        CliError { code, message: message.into() }
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> CliError {
+        CliError::new(ExitCode::InvalidParameter, message)
+    }
+
+    pub fn failed(message: impl Into<String>) -> CliError {
+        CliError::new(ExitCode::CommandFailed, message)
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> CliError {
+        let code = match &e {
+            ClientError::Unreachable { .. } => ExitCode::Unreachable,
+            ClientError::Api { code: tonic::Code::AlreadyExists, .. } => ExitCode::CommandFailed,
+            ClientError::Api { code: tonic::Code::DeadlineExceeded, .. } => ExitCode::Timeout,
+            ClientError::Api { .. } | ClientError::Malformed(_) => ExitCode::ApiError,
+            ClientError::ClustersFile { .. } | ClientError::UnknownCluster { .. } => ExitCode::InvalidParameter,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+impl From<atoll_model::JobKeyError> for CliError {
+    fn from(e: atoll_model::JobKeyError) -> CliError {
+        CliError::invalid_parameter(e.to_string())
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;

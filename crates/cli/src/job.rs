@@ -1,0 +1,196 @@
+//! `atoll job …`: create, status, list, kill and killall.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use atoll_client::{Clusters, SchedulerClient};
+use atoll_model::{InstanceSet, JobKey, JobKeyPrefix, TaskState};
+use atoll_proto::v1;
+
+use crate::args::{JobCommand, SchedulerTarget, WaitUntil};
+use crate::exit::{CliError, CliResult, ExitCode};
+use crate::{jobfile, render};
+
+/// How often waiting commands ask the scheduler for news.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+pub async fn run(command: JobCommand) -> CliResult {
+    match command {
+        JobCommand::Create { job, file, wait_until, wait_timeout_secs, target } => {
+            let key: JobKey = job.parse()?;
+            let spec = jobfile::select(&file, jobfile::load(&file)?, &key)?;
+            let client = connect(&target, &key.cluster).await?;
+            create(&client, &spec, &file).await?;
+            if let Some(wanted) = wait_until {
+                wait_for(&client, &key, wanted, Duration::from_secs(wait_timeout_secs)).await?;
+            }
+            Ok(())
+        }
+        JobCommand::Status { job, json, target } => {
+            let key: JobKey = job.parse()?;
+            let client = connect(&target, &key.cluster).await?;
+            let tasks = client.tasks(&key, false).await?;
+            if json {
+                println!("{}", render::status_json(&key.to_string(), &tasks));
+            } else {
+                println!("{}", render::status_table(&key.to_string(), &tasks));
+            }
+            Ok(())
+        }
+        JobCommand::List { prefix, json, target } => {
+            let prefix: JobKeyPrefix = prefix.parse()?;
+            let client = connect(&target, &prefix.cluster).await?;
+            let jobs = client.list_jobs(&prefix).await?;
+            if json {
+                println!("{}", render::list_json(&jobs));
+            } else {
+                println!("{}", render::list_table(&jobs));
+            }
+            Ok(())
+        }
+        JobCommand::Kill { instances, wait_timeout_secs, target } => {
+            let (key, instances) = parse_instances(&instances)?;
+            let client = connect(&target, &key.cluster).await?;
+            kill(&client, &key, Some(&instances.0), Duration::from_secs(wait_timeout_secs)).await
+        }
+        JobCommand::Killall { job, wait_timeout_secs, target } => {
+            let key: JobKey = job.parse()?;
+            let client = connect(&target, &key.cluster).await?;
+            kill(&client, &key, None, Duration::from_secs(wait_timeout_secs)).await
+        }
+    }
+}
+
+/// Connects to `--scheduler` if given, else to the cluster's scheduler from the clusters file.
+pub async fn connect(target: &SchedulerTarget, cluster: &str) -> Result<SchedulerClient, CliError> {
+    let address = match &target.scheduler {
+        Some(address) => address.clone(),
+        None => Clusters::load_default()?.scheduler(cluster)?.to_owned(),
+    };
+    Ok(SchedulerClient::connect(&address).await?)
+}
+
+/// Splits `CLUSTER/ROLE/ENV/NAME/INSTANCES`.
+fn parse_instances(text: &str) -> Result<(JobKey, InstanceSet), CliError> {
+    let Some((job, instances)) = text.rsplit_once('/') else {
+        return Err(CliError::invalid_parameter(format!(
+            "invalid instances '{text}': expected CLUSTER/ROLE/ENV/NAME/INSTANCES, e.g. devcluster/www-data/devel/hello/0,2-3"
+        )));
+    };
+    let key: JobKey = job.parse().map_err(|_| {
+        CliError::invalid_parameter(format!(
+            "invalid instances '{text}': expected CLUSTER/ROLE/ENV/NAME/INSTANCES, e.g. devcluster/www-data/devel/hello/0,2-3"
+        ))
+    })?;
+    let instances: InstanceSet = instances.parse().map_err(|e: atoll_model::InstanceSetError| CliError::invalid_parameter(e.to_string()))?;
+    Ok((key, instances))
+}
+
+pub async fn create(client: &SchedulerClient, spec: &atoll_model::JobSpec, file: &Path) -> CliResult {
+    let ids = client.create_job(spec).await?;
+    println!(
+        "Job {} created from {}: {} instance(s). Watch it with: atoll job status {}",
+        spec.key,
+        file.display(),
+        ids.len(),
+        spec.key
+    );
+    Ok(())
+}
+
+fn reached(wanted: WaitUntil, state: TaskState) -> bool {
+    match wanted {
+        WaitUntil::Pending => true,
+        WaitUntil::Running => state == TaskState::Running || state.is_terminal(),
+        WaitUntil::Finished => state.is_terminal(),
+    }
+}
+
+/// Waits until every instance of `key` has reached `wanted`, printing each change.
+async fn wait_for(client: &SchedulerClient, key: &JobKey, wanted: WaitUntil, timeout: Duration) -> CliResult {
+    let started = Instant::now();
+    let mut last: Vec<(u32, i32)> = Vec::new();
+    loop {
+        let tasks = client.tasks(key, false).await?;
+        let now: Vec<(u32, i32)> = tasks.iter().map(|t| (t.instance, t.state)).collect();
+        if now != last {
+            for t in tasks.iter().filter(|t| !last.contains(&(t.instance, t.state))) {
+                eprintln!("  {key}/{}: {}", t.instance, render::state_name(t.state));
+            }
+            last = now;
+        }
+        let states: Vec<TaskState> = tasks.iter().filter_map(|t| atoll_proto::task_state(t.state).ok()).collect();
+        if !states.is_empty() && states.iter().all(|s| reached(wanted, *s)) {
+            return check_waited_outcome(key, wanted, &tasks);
+        }
+        if started.elapsed() > timeout {
+            return Err(CliError::new(
+                ExitCode::Timeout,
+                format!("timed out after {} s waiting for {key} to be {wanted:?}", timeout.as_secs()),
+            ));
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// Waiting for RUNNING succeeds only if every instance runs; a task that ended fails it.
+fn check_waited_outcome(key: &JobKey, wanted: WaitUntil, tasks: &[v1::TaskStatus]) -> CliResult {
+    if wanted == WaitUntil::Running {
+        let ended: Vec<String> = tasks
+            .iter()
+            .filter(|t| atoll_proto::task_state(t.state).is_ok_and(TaskState::is_terminal))
+            .map(|t| format!("{key}/{} is {}", t.instance, render::state_name(t.state)))
+            .collect();
+        if !ended.is_empty() {
+            return Err(CliError::failed(format!("{}; see `atoll job status {key}`", ended.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+async fn kill(client: &SchedulerClient, key: &JobKey, instances: Option<&BTreeSet<u32>>, timeout: Duration) -> CliResult {
+    let killed: BTreeSet<String> = client.kill(key, instances).await?.into_iter().collect();
+    if killed.is_empty() {
+        println!("No active instances of {key} to kill.");
+        return Ok(());
+    }
+    eprintln!("Killing {} task(s) of {key}…", killed.len());
+    let started = Instant::now();
+    loop {
+        let tasks = client.tasks(key, true).await?;
+        let remaining = tasks
+            .iter()
+            .filter(|t| killed.contains(&t.task_id))
+            .filter(|t| atoll_proto::task_state(t.state).is_ok_and(|s| !s.is_terminal()))
+            .count();
+        if remaining == 0 {
+            println!("Killed {} task(s) of {key}.", killed.len());
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(CliError::new(
+                ExitCode::Timeout,
+                format!("timed out after {} s: {remaining} task(s) of {key} are still stopping", timeout.as_secs()),
+            ));
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_follow_the_job_key() {
+        let (key, set) = parse_instances("devcluster/www-data/devel/hello/0,2-3").unwrap();
+        assert_eq!(key.name, "hello");
+        assert_eq!(set.0.into_iter().collect::<Vec<_>>(), vec![0, 2, 3]);
+        let err = parse_instances("devcluster/www-data/hello/0").unwrap_err();
+        assert_eq!(err.code, ExitCode::InvalidParameter);
+        assert!(err.message.contains("CLUSTER/ROLE/ENV/NAME/INSTANCES"), "{}", err.message);
+        let err = parse_instances("devcluster/www-data/devel/hello/x").unwrap_err();
+        assert!(err.message.contains("'x' is not an instance id"), "{}", err.message);
+    }
+}

@@ -1,0 +1,67 @@
+//! `atoll`: the one binary of Atoll. It runs the scheduler, an agent, a task's executor or a
+//! whole dev cluster, and is the client for everything else.
+//!
+//! This crate holds no scheduling logic: it parses arguments, loads job files through the
+//! job language, calls the scheduler through the typed client, and renders what comes back.
+
+mod args;
+mod daemons;
+mod dev;
+mod exit;
+mod job;
+mod jobfile;
+mod render;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::exit::{CliError, ExitCode};
+
+fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let usage_error = e.use_stderr();
+            let _ = e.print();
+            // Aurora's "invalid parameter" for usage errors; help and version exit 0.
+            return std::process::ExitCode::from(if usage_error { ExitCode::InvalidParameter as u8 } else { 0 });
+        }
+    };
+    init_tracing(&cli.command);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(ExitCode::CommandFailed as u8);
+        }
+    };
+    let result: Result<(), CliError> = runtime.block_on(async {
+        match cli.command {
+            Command::Scheduler(args) => daemons::scheduler(args).await,
+            Command::Agent(args) => daemons::agent(args).await,
+            Command::Executor(args) => daemons::executor(args).await,
+            Command::Dev(args) => dev::run(args).await,
+            Command::Job(command) => job::run(command).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            if !e.message.is_empty() {
+                eprintln!("error: {}", e.message);
+            }
+            std::process::ExitCode::from(e.code as u8)
+        }
+    }
+}
+
+/// Daemons log at info by default; client commands only warn. `RUST_LOG` overrides both.
+fn init_tracing(command: &Command) {
+    let default = match command {
+        Command::Scheduler(_) | Command::Agent(_) | Command::Executor(_) => "info",
+        Command::Dev(_) | Command::Job(_) => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

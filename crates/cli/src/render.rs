@@ -1,0 +1,166 @@
+//! Output for people (aligned tables) and for scripts (`--json`).
+
+use atoll_proto::v1;
+use serde_json::{Value, json};
+
+/// Lays out rows under a header in aligned columns.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    let mut out = vec![line(header.to_vec())];
+    out.extend(rows.iter().map(|row| line(row.iter().map(String::as_str).collect())));
+    out.join("\n")
+}
+
+pub fn state_name(raw: i32) -> String {
+    atoll_proto::task_state(raw).map_or_else(|_| format!("UNKNOWN({raw})"), |s| s.to_string())
+}
+
+fn ports_text(task: &v1::TaskStatus) -> String {
+    let mut ports: Vec<(&String, &u32)> = task.ports.iter().collect();
+    ports.sort();
+    ports.iter().map(|(name, port)| format!("{name}={port}")).collect::<Vec<_>>().join(",")
+}
+
+/// `job status` as a table.
+pub fn status_table(job: &str, tasks: &[v1::TaskStatus]) -> String {
+    if tasks.is_empty() {
+        return format!("{job}: no tasks");
+    }
+    let rows: Vec<Vec<String>> = tasks
+        .iter()
+        .map(|t| {
+            let note = if !t.pending_reason.is_empty() {
+                t.pending_reason.clone()
+            } else {
+                let last = t.events.last().map(|e| e.message.clone()).unwrap_or_default();
+                match t.exit_code {
+                    Some(code) if code != 0 || !last.is_empty() => format!("exit {code}: {last}"),
+                    _ => last,
+                }
+            };
+            vec![t.instance.to_string(), state_name(t.state), t.host.clone(), ports_text(t), t.task_id.clone(), note]
+        })
+        .collect();
+    format!("{job}\n{}", table(&["INSTANCE", "STATUS", "HOST", "PORTS", "TASK ID", "NOTE"], &rows))
+}
+
+fn non_empty(text: &str) -> Value {
+    if text.is_empty() { Value::Null } else { json!(text) }
+}
+
+/// `job status --json`.
+pub fn status_json(job: &str, tasks: &[v1::TaskStatus]) -> Value {
+    let instances: Vec<Value> = tasks
+        .iter()
+        .map(|t| {
+            let ports: serde_json::Map<String, Value> =
+                t.ports.iter().map(|(name, port)| (name.clone(), json!(port))).collect();
+            json!({
+                "instance": t.instance,
+                "task_id": t.task_id,
+                "status": state_name(t.state),
+                "host": non_empty(&t.host),
+                "ports": ports,
+                "sandbox": non_empty(&t.sandbox),
+                "pending_reason": non_empty(&t.pending_reason),
+                "exit_code": t.exit_code,
+            })
+        })
+        .collect();
+    json!({ "job": job, "instances": instances })
+}
+
+fn job_key_text(key: Option<&v1::JobKey>) -> String {
+    key.map(|k| format!("{}/{}/{}/{}", k.cluster, k.role, k.environment, k.name)).unwrap_or_default()
+}
+
+/// `job list` as a table.
+pub fn list_table(jobs: &[v1::JobSummary]) -> String {
+    if jobs.is_empty() {
+        return "no jobs".to_owned();
+    }
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| {
+            vec![
+                job_key_text(j.key.as_ref()),
+                if j.service { "service" } else { "job" }.to_owned(),
+                j.instances.to_string(),
+                j.pending.to_string(),
+                j.active.to_string(),
+                j.finished.to_string(),
+                j.failed.to_string(),
+            ]
+        })
+        .collect();
+    table(&["JOB", "KIND", "INSTANCES", "PENDING", "ACTIVE", "FINISHED", "FAILED"], &rows)
+}
+
+/// `job list --json`.
+pub fn list_json(jobs: &[v1::JobSummary]) -> Value {
+    let jobs: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            json!({
+                "job": job_key_text(j.key.as_ref()),
+                "service": j.service,
+                "instances": j.instances,
+                "pending": j.pending,
+                "active": j.active,
+                "finished": j.finished,
+                "failed": j.failed,
+            })
+        })
+        .collect();
+    json!({ "jobs": jobs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(instance: u32, state: v1::TaskState) -> v1::TaskStatus {
+        v1::TaskStatus {
+            task_id: format!("t-{instance}"),
+            instance,
+            state: state as i32,
+            host: if state == v1::TaskState::Pending { String::new() } else { "h1".into() },
+            ports: [("http".to_owned(), 31000)].into_iter().collect(),
+            pending_reason: if state == v1::TaskState::Pending { "Insufficient: CPU".into() } else { String::new() },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn status_table_aligns_columns_and_shows_reasons() {
+        let text = status_table("c/r/e/n", &[task(0, v1::TaskState::Running), task(1, v1::TaskState::Pending)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "c/r/e/n");
+        assert_eq!(lines[1], "INSTANCE  STATUS   HOST  PORTS       TASK ID  NOTE");
+        assert_eq!(lines[2], "0         RUNNING  h1    http=31000  t-0");
+        assert_eq!(lines[3], "1         PENDING        http=31000  t-1      Insufficient: CPU");
+    }
+
+    #[test]
+    fn status_json_has_the_documented_shape() {
+        let value = status_json("c/r/e/n", &[task(1, v1::TaskState::Pending)]);
+        assert_eq!(value["job"], "c/r/e/n");
+        let instance = &value["instances"][0];
+        for field in ["instance", "task_id", "status", "host", "ports", "sandbox", "pending_reason", "exit_code"] {
+            assert!(instance.get(field).is_some(), "missing {field}");
+        }
+        assert_eq!(instance["status"], "PENDING");
+        assert_eq!(instance["host"], Value::Null);
+        assert_eq!(instance["ports"]["http"], 31000);
+        assert_eq!(instance["pending_reason"], "Insufficient: CPU");
+    }
+}

@@ -1,0 +1,114 @@
+//! The typed client of the scheduler API, and the clusters file that maps cluster names to
+//! scheduler addresses.
+//!
+//! Invariant: callers see domain types and [`ClientError`]; gRPC stays inside this crate.
+
+mod clusters;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use atoll_model::{JobKey, JobKeyPrefix, JobSpec};
+use atoll_proto::v1::{self, scheduler_service_client::SchedulerServiceClient};
+use tonic::transport::{Channel, Endpoint};
+
+pub use clusters::{Clusters, DEVCLUSTER_URL};
+
+/// Why a request to the scheduler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the scheduler at {address}: {detail}; is it running? (`atoll dev` starts one)")]
+    Unreachable { address: String, detail: String },
+    #[error("{message}")]
+    Api { code: tonic::Code, message: String },
+    #[error("the scheduler sent a malformed answer: {0}")]
+    Malformed(String),
+    #[error("clusters file {path}: {detail}")]
+    ClustersFile { path: String, detail: String },
+    #[error("unknown cluster '{name}'; known clusters: {known}. Add it to {path} or pass --scheduler URL")]
+    UnknownCluster { name: String, known: String, path: String },
+}
+
+/// A connection to one scheduler.
+#[derive(Clone)]
+pub struct SchedulerClient {
+    address: String,
+    inner: SchedulerServiceClient<Channel>,
+}
+
+impl SchedulerClient {
+    /// Connects to the scheduler at `address` (`http://HOST:PORT`), failing fast if nothing
+    /// answers there.
+    pub async fn connect(address: &str) -> Result<SchedulerClient, ClientError> {
+        let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
+        let endpoint = Endpoint::from_shared(address.to_owned())
+            .map_err(|e| unreachable(format!("not a valid address ({e})")))?
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(30));
+        let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
+        Ok(SchedulerClient { address: address.to_owned(), inner: SchedulerServiceClient::new(channel) })
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    fn api_error(&self, status: tonic::Status) -> ClientError {
+        if status.code() == tonic::Code::Unavailable && status.message().contains("transport") {
+            return ClientError::Unreachable { address: self.address.clone(), detail: status.message().to_owned() };
+        }
+        ClientError::Api { code: status.code(), message: status.message().to_owned() }
+    }
+
+    /// Submits a job; returns the ids of its new tasks.
+    pub async fn create_job(&self, job: &JobSpec) -> Result<Vec<String>, ClientError> {
+        let request = v1::CreateJobRequest { job: Some(job.into()) };
+        let response = self.inner.clone().create_job(request).await.map_err(|s| self.api_error(s))?;
+        Ok(response.into_inner().task_ids)
+    }
+
+    /// Kills the given instances, or with `None` every instance (removing the job).
+    pub async fn kill(&self, job: &JobKey, instances: Option<&BTreeSet<u32>>) -> Result<Vec<String>, ClientError> {
+        let request = v1::KillTasksRequest {
+            job: Some(job.into()),
+            instances: instances.map(|set| set.iter().copied().collect()).unwrap_or_default(),
+            kill_all: instances.is_none(),
+        };
+        let response = self.inner.clone().kill_tasks(request).await.map_err(|s| self.api_error(s))?;
+        Ok(response.into_inner().task_ids)
+    }
+
+    pub async fn list_jobs(&self, prefix: &JobKeyPrefix) -> Result<Vec<v1::JobSummary>, ClientError> {
+        let request = v1::ListJobsRequest {
+            cluster: prefix.cluster.clone(),
+            role: prefix.role.clone(),
+            environment: prefix.environment.clone(),
+        };
+        let response = self.inner.clone().list_jobs(request).await.map_err(|s| self.api_error(s))?;
+        Ok(response.into_inner().jobs)
+    }
+
+    /// The newest run of each instance of `job` (or every run kept, with `include_history`).
+    pub async fn tasks(&self, job: &JobKey, include_history: bool) -> Result<Vec<v1::TaskStatus>, ClientError> {
+        let request = v1::GetTasksRequest { job: Some(job.into()), include_history };
+        let response = self.inner.clone().get_tasks(request).await.map_err(|s| self.api_error(s))?;
+        Ok(response.into_inner().tasks)
+    }
+
+    pub async fn job_config(&self, job: &JobKey) -> Result<JobSpec, ClientError> {
+        let request = v1::GetJobConfigRequest { job: Some(job.into()) };
+        let response = self.inner.clone().get_job_config(request).await.map_err(|s| self.api_error(s))?;
+        let config = response.into_inner().job.ok_or_else(|| ClientError::Malformed("no job in the answer".into()))?;
+        JobSpec::try_from(&config).map_err(|e| ClientError::Malformed(e.to_string()))
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,109 @@
+//! The agent-facing `atoll.v1.AgentService`: registration, heartbeats, the command stream and
+//! task status reports.
+
+use std::pin::Pin;
+
+use atoll_model::{AgentId, AgentResources, Attributes, TaskId};
+use atoll_proto::v1::{self, agent_service_server::AgentService};
+use atoll_proto::task_state;
+use atoll_state::{Registration, StatusReport};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::core::Scheduler;
+use crate::scheduler_api::{core_status, wire_status};
+
+pub(crate) struct AgentApi {
+    scheduler: Scheduler,
+}
+
+impl AgentApi {
+    pub(crate) fn new(scheduler: Scheduler) -> AgentApi {
+        AgentApi { scheduler }
+    }
+}
+
+fn agent_id(raw: &str) -> Result<AgentId, Status> {
+    if raw.is_empty() {
+        return Err(Status::invalid_argument("invalid agent id: missing"));
+    }
+    Ok(AgentId(raw.to_owned()))
+}
+
+type CommandStream = Pin<Box<dyn Stream<Item = Result<v1::AgentCommand, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgentService for AgentApi {
+    async fn register(&self, request: Request<v1::RegisterRequest>) -> Result<Response<v1::RegisterResponse>, Status> {
+        let request = request.into_inner();
+        let id = agent_id(&request.agent_id)?;
+        let resources = AgentResources::try_from(
+            request.resources.as_ref().ok_or_else(|| Status::invalid_argument("invalid agent resources: missing"))?,
+        )
+        .map_err(wire_status)?;
+        let tasks = request
+            .tasks
+            .iter()
+            .map(|t| Ok((TaskId(t.task_id.clone()), task_state(t.state)?)))
+            .collect::<Result<Vec<_>, atoll_proto::WireError>>()
+            .map_err(wire_status)?;
+        let registration = Registration {
+            id: id.clone(),
+            hostname: if request.hostname.is_empty() { id.0.clone() } else { request.hostname },
+            resources,
+            attributes: Attributes(request.attributes.into_iter().collect()),
+            tasks,
+        };
+        tracing::info!(agent = %id, resources = %registration.resources, "agent registered");
+        self.scheduler.open_link(&id);
+        self.scheduler.mutate(|state, now| Ok(((), state.register_agent(registration, now)))).map_err(core_status)?;
+        self.scheduler.want_placement();
+        Ok(Response::new(v1::RegisterResponse {
+            heartbeat_interval_ms: self.scheduler.config().heartbeat_interval_ms,
+            cluster: self.scheduler.config().state.cluster.clone(),
+        }))
+    }
+
+    async fn heartbeat(&self, request: Request<v1::HeartbeatRequest>) -> Result<Response<v1::HeartbeatResponse>, Status> {
+        let id = agent_id(&request.into_inner().agent_id)?;
+        let registered = self
+            .scheduler
+            .mutate(|state, now| Ok((state.heartbeat(&id, now), Vec::new())))
+            .map_err(core_status)?;
+        Ok(Response::new(v1::HeartbeatResponse { registered }))
+    }
+
+    type CommandsStream = CommandStream;
+
+    async fn commands(&self, request: Request<v1::CommandsRequest>) -> Result<Response<CommandStream>, Status> {
+        let id = agent_id(&request.into_inner().agent_id)?;
+        let receiver = self.scheduler.take_link(&id).ok_or_else(|| {
+            Status::failed_precondition(format!("agent {id} must register before opening its command stream"))
+        })?;
+        let stream = tokio_stream::StreamExt::map(UnboundedReceiverStream::new(receiver), Ok);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn update_task_status(
+        &self,
+        request: Request<v1::UpdateTaskStatusRequest>,
+    ) -> Result<Response<v1::UpdateTaskStatusResponse>, Status> {
+        let request = request.into_inner();
+        let id = agent_id(&request.agent_id)?;
+        let task = TaskId(request.task_id);
+        let report = StatusReport {
+            state: task_state(request.state).map_err(wire_status)?,
+            message: request.message,
+            exit_code: request.exit_code,
+            sandbox: (!request.sandbox.is_empty()).then_some(request.sandbox),
+        };
+        tracing::info!(%task, agent = %id, state = %report.state, "status update");
+        let terminal = report.state.is_terminal();
+        self.scheduler.mutate(|state, now| Ok(((), state.update_status(&id, &task, report, now)))).map_err(core_status)?;
+        if terminal {
+            self.scheduler.want_placement();
+        }
+        Ok(Response::new(v1::UpdateTaskStatusResponse {}))
+    }
+}

@@ -1,0 +1,206 @@
+//! The scheduler core: one lock around the cluster state, a store that every change is
+//! committed to before anyone hears of it, the links to connected agents, and the placement
+//! and housekeeping loops.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use atoll_model::AgentId;
+use atoll_proto::v1;
+use atoll_state::{ClusterState, Effect, StateError};
+use atoll_storage::{Store, StoreError};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::{Clock, ServerConfig};
+
+/// A shared handle to the running scheduler.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ServerConfig,
+    state: Mutex<ClusterState>,
+    store: Box<dyn Store>,
+    clock: Arc<dyn Clock>,
+    links: Mutex<BTreeMap<AgentId, AgentLink>>,
+    placement_wanted: Notify,
+}
+
+/// The command channel to one agent. The receiver waits here until the agent opens its
+/// Commands stream; commands sent before that are buffered.
+struct AgentLink {
+    sender: mpsc::UnboundedSender<v1::AgentCommand>,
+    receiver: Option<mpsc::UnboundedReceiver<v1::AgentCommand>>,
+}
+
+/// Why a request failed in the core.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Refused(#[from] StateError),
+    #[error("the scheduler could not store the change, so nothing was changed: {0}")]
+    Storage(StoreError),
+}
+
+/// Stops the background loops when dropped or aborted.
+pub struct Loops(Vec<JoinHandle<()>>);
+
+impl Loops {
+    pub fn abort(self) {
+        for handle in self.0 {
+            handle.abort();
+        }
+    }
+}
+
+impl Scheduler {
+    /// Restores the state from `store` and returns a scheduler ready to serve.
+    pub fn start(config: ServerConfig, store: Box<dyn Store>, clock: Arc<dyn Clock>) -> Result<Scheduler, StoreError> {
+        let durable = store.load()?;
+        let state = ClusterState::restore(config.state.clone(), durable, clock.now_ms());
+        Ok(Scheduler {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(state),
+                store,
+                clock,
+                links: Mutex::new(BTreeMap::new()),
+                placement_wanted: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, ClusterState> {
+        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn lock_links(&self) -> MutexGuard<'_, BTreeMap<AgentId, AgentLink>> {
+        self.inner.links.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads the state without changing it.
+    pub fn read<T>(&self, f: impl FnOnce(&ClusterState) -> T) -> T {
+        f(&self.lock_state())
+    }
+
+    /// Changes the state with `f`, makes the change durable, then tells agents what to do.
+    /// If the store fails, the state is reloaded from it and the change is lost as a whole.
+    pub fn mutate<T>(
+        &self,
+        f: impl FnOnce(&mut ClusterState, u64) -> Result<(T, Vec<Effect>), StateError>,
+    ) -> Result<T, CoreError> {
+        let now = self.now_ms();
+        let mut state = self.lock_state();
+        let outcome = f(&mut state, now);
+        let changes = state.take_changes();
+        if !changes.is_empty()
+            && let Err(e) = self.inner.store.commit(&changes)
+        {
+            tracing::error!(error = %e, "commit failed; reloading state from the store");
+            match self.inner.store.load() {
+                Ok(durable) => *state = ClusterState::restore(self.inner.config.state.clone(), durable, now),
+                Err(reload) => tracing::error!(error = %reload, "reloading state failed"),
+            }
+            return Err(CoreError::Storage(e));
+        }
+        drop(state);
+        let (value, effects) = outcome?;
+        self.dispatch(effects);
+        Ok(value)
+    }
+
+    /// Sends each effect to its agent's command channel, if the agent is connected. An agent
+    /// that is not connected learns what it must run when it registers again.
+    fn dispatch(&self, effects: Vec<Effect>) {
+        if effects.is_empty() {
+            return;
+        }
+        let links = self.lock_links();
+        for effect in effects {
+            let (agent, command) = match effect {
+                Effect::Launch { agent, task } => {
+                    let assignment = task.assignment.as_ref();
+                    let launch = v1::LaunchTask {
+                        task_id: task.id.0.clone(),
+                        job: Some((&task.job).into()),
+                        instance: task.instance,
+                        task: Some((&task.spec).into()),
+                        ports: assignment.map(|a| atoll_proto::ports_to_wire(&a.ports)).unwrap_or_default(),
+                    };
+                    tracing::info!(task = %task.id, %agent, "launching");
+                    (agent, v1::agent_command::Command::Launch(launch))
+                }
+                Effect::Kill { agent, task } => {
+                    tracing::info!(%task, %agent, "killing");
+                    (agent, v1::agent_command::Command::Kill(v1::KillTask { task_id: task.0 }))
+                }
+            };
+            if let Some(link) = links.get(&agent) {
+                // A closed channel means the agent went away; it re-registers to recover.
+                let _ = link.sender.send(v1::AgentCommand { command: Some(command) });
+            }
+        }
+    }
+
+    /// Replaces the command channel of an agent that (re-)registers.
+    pub fn open_link(&self, agent: &AgentId) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.lock_links().insert(agent.clone(), AgentLink { sender, receiver: Some(receiver) });
+    }
+
+    /// Hands the receiving end of an agent's command channel to its Commands stream.
+    pub fn take_link(&self, agent: &AgentId) -> Option<mpsc::UnboundedReceiver<v1::AgentCommand>> {
+        self.lock_links().get_mut(agent).and_then(|link| link.receiver.take())
+    }
+
+    /// Asks the placement loop to run soon.
+    pub fn want_placement(&self) {
+        self.inner.placement_wanted.notify_one();
+    }
+
+    /// Starts the placement loop (on demand, and at least every second) and the housekeeping
+    /// loop (timeouts, backoffs, pruning).
+    pub fn spawn_loops(&self) -> Loops {
+        let placement = {
+            let scheduler = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), scheduler.inner.placement_wanted.notified()).await;
+                    if let Err(e) = scheduler.mutate(|state, now| Ok(((), state.schedule(now)))) {
+                        tracing::error!(error = %e, "placement round failed");
+                    }
+                }
+            })
+        };
+        let housekeeping = {
+            let scheduler = self.clone();
+            let period = Duration::from_millis(self.inner.config.housekeeping_interval_ms.max(10));
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(period);
+                loop {
+                    interval.tick().await;
+                    match scheduler.mutate(|state, now| Ok(((), state.tick(now)))) {
+                        Ok(()) => {}
+                        Err(e) => tracing::error!(error = %e, "housekeeping failed"),
+                    }
+                    if scheduler.read(|s| s.has_pending_tasks()) {
+                        scheduler.want_placement();
+                    }
+                }
+            })
+        };
+        Loops(vec![placement, housekeeping])
+    }
+}

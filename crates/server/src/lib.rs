@@ -1,0 +1,92 @@
+//! The scheduler daemon: serves the client and agent gRPC APIs (plus `grpc.health.v1` and
+//! server reflection), keeps the cluster state durable, and runs the placement and
+//! housekeeping loops.
+//!
+//! Invariants:
+//! - Every change is durable before the call that caused it returns: [`core::Scheduler`]
+//!   commits the state machine's changes to the store, and only then answers or tells agents.
+//! - If a commit fails, the in-memory state is reloaded from the store, so memory never runs
+//!   ahead of disk; the caller gets UNAVAILABLE and nothing is half-written.
+//! - Protobuf types stop at the service modules; the core speaks the domain model.
+
+mod agent_api;
+mod clock;
+mod core;
+mod scheduler_api;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use atoll_proto::v1::agent_service_server::AgentServiceServer;
+use atoll_proto::v1::scheduler_service_server::SchedulerServiceServer;
+use atoll_state::StateConfig;
+use atoll_storage::SledStore;
+use tokio::net::TcpListener;
+
+pub use clock::{Clock, SystemClock};
+pub use core::Scheduler;
+
+/// Why the scheduler could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] atoll_storage::StoreError),
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Settings of a scheduler process.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub state: StateConfig,
+    /// How often agents must send a heartbeat.
+    pub heartbeat_interval_ms: u64,
+    /// How often timeouts and backoffs are checked.
+    pub housekeeping_interval_ms: u64,
+}
+
+impl ServerConfig {
+    pub fn new(cluster: &str) -> ServerConfig {
+        ServerConfig { state: StateConfig::new(cluster), heartbeat_interval_ms: 1_000, housekeeping_interval_ms: 250 }
+    }
+}
+
+/// Opens the store in `data_dir`, restores the state and serves on `listener` until
+/// `shutdown` resolves.
+pub async fn run(
+    config: ServerConfig,
+    data_dir: &Path,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let store = SledStore::open(data_dir)?;
+    let scheduler = Scheduler::start(config, Box::new(store), Arc::new(SystemClock))?;
+    serve(scheduler, listener, shutdown).await
+}
+
+/// Serves `scheduler` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    scheduler: Scheduler,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<SchedulerServiceServer<scheduler_api::SchedulerApi>>().await;
+    health_reporter.set_serving::<AgentServiceServer<agent_api::AgentApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(atoll_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the descriptor sets are generated at build time and valid");
+    let loops = scheduler.spawn_loops();
+    let result = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(SchedulerServiceServer::new(scheduler_api::SchedulerApi::new(scheduler.clone())))
+        .add_service(AgentServiceServer::new(agent_api::AgentApi::new(scheduler.clone())))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await;
+    loops.abort();
+    result.map_err(ServerError::from)
+}

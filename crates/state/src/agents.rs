@@ -1,0 +1,139 @@
+//! Agents: registration and reconciliation of what they run, heartbeats, loss, and the
+//! snapshot of free capacity that placement works on.
+
+use std::collections::BTreeMap;
+
+use atoll_model::{AgentId, AgentResources, Attributes, TaskId, TaskState};
+use atoll_placement::{AgentSnapshot, ClusterSnapshot, Usage};
+
+use crate::lifecycle::StatusReport;
+use crate::{AgentRecord, ClusterState, Effect};
+
+/// An agent's registration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registration {
+    pub id: AgentId,
+    pub hostname: String,
+    pub resources: AgentResources,
+    pub attributes: Attributes,
+    /// The tasks the agent has, with the state each is in.
+    pub tasks: Vec<(TaskId, TaskState)>,
+}
+
+impl ClusterState {
+    /// Registers (or re-registers) an agent and reconciles what it runs with what the scheduler
+    /// believes: unknown tasks are killed, ASSIGNED tasks it lacks are launched again, and
+    /// running tasks it lacks are LOST (and rescheduled).
+    pub fn register_agent(&mut self, registration: Registration, now_ms: u64) -> Vec<Effect> {
+        let id = registration.id.clone();
+        self.agents.insert(
+            id.clone(),
+            AgentRecord {
+                id: id.clone(),
+                hostname: registration.hostname,
+                resources: Some(registration.resources),
+                attributes: registration.attributes,
+                last_seen_ms: now_ms,
+            },
+        );
+        let mut effects = Vec::new();
+        let reported: BTreeMap<TaskId, TaskState> = registration.tasks.into_iter().collect();
+        for (task_id, state) in &reported {
+            let report = StatusReport { state: *state, message: "Reported at registration".to_owned(), exit_code: None, sandbox: None };
+            effects.extend(self.update_status(&id, task_id, report, now_ms));
+        }
+        let expected: Vec<(TaskId, TaskState)> = self
+            .tasks
+            .values()
+            .filter(|t| t.state.is_on_agent() && t.assignment.as_ref().is_some_and(|a| a.agent == id))
+            .filter(|t| !reported.contains_key(&t.id))
+            .map(|t| (t.id.clone(), t.state))
+            .collect();
+        for (task_id, state) in expected {
+            match state {
+                TaskState::Assigned => {
+                    if let Some(task) = self.tasks.get(&task_id) {
+                        effects.push(Effect::Launch { agent: id.clone(), task: Box::new(task.clone()) });
+                    }
+                }
+                TaskState::Killing => {
+                    effects.extend(self.transition(&task_id, TaskState::Killed, "Gone from its agent", now_ms));
+                }
+                _ => effects.extend(self.transition(&task_id, TaskState::Lost, "Agent no longer has the task", now_ms)),
+            }
+        }
+        effects
+    }
+
+    /// Records a heartbeat. Returns false if the agent is unknown (it must register again).
+    pub fn heartbeat(&mut self, id: &AgentId, now_ms: u64) -> bool {
+        match self.agents.get_mut(id) {
+            Some(agent) if agent.resources.is_some() => {
+                agent.last_seen_ms = now_ms;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Declares agents silent past the timeout lost, with every task on them.
+    pub(crate) fn lose_silent_agents(&mut self, now_ms: u64) -> Vec<Effect> {
+        let timeout = self.config.agent_timeout_ms;
+        let silent: Vec<AgentId> = self
+            .agents
+            .values()
+            .filter(|a| now_ms.saturating_sub(a.last_seen_ms) > timeout)
+            .map(|a| a.id.clone())
+            .collect();
+        let mut effects = Vec::new();
+        for agent in silent {
+            self.agents.remove(&agent);
+            let on_agent: Vec<TaskId> = self
+                .tasks
+                .values()
+                .filter(|t| t.state.is_on_agent() && t.assignment.as_ref().is_some_and(|a| a.agent == agent))
+                .map(|t| t.id.clone())
+                .collect();
+            let message = format!("Agent {agent} stopped sending heartbeats");
+            for task in on_agent {
+                effects.extend(self.transition(&task, TaskState::Lost, &message, now_ms));
+            }
+        }
+        // Kills for a lost agent cannot be delivered; it is told again if it re-registers.
+        effects.retain(|e| !matches!(e, Effect::Kill { agent, .. } if !self.agents.contains_key(agent)));
+        effects
+    }
+
+    /// Free capacity of every registered agent, for placement.
+    pub fn snapshot(&self) -> ClusterSnapshot {
+        let mut agents: BTreeMap<&AgentId, AgentSnapshot> = self
+            .agents
+            .values()
+            .filter_map(|a| {
+                Some((
+                    &a.id,
+                    AgentSnapshot {
+                        id: a.id.clone(),
+                        resources: a.resources.clone()?,
+                        attributes: a.attributes.clone(),
+                        used: Usage::default(),
+                        used_ports: Default::default(),
+                    },
+                ))
+            })
+            .collect();
+        for task in self.tasks.values().filter(|t| t.state.is_on_agent()) {
+            let Some(assignment) = &task.assignment else { continue };
+            if let Some(agent) = agents.get_mut(&assignment.agent) {
+                agent.used.add(&task.spec.resources);
+                agent.used_ports.extend(assignment.ports.values().copied());
+            }
+        }
+        ClusterSnapshot { agents: agents.into_values().collect() }
+    }
+
+    /// The agents currently known.
+    pub fn agents(&self) -> impl Iterator<Item = &AgentRecord> {
+        self.agents.values()
+    }
+}

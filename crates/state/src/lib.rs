@@ -1,0 +1,199 @@
+//! The control-plane state machine: every job, task and agent the scheduler knows, and every
+//! rule for how they change.
+//!
+//! Invariants:
+//! - Deterministic: every mutation takes the current time as an argument; nothing here reads a
+//!   clock, does I/O or draws random numbers. Task ids come from a persisted sequence number.
+//! - Tasks only move along Aurora's legal transitions ([`TaskState::can_transition_to`]);
+//!   an illegal report is ignored and counted, never applied.
+//! - Every change to a job or task is recorded in [`Changes`]; the server makes those durable
+//!   (and only then answers the caller) by taking them with [`ClusterState::take_changes`].
+//! - Durable: jobs, tasks and the id sequence. Rebuilt on start: agents, from registrations and
+//!   from the agents that stored tasks point at.
+//!
+//! [`TaskState::can_transition_to`]: atoll_model::TaskState::can_transition_to
+
+mod agents;
+mod lifecycle;
+mod queries;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use atoll_model::{AgentId, AgentResources, Attributes, JobKey, JobSpec, ScheduledTask, TaskId};
+use atoll_placement::Policy;
+
+pub use agents::Registration;
+pub use lifecycle::StatusReport;
+pub use queries::JobSummary;
+
+/// Timeouts and backoffs of the state machine, in milliseconds.
+#[derive(Clone, Debug)]
+pub struct StateConfig {
+    /// The cluster this scheduler runs; jobs for other clusters are refused.
+    pub cluster: String,
+    /// An agent silent this long is lost, and its tasks with it.
+    pub agent_timeout_ms: u64,
+    /// A task stuck in ASSIGNED or KILLING this long is lost.
+    pub transient_timeout_ms: u64,
+    /// A rescheduled task whose ancestor ran less than this is throttled.
+    pub flapping_threshold_ms: u64,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Terminal tasks kept per job, oldest pruned first.
+    pub terminal_tasks_kept_per_job: usize,
+    pub policy: Policy,
+}
+
+impl StateConfig {
+    /// Aurora's defaults, with agents timing out after ten seconds.
+    pub fn new(cluster: &str) -> StateConfig {
+        StateConfig {
+            cluster: cluster.to_owned(),
+            agent_timeout_ms: 10_000,
+            transient_timeout_ms: 5 * 60_000,
+            flapping_threshold_ms: 5 * 60_000,
+            initial_backoff_ms: 30_000,
+            max_backoff_ms: 5 * 60_000,
+            terminal_tasks_kept_per_job: 100,
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// An agent the scheduler knows of.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentRecord {
+    pub id: AgentId,
+    pub hostname: String,
+    /// None until the agent registers: after a restart the scheduler knows an agent only from
+    /// the tasks it stored, and places nothing new there until it hears from it.
+    pub resources: Option<AgentResources>,
+    pub attributes: Attributes,
+    pub last_seen_ms: u64,
+}
+
+/// What an agent must be told to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Launch { agent: AgentId, task: Box<ScheduledTask> },
+    Kill { agent: AgentId, task: TaskId },
+}
+
+/// Changes not yet made durable.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    pub jobs_put: Vec<JobSpec>,
+    pub jobs_deleted: Vec<JobKey>,
+    pub tasks_put: Vec<ScheduledTask>,
+    pub tasks_deleted: Vec<TaskId>,
+    pub next_task_seq: u64,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.jobs_put.is_empty()
+            && self.jobs_deleted.is_empty()
+            && self.tasks_put.is_empty()
+            && self.tasks_deleted.is_empty()
+    }
+}
+
+/// What a store gives back on start.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Durable {
+    pub jobs: Vec<JobSpec>,
+    pub tasks: Vec<ScheduledTask>,
+    pub next_task_seq: u64,
+}
+
+/// A request the state machine refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("Job {0} already exists")]
+    JobExists(JobKey),
+    #[error("Job {0} not found; `atoll job list {cluster}` shows the jobs there", cluster = .0.cluster)]
+    JobNotFound(JobKey),
+    #[error("job {job} is for cluster '{}', but this scheduler runs cluster '{cluster}'", job.cluster)]
+    WrongCluster { job: JobKey, cluster: String },
+    #[error("invalid job {job}: {}", problems.join("; "))]
+    InvalidJob { job: JobKey, problems: Vec<String> },
+    #[error("job {job} has no instance {}; its instances are 0-{}", instances.iter().map(u32::to_string).collect::<Vec<_>>().join(","), count.saturating_sub(1))]
+    NoSuchInstances { job: JobKey, instances: Vec<u32>, count: u32 },
+    #[error("no instances given; name instances (JOB/0,2-3) or kill them all")]
+    NoInstancesGiven,
+}
+
+/// The scheduler's whole in-memory state.
+#[derive(Clone, Debug)]
+pub struct ClusterState {
+    config: StateConfig,
+    jobs: BTreeMap<JobKey, JobSpec>,
+    tasks: BTreeMap<TaskId, ScheduledTask>,
+    agents: BTreeMap<AgentId, AgentRecord>,
+    pending_reasons: BTreeMap<TaskId, String>,
+    next_task_seq: u64,
+    illegal_transitions: u64,
+    dirty_jobs: BTreeSet<JobKey>,
+    dirty_tasks: BTreeSet<TaskId>,
+    deleted_tasks: BTreeSet<TaskId>,
+}
+
+impl ClusterState {
+    /// An empty cluster.
+    pub fn new(config: StateConfig) -> ClusterState {
+        ClusterState::restore(config, Durable::default(), 0)
+    }
+
+    /// Rebuilds the state from what a store kept. Every agent that an active task points at is
+    /// known again, as last seen at `now_ms`, so it is declared lost if it never comes back.
+    pub fn restore(config: StateConfig, durable: Durable, now_ms: u64) -> ClusterState {
+        let mut state = ClusterState {
+            config,
+            jobs: durable.jobs.into_iter().map(|j| (j.key.clone(), j)).collect(),
+            tasks: durable.tasks.into_iter().map(|t| (t.id.clone(), t)).collect(),
+            agents: BTreeMap::new(),
+            pending_reasons: BTreeMap::new(),
+            next_task_seq: durable.next_task_seq,
+            illegal_transitions: 0,
+            dirty_jobs: BTreeSet::new(),
+            dirty_tasks: BTreeSet::new(),
+            deleted_tasks: BTreeSet::new(),
+        };
+        for task in state.tasks.values().filter(|t| t.state.is_on_agent()) {
+            if let Some(a) = &task.assignment {
+                state.agents.entry(a.agent.clone()).or_insert_with(|| AgentRecord {
+                    id: a.agent.clone(),
+                    hostname: a.hostname.clone(),
+                    resources: None,
+                    attributes: Attributes::default(),
+                    last_seen_ms: now_ms,
+                });
+            }
+        }
+        state
+    }
+
+    pub fn config(&self) -> &StateConfig {
+        &self.config
+    }
+
+    /// Takes every change made since the last call, for the store to make durable.
+    pub fn take_changes(&mut self) -> Changes {
+        let jobs_put: Vec<JobSpec> = self.dirty_jobs.iter().filter_map(|k| self.jobs.get(k).cloned()).collect();
+        let jobs_deleted: Vec<JobKey> = self.dirty_jobs.iter().filter(|k| !self.jobs.contains_key(*k)).cloned().collect();
+        let tasks_put: Vec<ScheduledTask> = self.dirty_tasks.iter().filter_map(|id| self.tasks.get(id).cloned()).collect();
+        let tasks_deleted: Vec<TaskId> = self.deleted_tasks.iter().cloned().collect();
+        self.dirty_jobs.clear();
+        self.dirty_tasks.clear();
+        self.deleted_tasks.clear();
+        Changes { jobs_put, jobs_deleted, tasks_put, tasks_deleted, next_task_seq: self.next_task_seq }
+    }
+
+    /// How many status reports asked for a transition Aurora's state machine forbids.
+    pub fn illegal_transitions(&self) -> u64 {
+        self.illegal_transitions
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+//! Read-only views of the state for the API: job summaries, a job's tasks, pending reasons.
+
+use atoll_model::{JobKey, JobKeyPrefix, JobSpec, ScheduledTask, TaskId, TaskState};
+
+use crate::ClusterState;
+
+/// One line of `job list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobSummary {
+    pub key: JobKey,
+    pub service: bool,
+    pub instances: u32,
+    pub pending: u32,
+    pub active: u32,
+    pub finished: u32,
+    pub failed: u32,
+}
+
+impl ClusterState {
+    pub fn job(&self, key: &JobKey) -> Option<&JobSpec> {
+        self.jobs.get(key)
+    }
+
+    /// Summaries of the jobs under `prefix`, in key order.
+    pub fn list_jobs(&self, prefix: &JobKeyPrefix) -> Vec<JobSummary> {
+        self.jobs
+            .values()
+            .filter(|j| j.key.matches(prefix))
+            .map(|job| {
+                let mut summary = JobSummary {
+                    key: job.key.clone(),
+                    service: job.service,
+                    instances: job.instances,
+                    pending: 0,
+                    active: 0,
+                    finished: 0,
+                    failed: 0,
+                };
+                for task in self.tasks.values().filter(|t| t.job == job.key) {
+                    match task.state {
+                        TaskState::Pending | TaskState::Throttled => summary.pending += 1,
+                        TaskState::Finished => summary.finished += 1,
+                        TaskState::Failed | TaskState::Lost => summary.failed += 1,
+                        s if s.is_active() => summary.active += 1,
+                        _ => {}
+                    }
+                }
+                summary
+            })
+            .collect()
+    }
+
+    /// Whether the scheduler knows `key` as a job or from tasks it still keeps.
+    pub fn knows_job(&self, key: &JobKey) -> bool {
+        self.jobs.contains_key(key) || self.tasks.values().any(|t| t.job == *key)
+    }
+
+    /// A job's tasks: with `include_history`, every run kept; otherwise the newest run of each
+    /// instance. Ordered by instance, newest run first.
+    pub fn job_tasks(&self, key: &JobKey, include_history: bool) -> Vec<&ScheduledTask> {
+        let mut tasks: Vec<&ScheduledTask> = self.tasks.values().filter(|t| t.job == *key).collect();
+        tasks.sort_by(|a, b| {
+            a.instance.cmp(&b.instance).then(b.events.first().map(|e| e.at_ms).cmp(&a.events.first().map(|e| e.at_ms)))
+                .then(b.id.cmp(&a.id))
+        });
+        if !include_history {
+            tasks.dedup_by_key(|t| t.instance);
+        }
+        tasks
+    }
+
+    /// Why a PENDING task has not been placed, as of the last placement round.
+    pub fn pending_reason(&self, task: &TaskId) -> Option<&str> {
+        self.pending_reasons.get(task).map(String::as_str)
+    }
+
+    /// Whether any task waits for placement.
+    pub fn has_pending_tasks(&self) -> bool {
+        self.tasks.values().any(|t| t.state == TaskState::Pending)
+    }
+}

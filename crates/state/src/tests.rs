@@ -1,0 +1,280 @@
+//! State machine tests: the life of a job from creation to kill, agent loss and
+//! rescheduling, restarts from durable state, and refusals.
+
+use std::collections::BTreeSet;
+
+use atoll_model::{AgentId, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState};
+
+use crate::*;
+
+fn config() -> StateConfig {
+    let mut config = StateConfig::new("devcluster");
+    config.agent_timeout_ms = 1_000;
+    config.flapping_threshold_ms = 10_000;
+    config.initial_backoff_ms = 2_000;
+    config.max_backoff_ms = 5_000;
+    config
+}
+
+fn job(name: &str, instances: u32, service: bool) -> JobSpec {
+    JobSpec {
+        key: format!("devcluster/www-data/devel/{name}").parse().unwrap(),
+        task: TaskSpec {
+            name: name.into(),
+            processes: vec![ProcessSpec::new(name, "serve {{thermos.ports[http]}}")],
+            order: vec![],
+            resources: Resources { cpu: 1.0, ram_mb: 64, disk_mb: 64, gpu: 0 },
+            max_failures: 1,
+            max_concurrency: 0,
+            finalization_wait: 30,
+        },
+        instances,
+        service,
+        contact: None,
+        tier: None,
+        priority: 0,
+        production: false,
+        max_task_failures: 1,
+        cron_schedule: None,
+    }
+}
+
+fn register(state: &mut ClusterState, id: &str, now: u64) -> Vec<Effect> {
+    state.register_agent(
+        Registration {
+            id: AgentId(id.into()),
+            hostname: id.into(),
+            resources: "cpus:2;mem:1024;disk:1024;ports:[31000-31009]".parse().unwrap(),
+            attributes: Default::default(),
+            tasks: vec![],
+        },
+        now,
+    )
+}
+
+fn report(state: &mut ClusterState, agent: &str, task: &TaskId, s: TaskState, now: u64) -> Vec<Effect> {
+    let report = StatusReport { state: s, message: String::new(), exit_code: None, sandbox: None };
+    state.update_status(&AgentId(agent.into()), task, report, now)
+}
+
+fn states(state: &ClusterState, name: &str) -> Vec<(u32, TaskState)> {
+    let key = job(name, 1, true).key;
+    state.job_tasks(&key, false).iter().map(|t| (t.instance, t.state)).collect()
+}
+
+fn launched(effects: &[Effect]) -> Vec<(String, TaskId)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Launch { agent, task } => Some((agent.0.clone(), task.id.clone())),
+            Effect::Kill { .. } => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_job_is_placed_launched_run_and_killed() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    assert_eq!(states(&state, "hello"), vec![(0, TaskState::Pending)]);
+    assert!(state.schedule(1).is_empty());
+    assert_eq!(state.pending_reason(&ids[0]), Some("No agents available"));
+
+    register(&mut state, "a", 2);
+    let effects = state.schedule(3);
+    assert_eq!(launched(&effects), vec![("a".to_owned(), ids[0].clone())]);
+    let Effect::Launch { task, .. } = &effects[0] else { unreachable!() };
+    assert_eq!(task.assignment.as_ref().unwrap().ports.get("http"), Some(&31000));
+
+    report(&mut state, "a", &ids[0], TaskState::Starting, 4);
+    report(&mut state, "a", &ids[0], TaskState::Running, 5);
+    assert_eq!(states(&state, "hello"), vec![(0, TaskState::Running)]);
+
+    let key = job("hello", 1, true).key;
+    let (killed, effects) = state.kill(&key, Some(&BTreeSet::from([0])), 6).unwrap();
+    assert_eq!(killed, ids);
+    assert_eq!(effects, vec![Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }]);
+    report(&mut state, "a", &ids[0], TaskState::Killed, 7);
+    assert_eq!(states(&state, "hello"), vec![(0, TaskState::Killed)], "killed tasks are not rescheduled");
+    assert!(state.job(&key).is_some(), "killing instances keeps the job");
+}
+
+#[test]
+fn killall_removes_the_job_and_pending_tasks_die_at_once() {
+    let mut state = ClusterState::new(config());
+    state.create_job(job("hello", 2, true), 0).unwrap();
+    let key = job("hello", 1, true).key;
+    let (killed, effects) = state.kill(&key, None, 1).unwrap();
+    assert_eq!(killed.len(), 2);
+    assert!(effects.is_empty());
+    assert!(state.job(&key).is_none());
+    assert!(state.job_tasks(&key, false).iter().all(|t| t.state == TaskState::Killed));
+    let changes = state.take_changes();
+    assert_eq!(changes.jobs_deleted, vec![key.clone()]);
+    state.create_job(job("hello", 1, true), 2).expect("a killed job can be created again");
+}
+
+#[test]
+fn a_silent_agent_is_lost_and_its_service_tasks_rescheduled() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 10);
+    assert!(state.heartbeat(&AgentId("a".into()), 500));
+    assert!(state.tick(1_400).is_empty(), "not silent long enough");
+    state.tick(1_600);
+    let key = job("hello", 1, true).key;
+    let history: Vec<TaskState> = state.job_tasks(&key, true).iter().map(|t| t.state).collect();
+    assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
+    assert!(!state.heartbeat(&AgentId("a".into()), 1_700), "a lost agent must register again");
+
+    register(&mut state, "b", 1_800);
+    let effects = state.schedule(1_800);
+    assert_eq!(launched(&effects).len(), 1);
+    assert_eq!(launched(&effects)[0].0, "b");
+}
+
+#[test]
+fn an_agent_reporting_a_lost_task_is_told_to_kill_it() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    state.tick(5_000);
+    let effects = report(&mut state, "a", &ids[0], TaskState::Running, 5_001);
+    assert_eq!(effects, vec![Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }]);
+    let unknown = report(&mut state, "a", &TaskId("nobody".into()), TaskState::Running, 5_002);
+    assert_eq!(unknown, vec![Effect::Kill { agent: AgentId("a".into()), task: TaskId("nobody".into()) }]);
+}
+
+#[test]
+fn finished_services_restart_with_flapping_backoff_and_adhoc_jobs_do_not() {
+    let mut state = ClusterState::new(config());
+    let svc = state.create_job(job("svc", 1, true), 0).unwrap();
+    let batch = state.create_job(job("batch", 1, false), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    for id in svc.iter().chain(&batch) {
+        report(&mut state, "a", id, TaskState::Running, 100);
+        report(&mut state, "a", id, TaskState::Finished, 200);
+    }
+    assert_eq!(states(&state, "batch"), vec![(0, TaskState::Finished)]);
+    assert_eq!(states(&state, "svc"), vec![(0, TaskState::Throttled)], "ran 100 ms: flapping");
+    state.tick(2_100);
+    assert_eq!(states(&state, "svc"), vec![(0, TaskState::Throttled)]);
+    register(&mut state, "a", 2_150);
+    state.tick(2_200);
+    assert_eq!(states(&state, "svc"), vec![(0, TaskState::Pending)]);
+}
+
+#[test]
+fn adhoc_failures_are_retried_up_to_max_task_failures() {
+    let mut state = ClusterState::new(config());
+    let mut spec = job("batch", 1, false);
+    spec.max_task_failures = 2;
+    let key = spec.key.clone();
+    state.create_job(spec, 0).unwrap();
+    register(&mut state, "a", 0);
+    let mut now = 0;
+    for _ in 0..3 {
+        now += 100_000;
+        register(&mut state, "a", now);
+        state.tick(now);
+        for (_, id) in launched(&state.schedule(now)) {
+            report(&mut state, "a", &id, TaskState::Running, now);
+            report(&mut state, "a", &id, TaskState::Failed, now + 20_000);
+        }
+    }
+    let runs: Vec<TaskState> = state.job_tasks(&key, true).iter().map(|t| t.state).collect();
+    assert_eq!(runs, vec![TaskState::Failed, TaskState::Failed], "two runs, then given up");
+}
+
+#[test]
+fn illegal_reports_are_ignored_and_counted() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    report(&mut state, "a", &ids[0], TaskState::Pending, 2);
+    assert_eq!(states(&state, "hello"), vec![(0, TaskState::Running)]);
+    assert_eq!(state.illegal_transitions(), 1);
+}
+
+#[test]
+fn refusals_name_the_problem() {
+    let mut state = ClusterState::new(config());
+    state.create_job(job("hello", 1, true), 0).unwrap();
+    let again = state.create_job(job("hello", 1, true), 0).unwrap_err();
+    assert_eq!(again.to_string(), "Job devcluster/www-data/devel/hello already exists");
+    let mut elsewhere = job("x", 1, true);
+    elsewhere.key.cluster = "prod".into();
+    assert!(state.create_job(elsewhere, 0).unwrap_err().to_string().contains("runs cluster 'devcluster'"));
+    let mut bad = job("bad", 1, true);
+    bad.task.resources.ram_mb = 0;
+    assert!(state.create_job(bad, 0).unwrap_err().to_string().contains("Task must have a positive ram"));
+    let unknown = job("nope", 1, true).key;
+    assert!(matches!(state.kill(&unknown, None, 0), Err(StateError::JobNotFound(_))));
+    let key = job("hello", 1, true).key;
+    let err = state.kill(&key, Some(&BTreeSet::from([3])), 0).unwrap_err().to_string();
+    assert!(err.contains("has no instance 3"), "{err}");
+}
+
+#[test]
+fn restored_state_has_every_job_and_task_and_waits_for_its_agents() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let changes = state.take_changes();
+    let durable = Durable { jobs: changes.jobs_put, tasks: changes.tasks_put, next_task_seq: changes.next_task_seq };
+
+    let mut restored = ClusterState::restore(config(), durable, 10_000);
+    assert_eq!(states(&restored, "hello"), vec![(0, TaskState::Running)]);
+    assert!(restored.snapshot().agents.is_empty(), "no placement on agents not yet heard from");
+    let effects = restored.register_agent(
+        Registration {
+            id: AgentId("a".into()),
+            hostname: "a".into(),
+            resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
+            attributes: Default::default(),
+            tasks: vec![(ids[0].clone(), TaskState::Running)],
+        },
+        10_100,
+    );
+    assert!(effects.is_empty());
+    assert_eq!(restored.snapshot().agents[0].used.cpu_millis, 1000, "the running task's resources are in use");
+    let next = restored.create_job(job("other", 1, true), 10_200).unwrap();
+    assert_ne!(next[0], ids[0]);
+}
+
+#[test]
+fn an_agent_that_never_returns_after_a_restart_loses_its_tasks() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let changes = state.take_changes();
+    let durable = Durable { jobs: changes.jobs_put, tasks: changes.tasks_put, next_task_seq: changes.next_task_seq };
+    let mut restored = ClusterState::restore(config(), durable, 10_000);
+    restored.tick(11_500);
+    let key = job("hello", 1, true).key;
+    let history: Vec<TaskState> = restored.job_tasks(&key, true).iter().map(|t| t.state).collect();
+    assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
+}
+
+#[test]
+fn an_agent_that_lost_a_running_task_while_away_reports_it_lost() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    register(&mut state, "a", 2);
+    let key = job("hello", 1, true).key;
+    let history: Vec<TaskState> = state.job_tasks(&key, true).iter().map(|t| t.state).collect();
+    assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
+}

@@ -1,0 +1,51 @@
+//! An in-memory [`Store`] for unit tests and the simulator.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use atoll_model::{JobKey, JobSpec, ScheduledTask, TaskId};
+use atoll_state::{Changes, Durable};
+
+use crate::{Store, StoreError};
+
+/// Keeps everything in memory; lost when dropped.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Contents>,
+}
+
+#[derive(Debug, Default)]
+struct Contents {
+    jobs: BTreeMap<JobKey, JobSpec>,
+    tasks: BTreeMap<TaskId, ScheduledTask>,
+    next_task_seq: u64,
+}
+
+impl Store for MemoryStore {
+    fn load(&self) -> Result<Durable, StoreError> {
+        let inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(Durable {
+            jobs: inner.jobs.values().cloned().collect(),
+            tasks: inner.tasks.values().cloned().collect(),
+            next_task_seq: inner.next_task_seq,
+        })
+    }
+
+    fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for job in &changes.jobs_put {
+            inner.jobs.insert(job.key.clone(), job.clone());
+        }
+        for key in &changes.jobs_deleted {
+            inner.jobs.remove(key);
+        }
+        for task in &changes.tasks_put {
+            inner.tasks.insert(task.id.clone(), task.clone());
+        }
+        for id in &changes.tasks_deleted {
+            inner.tasks.remove(id);
+        }
+        inner.next_task_seq = changes.next_task_seq;
+        Ok(())
+    }
+}
