@@ -1,1 +1,229 @@
-//! placeholder
+//! Test harness for the end-to-end tests: builds the real `atoll` binary, starts schedulers and
+//! agents as separate processes on loopback ports chosen at run time, runs client commands, and
+//! cleans every process up when a test ends, passing or failing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_owned()
+}
+
+/// Builds `atoll` once per test binary and returns its path.
+pub fn atoll_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "atoll-cli", "--bin", "atoll"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build of atoll failed");
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+        target.join("debug").join("atoll")
+    })
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A long-running `atoll` process, stopped with SIGTERM (then SIGKILL) when dropped.
+pub struct Daemon {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `atoll ARGS`, logging to `DIR/NAME.log`.
+    pub fn start(name: &str, dir: &Path, args: &[&str]) -> Daemon {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("create log");
+        let child = Command::new(atoll_binary())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("clone log"))
+            .stderr(file)
+            .spawn()
+            .expect("start atoll");
+        Daemon { name: name.to_owned(), child, log }
+    }
+
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = kill(self.pid(), Signal::SIGTERM);
+        self.wait(Duration::from_secs(30))
+    }
+
+    /// Kills the process outright, as a crash would.
+    pub fn crash(mut self) {
+        let _ = kill(self.pid(), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for daemon") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{} did not exit; its log:\n{}", self.name, self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = kill(self.pid(), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs a client command to completion.
+pub fn atoll(args: &[&str]) -> Output {
+    Command::new(atoll_binary()).args(args).stdin(Stdio::null()).output().expect("run atoll")
+}
+
+/// The text a command printed, both streams, for assertion messages.
+pub fn printed(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Polls `probe` until it returns Some, or panics with `what` after `timeout`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether any process of group `pgid` still exists (zombies awaiting reaping count, so
+/// callers poll this).
+pub fn group_alive(pgid: i32) -> bool {
+    killpg(Pid::from_raw(pgid), None).is_ok()
+}
+
+/// Kills whatever process groups a sandbox's status file lists, and its executor: cleanup
+/// for tests that crash an agent and leave its tasks behind.
+pub fn kill_sandbox_processes(sandbox: &Path) {
+    let Ok(text) = std::fs::read_to_string(sandbox.join(".executor/status.json")) else { return };
+    let Ok(status) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    if let Some(pid) = status["executor_pid"].as_i64() {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+    for pgid in status["process_groups"].as_array().into_iter().flatten().filter_map(|g| g.as_i64()) {
+        let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
+    }
+}
+
+/// A scheduler with two agents, each a separate `atoll` process on loopback.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub port: u16,
+    pub scheduler: Option<Daemon>,
+    pub agents: Vec<Daemon>,
+}
+
+impl Cluster {
+    /// Starts a scheduler whose agents time out after `agent_timeout_secs`, and two agents.
+    pub fn start(agent_timeout_secs: u64) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut cluster =
+            Cluster { url: format!("http://127.0.0.1:{port}"), port, dir, scheduler: None, agents: Vec::new() };
+        cluster.start_scheduler(agent_timeout_secs);
+        for (index, ports) in [(1, "[41000-41009]"), (2, "[41010-41019]")] {
+            let agent = cluster.start_agent(index, ports);
+            cluster.agents.push(agent);
+        }
+        cluster
+    }
+
+    pub fn start_scheduler(&mut self, agent_timeout_secs: u64) {
+        let data = self.dir.path().join("scheduler");
+        let grpc = format!("127.0.0.1:{}", self.port);
+        let timeout = agent_timeout_secs.to_string();
+        let args = ["scheduler", "--data-dir", path(&data), "--grpc", &grpc, "--cluster", "devcluster"];
+        let scheduler =
+            Daemon::start("scheduler", self.dir.path(), &[&args[..], &["--agent-timeout-secs", &timeout]].concat());
+        let url = self.url.clone();
+        eventually("the scheduler to serve", Duration::from_secs(30), || {
+            atoll(&["job", "list", "devcluster", "--scheduler", &url]).status.success().then_some(())
+        });
+        self.scheduler = Some(scheduler);
+    }
+
+    fn start_agent(&self, index: u32, ports: &str) -> Daemon {
+        let work = self.dir.path().join(format!("agent-{index}"));
+        let hostname = format!("agent-{index}");
+        let resources = format!("cpus:1;mem:512;disk:512;ports:{ports}");
+        let attributes = format!("host:{hostname};rack:r{index}");
+        Daemon::start(
+            &hostname,
+            self.dir.path(),
+            &[
+                "agent",
+                "--scheduler",
+                &self.url,
+                "--work-dir",
+                path(&work),
+                "--hostname",
+                &hostname,
+                "--resources",
+                &resources,
+                "--attributes",
+                &attributes,
+                "--on-exit",
+                "kill",
+            ],
+        )
+    }
+
+    /// Runs `atoll job ARGS --scheduler URL`.
+    pub fn job(&self, args: &[&str]) -> Output {
+        atoll(&[&["job"], args, &["--scheduler", &self.url]].concat())
+    }
+
+    /// `job status --json`, parsed.
+    pub fn status(&self, job: &str) -> serde_json::Value {
+        let output = self.job(&["status", job, "--json"]);
+        assert!(output.status.success(), "job status failed: {}", printed(&output));
+        serde_json::from_slice(&output.stdout).expect("job status --json prints JSON")
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}

@@ -1,1 +1,155 @@
+//! The architecture's invariants, checked from `cargo metadata` and the sources:
+//! - the domain model, the job language, the placement core and the state machine reach none of
+//!   tokio, tonic, prost or sled, even transitively;
+//! - only the storage crate depends on sled, and only the crates at the network edge depend on
+//!   tonic or prost;
+//! - the placement core depends only on the model and uses no clock, randomness or I/O;
+//! - every Rust source file opens with a `//!` module doc.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use atoll_tests::workspace_root;
+use serde_json::Value;
+
+const PURE_CORE: [&str; 4] = ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state"];
+const RUNTIME_CRATES: [&str; 4] = ["tokio", "tonic", "prost", "sled"];
+const NETWORK_EDGE: [&str; 5] = ["atoll-proto", "atoll-server", "atoll-agent", "atoll-client", "atoll-cli"];
+
+/// Package name → names of its normal (not dev, not build) dependencies.
+struct Graph {
+    normal_deps: BTreeMap<String, BTreeSet<String>>,
+    workspace: BTreeSet<String>,
+}
+
+fn graph() -> Graph {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("run cargo metadata");
+    assert!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let name_of: BTreeMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| (p["id"].as_str().expect("id"), p["name"].as_str().expect("name")))
+        .collect();
+    let workspace = metadata["workspace_members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|id| name_of[id.as_str().unwrap()].to_owned())
+        .collect();
+    let mut normal_deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for node in metadata["resolve"]["nodes"].as_array().expect("resolve graph") {
+        let name = name_of[node["id"].as_str().expect("node id")].to_owned();
+        let deps = node["deps"]
+            .as_array()
+            .expect("deps")
+            .iter()
+            .filter(|dep| dep["dep_kinds"].as_array().expect("dep kinds").iter().any(|k| k["kind"].is_null()))
+            .map(|dep| name_of[dep["pkg"].as_str().expect("dep id")].to_owned());
+        normal_deps.entry(name).or_default().extend(deps);
+    }
+    Graph { normal_deps, workspace }
+}
+
+impl Graph {
+    fn direct(&self, package: &str) -> &BTreeSet<String> {
+        &self.normal_deps[package]
+    }
+
+    fn transitive(&self, package: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![package.to_owned()];
+        while let Some(next) = todo.pop() {
+            for dep in self.normal_deps.get(&next).into_iter().flatten() {
+                if seen.insert(dep.clone()) {
+                    todo.push(dep.clone());
+                }
+            }
+        }
+        seen
+    }
+}
+
+#[test]
+fn the_pure_core_reaches_no_runtime_crate() {
+    let graph = graph();
+    for package in PURE_CORE {
+        let reached = graph.transitive(package);
+        let bad: Vec<&str> = RUNTIME_CRATES.iter().copied().filter(|c| reached.contains(*c)).collect();
+        assert!(bad.is_empty(), "{package} depends on {bad:?}");
+    }
+}
+
+#[test]
+fn only_storage_uses_sled_and_only_the_network_edge_uses_grpc() {
+    let graph = graph();
+    for package in &graph.workspace {
+        let direct = graph.direct(package);
+        if package != "atoll-storage" {
+            assert!(!direct.contains("sled"), "{package} depends on sled directly");
+        }
+        if !NETWORK_EDGE.contains(&package.as_str()) {
+            for grpc in ["tonic", "prost", "tonic-prost"] {
+                assert!(!direct.contains(grpc), "{package} depends on {grpc} but is not at the network edge");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_placement_core_depends_on_the_model_alone_and_has_no_clock_randomness_or_io() {
+    let graph = graph();
+    let workspace_deps: BTreeSet<&str> =
+        graph.direct("atoll-placement").iter().map(String::as_str).filter(|d| d.starts_with("atoll-")).collect();
+    assert_eq!(workspace_deps, BTreeSet::from(["atoll-model"]));
+    assert_eq!(graph.direct("atoll-placement").len(), 1, "placement's only dependency is the model");
+    let forbidden = [
+        "std::time",
+        "SystemTime",
+        "Instant",
+        "rand::",
+        "getrandom",
+        "std::fs",
+        "std::net",
+        "std::process",
+        "std::env",
+        "std::thread",
+    ];
+    for file in rust_files(&workspace_root().join("crates/placement/src")) {
+        let text = std::fs::read_to_string(&file).expect("read source");
+        for word in forbidden {
+            assert!(!text.contains(word), "{} uses {word}", file.display());
+        }
+    }
+}
+
+#[test]
+fn every_rust_file_opens_with_a_module_doc() {
+    let root = workspace_root();
+    let mut files = rust_files(&root.join("crates"));
+    files.extend(rust_files(&root.join("tests")));
+    assert!(files.len() > 20, "found only {} files", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read source");
+        assert!(text.starts_with("//!"), "{} does not open with a //! module doc", file.display());
+    }
+}
+
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}

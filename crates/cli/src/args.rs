@@ -26,8 +26,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  atoll scheduler --data-dir /var/lib/atoll --grpc 0.0.0.0:7070 --cluster east")]
     Scheduler(SchedulerArgs),
     /// Run an agent, which runs tasks on this host for a scheduler.
-    #[command(after_help = "Example:\n  atoll agent --scheduler http://scheduler:7070 --work-dir /var/lib/atoll-agent \\\n    \
-        --hostname h1 --resources 'cpus:4;mem:8192;disk:40960;ports:[31000-32000]' --attributes 'host:h1;rack:r1'")]
+    #[command(
+        after_help = "Example:\n  atoll agent --scheduler http://scheduler:7070 --work-dir /var/lib/atoll-agent \\\n    \
+        --hostname h1 --resources 'cpus:4;mem:8192;disk:40960;ports:[31000-32000]' --attributes 'host:h1;rack:r1'"
+    )]
     Agent(AgentArgs),
     /// Run one task in its sandbox (started by the agent; not for people).
     #[command(hide = true)]
@@ -132,7 +134,9 @@ pub enum WaitUntil {
 #[derive(Subcommand)]
 pub enum JobCommand {
     /// Create a job from the job file that defines it.
-    #[command(after_help = "Example:\n  atoll job create devcluster/www-data/devel/hello examples/hello_world.rhai --wait-until RUNNING")]
+    #[command(
+        after_help = "Example:\n  atoll job create devcluster/www-data/devel/hello examples/hello_world.rhai --wait-until RUNNING"
+    )]
     Create {
         /// CLUSTER/ROLE/ENV/NAME.
         job: String,

@@ -27,9 +27,9 @@ pub async fn shutdown_signal() {
 }
 
 pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, CliError> {
-    TcpListener::bind(address).await.map_err(|e| {
-        CliError::failed(format!("cannot listen on {address}: {e}; pass --grpc with a free address"))
-    })
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| CliError::failed(format!("cannot listen on {address}: {e}; pass --grpc with a free address")))
 }
 
 pub async fn scheduler(args: SchedulerArgs) -> CliResult {
@@ -37,8 +37,9 @@ pub async fn scheduler(args: SchedulerArgs) -> CliResult {
     config.state.agent_timeout_ms = args.agent_timeout_secs.saturating_mul(1000);
     // Open the store before binding, so a second scheduler on the same directory fails at once.
     let store = atoll_storage::SledStore::open(&args.data_dir).map_err(|e| CliError::failed(e.to_string()))?;
-    let scheduler = atoll_server::Scheduler::start(config, Box::new(store), std::sync::Arc::new(atoll_server::SystemClock))
-        .map_err(|e| CliError::failed(e.to_string()))?;
+    let scheduler =
+        atoll_server::Scheduler::start(config, Box::new(store), std::sync::Arc::new(atoll_server::SystemClock))
+            .map_err(|e| CliError::failed(e.to_string()))?;
     let listener = bind(args.grpc).await?;
     let address = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
     tracing::info!(cluster = %args.cluster, %address, data_dir = %args.data_dir.display(), "scheduler serving");

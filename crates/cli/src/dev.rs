@@ -31,7 +31,8 @@ pub async fn run(args: DevArgs) -> CliResult {
     let data_dir = DataDir::new(args.data_dir.clone())?;
     let started = Instant::now();
 
-    let store = atoll_storage::SledStore::open(&data_dir.path.join("scheduler")).map_err(|e| CliError::failed(e.to_string()))?;
+    let store = atoll_storage::SledStore::open(&data_dir.path.join("scheduler"))
+        .map_err(|e| CliError::failed(e.to_string()))?;
     let scheduler = Scheduler::start(ServerConfig::new(CLUSTER), Box::new(store), Arc::new(SystemClock))
         .map_err(|e| CliError::failed(e.to_string()))?;
     let listener = bind(args.grpc).await?;
@@ -126,7 +127,8 @@ async fn watch_tasks(client: SchedulerClient, started: Instant) -> CliResult {
                 let slot = (key.to_string(), task.instance);
                 if seen.get(&slot) != Some(&now) {
                     let ports: Vec<String> = task.ports.iter().map(|(n, p)| format!("{n}={p}")).collect();
-                    let detail = if task.pending_reason.is_empty() { ports.join(",") } else { task.pending_reason.clone() };
+                    let detail =
+                        if task.pending_reason.is_empty() { ports.join(",") } else { task.pending_reason.clone() };
                     println!(
                         "[{:>8.3}s] {key}/{:<3} {:<9} {:<20} {}",
                         started.elapsed().as_secs_f64(),
@@ -154,7 +156,8 @@ impl DataDir {
         let (path, temporary) = match given {
             Some(path) => (path, false),
             None => {
-                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+                let nanos =
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
                 (std::env::temp_dir().join(format!("atoll-dev-{}-{nanos}", std::process::id())), true)
             }
         };

@@ -83,7 +83,8 @@ fn parse_instances(text: &str) -> Result<(JobKey, InstanceSet), CliError> {
             "invalid instances '{text}': expected CLUSTER/ROLE/ENV/NAME/INSTANCES, e.g. devcluster/www-data/devel/hello/0,2-3"
         ))
     })?;
-    let instances: InstanceSet = instances.parse().map_err(|e: atoll_model::InstanceSetError| CliError::invalid_parameter(e.to_string()))?;
+    let instances: InstanceSet =
+        instances.parse().map_err(|e: atoll_model::InstanceSetError| CliError::invalid_parameter(e.to_string()))?;
     Ok((key, instances))
 }
 
@@ -149,7 +150,12 @@ fn check_waited_outcome(key: &JobKey, wanted: WaitUntil, tasks: &[v1::TaskStatus
     Ok(())
 }
 
-async fn kill(client: &SchedulerClient, key: &JobKey, instances: Option<&BTreeSet<u32>>, timeout: Duration) -> CliResult {
+async fn kill(
+    client: &SchedulerClient,
+    key: &JobKey,
+    instances: Option<&BTreeSet<u32>>,
+    timeout: Duration,
+) -> CliResult {
     let killed: BTreeSet<String> = client.kill(key, instances).await?.into_iter().collect();
     if killed.is_empty() {
         println!("No active instances of {key} to kill.");

@@ -44,9 +44,9 @@ impl Clusters {
         if let Some(path) = std::env::var_os("ATOLL_CLUSTERS") {
             return PathBuf::from(path);
         }
-        let config = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".config")
-        });
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".config"));
         config.join("atoll").join("clusters.toml")
     }
 
@@ -93,8 +93,11 @@ mod tests {
         assert_eq!(missing.scheduler("devcluster").unwrap(), DEVCLUSTER_URL);
 
         let path = dir.path().join("clusters.toml");
-        std::fs::write(&path, "[clusters.east]\nscheduler = \"http://e:1\"\n[clusters.devcluster]\nscheduler = \"http://d:2\"\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "[clusters.east]\nscheduler = \"http://e:1\"\n[clusters.devcluster]\nscheduler = \"http://d:2\"\n",
+        )
+        .unwrap();
         let clusters = Clusters::load(&path, true).unwrap();
         assert_eq!(clusters.scheduler("east").unwrap(), "http://e:1");
         assert_eq!(clusters.scheduler("devcluster").unwrap(), "http://d:2");

@@ -1,7 +1,7 @@
 //! Atoll's job language: a job file written in Rhai, evaluated into [`JobSpec`]s.
 //!
 //! A job file calls Aurora-style constructors (`Process`, `Task`, `SequentialTask`,
-//! `Resources`, `Job`, `Service`, `order`) with object maps and ends with a top-level
+//! `Resources`, `Job`, `Service`, `order`) with object maps and defines a top-level
 //! `let jobs = [...]`. [`evaluate`] runs it in a sandboxed engine and returns either the jobs or
 //! every problem it found, each as a [`Diagnostic`] printed `FILE:LINE:COL: message`.
 //!

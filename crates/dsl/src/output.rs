@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use atoll_model::JobSpec;
-use rhai::{Engine, Scope};
+use rhai::{Array, Engine, Scope};
 
 use crate::diagnostic::Diagnostic;
 use crate::values::describe;
@@ -19,23 +19,24 @@ pub(crate) fn jobs(engine: &Engine, scope: &Scope<'_>, file: &str) -> Result<Vec
             "the job file must define its jobs at top level: `let jobs = [ Job(#{ ... }), ... ];`",
         )]);
     };
-    let value = value.clone().flatten();
-    let found = describe(engine, &value);
-    let elements = value.into_array().map_err(|_| {
+    let elements = value.clone().flatten().try_cast_result::<Array>().map_err(|value| {
+        let found = describe(engine, &value);
         vec![Diagnostic::at_start(
             file,
-            format!("`jobs` must be an array of jobs, `let jobs = [ Job(#{{ ... }}) ];`, not {found}"),
+            format!("`jobs` must be an array of jobs, as in `let jobs = [ Job(#{{ ... }}) ];`, not {found}"),
         )]
     })?;
     let mut jobs = Vec::with_capacity(elements.len());
     let mut diagnostics = Vec::new();
     let mut first_index_of_key = BTreeMap::new();
     for (index, element) in elements.into_iter().enumerate() {
-        let element = element.flatten();
-        let found = describe(engine, &element);
-        let Some(job) = element.try_cast::<JobSpec>() else {
-            diagnostics.push(Diagnostic::at_start(file, format!("jobs[{index}] must be a Job, not {found}")));
-            continue;
+        let job = match element.flatten().try_cast_result::<JobSpec>() {
+            Ok(job) => job,
+            Err(element) => {
+                let found = describe(engine, &element);
+                diagnostics.push(Diagnostic::at_start(file, format!("jobs[{index}] must be a Job, not {found}")));
+                continue;
+            }
         };
         if let Some(first) = first_index_of_key.insert(job.key.clone(), index) {
             diagnostics.push(Diagnostic::at_start(
@@ -73,7 +74,7 @@ mod tests {
     fn jobs_must_be_an_array() {
         assert_eq!(
             diagnostics_of(&format!("let jobs = {JOB};")),
-            vec!["test.rhai:1:1: `jobs` must be an array of jobs, `let jobs = [ Job(#{ ... }) ];`, not a Job"]
+            vec!["test.rhai:1:1: `jobs` must be an array of jobs, as in `let jobs = [ Job(#{ ... }) ];`, not a Job"]
         );
     }
 

@@ -130,7 +130,7 @@ mod tests {
         assert!(started.elapsed() < FAST, "took {:?}", started.elapsed());
         assert_eq!(
             diagnostics,
-            vec!["test.rhai:2:3: the job file built an array with more than 100000 elements (counting nested arrays)"]
+            vec!["test.rhai:2:3: the job file built an array with more than 10000 elements (counting nested arrays)"]
         );
     }
 
@@ -150,6 +150,18 @@ mod tests {
             vec![
                 "test.rhai:2:5: Process is missing required field 'cmdline' \
                  (in function 'web' called at 4:13) (in function 'make' called at 6:1)"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_error_in_a_closure_says_so() {
+        let source = "let jobs = [];\nlet names = [\"a\", 2];\nlet processes = names.map(|name| Process(#{ name: name, cmdline: \"x\" }));";
+        assert_eq!(
+            diagnostics_of(source),
+            vec![
+                "test.rhai:3:34: Process field 'name' must be a string, not an integer \
+                 (in a closure called at 3:23) (in function 'map' called at 3:23)"
             ]
         );
     }

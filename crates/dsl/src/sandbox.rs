@@ -16,7 +16,7 @@ const MAX_EXPR_DEPTHS: (usize, usize) = (64, 32);
 /// The longest string a job file may build, in bytes.
 pub(crate) const MAX_STRING_BYTES: usize = 1 << 20;
 /// The most elements in an array, counting nested arrays.
-pub(crate) const MAX_ARRAY_ELEMENTS: usize = 100_000;
+pub(crate) const MAX_ARRAY_ELEMENTS: usize = 10_000;
 /// The most entries in an object map, counting nested maps.
 pub(crate) const MAX_MAP_ENTRIES: usize = 10_000;
 

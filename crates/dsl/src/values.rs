@@ -5,9 +5,10 @@ use rhai::{Dynamic, Engine};
 /// Names the type of `value` for a message, with an article: "a string", "an array",
 /// "a Process". Custom types use the names the engine registered them under.
 pub(crate) fn describe(engine: &Engine, value: &Dynamic) -> String {
-    let noun = if value.is_unit() {
+    if value.is_unit() {
         return "nothing (`()`)".to_owned();
-    } else if value.is_int() {
+    }
+    let noun = if value.is_int() {
         "integer"
     } else if value.is_float() {
         "float"
@@ -31,7 +32,7 @@ pub(crate) fn describe(engine: &Engine, value: &Dynamic) -> String {
 
 /// `noun` preceded by "a" or "an".
 pub(crate) fn with_article(noun: &str) -> String {
-    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) { "an" } else { "a" };
+    let article = if noun.starts_with(|first: char| "aeiouAEIOU".contains(first)) { "an" } else { "a" };
     format!("{article} {noun}")
 }
 

@@ -130,7 +130,7 @@ impl JobSpec {
             ));
         }
         let res = &self.task.resources;
-        if !(res.cpu > 0.0) || !res.cpu.is_finite() {
+        if res.cpu.is_nan() || res.cpu <= 0.0 || !res.cpu.is_finite() {
             problems.push(format!("Task must have a positive cpu, not {}", res.cpu));
         }
         if res.ram_mb == 0 {

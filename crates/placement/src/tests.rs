@@ -71,8 +71,12 @@ fn allocates_the_lowest_free_named_ports() {
     a.resources.ports = vec![PortRange { begin: 31000, end: 31003 }];
     a.used_ports.insert(31000);
     let snapshot = ClusterSnapshot { agents: vec![a] };
-    let plan =
-        place(&snapshot, &[task("t1", 0.1, 1, &["http", "admin"]), task("t2", 0.1, 1, &["http"])], &Policy::default(), 0);
+    let plan = place(
+        &snapshot,
+        &[task("t1", 0.1, 1, &["http", "admin"]), task("t2", 0.1, 1, &["http"])],
+        &Policy::default(),
+        0,
+    );
     assert_eq!(plan.placements[0].ports, BTreeMap::from([("admin".into(), 31001), ("http".into(), 31002)]));
     assert_eq!(plan.placements[1].ports, BTreeMap::from([("http".into(), 31003)]));
 }
@@ -105,10 +109,12 @@ fn higher_priority_goes_first_and_throttled_tasks_wait() {
 
 #[test]
 fn the_same_inputs_give_the_same_plan_whatever_their_order() {
-    let agents: Vec<AgentSnapshot> =
-        (0..5u32).map(|i| agent(&format!("agent-{i}"), &format!("cpus:{};mem:{};disk:1000", 2 + i, 200 * (i + 1)))).collect();
-    let pending: Vec<PendingTask> =
-        (0..40u32).map(|i| task(&format!("task-{i:02}"), 0.1 * f64::from(i % 7 + 1), 10 * u64::from(i % 5 + 1), &["http"])).collect();
+    let agents: Vec<AgentSnapshot> = (0..5u32)
+        .map(|i| agent(&format!("agent-{i}"), &format!("cpus:{};mem:{};disk:1000", 2 + i, 200 * (i + 1))))
+        .collect();
+    let pending: Vec<PendingTask> = (0..40u32)
+        .map(|i| task(&format!("task-{i:02}"), 0.1 * f64::from(i % 7 + 1), 10 * u64::from(i % 5 + 1), &["http"]))
+        .collect();
     let first = place(&ClusterSnapshot { agents: agents.clone() }, &pending, &Policy::default(), 0);
     let mut reversed_agents = agents;
     reversed_agents.reverse();

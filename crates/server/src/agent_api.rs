@@ -4,8 +4,8 @@
 use std::pin::Pin;
 
 use atoll_model::{AgentId, AgentResources, Attributes, TaskId};
-use atoll_proto::v1::{self, agent_service_server::AgentService};
 use atoll_proto::task_state;
+use atoll_proto::v1::{self, agent_service_server::AgentService};
 use atoll_state::{Registration, StatusReport};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -65,12 +65,13 @@ impl AgentService for AgentApi {
         }))
     }
 
-    async fn heartbeat(&self, request: Request<v1::HeartbeatRequest>) -> Result<Response<v1::HeartbeatResponse>, Status> {
+    async fn heartbeat(
+        &self,
+        request: Request<v1::HeartbeatRequest>,
+    ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         let id = agent_id(&request.into_inner().agent_id)?;
-        let registered = self
-            .scheduler
-            .mutate(|state, now| Ok((state.heartbeat(&id, now), Vec::new())))
-            .map_err(core_status)?;
+        let registered =
+            self.scheduler.mutate(|state, now| Ok((state.heartbeat(&id, now), Vec::new()))).map_err(core_status)?;
         Ok(Response::new(v1::HeartbeatResponse { registered }))
     }
 
@@ -100,7 +101,9 @@ impl AgentService for AgentApi {
         };
         tracing::info!(%task, agent = %id, state = %report.state, "status update");
         let terminal = report.state.is_terminal();
-        self.scheduler.mutate(|state, now| Ok(((), state.update_status(&id, &task, report, now)))).map_err(core_status)?;
+        self.scheduler
+            .mutate(|state, now| Ok(((), state.update_status(&id, &task, report, now))))
+            .map_err(core_status)?;
         if terminal {
             self.scheduler.want_placement();
         }

@@ -177,7 +177,8 @@ impl Scheduler {
             let scheduler = self.clone();
             tokio::spawn(async move {
                 loop {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), scheduler.inner.placement_wanted.notified()).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), scheduler.inner.placement_wanted.notified()).await;
                     if let Err(e) = scheduler.mutate(|state, now| Ok(((), state.schedule(now)))) {
                         tracing::error!(error = %e, "placement round failed");
                     }

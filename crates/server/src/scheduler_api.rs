@@ -69,28 +69,30 @@ fn task_status(state: &ClusterState, task: &ScheduledTask) -> v1::TaskStatus {
 
 #[tonic::async_trait]
 impl SchedulerService for SchedulerApi {
-    async fn create_job(&self, request: Request<v1::CreateJobRequest>) -> Result<Response<v1::CreateJobResponse>, Status> {
+    async fn create_job(
+        &self,
+        request: Request<v1::CreateJobRequest>,
+    ) -> Result<Response<v1::CreateJobResponse>, Status> {
         let config = request.into_inner().job.ok_or_else(|| Status::invalid_argument("invalid job: missing"))?;
         let spec = JobSpec::try_from(&config).map_err(wire_status)?;
         let key = spec.key.clone();
-        let ids = self
-            .scheduler
-            .mutate(|state, now| Ok((state.create_job(spec, now)?, Vec::new())))
-            .map_err(core_status)?;
+        let ids =
+            self.scheduler.mutate(|state, now| Ok((state.create_job(spec, now)?, Vec::new()))).map_err(core_status)?;
         tracing::info!(job = %key, instances = ids.len(), "job created");
         self.scheduler.want_placement();
         Ok(Response::new(v1::CreateJobResponse { task_ids: ids.into_iter().map(|id| id.0).collect() }))
     }
 
-    async fn kill_tasks(&self, request: Request<v1::KillTasksRequest>) -> Result<Response<v1::KillTasksResponse>, Status> {
+    async fn kill_tasks(
+        &self,
+        request: Request<v1::KillTasksRequest>,
+    ) -> Result<Response<v1::KillTasksResponse>, Status> {
         let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let instances: Option<BTreeSet<u32>> =
             if request.kill_all { None } else { Some(request.instances.into_iter().collect()) };
-        let killed = self
-            .scheduler
-            .mutate(|state, now| state.kill(&key, instances.as_ref(), now))
-            .map_err(core_status)?;
+        let killed =
+            self.scheduler.mutate(|state, now| state.kill(&key, instances.as_ref(), now)).map_err(core_status)?;
         tracing::info!(job = %key, tasks = killed.len(), "kill requested");
         self.scheduler.want_placement();
         Ok(Response::new(v1::KillTasksResponse { task_ids: killed.into_iter().map(|id| id.0).collect() }))
@@ -102,7 +104,8 @@ impl SchedulerService for SchedulerApi {
         for part in [&request.role, &request.environment].into_iter().flatten() {
             text = format!("{text}/{part}");
         }
-        let prefix: JobKeyPrefix = text.parse().map_err(|e: atoll_model::JobKeyError| Status::invalid_argument(e.to_string()))?;
+        let prefix: JobKeyPrefix =
+            text.parse().map_err(|e: atoll_model::JobKeyError| Status::invalid_argument(e.to_string()))?;
         let jobs = self.scheduler.read(|state| state.list_jobs(&prefix));
         Ok(Response::new(v1::ListJobsResponse {
             jobs: jobs
@@ -125,7 +128,7 @@ impl SchedulerService for SchedulerApi {
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let tasks = self.scheduler.read(|state| {
             if !state.knows_job(&key) {
-                return Err(Status::not_found(StateError::JobNotFound(key.clone()).to_string()));
+                return Err(Status::not_found(StateError::JobNotFound(Box::new(key.clone())).to_string()));
             }
             Ok(state.job_tasks(&key, request.include_history).into_iter().map(|t| task_status(state, t)).collect())
         })?;
@@ -140,7 +143,7 @@ impl SchedulerService for SchedulerApi {
         let job = self
             .scheduler
             .read(|state| state.job(&key).map(v1::JobConfig::from))
-            .ok_or_else(|| Status::not_found(StateError::JobNotFound(key.clone()).to_string()))?;
+            .ok_or_else(|| Status::not_found(StateError::JobNotFound(Box::new(key.clone())).to_string()))?;
         Ok(Response::new(v1::GetJobConfigResponse { job: Some(job) }))
     }
 }

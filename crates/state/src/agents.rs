@@ -39,7 +39,12 @@ impl ClusterState {
         let mut effects = Vec::new();
         let reported: BTreeMap<TaskId, TaskState> = registration.tasks.into_iter().collect();
         for (task_id, state) in &reported {
-            let report = StatusReport { state: *state, message: "Reported at registration".to_owned(), exit_code: None, sandbox: None };
+            let report = StatusReport {
+                state: *state,
+                message: "Reported at registration".to_owned(),
+                exit_code: None,
+                sandbox: None,
+            };
             effects.extend(self.update_status(&id, task_id, report, now_ms));
         }
         let expected: Vec<(TaskId, TaskState)> = self

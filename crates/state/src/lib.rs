@@ -110,15 +110,15 @@ pub struct Durable {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     #[error("Job {0} already exists")]
-    JobExists(JobKey),
+    JobExists(Box<JobKey>),
     #[error("Job {0} not found; `atoll job list {cluster}` shows the jobs there", cluster = .0.cluster)]
-    JobNotFound(JobKey),
+    JobNotFound(Box<JobKey>),
     #[error("job {job} is for cluster '{}', but this scheduler runs cluster '{cluster}'", job.cluster)]
-    WrongCluster { job: JobKey, cluster: String },
+    WrongCluster { job: Box<JobKey>, cluster: String },
     #[error("invalid job {job}: {}", problems.join("; "))]
-    InvalidJob { job: JobKey, problems: Vec<String> },
+    InvalidJob { job: Box<JobKey>, problems: Vec<String> },
     #[error("job {job} has no instance {}; its instances are 0-{}", instances.iter().map(u32::to_string).collect::<Vec<_>>().join(","), count.saturating_sub(1))]
-    NoSuchInstances { job: JobKey, instances: Vec<u32>, count: u32 },
+    NoSuchInstances { job: Box<JobKey>, instances: Vec<u32>, count: u32 },
     #[error("no instances given; name instances (JOB/0,2-3) or kill them all")]
     NoInstancesGiven,
 }
@@ -180,8 +180,10 @@ impl ClusterState {
     /// Takes every change made since the last call, for the store to make durable.
     pub fn take_changes(&mut self) -> Changes {
         let jobs_put: Vec<JobSpec> = self.dirty_jobs.iter().filter_map(|k| self.jobs.get(k).cloned()).collect();
-        let jobs_deleted: Vec<JobKey> = self.dirty_jobs.iter().filter(|k| !self.jobs.contains_key(*k)).cloned().collect();
-        let tasks_put: Vec<ScheduledTask> = self.dirty_tasks.iter().filter_map(|id| self.tasks.get(id).cloned()).collect();
+        let jobs_deleted: Vec<JobKey> =
+            self.dirty_jobs.iter().filter(|k| !self.jobs.contains_key(*k)).cloned().collect();
+        let tasks_put: Vec<ScheduledTask> =
+            self.dirty_tasks.iter().filter_map(|id| self.tasks.get(id).cloned()).collect();
         let tasks_deleted: Vec<TaskId> = self.deleted_tasks.iter().cloned().collect();
         self.dirty_jobs.clear();
         self.dirty_tasks.clear();

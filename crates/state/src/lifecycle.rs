@@ -12,14 +12,14 @@ impl ClusterState {
     /// Accepts a new job and creates its instances as PENDING tasks.
     pub fn create_job(&mut self, spec: JobSpec, now_ms: u64) -> Result<Vec<TaskId>, StateError> {
         if spec.key.cluster != self.config.cluster {
-            return Err(StateError::WrongCluster { job: spec.key, cluster: self.config.cluster.clone() });
+            return Err(StateError::WrongCluster { job: Box::new(spec.key), cluster: self.config.cluster.clone() });
         }
         if self.jobs.contains_key(&spec.key) {
-            return Err(StateError::JobExists(spec.key));
+            return Err(StateError::JobExists(Box::new(spec.key)));
         }
         let problems = spec.validate();
         if !problems.is_empty() {
-            return Err(StateError::InvalidJob { job: spec.key, problems });
+            return Err(StateError::InvalidJob { job: Box::new(spec.key), problems });
         }
         let ids = (0..spec.instances).map(|instance| self.add_task(&spec, instance, 0, None, 0, now_ms)).collect();
         self.dirty_jobs.insert(spec.key.clone());
@@ -39,7 +39,10 @@ impl ClusterState {
         self.next_task_seq += 1;
         let id = TaskId::new(&job.key, instance, &format!("{:x}-{}", now_ms, self.next_task_seq));
         let (state, message) = if delay_ms > 0 {
-            (TaskState::Throttled, format!("Rescheduled, throttled for {} s: the previous run was short", delay_ms / 1000))
+            (
+                TaskState::Throttled,
+                format!("Rescheduled, throttled for {} s: the previous run was short", delay_ms / 1000),
+            )
         } else if ancestor.is_some() {
             (TaskState::Pending, "Rescheduled".to_owned())
         } else {
@@ -78,7 +81,11 @@ impl ClusterState {
     ) -> Result<(Vec<TaskId>, Vec<Effect>), StateError> {
         let has_tasks = self.tasks.values().any(|t| t.job == *job);
         let Some(spec) = self.jobs.get(job) else {
-            return if has_tasks { Ok((Vec::new(), Vec::new())) } else { Err(StateError::JobNotFound(job.clone())) };
+            return if has_tasks {
+                Ok((Vec::new(), Vec::new()))
+            } else {
+                Err(StateError::JobNotFound(Box::new(job.clone())))
+            };
         };
         if let Some(instances) = instances {
             if instances.is_empty() {
@@ -86,7 +93,11 @@ impl ClusterState {
             }
             let missing: Vec<u32> = instances.iter().copied().filter(|i| *i >= spec.instances).collect();
             if !missing.is_empty() {
-                return Err(StateError::NoSuchInstances { job: job.clone(), instances: missing, count: spec.instances });
+                return Err(StateError::NoSuchInstances {
+                    job: Box::new(job.clone()),
+                    instances: missing,
+                    count: spec.instances,
+                });
             }
         }
         let targets: Vec<TaskId> = self

@@ -60,7 +60,9 @@ impl ClusterState {
     pub fn job_tasks(&self, key: &JobKey, include_history: bool) -> Vec<&ScheduledTask> {
         let mut tasks: Vec<&ScheduledTask> = self.tasks.values().filter(|t| t.job == *key).collect();
         tasks.sort_by(|a, b| {
-            a.instance.cmp(&b.instance).then(b.events.first().map(|e| e.at_ms).cmp(&a.events.first().map(|e| e.at_ms)))
+            a.instance
+                .cmp(&b.instance)
+                .then(b.events.first().map(|e| e.at_ms).cmp(&a.events.first().map(|e| e.at_ms)))
                 .then(b.id.cmp(&a.id))
         });
         if !include_history {

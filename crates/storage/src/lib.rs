@@ -33,9 +33,13 @@ pub trait Store: Send + Sync {
 /// A storage failure; each message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("data directory {dir} is in use by another scheduler (its lock is held); stop that scheduler or pick another --data-dir")]
+    #[error(
+        "data directory {dir} is in use by another scheduler (its lock is held); stop that scheduler or pick another --data-dir"
+    )]
     Locked { dir: String },
-    #[error("data directory {dir} has schema version {found}, newer than this Atoll understands ({SCHEMA_VERSION}); run a newer Atoll")]
+    #[error(
+        "data directory {dir} has schema version {found}, newer than this Atoll understands ({SCHEMA_VERSION}); run a newer Atoll"
+    )]
     NewerSchema { dir: String, found: u64 },
     #[error("data directory {dir} is corrupt: {detail}")]
     Corrupt { dir: String, detail: String },

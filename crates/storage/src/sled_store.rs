@@ -103,10 +103,16 @@ impl Store for SledStore {
     }
 
     fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
-        let jobs_put: Vec<(String, Vec<u8>)> =
-            changes.jobs_put.iter().map(|j| Ok((j.key.to_string(), encode(&self.shown(), j)?))).collect::<Result<_, StoreError>>()?;
-        let tasks_put: Vec<(String, Vec<u8>)> =
-            changes.tasks_put.iter().map(|t| Ok((t.id.0.clone(), encode(&self.shown(), t)?))).collect::<Result<_, StoreError>>()?;
+        let jobs_put: Vec<(String, Vec<u8>)> = changes
+            .jobs_put
+            .iter()
+            .map(|j| Ok((j.key.to_string(), encode(&self.shown(), j)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let tasks_put: Vec<(String, Vec<u8>)> = changes
+            .tasks_put
+            .iter()
+            .map(|t| Ok((t.id.0.clone(), encode(&self.shown(), t)?)))
+            .collect::<Result<_, StoreError>>()?;
         let result = (&self.jobs, &self.tasks, &self.meta).transaction(|(jobs, tasks, meta)| {
             for (key, value) in &jobs_put {
                 jobs.insert(key.as_bytes(), value.as_slice())?;

@@ -7,7 +7,7 @@
 
 use std::any::type_name;
 
-use rhai::{Dynamic, Engine, Map};
+use rhai::{Array, Dynamic, Engine, Map};
 
 use super::{DslObject, ObjectError};
 use crate::values::{describe, with_article};
@@ -50,9 +50,10 @@ impl WholeNumber for i32 {
 impl<'e> FieldReader<'e> {
     /// Checks that `argument` is an object map whose keys are all fields of `schema`.
     pub(crate) fn new(engine: &'e Engine, schema: &ObjectSchema, argument: Dynamic) -> Result<Self, ObjectError> {
-        let argument = argument.flatten();
-        let found = describe(engine, &argument);
-        let map = argument.try_cast::<Map>().ok_or(ObjectError::NotAMap { object: schema.name, found })?;
+        let map = argument
+            .flatten()
+            .try_cast_result::<Map>()
+            .map_err(|argument| ObjectError::NotAMap { object: schema.name, found: describe(engine, &argument) })?;
         if let Some(unknown) = map.keys().find(|key| !schema.fields.contains(&key.as_str())) {
             return Err(ObjectError::UnknownField {
                 object: schema.name,
@@ -139,8 +140,7 @@ impl<'e> FieldReader<'e> {
     /// A required field holding a DSL object, such as a Task.
     pub(crate) fn object<T: DslObject>(&mut self, field: &'static str) -> Result<T, ObjectError> {
         let value = self.take(field).ok_or_else(|| self.missing(field))?;
-        let found = describe(self.engine, &value);
-        value.try_cast::<T>().ok_or_else(|| self.wrong_type_named(field, &self.type_named::<T>(), found))
+        value.try_cast_result::<T>().map_err(|value| self.wrong_type(field, &self.type_named::<T>(), &value))
     }
 
     /// An optional field holding an array of DSL objects, such as Processes.
@@ -149,15 +149,14 @@ impl<'e> FieldReader<'e> {
             return Ok(None);
         };
         let expected = format!("an array of {}", self.engine.map_type_name(type_name::<T>()));
-        let found = describe(self.engine, &value);
-        let elements = value.into_array().map_err(|_| self.wrong_type_named(field, &expected, found))?;
-        let mut list = Vec::with_capacity(elements.len());
-        for (index, element) in elements.into_iter().enumerate() {
-            let element = element.flatten();
-            let found = format!("an array whose element {index} is {}", describe(self.engine, &element));
-            list.push(element.try_cast::<T>().ok_or_else(|| self.wrong_type_named(field, &expected, found))?);
-        }
-        Ok(Some(list))
+        let elements = value.try_cast_result::<Array>().map_err(|value| self.wrong_type(field, &expected, &value))?;
+        let list = elements.into_iter().enumerate().map(|(index, element)| {
+            element.flatten().try_cast_result::<T>().map_err(|element| {
+                let found = format!("an array whose element {index} is {}", describe(self.engine, &element));
+                self.wrong_type_named(field, &expected, found)
+            })
+        });
+        list.collect::<Result<_, _>>().map(Some)
     }
 
     /// A required field holding an array of DSL objects.

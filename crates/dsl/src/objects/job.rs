@@ -34,8 +34,15 @@ const DEFAULT_MAX_TASK_FAILURES: i32 = 1;
 
 /// Every rule a built job breaks. `Job(...)` fails with this as the value of its runtime error,
 /// so that each problem becomes its own diagnostic at the call site.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct JobProblems(pub(crate) Vec<String>);
+
+impl From<JobProblems> for Box<EvalAltResult> {
+    fn from(problems: JobProblems) -> Self {
+        // The engine fills in the call site's position.
+        EvalAltResult::ErrorRuntime(Dynamic::from(problems), Position::NONE).into()
+    }
+}
 
 pub(super) fn register(engine: &mut Engine) {
     register_constructor(engine, "Job", |engine, argument| job(engine, &JOB, false, argument));
@@ -75,11 +82,7 @@ fn job(
         cron_schedule: fields.optional_string("cron_schedule")?,
     };
     problems.extend(job.validate());
-    if problems.is_empty() {
-        Ok(job)
-    } else {
-        Err(EvalAltResult::ErrorRuntime(Dynamic::from(JobProblems(problems)), Position::NONE).into())
-    }
+    if problems.is_empty() { Ok(job) } else { Err(JobProblems(problems).into()) }
 }
 
 #[cfg(test)]

@@ -1,0 +1,174 @@
+//! The scheduler's gRPC surface over a real loopback connection: health and reflection for
+//! other languages' clients, refusals of malformed requests with the right status codes, and a
+//! store failure that leaves nothing half-written.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use atoll_proto::v1::{
+    self, agent_service_client::AgentServiceClient, scheduler_service_client::SchedulerServiceClient,
+};
+use atoll_server::{Scheduler, ServerConfig, SystemClock};
+use atoll_state::{Changes, Durable};
+use atoll_storage::{MemoryStore, Store, StoreError};
+use tonic::transport::Channel;
+
+/// A memory store whose commits fail while `failing` is set, like a full disk.
+struct FlakyStore {
+    inner: MemoryStore,
+    failing: Arc<AtomicBool>,
+}
+
+impl Store for FlakyStore {
+    fn load(&self) -> Result<Durable, StoreError> {
+        self.inner.load()
+    }
+
+    fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Io { dir: "/full".into(), detail: "No space left on device".into() });
+        }
+        self.inner.commit(changes)
+    }
+}
+
+async fn start() -> (Channel, Arc<AtomicBool>, tokio::sync::oneshot::Sender<()>) {
+    let failing = Arc::new(AtomicBool::new(false));
+    let store = FlakyStore { inner: MemoryStore::default(), failing: failing.clone() };
+    let scheduler = Scheduler::start(ServerConfig::new("devcluster"), Box::new(store), Arc::new(SystemClock)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(atoll_server::serve(scheduler, listener, async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap();
+    (channel, failing, stop)
+}
+
+fn hello() -> v1::JobConfig {
+    v1::JobConfig {
+        key: Some(v1::JobKey {
+            cluster: "devcluster".into(),
+            role: "www-data".into(),
+            environment: "devel".into(),
+            name: "hello".into(),
+        }),
+        task: Some(v1::TaskConfig {
+            name: "hello".into(),
+            processes: vec![v1::ProcessConfig {
+                name: "hello".into(),
+                cmdline: "echo hi".into(),
+                max_failures: 1,
+                ..Default::default()
+            }],
+            resources: Some(v1::Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 }),
+            max_failures: 1,
+            ..Default::default()
+        }),
+        instances: 1,
+        service: true,
+        max_task_failures: 1,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn serves_grpc_health_and_reflection() {
+    let (channel, _, _stop) = start().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for service in ["", "atoll.v1.SchedulerService", "atoll.v1.AgentService"] {
+        let answer = health.check(tonic_health::pb::HealthCheckRequest { service: service.into() }).await.unwrap();
+        assert_eq!(answer.into_inner().status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    }
+
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected a service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"atoll.v1.SchedulerService".to_owned()), "{names:?}");
+    assert!(names.contains(&"atoll.v1.AgentService".to_owned()), "{names:?}");
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused_with_a_message_naming_the_problem() {
+    let (channel, _, _stop) = start().await;
+    let mut client = SchedulerServiceClient::new(channel.clone());
+
+    let missing = client.create_job(v1::CreateJobRequest { job: None }).await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+
+    let mut bad_key = hello();
+    bad_key.key.as_mut().unwrap().role = "www data".into();
+    let refused = client.create_job(v1::CreateJobRequest { job: Some(bad_key) }).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("'www data'"), "{}", refused.message());
+
+    let mut no_ram = hello();
+    no_ram.task.as_mut().unwrap().resources.as_mut().unwrap().ram_mb = 0;
+    let refused = client.create_job(v1::CreateJobRequest { job: Some(no_ram) }).await.unwrap_err();
+    assert!(refused.message().contains("Task must have a positive ram"), "{}", refused.message());
+
+    client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap();
+    let exists = client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap_err();
+    assert_eq!(exists.code(), tonic::Code::AlreadyExists);
+    assert_eq!(exists.message(), "Job devcluster/www-data/devel/hello already exists");
+
+    let unknown = client
+        .get_tasks(v1::GetTasksRequest {
+            job: Some(v1::JobKey { name: "nope".into(), ..hello().key.unwrap() }),
+            include_history: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    assert!(unknown.message().contains("devcluster/www-data/devel/nope"), "{}", unknown.message());
+
+    let mut agents = AgentServiceClient::new(channel);
+    let no_resources =
+        agents.register(v1::RegisterRequest { agent_id: "a".into(), ..Default::default() }).await.unwrap_err();
+    assert_eq!(no_resources.code(), tonic::Code::InvalidArgument);
+    let bad_state = agents
+        .update_task_status(v1::UpdateTaskStatusRequest {
+            agent_id: "a".into(),
+            task_id: "t".into(),
+            state: 99,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(bad_state.message().contains("unknown value 99"), "{}", bad_state.message());
+    let unregistered = agents.commands(v1::CommandsRequest { agent_id: "ghost".into() }).await.unwrap_err();
+    assert_eq!(unregistered.code(), tonic::Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn a_failed_commit_changes_nothing_and_says_so() {
+    let (channel, failing, _stop) = start().await;
+    let mut client = SchedulerServiceClient::new(channel);
+    failing.store(true, Ordering::SeqCst);
+    let refused = client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable);
+    assert!(
+        refused.message().contains("nothing was changed") && refused.message().contains("No space left"),
+        "{}",
+        refused.message()
+    );
+    let listed =
+        client.list_jobs(v1::ListJobsRequest { cluster: "devcluster".into(), ..Default::default() }).await.unwrap();
+    assert!(listed.into_inner().jobs.is_empty(), "the refused job must not linger in memory");
+
+    failing.store(false, Ordering::SeqCst);
+    client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.expect("works once the store does");
+}
