@@ -15,20 +15,23 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_owned()
 }
 
-/// Builds `atoll` once per test binary and returns its path.
+/// Builds the debug `atoll` once per test binary and returns its path.
 pub fn atoll_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "atoll-cli", "--bin", "atoll"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build of atoll failed");
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
-        target.join("debug").join("atoll")
-    })
+    BINARY.get_or_init(|| build_atoll(false))
+}
+
+/// Builds `atoll` (optimised when `release`) and returns its path.
+pub fn build_atoll(release: bool) -> PathBuf {
+    let mut args = vec!["build", "--quiet", "-p", "atoll-cli", "--bin", "atoll"];
+    if release {
+        args.push("--release");
+    }
+    let status =
+        Command::new(env!("CARGO")).args(&args).current_dir(workspace_root()).status().expect("run cargo build");
+    assert!(status.success(), "cargo build of atoll failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    target.join(if release { "release" } else { "debug" }).join("atoll")
 }
 
 /// A loopback port that was free a moment ago.
@@ -47,9 +50,14 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `atoll ARGS`, logging to `DIR/NAME.log`.
     pub fn start(name: &str, dir: &Path, args: &[&str]) -> Daemon {
+        Daemon::start_program(atoll_binary(), name, dir, args)
+    }
+
+    /// Starts `PROGRAM ARGS`, logging to `DIR/NAME.log`.
+    pub fn start_program(program: &Path, name: &str, dir: &Path, args: &[&str]) -> Daemon {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("create log");
-        let child = Command::new(atoll_binary())
+        let child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("clone log"))
