@@ -44,9 +44,21 @@ fn hello_world_runs_is_killed_and_survives_a_scheduler_restart() {
     assert_eq!(groups.len(), 1, "one process, one group");
     assert!(group_alive(groups[0]));
 
+    // A scheduler restart leaves the task running; the agent reconnects and reconciles.
+    cluster.scheduler.take().expect("scheduler running").stop();
+    cluster.start_scheduler(10);
+    let status = cluster.status(HELLO);
+    assert_eq!(instance(&status, 0)["status"], "RUNNING", "{status}");
+    assert_eq!(instance(&status, 0)["task_id"], task["task_id"], "the same run, not a new one: {status}");
+    assert!(group_alive(groups[0]), "the task's processes outlive the scheduler");
+
     let again = cluster.job(&["create", HELLO, &hello_file()]);
     assert_eq!(again.status.code(), Some(4), "{}", printed(&again));
     assert!(printed(&again).contains("Job devcluster/www-data/devel/hello already exists"), "{}", printed(&again));
+
+    let no_such = cluster.job(&["kill", &format!("{HELLO}/3")]);
+    assert_eq!(no_such.status.code(), Some(6), "{}", printed(&no_such));
+    assert!(printed(&no_such).contains("has no instance 3"), "{}", printed(&no_such));
 
     let killed = cluster.job(&["kill", &format!("{HELLO}/0")]);
     assert!(killed.status.success(), "kill failed: {}", printed(&killed));
@@ -138,4 +150,35 @@ fn bad_input_gets_aurora_exit_codes_and_names_the_problem() {
     let exit = second.wait(Duration::from_secs(10));
     assert_eq!(exit.code(), Some(4));
     assert!(second.log().contains("in use by another scheduler"), "{}", second.log());
+}
+
+#[test]
+fn atoll_dev_runs_the_job_and_ctrl_c_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = atoll_tests::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let grpc = format!("127.0.0.1:{port}");
+    let mut dev = Daemon::start("dev", dir.path(), &["dev", "--grpc", &grpc, "--agents", "2", &hello_file()]);
+    let task = eventually("hello to run under atoll dev", Duration::from_secs(30), || {
+        let output = atoll(&["job", "status", HELLO, "--json", "--scheduler", &url]);
+        let status: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+        let task = instance(&status, 0).clone();
+        (task["status"] == "RUNNING").then_some(task)
+    });
+    let sandbox = PathBuf::from(task["sandbox"].as_str().unwrap());
+    let groups = eventually("the task's process group", Duration::from_secs(10), || {
+        Some(process_groups(sandbox.to_str().unwrap())).filter(|g| !g.is_empty())
+    });
+
+    eventually("atoll dev to show the instance RUNNING", Duration::from_secs(10), || {
+        dev.log().contains("RUNNING").then_some(())
+    });
+    dev.signal(atoll_tests::Signal::SIGINT);
+    let exit = dev.wait(Duration::from_secs(60));
+    assert!(exit.success(), "atoll dev exits 0 on Ctrl-C: {}", dev.log());
+    assert!(dev.log().contains("Stopped."), "{}", dev.log());
+    eventually("every task process to be gone", Duration::from_secs(10), || {
+        groups.iter().all(|g| !group_alive(*g)).then_some(())
+    });
+    assert!(!sandbox.exists(), "the temporary data directory is removed: {}", sandbox.display());
 }

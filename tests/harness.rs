@@ -7,7 +7,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill, killpg};
+pub use nix::sys::signal::Signal;
+use nix::sys::signal::{kill, killpg};
 use nix::unistd::Pid;
 
 /// The workspace root.
@@ -79,6 +80,11 @@ impl Daemon {
     pub fn stop(mut self) -> std::process::ExitStatus {
         let _ = kill(self.pid(), Signal::SIGTERM);
         self.wait(Duration::from_secs(30))
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: Signal) {
+        let _ = kill(self.pid(), signal);
     }
 
     /// Kills the process outright, as a crash would.

@@ -33,9 +33,20 @@ fn main() {
     let url = format!("http://127.0.0.1:{port}");
     let data = dir.path().join("dev");
     let grpc = format!("127.0.0.1:{port}");
-    let dev = Daemon::start_program(&atoll, "dev", dir.path(), &["dev", "--grpc", &grpc, "--data-dir", data.to_str().unwrap()]);
+    let dev = Daemon::start_program(
+        &atoll,
+        "dev",
+        dir.path(),
+        &["dev", "--grpc", &grpc, "--data-dir", data.to_str().unwrap()],
+    );
     eventually("atoll dev to serve", Duration::from_secs(30), || {
-        Command::new(&atoll).args(["job", "list", "devcluster", "--scheduler", &url]).output().ok()?.status.success().then_some(())
+        Command::new(&atoll)
+            .args(["job", "list", "devcluster", "--scheduler", &url])
+            .output()
+            .ok()?
+            .status
+            .success()
+            .then_some(())
     });
 
     let mut samples = Vec::new();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atoll_model::{AgentResources, Attributes, TaskId};
+use atoll_model::{AgentResources, Attributes, TaskId, TaskState};
 use atoll_proto::v1::{self, agent_service_client::AgentServiceClient};
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
@@ -55,13 +55,18 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         .map_err(|e| AgentError::WorkDir { dir: config.work_dir.display().to_string(), detail: e.to_string() })?;
     let endpoint = Endpoint::from_shared(config.scheduler.clone())
         .map_err(|e| AgentError::BadAddress { address: config.scheduler.clone(), detail: e.to_string() })?
-        .connect_timeout(Duration::from_secs(3));
+        .connect_timeout(Duration::from_secs(3))
+        // Notice a scheduler that vanished without closing the connection.
+        .http2_keep_alive_interval(Duration::from_secs(5))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true);
     let (updates_tx, updates_rx) = mpsc::unbounded_channel();
     let supervisors = Arc::new(Supervisors::new(&config, updates_tx));
     let connection = tokio::spawn(stay_connected(config.clone(), endpoint, supervisors.clone(), updates_rx));
     shutdown.await;
     if on_exit == OnExit::KillTasks {
-        supervisors.kill_all_and_wait(Duration::from_secs(60)).await;
+        // Longer than any task's kill grace (finalization_wait, at most 60 s, plus a margin).
+        supervisors.kill_all_and_wait(Duration::from_secs(70)).await;
         // Give the last status updates a moment to reach the scheduler.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -97,27 +102,36 @@ async fn session(
 ) -> Result<(), tonic::Status> {
     let channel = endpoint.connect().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
     let mut client = AgentServiceClient::new(channel);
-    let tasks = supervisors
-        .states()
-        .into_iter()
-        .map(|(id, state)| v1::RunningTask { task_id: id.0, state: v1::TaskState::from(state) as i32 })
-        .collect();
-    let registered = client
-        .register(v1::RegisterRequest {
-            agent_id: config.agent_id.clone(),
-            hostname: config.hostname.clone(),
-            resources: Some((&config.resources).into()),
-            attributes: config.attributes.0.clone().into_iter().collect(),
-            tasks,
+    let last_updates: Vec<TaskUpdate> =
+        supervisors.last_updates().into_iter().filter(|u| u.state != TaskState::Assigned).collect();
+    let tasks = last_updates
+        .iter()
+        .map(|u| v1::RunningTask {
+            task_id: u.task.0.clone(),
+            state: v1::TaskState::from(u.state) as i32,
+            message: u.message.clone(),
+            exit_code: u.exit_code,
+            sandbox: u.sandbox.clone(),
         })
-        .await?
-        .into_inner();
+        .collect();
+    let request = v1::RegisterRequest {
+        agent_id: config.agent_id.clone(),
+        hostname: config.hostname.clone(),
+        resources: Some((&config.resources).into()),
+        attributes: config.attributes.0.clone().into_iter().collect(),
+        tasks,
+    };
+    let registered = within(CALL_TIMEOUT, client.register(request)).await?.into_inner();
+    for update in &last_updates {
+        supervisors.acknowledge(update);
+    }
     tracing::info!(scheduler = %config.scheduler, cluster = %registered.cluster, "registered");
     let mut commands = client.commands(v1::CommandsRequest { agent_id: config.agent_id.clone() }).await?.into_inner();
     let mut heartbeat = tokio::time::interval(Duration::from_millis(registered.heartbeat_interval_ms.max(100)));
     loop {
         if let Some(update) = undelivered.take() {
             deliver(&mut client, config, &update).await.inspect_err(|_| *undelivered = Some(update.clone()))?;
+            supervisors.acknowledge(&update);
         }
         tokio::select! {
             command = commands.message() => match command? {
@@ -128,7 +142,8 @@ async fn session(
                 *undelivered = Some(update);
             }
             _ = heartbeat.tick() => {
-                let answer = client.heartbeat(v1::HeartbeatRequest { agent_id: config.agent_id.clone() }).await?;
+                let beat = client.heartbeat(v1::HeartbeatRequest { agent_id: config.agent_id.clone() });
+                let answer = within(CALL_TIMEOUT, beat).await?;
                 if !answer.into_inner().registered {
                     return Ok(());
                 }
@@ -142,17 +157,25 @@ async fn deliver(
     config: &AgentConfig,
     update: &TaskUpdate,
 ) -> Result<(), tonic::Status> {
-    client
-        .update_task_status(v1::UpdateTaskStatusRequest {
-            agent_id: config.agent_id.clone(),
-            task_id: update.task.0.clone(),
-            state: v1::TaskState::from(update.state) as i32,
-            message: update.message.clone(),
-            exit_code: update.exit_code,
-            sandbox: update.sandbox.clone(),
-        })
-        .await?;
+    let call = client.update_task_status(v1::UpdateTaskStatusRequest {
+        agent_id: config.agent_id.clone(),
+        task_id: update.task.0.clone(),
+        state: v1::TaskState::from(update.state) as i32,
+        message: update.message.clone(),
+        exit_code: update.exit_code,
+        sandbox: update.sandbox.clone(),
+    });
+    within(CALL_TIMEOUT, call).await?;
     Ok(())
+}
+
+/// How long one unary call to the scheduler may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn within<T>(limit: Duration, call: impl Future<Output = Result<T, tonic::Status>>) -> Result<T, tonic::Status> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("the scheduler did not answer in time")))
 }
 
 async fn handle_command(supervisors: &Supervisors, command: v1::AgentCommand) {

@@ -33,8 +33,10 @@ pub struct TaskUpdate {
     pub sandbox: String,
 }
 
+/// A task under supervision. Ended tasks stay here until the scheduler has acknowledged their
+/// end, so a registration in between still reports it.
 struct Supervised {
-    state: TaskState,
+    last: TaskUpdate,
     kill: watch::Sender<bool>,
 }
 
@@ -65,9 +67,17 @@ impl Supervisors {
         self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The tasks still under supervision, with the state last seen.
-    pub fn states(&self) -> Vec<(TaskId, TaskState)> {
-        self.lock().iter().map(|(id, s)| (id.clone(), s.state)).collect()
+    /// The last update of every task here, ended ones not yet acknowledged included.
+    pub fn last_updates(&self) -> Vec<TaskUpdate> {
+        self.lock().values().map(|s| s.last.clone()).collect()
+    }
+
+    /// The scheduler has `update`: a task whose end it now knows is no longer kept.
+    pub fn acknowledge(&self, update: &TaskUpdate) {
+        let mut tasks = self.lock();
+        if update.state.is_terminal() && tasks.get(&update.task).is_some_and(|s| s.last.state == update.state) {
+            tasks.remove(&update.task);
+        }
     }
 
     fn sandbox(&self, task: &TaskId) -> Sandbox {
@@ -77,25 +87,30 @@ impl Supervisors {
     /// Starts supervising a launched task; a launch of a task already here is ignored.
     pub fn launch(&self, launch: v1::LaunchTask) {
         let id = TaskId(launch.task_id.clone());
-        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
-            tracing::info!(task = %id, "not launching: the agent is stopping");
-            return;
-        }
         let (kill_tx, kill_rx) = watch::channel(false);
+        let sandbox = self.sandbox(&id);
+        let sandbox_text = sandbox.root().display().to_string();
         {
             let mut tasks = self.lock();
+            // Checked under the lock, so no launch slips past kill_all_and_wait.
+            if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::info!(task = %id, "not launching: the agent is stopping");
+                return;
+            }
             if tasks.contains_key(&id) {
                 return;
             }
-            tasks.insert(id.clone(), Supervised { state: TaskState::Assigned, kill: kill_tx });
+            let last = TaskUpdate {
+                task: id.clone(),
+                state: TaskState::Assigned,
+                message: String::new(),
+                exit_code: None,
+                sandbox: sandbox_text.clone(),
+            };
+            tasks.insert(id.clone(), Supervised { last, kill: kill_tx });
         }
-        let sandbox = self.sandbox(&id);
-        let reporter = Reporter {
-            task: id,
-            sandbox: sandbox.root().display().to_string(),
-            updates: self.updates.clone(),
-            tasks: self.tasks.clone(),
-        };
+        let reporter =
+            Reporter { task: id, sandbox: sandbox_text, updates: self.updates.clone(), tasks: self.tasks.clone() };
         let prepared = prepare_launch(&launch, &self.hostname);
         let command = self.executor_command.clone();
         tokio::spawn(async move {
@@ -103,7 +118,6 @@ impl Supervisors {
                 Ok(file) => supervise(file, sandbox, command, kill_rx, &reporter).await,
                 Err(message) => reporter.report(TaskState::Failed, &message, None),
             }
-            reporter.forget();
         });
     }
 
@@ -118,15 +132,32 @@ impl Supervisors {
         tokio::spawn(async move { kill_orphan(&sandbox).await });
     }
 
-    /// Kills every task and waits, at most `timeout`, for all of them to end.
+    /// Kills every task and waits, at most `timeout`, for all of them to end; whatever still
+    /// runs then is SIGKILLed through the process groups its status file lists.
     pub async fn kill_all_and_wait(&self, timeout: Duration) {
-        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
-        for supervised in self.lock().values() {
-            let _ = supervised.kill.send(true);
+        {
+            let tasks = self.lock();
+            self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
+            for supervised in tasks.values() {
+                let _ = supervised.kill.send(true);
+            }
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        while !self.lock().is_empty() && tokio::time::Instant::now() < deadline {
+        let running = || -> Vec<TaskId> {
+            self.lock().values().filter(|s| !s.last.state.is_terminal()).map(|s| s.last.task.clone()).collect()
+        };
+        while !running().is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        for task in running() {
+            tracing::warn!(%task, "still running at the shutdown deadline; SIGKILL");
+            let status = read_status(&self.sandbox(&task));
+            if let Some(status) = status {
+                let _ = kill(Pid::from_raw(status.executor_pid as i32), Signal::SIGKILL);
+                for pgid in status.process_groups {
+                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+                }
+            }
         }
     }
 }
@@ -141,21 +172,18 @@ struct Reporter {
 
 impl Reporter {
     fn report(&self, state: TaskState, message: &str, exit_code: Option<i32>) {
-        if let Some(supervised) = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.task) {
-            supervised.state = state;
-        }
-        tracing::info!(task = %self.task, %state, message, "task state");
-        let _ = self.updates.send(TaskUpdate {
+        let update = TaskUpdate {
             task: self.task.clone(),
             state,
             message: message.to_owned(),
             exit_code,
             sandbox: self.sandbox.clone(),
-        });
-    }
-
-    fn forget(&self) {
-        self.tasks.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.task);
+        };
+        if let Some(supervised) = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.task) {
+            supervised.last = update.clone();
+        }
+        tracing::info!(task = %self.task, %state, message, "task state");
+        let _ = self.updates.send(update);
     }
 }
 

@@ -13,16 +13,20 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::args::{AgentArgs, ExecutorArgs, OnExitArg, SchedulerArgs};
 use crate::exit::{CliError, CliResult};
 
-/// Resolves on the first SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
-        tracing::error!("cannot listen for signals; stop with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+/// Installs SIGINT and SIGTERM handlers now, and returns a future that resolves on the first
+/// of them. Installing eagerly matters: a signal that arrives before the future is first
+/// polled is caught, not left to kill the process.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let handlers = signal(SignalKind::interrupt()).and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
+    async move {
+        let Ok((mut interrupt, mut terminate)) = handlers else {
+            tracing::error!("cannot listen for signals; stop with SIGKILL");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
     }
 }
 
@@ -33,6 +37,7 @@ pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, CliError
 }
 
 pub async fn scheduler(args: SchedulerArgs) -> CliResult {
+    let shutdown = shutdown_signal();
     let mut config = ServerConfig::new(&args.cluster);
     config.state.agent_timeout_ms = args.agent_timeout_secs.saturating_mul(1000);
     // Open the store before binding, so a second scheduler on the same directory fails at once.
@@ -44,7 +49,7 @@ pub async fn scheduler(args: SchedulerArgs) -> CliResult {
     let address = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
     tracing::info!(cluster = %args.cluster, %address, data_dir = %args.data_dir.display(), "scheduler serving");
     eprintln!("Scheduler for cluster {} serving on http://{address}", args.cluster);
-    atoll_server::serve(scheduler, listener, shutdown_signal()).await.map_err(|e| CliError::failed(e.to_string()))
+    atoll_server::serve(scheduler, listener, shutdown).await.map_err(|e| CliError::failed(e.to_string()))
 }
 
 /// This machine's hostname.
@@ -63,6 +68,7 @@ pub fn executor_command() -> Result<Vec<String>, CliError> {
 }
 
 pub async fn agent(args: AgentArgs) -> CliResult {
+    let shutdown = shutdown_signal();
     let resources: AgentResources = match &args.resources {
         Some(text) => text.parse().map_err(|e| CliError::invalid_parameter(format!("--resources: {e}")))?,
         None => {
@@ -89,12 +95,13 @@ pub async fn agent(args: AgentArgs) -> CliResult {
         OnExitArg::Leave => OnExit::LeaveTasks,
         OnExitArg::Kill => OnExit::KillTasks,
     };
-    atoll_agent::run(config, shutdown_signal(), on_exit).await.map_err(|e| CliError::failed(e.to_string()))
+    atoll_agent::run(config, shutdown, on_exit).await.map_err(|e| CliError::failed(e.to_string()))
 }
 
 pub async fn executor(args: ExecutorArgs) -> CliResult {
+    let shutdown = shutdown_signal();
     let sandbox = Sandbox::new(PathBuf::from(&args.sandbox));
-    let status = run_task(&sandbox, shutdown_signal()).await.map_err(|e| CliError::failed(e.to_string()))?;
+    let status = run_task(&sandbox, shutdown).await.map_err(|e| CliError::failed(e.to_string()))?;
     match status.state {
         TaskState::Finished => Ok(()),
         state => Err(CliError::failed(format!("task ended {state}: {}", status.message))),

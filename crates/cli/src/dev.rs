@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use atoll_agent::{AgentConfig, OnExit};
 use atoll_client::{ClientError, SchedulerClient};
-use atoll_model::{AgentResources, JobKey, JobKeyPrefix, PortRange};
+use atoll_model::{AgentResources, JobKey, JobKeyPrefix, JobSpec, PortRange};
 use atoll_server::{Scheduler, ServerConfig, SystemClock};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,6 +24,7 @@ const CLUSTER: &str = "devcluster";
 const PORTS_PER_AGENT: u16 = 100;
 
 pub async fn run(args: DevArgs) -> CliResult {
+    let shutdown = shutdown_signal();
     let mut jobs = Vec::new();
     for file in &args.files {
         jobs.extend(jobfile::load(file)?.into_iter().map(|job| (file.clone(), job)));
@@ -43,38 +44,48 @@ pub async fn run(args: DevArgs) -> CliResult {
     let (stop_agents, agents_stopped) = watch::channel(false);
     let agents = start_agents(&args, &data_dir.path, &url, &agents_stopped)?;
 
-    let client = SchedulerClient::connect(&url).await?;
-    for (file, job) in &jobs {
-        match client.create_job(job).await {
-            Ok(ids) => eprintln!("Created {} from {} ({} instance(s))", job.key, file.display(), ids.len()),
-            Err(ClientError::Api { code: tonic::Code::AlreadyExists, .. }) => {
-                eprintln!("{} already exists in {}; keeping it", job.key, data_dir.path.display());
-            }
-            Err(e) => eprintln!("Could not create {} from {}: {e}", job.key, file.display()),
-        }
-    }
-    eprintln!(
-        "Atoll dev cluster '{CLUSTER}': scheduler on {url}, {} agent(s), data in {}.\n\
-         From another terminal: atoll job list {CLUSTER}  |  atoll job status JOBKEY\n\
-         Ctrl-C stops every task and exits.",
-        args.agents,
-        data_dir.path.display()
-    );
-
-    let watching = watch_tasks(client, started);
-    tokio::select! {
-        _ = shutdown_signal() => {}
-        result = watching => result?,
-    }
+    // From here on every path, Ctrl-C included, runs the stop sequence below.
+    let session = async {
+        let client = SchedulerClient::connect(&url).await?;
+        submit(&client, &jobs, &data_dir.path).await;
+        eprintln!(
+            "Atoll dev cluster '{CLUSTER}': scheduler on {url}, {} agent(s), data in {}.\n\
+             From another terminal: atoll job list {CLUSTER}  |  atoll job status JOBKEY\n\
+             Ctrl-C stops every task and exits.",
+            args.agents,
+            data_dir.path.display()
+        );
+        watch_tasks(client, started).await
+    };
+    let outcome: CliResult = tokio::select! {
+        _ = shutdown => Ok(()),
+        result = session => result,
+    };
     eprintln!("Stopping: killing every task, then the agents and the scheduler…");
     let _ = stop_agents.send(true);
     for agent in agents {
         let _ = agent.await;
     }
     let _ = stop_server.send(true);
-    let _ = server.await;
+    match server.await {
+        Ok(Err(e)) => eprintln!("the scheduler stopped with an error: {e}"),
+        Err(e) => eprintln!("the scheduler task failed: {e}"),
+        Ok(Ok(())) => {}
+    }
     eprintln!("Stopped.");
-    Ok(())
+    outcome
+}
+
+async fn submit(client: &SchedulerClient, jobs: &[(PathBuf, JobSpec)], data_dir: &Path) {
+    for (file, job) in jobs {
+        match client.create_job(job).await {
+            Ok(ids) => eprintln!("Created {} from {} ({} instance(s))", job.key, file.display(), ids.len()),
+            Err(ClientError::Api { code: tonic::Code::AlreadyExists, .. }) => {
+                eprintln!("{} already exists in {}; keeping it", job.key, data_dir.display());
+            }
+            Err(e) => eprintln!("Could not create {} from {}: {e}", job.key, file.display()),
+        }
+    }
 }
 
 async fn wait_for(mut stop: watch::Receiver<bool>) {

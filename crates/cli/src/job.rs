@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use atoll_client::{Clusters, SchedulerClient};
+use atoll_client::{ClientError, Clusters, SchedulerClient};
 use atoll_model::{InstanceSet, JobKey, JobKeyPrefix, TaskState};
 use atoll_proto::v1;
 
@@ -89,7 +89,13 @@ fn parse_instances(text: &str) -> Result<(JobKey, InstanceSet), CliError> {
 }
 
 pub async fn create(client: &SchedulerClient, spec: &atoll_model::JobSpec, file: &Path) -> CliResult {
-    let ids = client.create_job(spec).await?;
+    let ids = client.create_job(spec).await.map_err(|e| match e {
+        // The scheduler refused the job itself (say, a cluster it does not run): a config problem.
+        ClientError::Api { code: tonic::Code::InvalidArgument, message } => {
+            CliError::new(ExitCode::InvalidConfig, message)
+        }
+        other => CliError::from(other),
+    })?;
     println!(
         "Job {} created from {}: {} instance(s). Watch it with: atoll job status {}",
         spec.key,
@@ -156,7 +162,16 @@ async fn kill(
     instances: Option<&BTreeSet<u32>>,
     timeout: Duration,
 ) -> CliResult {
-    let killed: BTreeSet<String> = client.kill(key, instances).await?.into_iter().collect();
+    let killed: BTreeSet<String> = client
+        .kill(key, instances)
+        .await
+        .map_err(|e| match e {
+            // Instances the job does not have.
+            ClientError::Api { code: tonic::Code::InvalidArgument, message } => CliError::invalid_parameter(message),
+            other => CliError::from(other),
+        })?
+        .into_iter()
+        .collect();
     if killed.is_empty() {
         println!("No active instances of {key} to kill.");
         return Ok(());

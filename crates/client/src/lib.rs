@@ -54,7 +54,7 @@ impl SchedulerClient {
     }
 
     fn api_error(&self, status: tonic::Status) -> ClientError {
-        if status.code() == tonic::Code::Unavailable && status.message().contains("transport") {
+        if status.code() == tonic::Code::Unavailable {
             return ClientError::Unreachable { address: self.address.clone(), detail: status.message().to_owned() };
         }
         ClientError::Api { code: status.code(), message: status.message().to_owned() }

@@ -3,7 +3,7 @@
 
 use std::pin::Pin;
 
-use atoll_model::{AgentId, AgentResources, Attributes, TaskId};
+use atoll_model::{AgentId, AgentResources, Attributes, TaskId, TaskState};
 use atoll_proto::task_state;
 use atoll_proto::v1::{self, agent_service_server::AgentService};
 use atoll_state::{Registration, StatusReport};
@@ -31,6 +31,19 @@ fn agent_id(raw: &str) -> Result<AgentId, Status> {
     Ok(AgentId(raw.to_owned()))
 }
 
+/// Reads a state an agent reports: only the states an agent can observe are accepted.
+fn agent_reported_state(raw: i32) -> Result<TaskState, Status> {
+    let state = task_state(raw).map_err(wire_status)?;
+    match state {
+        TaskState::Starting | TaskState::Running | TaskState::Finished | TaskState::Failed | TaskState::Killed => {
+            Ok(state)
+        }
+        other => Err(Status::invalid_argument(format!(
+            "invalid task state: agents report STARTING, RUNNING, FINISHED, FAILED or KILLED, not {other}"
+        ))),
+    }
+}
+
 type CommandStream = Pin<Box<dyn Stream<Item = Result<v1::AgentCommand, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -44,10 +57,17 @@ impl AgentService for AgentApi {
         .map_err(wire_status)?;
         let tasks = request
             .tasks
-            .iter()
-            .map(|t| Ok((TaskId(t.task_id.clone()), task_state(t.state)?)))
-            .collect::<Result<Vec<_>, atoll_proto::WireError>>()
-            .map_err(wire_status)?;
+            .into_iter()
+            .map(|t| {
+                let report = StatusReport {
+                    state: agent_reported_state(t.state)?,
+                    message: t.message,
+                    exit_code: t.exit_code,
+                    sandbox: (!t.sandbox.is_empty()).then_some(t.sandbox),
+                };
+                Ok((TaskId(t.task_id), report))
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
         let registration = Registration {
             id: id.clone(),
             hostname: if request.hostname.is_empty() { id.0.clone() } else { request.hostname },
@@ -94,7 +114,7 @@ impl AgentService for AgentApi {
         let id = agent_id(&request.agent_id)?;
         let task = TaskId(request.task_id);
         let report = StatusReport {
-            state: task_state(request.state).map_err(wire_status)?,
+            state: agent_reported_state(request.state)?,
             message: request.message,
             exit_code: request.exit_code,
             sandbox: (!request.sandbox.is_empty()).then_some(request.sandbox),

@@ -115,14 +115,16 @@ impl Scheduler {
             }
             return Err(CoreError::Storage(e));
         }
-        drop(state);
         let (value, effects) = outcome?;
+        // Still under the state lock, so agents get commands in the order the state made them.
         self.dispatch(effects);
+        drop(state);
         Ok(value)
     }
 
     /// Sends each effect to its agent's command channel, if the agent is connected. An agent
-    /// that is not connected learns what it must run when it registers again.
+    /// that is not connected learns what it must run when it registers again. Lock order:
+    /// state, then links; nothing takes the links lock and then the state lock.
     fn dispatch(&self, effects: Vec<Effect>) {
         if effects.is_empty() {
             return;

@@ -35,7 +35,7 @@ pub(crate) fn core_status(e: CoreError) -> Status {
             | StateError::NoSuchInstances { .. }
             | StateError::NoInstancesGiven => Status::invalid_argument(refusal.to_string()),
         },
-        CoreError::Storage(_) => Status::unavailable(e.to_string()),
+        CoreError::Storage(_) => Status::internal(e.to_string()),
     }
 }
 

@@ -149,6 +149,16 @@ async fn malformed_requests_are_refused_with_a_message_naming_the_problem() {
         .await
         .unwrap_err();
     assert!(bad_state.message().contains("unknown value 99"), "{}", bad_state.message());
+    let scheduler_only = agents
+        .update_task_status(v1::UpdateTaskStatusRequest {
+            agent_id: "a".into(),
+            task_id: "t".into(),
+            state: v1::TaskState::Killing as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(scheduler_only.message().contains("not KILLING"), "{}", scheduler_only.message());
     let unregistered = agents.commands(v1::CommandsRequest { agent_id: "ghost".into() }).await.unwrap_err();
     assert_eq!(unregistered.code(), tonic::Code::FailedPrecondition);
 }
@@ -159,7 +169,7 @@ async fn a_failed_commit_changes_nothing_and_says_so() {
     let mut client = SchedulerServiceClient::new(channel);
     failing.store(true, Ordering::SeqCst);
     let refused = client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unavailable);
+    assert_eq!(refused.code(), tonic::Code::Internal);
     assert!(
         refused.message().contains("nothing was changed") && refused.message().contains("No space left"),
         "{}",

@@ -16,8 +16,9 @@ pub struct Registration {
     pub hostname: String,
     pub resources: AgentResources,
     pub attributes: Attributes,
-    /// The tasks the agent has, with the state each is in.
-    pub tasks: Vec<(TaskId, TaskState)>,
+    /// The tasks the agent has, with the state each is in (ended tasks whose end the
+    /// scheduler may not have heard of yet included).
+    pub tasks: Vec<(TaskId, StatusReport)>,
 }
 
 impl ClusterState {
@@ -37,15 +38,9 @@ impl ClusterState {
             },
         );
         let mut effects = Vec::new();
-        let reported: BTreeMap<TaskId, TaskState> = registration.tasks.into_iter().collect();
-        for (task_id, state) in &reported {
-            let report = StatusReport {
-                state: *state,
-                message: "Reported at registration".to_owned(),
-                exit_code: None,
-                sandbox: None,
-            };
-            effects.extend(self.update_status(&id, task_id, report, now_ms));
+        let reported: BTreeMap<TaskId, StatusReport> = registration.tasks.into_iter().collect();
+        for (task_id, report) in &reported {
+            effects.extend(self.update_status(&id, task_id, report.clone(), now_ms));
         }
         let expected: Vec<(TaskId, TaskState)> = self
             .tasks

@@ -109,6 +109,12 @@ impl ClusterState {
             .collect();
         let mut effects = Vec::new();
         for id in &targets {
+            let already_killing = self.tasks.get(id).filter(|t| t.state == TaskState::Killing);
+            if let Some(assignment) = already_killing.and_then(|t| t.assignment.as_ref()) {
+                // Killed before and still not gone: ask its agent again.
+                effects.push(Effect::Kill { agent: assignment.agent.clone(), task: id.clone() });
+                continue;
+            }
             effects.extend(self.transition(id, TaskState::Killing, "Killed by request", now_ms));
             let off_agent = self.tasks.get(id).is_some_and(|t| t.assignment.is_none());
             if off_agent {
@@ -146,16 +152,23 @@ impl ClusterState {
                 vec![Effect::Kill { agent: agent.clone(), task: task_id.clone() }]
             };
         }
-        if task.state == report.state {
-            return Vec::new();
-        }
+        let (current, stale_kill) = (task.state, task.state == TaskState::Killing && !report.state.is_terminal());
         if let Some(task) = self.tasks.get_mut(task_id) {
-            if report.sandbox.is_some() {
+            if report.sandbox.is_some() && task.sandbox != report.sandbox {
                 task.sandbox = report.sandbox;
+                self.dirty_tasks.insert(task_id.clone());
             }
-            if report.exit_code.is_some() {
+            if report.exit_code.is_some() && task.exit_code != report.exit_code {
                 task.exit_code = report.exit_code;
+                self.dirty_tasks.insert(task_id.clone());
             }
+        }
+        if stale_kill {
+            // The kill has not reached the agent (lost in a reconnect, or overtaken): again.
+            return vec![Effect::Kill { agent: agent.clone(), task: task_id.clone() }];
+        }
+        if current == report.state {
+            return Vec::new();
         }
         self.transition(task_id, report.state, &report.message, now_ms)
     }

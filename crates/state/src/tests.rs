@@ -57,6 +57,10 @@ fn report(state: &mut ClusterState, agent: &str, task: &TaskId, s: TaskState, no
     state.update_status(&AgentId(agent.into()), task, report, now)
 }
 
+fn running_report() -> StatusReport {
+    StatusReport { state: TaskState::Running, message: "running".into(), exit_code: None, sandbox: None }
+}
+
 fn states(state: &ClusterState, name: &str) -> Vec<(u32, TaskState)> {
     let key = job(name, 1, true).key;
     state.job_tasks(&key, false).iter().map(|t| (t.instance, t.state)).collect()
@@ -240,7 +244,7 @@ fn restored_state_has_every_job_and_task_and_waits_for_its_agents() {
             hostname: "a".into(),
             resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
             attributes: Default::default(),
-            tasks: vec![(ids[0].clone(), TaskState::Running)],
+            tasks: vec![(ids[0].clone(), running_report())],
         },
         10_100,
     );
@@ -277,4 +281,58 @@ fn an_agent_that_lost_a_running_task_while_away_reports_it_lost() {
     let key = job("hello", 1, true).key;
     let history: Vec<TaskState> = state.job_tasks(&key, true).iter().map(|t| t.state).collect();
     assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
+}
+
+#[test]
+fn a_kill_lost_on_the_way_is_sent_again() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let key = job("hello", 1, true).key;
+    state.kill(&key, Some(&BTreeSet::from([0])), 2).unwrap();
+    let kill = vec![Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }];
+    // The agent reconnects and still runs the task: it is told again.
+    let effects = state.register_agent(
+        Registration {
+            id: AgentId("a".into()),
+            hostname: "a".into(),
+            resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
+            attributes: Default::default(),
+            tasks: vec![(ids[0].clone(), running_report())],
+        },
+        3,
+    );
+    assert_eq!(effects, kill);
+    // A second kill from the user asks again too, and neither counts as an illegal transition.
+    let (_, effects) = state.kill(&key, Some(&BTreeSet::from([0])), 4).unwrap();
+    assert_eq!(effects, kill);
+    assert_eq!(state.illegal_transitions(), 0);
+    assert_eq!(states(&state, "hello"), vec![(0, TaskState::Killing)]);
+}
+
+#[test]
+fn a_task_that_ended_while_its_agent_was_away_keeps_its_end() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("batch", 1, false), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let finished =
+        StatusReport { state: TaskState::Finished, message: "done".into(), exit_code: Some(0), sandbox: None };
+    state.register_agent(
+        Registration {
+            id: AgentId("a".into()),
+            hostname: "a".into(),
+            resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
+            attributes: Default::default(),
+            tasks: vec![(ids[0].clone(), finished)],
+        },
+        5,
+    );
+    let key = job("batch", 1, false).key;
+    let history: Vec<(TaskState, Option<i32>)> =
+        state.job_tasks(&key, true).iter().map(|t| (t.state, t.exit_code)).collect();
+    assert_eq!(history, vec![(TaskState::Finished, Some(0))], "not LOST, not run again");
 }
