@@ -40,13 +40,18 @@ fn job(name: &str, instances: u32, service: bool) -> JobSpec {
 }
 
 fn register(state: &mut ClusterState, id: &str, now: u64) -> Vec<Effect> {
+    register_reporting(state, id, vec![], now)
+}
+
+/// Registers agent `id` as having `tasks`.
+fn register_reporting(state: &mut ClusterState, id: &str, tasks: Vec<(TaskId, StatusReport)>, now: u64) -> Vec<Effect> {
     state.register_agent(
         Registration {
             id: AgentId(id.into()),
             hostname: id.into(),
             resources: "cpus:2;mem:1024;disk:1024;ports:[31000-31009]".parse().unwrap(),
             attributes: Default::default(),
-            tasks: vec![],
+            tasks,
         },
         now,
     )
@@ -238,16 +243,7 @@ fn restored_state_has_every_job_and_task_and_waits_for_its_agents() {
     let mut restored = ClusterState::restore(config(), durable, 10_000);
     assert_eq!(states(&restored, "hello"), vec![(0, TaskState::Running)]);
     assert!(restored.snapshot().agents.is_empty(), "no placement on agents not yet heard from");
-    let effects = restored.register_agent(
-        Registration {
-            id: AgentId("a".into()),
-            hostname: "a".into(),
-            resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
-            attributes: Default::default(),
-            tasks: vec![(ids[0].clone(), running_report())],
-        },
-        10_100,
-    );
+    let effects = register_reporting(&mut restored, "a", vec![(ids[0].clone(), running_report())], 10_100);
     assert!(effects.is_empty());
     assert_eq!(restored.snapshot().agents[0].used.cpu_millis, 1000, "the running task's resources are in use");
     let next = restored.create_job(job("other", 1, true), 10_200).unwrap();
@@ -294,16 +290,7 @@ fn a_kill_lost_on_the_way_is_sent_again() {
     state.kill(&key, Some(&BTreeSet::from([0])), 2).unwrap();
     let kill = vec![Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }];
     // The agent reconnects and still runs the task: it is told again.
-    let effects = state.register_agent(
-        Registration {
-            id: AgentId("a".into()),
-            hostname: "a".into(),
-            resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
-            attributes: Default::default(),
-            tasks: vec![(ids[0].clone(), running_report())],
-        },
-        3,
-    );
+    let effects = register_reporting(&mut state, "a", vec![(ids[0].clone(), running_report())], 3);
     assert_eq!(effects, kill);
     // A second kill from the user asks again too, and neither counts as an illegal transition.
     let (_, effects) = state.kill(&key, Some(&BTreeSet::from([0])), 4).unwrap();
@@ -321,16 +308,7 @@ fn a_task_that_ended_while_its_agent_was_away_keeps_its_end() {
     report(&mut state, "a", &ids[0], TaskState::Running, 1);
     let finished =
         StatusReport { state: TaskState::Finished, message: "done".into(), exit_code: Some(0), sandbox: None };
-    state.register_agent(
-        Registration {
-            id: AgentId("a".into()),
-            hostname: "a".into(),
-            resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
-            attributes: Default::default(),
-            tasks: vec![(ids[0].clone(), finished)],
-        },
-        5,
-    );
+    register_reporting(&mut state, "a", vec![(ids[0].clone(), finished)], 5);
     let key = job("batch", 1, false).key;
     let history: Vec<(TaskState, Option<i32>)> =
         state.job_tasks(&key, true).iter().map(|t| (t.state, t.exit_code)).collect();
