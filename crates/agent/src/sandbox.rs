@@ -159,6 +159,7 @@ mod tests {
                 max_failures: 1,
                 max_concurrency: 0,
                 finalization_wait: 30,
+                user: None,
             },
         }
     }

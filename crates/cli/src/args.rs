@@ -41,6 +41,39 @@ pub enum Command {
     /// Create, inspect and kill jobs.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Work with job files without a scheduler.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `--bind KEY=VALUE`, for every command that reads a job file.
+#[derive(Args, Clone, Default)]
+pub struct Bindings {
+    /// Bind `{{KEY}}` in the job file to VALUE (repeatable), e.g. --bind version=1.2.
+    #[arg(long = "bind", value_name = "KEY=VALUE", value_parser = parse_binding)]
+    pub bind: Vec<(String, String)>,
+}
+
+fn parse_binding(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not KEY=VALUE")),
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// List the job keys a job file defines.
+    #[command(after_help = "Example:\n  atoll config list examples/hello_world.rhai")]
+    List {
+        /// The job file (Rhai).
+        file: PathBuf,
+        /// Print JSON for scripts instead of one key a line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        bindings: Bindings,
+    },
 }
 
 #[derive(Args)]
@@ -112,6 +145,8 @@ pub struct DevArgs {
     /// The address the scheduler serves gRPC on.
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub grpc: SocketAddr,
+    #[command(flatten)]
+    pub bindings: Bindings,
 }
 
 /// Where to find the scheduler.
@@ -149,6 +184,8 @@ pub enum JobCommand {
         #[arg(long, default_value_t = 300)]
         wait_timeout_secs: u64,
         #[command(flatten)]
+        bindings: Bindings,
+        #[command(flatten)]
         target: SchedulerTarget,
     },
     /// Show the status of each instance of a job.
@@ -159,6 +196,24 @@ pub enum JobCommand {
         /// Print JSON for scripts instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Show a job with every default filled in: from its job file, or as the scheduler has it.
+    #[command(
+        after_help = "Examples:\n  atoll job inspect devcluster/www-data/devel/hello examples/hello_world.rhai\n  \
+        atoll job inspect devcluster/www-data/devel/hello --json     # the scheduler's copy"
+    )]
+    Inspect {
+        /// CLUSTER/ROLE/ENV/NAME.
+        job: String,
+        /// The job file that defines the job; without it, the scheduler's stored config is shown.
+        file: Option<PathBuf>,
+        /// Print JSON for scripts instead of a listing.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        bindings: Bindings,
         #[command(flatten)]
         target: SchedulerTarget,
     },

@@ -27,7 +27,7 @@ pub async fn run(args: DevArgs) -> CliResult {
     let shutdown = shutdown_signal();
     let mut jobs = Vec::new();
     for file in &args.files {
-        jobs.extend(jobfile::load(file)?.into_iter().map(|job| (file.clone(), job)));
+        jobs.extend(jobfile::load(file, &args.bindings)?.into_iter().map(|job| (file.clone(), job)));
     }
     let data_dir = DataDir::new(args.data_dir.clone())?;
     let started = Instant::now();

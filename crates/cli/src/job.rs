@@ -17,9 +17,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 pub async fn run(command: JobCommand) -> CliResult {
     match command {
-        JobCommand::Create { job, file, wait_until, wait_timeout_secs, target } => {
+        JobCommand::Create { job, file, wait_until, wait_timeout_secs, bindings, target } => {
             let key: JobKey = job.parse()?;
-            let spec = jobfile::select(&file, jobfile::load(&file)?, &key)?;
+            let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
             let client = connect(&target, &key.cluster).await?;
             create(&client, &spec, &file).await?;
             if let Some(wanted) = wait_until {
@@ -35,6 +35,19 @@ pub async fn run(command: JobCommand) -> CliResult {
                 println!("{}", render::status_json(&key.to_string(), &tasks));
             } else {
                 println!("{}", render::status_table(&key.to_string(), &tasks));
+            }
+            Ok(())
+        }
+        JobCommand::Inspect { job, file, json, bindings, target } => {
+            let key: JobKey = job.parse()?;
+            let spec = match file {
+                Some(file) => jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?,
+                None => connect(&target, &key.cluster).await?.job_config(&key).await?,
+            };
+            if json {
+                println!("{}", render::inspect_json(&spec));
+            } else {
+                println!("{}", render::inspect_text(&spec));
             }
             Ok(())
         }

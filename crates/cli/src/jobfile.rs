@@ -1,18 +1,19 @@
 //! Loading job files: read, evaluate through the job language, and pick a job by key.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use atoll_model::{JobKey, JobSpec};
 
+use crate::args::Bindings;
 use crate::exit::{CliError, ExitCode};
 
-/// Evaluates a job file. Every problem found is in the error, one `FILE:LINE:COL: message`
-/// per line.
-pub fn load(path: &Path) -> Result<Vec<JobSpec>, CliError> {
+/// Evaluates a job file with `--bind` bindings. Every problem found is in the error, one
+/// `FILE:LINE:COL: message` per line.
+pub fn load(path: &Path, bindings: &Bindings) -> Result<Vec<JobSpec>, CliError> {
     let shown = path.display().to_string();
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| CliError::new(ExitCode::InvalidConfig, format!("cannot read job file {shown}: {e}")))?;
-    atoll_dsl::evaluate(&source, &shown).map_err(|diagnostics| {
+    let bindings: BTreeMap<String, String> = bindings.bind.iter().cloned().collect();
+    atoll_dsl::evaluate_file(path, &bindings).map_err(|diagnostics| {
         let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
         CliError::new(ExitCode::InvalidConfig, format!("job file {shown} is invalid:\n{}", lines.join("\n")))
     })

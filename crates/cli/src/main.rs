@@ -5,6 +5,7 @@
 //! job language, calls the scheduler through the typed client, and renders what comes back.
 
 mod args;
+mod config;
 mod daemons;
 mod dev;
 mod exit;
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
             Command::Executor(args) => daemons::executor(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Job(command) => job::run(command).await,
+            Command::Config(command) => config::run(command),
         }
     });
     match result {
@@ -59,7 +61,7 @@ fn main() -> std::process::ExitCode {
 fn init_tracing(command: &Command) {
     let default = match command {
         Command::Scheduler(_) | Command::Agent(_) | Command::Executor(_) => "info",
-        Command::Dev(_) | Command::Job(_) => "warn",
+        Command::Dev(_) | Command::Job(_) | Command::Config(_) => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -124,6 +124,61 @@ pub fn list_json(jobs: &[v1::JobSummary]) -> Value {
     json!({ "jobs": jobs })
 }
 
+/// `job inspect --json`: the job exactly as the model holds it, every default filled in.
+pub fn inspect_json(job: &atoll_model::JobSpec) -> Value {
+    let mut value = serde_json::to_value(job).unwrap_or(Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("key".to_owned(), json!(job.key.to_string()));
+        object.insert("requested_ports".to_owned(), json!(job.requested_ports().into_iter().collect::<Vec<_>>()));
+    }
+    value
+}
+
+/// `job inspect`: the same, as an indented listing for people.
+pub fn inspect_text(job: &atoll_model::JobSpec) -> String {
+    let mut lines = Vec::new();
+    listing(&inspect_json(job), 0, &mut lines);
+    lines.join("\n")
+}
+
+fn listing(value: &Value, depth: usize, lines: &mut Vec<String>) {
+    let indent = "  ".repeat(depth);
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                match item {
+                    Value::Object(inner) if !inner.is_empty() => {
+                        lines.push(format!("{indent}{key}:"));
+                        listing(item, depth + 1, lines);
+                    }
+                    Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+                        lines.push(format!("{indent}{key}:"));
+                        listing(item, depth + 1, lines);
+                    }
+                    _ => lines.push(format!("{indent}{key}: {}", scalar(item))),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                lines.push(format!("{indent}- [{index}]"));
+                listing(item, depth + 1, lines);
+            }
+        }
+        other => lines.push(format!("{indent}{}", scalar(other))),
+    }
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::Null => "(none)".to_owned(),
+        Value::String(text) => format!("{text:?}"),
+        Value::Array(items) => format!("[{}]", items.iter().map(scalar).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) if map.is_empty() => "{}".to_owned(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +203,23 @@ mod tests {
         assert_eq!(lines[1], "INSTANCE  STATUS   HOST  PORTS       TASK ID  NOTE");
         assert_eq!(lines[2], "0         RUNNING  h1    http=31000  t-0");
         assert_eq!(lines[3], "1         PENDING        http=31000  t-1      Insufficient: CPU");
+    }
+
+    #[test]
+    fn inspect_lists_every_field_with_defaults() {
+        let task = atoll_model::TaskSpec::new(
+            vec![atoll_model::ProcessSpec::new("hello", "echo {{thermos.ports[http]}}")],
+            atoll_model::Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 },
+        );
+        let job = atoll_model::JobSpec::new("devcluster/www-data/devel/hello".parse().unwrap(), task);
+        let json = inspect_json(&job);
+        assert_eq!(json["key"], "devcluster/www-data/devel/hello");
+        assert_eq!(json["update_config"]["watch_secs"], 45);
+        assert_eq!(json["requested_ports"][0], "http");
+        let text = inspect_text(&job);
+        assert!(text.contains("\nupdate_config:\n  batch_size: 1\n"), "{text}");
+        assert!(text.contains("    cmdline: \"echo {{thermos.ports[http]}}\""), "{text}");
+        assert!(text.contains("cron_schedule: (none)"), "{text}");
     }
 
     #[test]

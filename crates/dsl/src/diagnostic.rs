@@ -31,6 +31,23 @@ impl Diagnostic {
     }
 }
 
+/// `diagnostics` in file order: the main file's first, then each imported file's by name; by
+/// line and column within a file; several at one place in the order found. A diagnostic found
+/// twice (a constructor called in a loop) is kept once.
+pub(crate) fn in_file_order(diagnostics: Vec<Diagnostic>, main_file: &str) -> Vec<Diagnostic> {
+    let mut unique: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    for diagnostic in diagnostics {
+        if !unique.contains(&diagnostic) {
+            unique.push(diagnostic);
+        }
+    }
+    unique.sort_by(|a, b| {
+        let place = |d: &Diagnostic| (d.file != main_file, d.file.clone(), d.line, d.column);
+        place(a).cmp(&place(b))
+    });
+    unique
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,6 +57,33 @@ mod tests {
         let diagnostic =
             Diagnostic::at("jobs.rhai", Position::new(3, 7), "Process is missing required field 'cmdline'");
         assert_eq!(diagnostic.to_string(), "jobs.rhai:3:7: Process is missing required field 'cmdline'");
+    }
+
+    #[test]
+    fn diagnostics_are_put_in_file_order_once_each() {
+        let at = |file: &str, line, column, message: &str| Diagnostic::at(file, Position::new(line, column), message);
+        let found = vec![
+            at("main.rhai", 5, 1, "late"),
+            at("lib.rhai", 1, 1, "in the library"),
+            at("main.rhai", 2, 9, "first at 2:9"),
+            at("main.rhai", 2, 9, "second at 2:9"),
+            at("main.rhai", 5, 1, "late"),
+            at("a.rhai", 3, 1, "in another library"),
+        ];
+        let messages: Vec<String> = in_file_order(found, "main.rhai")
+            .into_iter()
+            .map(|d| format!("{}:{} {}", d.file, d.line, d.message))
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                "main.rhai:2 first at 2:9",
+                "main.rhai:2 second at 2:9",
+                "main.rhai:5 late",
+                "a.rhai:3 in another library",
+                "lib.rhai:1 in the library"
+            ]
+        );
     }
 
     #[test]

@@ -1,47 +1,118 @@
 //! Atoll's job language: a job file written in Rhai, evaluated into [`JobSpec`]s.
 //!
-//! A job file calls Aurora-style constructors (`Process`, `Task`, `SequentialTask`,
-//! `Resources`, `Job`, `Service`, `order`) with object maps and defines a top-level
-//! `let jobs = [...]`. [`evaluate`] runs it in a sandboxed engine and returns either the jobs or
-//! every problem it found, each as a [`Diagnostic`] printed `FILE:LINE:COL: message`.
+//! A job file calls Aurora-style constructors (`Process`, `Task`, `Resources`, `Job`,
+//! `Service`, `UpdateConfig`, `HealthCheckConfig`, `Announcer`, … with Aurora's field names and
+//! defaults; `docs/job-language.md` lists them all) and defines a top-level
+//! `let jobs = [...]`. [`evaluate_file`], [`evaluate_with`] and [`evaluate`] run it in a
+//! sandboxed engine and return either the jobs, with their templates resolved, or every problem
+//! found, each as a [`Diagnostic`] printed `FILE:LINE:COL: message`.
 //!
-//! **Architecture Invariant:** this crate does no I/O: it reads no files, prints nothing and
-//! opens nothing; the caller hands in the text. It depends only on `atoll-model`, `rhai` and
-//! `thiserror`, never on tokio, tonic, prost or sled.
+//! **Architecture Invariant:** this crate reads job files and the modules they import — the
+//! latter only from the job file's own folder (absolute paths, `..` and links leading out are
+//! refused) — and does no other I/O: it writes nothing, prints nothing, runs nothing. It depends
+//! only on `atoll-model`, `rhai` and `thiserror`, never on tokio, tonic, prost or sled.
+//!
+//! **Architecture Invariant:** evaluation is bounded: operation, call-depth, expression-depth,
+//! string, array, map and module limits are set explicitly (debug and release builds alike),
+//! with a wall-clock deadline as a backstop; `eval` and `this` are disabled.
+//!
+//! **Architecture Invariant:** constructors never abort evaluation. Each records its problems
+//! at its call site and returns a best-effort value whose unreadable parts are valid stand-ins,
+//! so a file's problems are all reported, and none causes follow-on ones. Only a script error
+//! (a type error, a limit) stops evaluation; it is reported with the problems found before it.
 //!
 //! # Layout
 //!
 //! - `sandbox`: the Rhai engine, with explicit limits, that job files run in.
+//! - `growth`: the size check on values where Rhai's own does not look.
+//! - `imports`: the module resolver confined to the job file's folder.
+//! - `session`: one evaluation's bindings and recorded diagnostics.
 //! - `units`: the byte multipliers `MB`, `GB`, `TB`.
 //! - `objects`: one module per object family, each registering its constructors.
-//! - `objects::fields`: the table-driven reader that checks an object map against its object's fields.
+//! - `objects::fields` and `objects::kinds`: the table-driven reader that checks an object map
+//!   against its object's fields.
+//! - `templates`: resolves `{{...}}` references when a job is built.
 //! - `report`: turns Rhai's parse and evaluation errors into diagnostics.
 //! - `output`: reads the `jobs` variable the file defines.
 //! - `values`: how script values are named in messages.
 
 mod diagnostic;
+mod growth;
+mod imports;
 mod objects;
 mod output;
+#[cfg(test)]
+mod reference_tests;
 mod report;
 mod sandbox;
+mod session;
+mod templates;
 mod units;
 mod values;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use atoll_model::JobSpec;
 use rhai::Scope;
 
 pub use diagnostic::Diagnostic;
 
-/// Evaluates `source` (the text of the file named `file` — used only in diagnostics) and
-/// returns the jobs its top-level `let jobs = [...]` defines, or every diagnostic found.
+use crate::session::Session;
+
+/// Options for one evaluation.
+#[derive(Clone, Debug, Default)]
+pub struct EvalOptions {
+    /// `--bind KEY=VALUE` bindings: `{{KEY}}` anywhere in the config resolves to VALUE at load,
+    /// unless the job has a field of that name, which is the closer binding and wins.
+    pub bindings: BTreeMap<String, String>,
+    /// The folder `import "name" as x;` resolves in (the job file's folder). `None`: imports
+    /// are refused.
+    pub import_dir: Option<PathBuf>,
+}
+
+/// Evaluates `source` (the text of the file named `file` — used only in diagnostics) without
+/// bindings or imports, and returns the jobs its top-level `let jobs = [...]` defines, or every
+/// diagnostic found.
 pub fn evaluate(source: &str, file: &str) -> Result<Vec<JobSpec>, Vec<Diagnostic>> {
-    let engine = sandbox::engine();
-    let ast = engine
+    evaluate_with(source, file, &EvalOptions::default())
+}
+
+/// Evaluates `source` (the text of the file named `file`) with `options`.
+pub fn evaluate_with(source: &str, file: &str, options: &EvalOptions) -> Result<Vec<JobSpec>, Vec<Diagnostic>> {
+    let session = Arc::new(Session::new(file, options.bindings.clone()));
+    let engine = sandbox::engine(&session, options.import_dir.as_deref());
+    let mut ast = engine
         .compile_with_scope(&units::declarations(), source)
         .map_err(|error| vec![report::parse_error(file, &error)])?;
+    ast.set_source(file);
     let mut scope = Scope::new();
-    engine.run_ast_with_scope(&mut scope, &ast).map_err(|error| report::evaluation_error(file, error))?;
-    output::jobs(&engine, &scope, file)
+    let run = engine.run_ast_with_scope(&mut scope, &ast);
+    let mut diagnostics = session.take_diagnostics();
+    match run {
+        Err(error) => diagnostics.push(report::evaluation_error(file, error)),
+        Ok(()) => match output::jobs(&engine, &scope, file) {
+            Ok(jobs) if diagnostics.is_empty() => return Ok(jobs),
+            Ok(_) => {}
+            Err(problems) => diagnostics.extend(problems),
+        },
+    }
+    Err(diagnostic::in_file_order(diagnostics, file))
+}
+
+/// Reads and evaluates the job file at `path` with `bindings`; its imports resolve in its
+/// folder. Diagnostics name the file as `path` is written. A file that cannot be read is one
+/// diagnostic, at 1:1.
+pub fn evaluate_file(path: &Path, bindings: &BTreeMap<String, String>) -> Result<Vec<JobSpec>, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|error| vec![Diagnostic::at_start(&file, format!("cannot read the job file: {error}"))])?;
+    let options = EvalOptions {
+        bindings: bindings.clone(),
+        import_dir: Some(path.parent().map(Path::to_path_buf).unwrap_or_default()),
+    };
+    evaluate_with(&source, &file, &options)
 }
 
 #[cfg(test)]
@@ -52,6 +123,9 @@ pub(crate) mod test_support {
 
     /// The file name the tests evaluate under.
     pub(crate) const FILE: &str = "test.rhai";
+
+    /// A small valid task named "t".
+    const TASK: &str = r#"Task(#{ name: "t", processes: [Process(#{ name: "p", cmdline: "x" })], resources: Resources(#{ cpu: 1, ram: MB, disk: MB }) })"#;
 
     /// The jobs `source` defines; panics with the diagnostics if it has problems.
     pub(crate) fn jobs_of(source: &str) -> Vec<JobSpec> {
@@ -76,11 +150,28 @@ pub(crate) mod test_support {
         }
     }
 
-    /// A job file defining one job from the given task expression, on line 1.
+    /// The messages of printed diagnostics, without their `FILE:LINE:COL: `.
+    pub(crate) fn messages(diagnostics: &[String]) -> Vec<String> {
+        let message = |printed: &String| printed.splitn(4, ':').nth(3).unwrap_or_default().trim_start().to_owned();
+        diagnostics.iter().map(message).collect()
+    }
+
+    /// A job file defining one job, c/r/devel/j, from the given task expression, on line 1.
     pub(crate) fn job_file_with_task(task: &str) -> String {
         format!(
             "let jobs = [Job(#{{ cluster: \"c\", role: \"r\", environment: \"devel\", name: \"j\", task: {task} }})];"
         )
+    }
+
+    /// A job file defining one job, c/r/devel/j with a small task "t" and `fields`, on line 1.
+    pub(crate) fn job_file_with(fields: &str) -> String {
+        let separator = if fields.is_empty() { "" } else { ", " };
+        job_file_with_task(&format!("{TASK}{separator}{fields}"))
+    }
+
+    /// The job [`job_file_with`] `fields` defines.
+    pub(crate) fn job_with(fields: &str) -> JobSpec {
+        job_of(&job_file_with(fields))
     }
 
     fn printed(diagnostics: &[super::Diagnostic]) -> Vec<String> {
@@ -138,5 +229,29 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
     fn an_undefined_variable_is_reported_before_anything_runs() {
         let diagnostics = diagnostics_of("let jobs = [];\nlet x = 16 * MiB;");
         assert_eq!(diagnostics, vec!["test.rhai:2:14: Undefined variable: MiB"]);
+    }
+
+    #[test]
+    fn several_mistakes_in_one_file_are_all_reported_in_file_order() {
+        let source = r#"let a = Process(#{ name: "a", cmdlin: "true" });
+let r = Resources(#{ cpu: 0.1, ram: 0, disk: 16 * MB });
+let t = Task(#{ processes: [a], resources: r, max_failure: 2 });
+let jobs = [ Job(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "x", task: t,
+                    tier: "gold", constraints: #{ host: "limit:0" } }),
+             Job(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "y", task: t, instances: -1 }) ];
+"#;
+        assert_eq!(
+            diagnostics_of(source),
+            vec![
+                "test.rhai:1:9: Process has no field 'cmdlin'; did you mean 'cmdline'?",
+                "test.rhai:1:9: Process is missing required field 'cmdline'",
+                "test.rhai:3:9: Task has no field 'max_failure'; did you mean 'max_failures'?",
+                "test.rhai:4:14: constraint host: 'limit:0': limit takes a positive whole number, not '0'",
+                "test.rhai:4:14: Unknown tier 'gold'; tiers are preferred, preemptible, revocable",
+                "test.rhai:4:14: Must specify ram and disk resources, got ram:0 MB disk:16 MB",
+                "test.rhai:6:14: Job field 'instances' must be a whole number from 0 to 4294967295, not -1",
+                "test.rhai:6:14: Must specify ram and disk resources, got ram:0 MB disk:16 MB",
+            ]
+        );
     }
 }

@@ -6,6 +6,7 @@ use atoll_model::JobSpec;
 use rhai::{Array, Engine, Scope};
 
 use crate::diagnostic::Diagnostic;
+use crate::objects::JobValue;
 use crate::values::describe;
 
 /// The name of the variable a job file defines its jobs in.
@@ -30,7 +31,7 @@ pub(crate) fn jobs(engine: &Engine, scope: &Scope<'_>, file: &str) -> Result<Vec
     let mut diagnostics = Vec::new();
     let mut first_index_of_key = BTreeMap::new();
     for (index, element) in elements.into_iter().enumerate() {
-        let job = match element.flatten().try_cast_result::<JobSpec>() {
+        let JobValue { spec, site } = match element.flatten().try_cast_result::<JobValue>() {
             Ok(job) => job,
             Err(element) => {
                 let found = describe(engine, &element);
@@ -38,13 +39,14 @@ pub(crate) fn jobs(engine: &Engine, scope: &Scope<'_>, file: &str) -> Result<Vec
                 continue;
             }
         };
-        if let Some(first) = first_index_of_key.insert(job.key.clone(), index) {
-            diagnostics.push(Diagnostic::at_start(
-                file,
-                format!("jobs[{index}] has the same key as jobs[{first}]: {}", job.key),
+        if let Some(first) = first_index_of_key.insert(spec.key.clone(), index) {
+            diagnostics.push(Diagnostic::at(
+                &site.file,
+                site.position,
+                format!("jobs[{index}] has the same key as jobs[{first}]: {}", spec.key),
             ));
         }
-        jobs.push(job);
+        jobs.push(spec);
     }
     if diagnostics.is_empty() { Ok(jobs) } else { Err(diagnostics) }
 }
@@ -93,7 +95,7 @@ mod tests {
     fn two_jobs_with_one_key_are_reported() {
         assert_eq!(
             diagnostics_of(&format!("let jobs = [{JOB}, {JOB}];")),
-            vec!["test.rhai:1:1: jobs[1] has the same key as jobs[0]: c/r/devel/j"]
+            vec!["test.rhai:2:141: jobs[1] has the same key as jobs[0]: c/r/devel/j"]
         );
     }
 

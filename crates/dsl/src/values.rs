@@ -44,7 +44,7 @@ mod tests {
 
     #[test]
     fn names_builtin_and_registered_types_with_articles() {
-        let engine = sandbox::engine();
+        let engine = sandbox::bare_engine();
         let named = |value: Dynamic| describe(&engine, &value);
         assert_eq!(named(Dynamic::from("x")), "a string");
         assert_eq!(named(Dynamic::from(1_i64)), "an integer");

@@ -4,6 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{
+    Announcer, Container, CronCollisionPolicy, HealthCheckConfig, HealthChecker, LifecycleConfig, Logger, Metadata,
+    PartitionPolicy, PortTarget, SlaPolicy, UpdateConfig,
+};
+use crate::constraint::{Constraint, ConstraintRule, DEDICATED_ATTRIBUTE};
 use crate::key::JobKey;
 use crate::template;
 
@@ -39,6 +44,7 @@ pub struct ProcessSpec {
     /// A final process runs after all the others have ended.
     #[serde(rename = "final")]
     pub is_final: bool,
+    pub logger: Logger,
 }
 
 impl ProcessSpec {
@@ -52,6 +58,7 @@ impl ProcessSpec {
             ephemeral: false,
             min_duration: 5,
             is_final: false,
+            logger: Logger::default(),
         }
     }
 }
@@ -70,12 +77,24 @@ pub struct TaskSpec {
     pub max_concurrency: u32,
     /// Seconds the task's processes get to exit after SIGTERM before SIGKILL.
     pub finalization_wait: u64,
+    /// The user the processes run as; the role when unset.
+    pub user: Option<String>,
 }
 
 impl TaskSpec {
-    /// The named ports the task's command lines use, through `{{thermos.ports[NAME]}}`.
-    pub fn requested_ports(&self) -> BTreeSet<String> {
-        self.processes.iter().flat_map(|p| template::port_names(&p.cmdline)).collect()
+    /// A task with Aurora's defaults: named after its first process, failing after one failed
+    /// process, unlimited concurrency, 30 s to finalize.
+    pub fn new(processes: Vec<ProcessSpec>, resources: Resources) -> TaskSpec {
+        TaskSpec {
+            name: processes.first().map(|p| p.name.clone()).unwrap_or_default(),
+            processes,
+            order: Vec::new(),
+            resources,
+            max_failures: 1,
+            max_concurrency: 0,
+            finalization_wait: 30,
+            user: None,
+        }
     }
 
     /// The processes each process must wait for, derived from the ordering constraints.
@@ -91,7 +110,7 @@ impl TaskSpec {
     }
 }
 
-/// A job: `instances` copies of one task, under one key.
+/// A job: `instances` copies of one task, under one key, with Aurora's job fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
     pub key: JobKey,
@@ -106,22 +125,113 @@ pub struct JobSpec {
     /// Runs of an ad-hoc instance that may fail before it is given up; -1 retries forever.
     pub max_task_failures: i32,
     pub cron_schedule: Option<String>,
+    pub cron_collision_policy: CronCollisionPolicy,
+    pub update_config: UpdateConfig,
+    pub constraints: Vec<Constraint>,
+    pub metadata: Vec<Metadata>,
+    pub health_check_config: HealthCheckConfig,
+    pub lifecycle: LifecycleConfig,
+    pub announce: Option<Announcer>,
+    pub partition_policy: Option<PartitionPolicy>,
+    pub sla_policy: Option<SlaPolicy>,
+    pub container: Option<Container>,
 }
 
 /// The most instances one job may have (Aurora's `-max_tasks_per_job`).
 pub const MAX_INSTANCES_PER_JOB: u32 = 4000;
 
+/// The tiers a job may name.
+pub const TIERS: [&str; 3] = ["preferred", "preemptible", "revocable"];
+
 impl JobSpec {
+    /// A job with Aurora's defaults for every field but its key and task.
+    pub fn new(key: JobKey, task: TaskSpec) -> JobSpec {
+        JobSpec {
+            key,
+            task,
+            instances: 1,
+            service: false,
+            contact: None,
+            tier: None,
+            priority: 0,
+            production: false,
+            max_task_failures: 1,
+            cron_schedule: None,
+            cron_collision_policy: CronCollisionPolicy::default(),
+            update_config: UpdateConfig::default(),
+            constraints: Vec::new(),
+            metadata: Vec::new(),
+            health_check_config: HealthCheckConfig::default(),
+            lifecycle: LifecycleConfig::default(),
+            announce: None,
+            partition_policy: None,
+            sla_policy: None,
+            container: None,
+        }
+    }
+
+    /// Whether the job runs on hosts dedicated to it.
+    pub fn is_dedicated(&self) -> bool {
+        self.constraints.iter().any(|c| matches!(c.rule, ConstraintRule::Dedicated(_)))
+    }
+
+    /// Every named port the job's tasks need: those its command lines and shell health check
+    /// use through `{{thermos.ports[NAME]}}`, and its announcer's primary port and portmap
+    /// targets (static ports and aliases excluded).
+    pub fn requested_ports(&self) -> BTreeSet<String> {
+        let mut ports: BTreeSet<String> =
+            self.task.processes.iter().flat_map(|p| template::port_names(&p.cmdline)).collect();
+        if let HealthChecker::Shell { shell_command } = &self.health_check_config.health_checker {
+            ports.extend(template::port_names(shell_command));
+        }
+        if let Some(announce) = &self.announce {
+            match announce.portmap.get(&announce.primary_port) {
+                Some(PortTarget::Static(_)) => {}
+                Some(PortTarget::Named(target)) => {
+                    ports.insert(target.clone());
+                }
+                None => {
+                    ports.insert(announce.primary_port.clone());
+                }
+            }
+            for target in announce.portmap.values() {
+                if let PortTarget::Named(name) = target
+                    && !announce.portmap.contains_key(name)
+                {
+                    ports.insert(name.clone());
+                }
+            }
+        }
+        ports
+    }
+
     /// Checks the rules every job must meet, returning every broken rule, in Aurora's words
     /// where Aurora had them.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        self.validate_job_fields(&mut problems);
+        self.validate_resources(&mut problems);
+        self.validate_processes(&mut problems);
+        self.validate_policies(&mut problems);
+        problems
+    }
+
+    fn validate_job_fields(&self, problems: &mut Vec<String>) {
         if self.instances == 0 || self.instances > MAX_INSTANCES_PER_JOB {
             problems
                 .push(format!("Instance count must be between 1 and {MAX_INSTANCES_PER_JOB}, not {}", self.instances));
         }
-        if self.service && self.cron_schedule.is_some() {
-            problems.push("A service task may not be run on a cron schedule".to_owned());
+        let env = &self.key.environment;
+        let staging = env.strip_prefix("staging").is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()));
+        if !staging && !["prod", "devel", "test"].contains(&env.as_str()) {
+            problems.push(format!(
+                "Environment name should be one of \"prod\", \"devel\", \"test\" or staging<number>! Got {env}"
+            ));
+        }
+        if let Some(tier) = &self.tier
+            && !TIERS.contains(&tier.as_str())
+        {
+            problems.push(format!("Unknown tier '{tier}'; tiers are {}", TIERS.join(", ")));
         }
         if self.max_task_failures < -1 || self.max_task_failures == 0 {
             problems.push(format!(
@@ -129,16 +239,54 @@ impl JobSpec {
                 self.max_task_failures
             ));
         }
+        if self.service && self.cron_schedule.is_some() {
+            problems.push("A service task may not be run on a cron schedule".to_owned());
+        }
+        if let Some(schedule) = &self.cron_schedule
+            && let Some(problem) = cron_schedule_problem(schedule)
+        {
+            problems.push(format!("Invalid cron schedule: {schedule} ({problem})"));
+        }
+        if self.cron_collision_policy == CronCollisionPolicy::RunOverlap {
+            problems.push(
+                "Invalid cron policy: RUN_OVERLAP is no longer supported; use KILL_EXISTING or CANCEL_NEW".into(),
+            );
+        }
+        for constraint in &self.constraints {
+            if let ConstraintRule::Dedicated(pool) = &constraint.rule {
+                let role = pool.split('/').next().unwrap_or_default();
+                if role != "*" && role != self.key.role {
+                    problems.push(format!("Only {role} may use hosts dedicated for that role."));
+                }
+            }
+            if constraint.attribute == DEDICATED_ATTRIBUTE && !matches!(constraint.rule, ConstraintRule::Dedicated(_)) {
+                problems.push("A dedicated constraint names one 'role/name'".to_owned());
+            }
+        }
+        let static_ports =
+            self.announce.iter().flat_map(|a| a.portmap.values()).any(|t| matches!(t, PortTarget::Static(_)));
+        if static_ports && !self.is_dedicated() {
+            problems.push("Job must be dedicated in order to specify static ports!".to_owned());
+        }
+    }
+
+    fn validate_resources(&self, problems: &mut Vec<String>) {
         let res = &self.task.resources;
+        if res.ram_mb == 0 || res.disk_mb == 0 {
+            problems.push(format!(
+                "Must specify ram and disk resources, got ram:{} MB disk:{} MB",
+                res.ram_mb, res.disk_mb
+            ));
+        }
         if res.cpu.is_nan() || res.cpu <= 0.0 || !res.cpu.is_finite() {
-            problems.push(format!("Task must have a positive cpu, not {}", res.cpu));
+            problems.push(format!(
+                "Task has invalid resources.  cpu/ramMb/diskMb must all be positive: cpu:{} ramMb:{} diskMb:{}",
+                res.cpu, res.ram_mb, res.disk_mb
+            ));
         }
-        if res.ram_mb == 0 {
-            problems.push("Task must have a positive ram".to_owned());
-        }
-        if res.disk_mb == 0 {
-            problems.push("Task must have a positive disk".to_owned());
-        }
+    }
+
+    fn validate_processes(&self, problems: &mut Vec<String>) {
         if self.task.processes.is_empty() {
             problems.push("Task must have at least one process".to_owned());
         }
@@ -151,18 +299,124 @@ impl JobSpec {
                 problems.push(format!("Duplicate process name '{}'", process.name));
             }
         }
+        let by_name: BTreeMap<&str, &ProcessSpec> = self.task.processes.iter().map(|p| (p.name.as_str(), p)).collect();
         for chain in &self.task.order {
             for name in chain {
-                if !seen.contains(name.as_str()) {
-                    problems.push(format!("Ordering names unknown process '{name}'"));
+                if !by_name.contains_key(name.as_str()) {
+                    problems.push(format!("Task has invalid plan: ordering names unknown process '{name}'"));
+                }
+            }
+            for pair in chain.windows(2) {
+                let (Some(before), Some(after)) = (by_name.get(pair[0].as_str()), by_name.get(pair[1].as_str())) else {
+                    continue;
+                };
+                if before.daemon {
+                    problems.push(format!(
+                        "Task has invalid plan: Process {} may not depend upon daemon process {}",
+                        after.name, before.name
+                    ));
+                }
+                if before.ephemeral && !after.ephemeral {
+                    problems.push(format!(
+                        "Task has invalid plan: Non-ephemeral process {} may not depend upon ephemeral process {}",
+                        after.name, before.name
+                    ));
+                }
+                if before.is_final != after.is_final {
+                    problems.push(format!(
+                        "Task has invalid plan: Invalid process dependencies! {} and {} must both be final or neither",
+                        before.name, after.name
+                    ));
                 }
             }
         }
         if has_cycle(&self.task.predecessors()) {
-            problems.push("Task has invalid plan: the process ordering has a cycle".to_owned());
+            problems.push("Task has invalid plan: Cycles detected in the task schedule!".to_owned());
         }
-        problems
     }
+
+    fn validate_policies(&self, problems: &mut Vec<String>) {
+        let update = &self.update_config;
+        if update.batch_size == 0 {
+            problems.push("update_config batch_size must be at least 1".to_owned());
+        }
+        if update.max_total_failures >= self.instances && self.instances > 0 {
+            problems.push(format!(
+                "max_total_failures in update_config must be lesser than the job size. Based on your job size ({}) you should use max_total_failures <= {}.",
+                self.instances,
+                self.instances - 1
+            ));
+        }
+        if let Some(pulse) = update.pulse_interval_secs
+            && pulse < 60
+        {
+            problems.push(format!("update_config pulse_interval_secs must be at least 60, not {pulse}"));
+        }
+        if update.sla_aware && self.sla_policy.is_none() {
+            problems.push("update_config sla_aware needs the job to have an sla_policy".to_owned());
+        }
+        match &update.update_strategy {
+            Some(crate::config::UpdateStrategy::VariableBatch { batch_sizes, .. })
+                if batch_sizes.is_empty() || batch_sizes.contains(&0) =>
+            {
+                problems
+                    .push("VariableBatchUpdateStrategy batch_sizes must be a non-empty list of positive sizes".into());
+            }
+            Some(
+                crate::config::UpdateStrategy::Queue { batch_size: 0 }
+                | crate::config::UpdateStrategy::Batch { batch_size: 0, .. },
+            ) => problems.push("update strategy batch_size must be at least 1".to_owned()),
+            _ => {}
+        }
+        let health = &self.health_check_config;
+        for (name, value) in [
+            ("initial_interval_secs", health.initial_interval_secs),
+            ("interval_secs", health.interval_secs),
+            ("timeout_secs", health.timeout_secs),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                problems.push(format!("health_check_config {name} must be positive, not {value}"));
+            }
+        }
+        if health.min_consecutive_successes == 0 {
+            problems.push("health_check_config min_consecutive_successes must be at least 1".to_owned());
+        }
+        if let HealthChecker::Shell { shell_command } = &health.health_checker
+            && shell_command.trim().is_empty()
+        {
+            problems.push("ShellHealthChecker shell_command must not be empty".to_owned());
+        }
+        match &self.sla_policy {
+            Some(SlaPolicy::Count { count: 0, .. }) => problems.push("CountSlaPolicy count must be at least 1".into()),
+            Some(SlaPolicy::Percentage { percentage, .. }) if !(*percentage > 0.0 && *percentage <= 100.0) => {
+                problems.push(format!("PercentageSlaPolicy percentage must be in (0, 100], not {percentage}"));
+            }
+            Some(SlaPolicy::Coordinator { coordinator_url, .. }) if coordinator_url.trim().is_empty() => {
+                problems.push("CoordinatorSlaPolicy coordinator_url must not be empty".into());
+            }
+            _ => {}
+        }
+        if let Some(Container::Docker { image, .. }) = &self.container
+            && image.trim().is_empty()
+        {
+            problems.push("Docker image must not be empty".to_owned());
+        }
+        for entry in &self.metadata {
+            if entry.key.trim().is_empty() {
+                problems.push("Metadata key must not be empty".to_owned());
+            }
+        }
+    }
+}
+
+/// Checks a 5-field crontab schedule (minute hour day-of-month month day-of-week).
+fn cron_schedule_problem(schedule: &str) -> Option<String> {
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Some(format!("expected 5 fields (minute hour day month weekday), found {}", fields.len()));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/' | '?');
+    fields.iter().find(|f| !f.chars().all(allowed)).map(|f| format!("field '{f}' has characters cron does not use"))
 }
 
 fn process_name_problem(name: &str) -> Option<String> {
@@ -197,33 +451,19 @@ pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn hello_job() -> JobSpec {
-        JobSpec {
-            key: "devcluster/www-data/devel/hello".parse().unwrap(),
-            task: TaskSpec {
-                name: "hello".into(),
-                processes: vec![ProcessSpec::new("hello", "echo hello {{thermos.ports[http]}}")],
-                order: vec![vec!["hello".into()]],
-                resources: Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 },
-                max_failures: 1,
-                max_concurrency: 0,
-                finalization_wait: 30,
-            },
-            instances: 1,
-            service: true,
-            contact: None,
-            tier: None,
-            priority: 0,
-            production: false,
-            max_task_failures: 1,
-            cron_schedule: None,
-        }
+        let process = ProcessSpec::new("hello", "echo hello {{thermos.ports[http]}}");
+        let mut task = TaskSpec::new(vec![process], Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 });
+        task.order = vec![vec!["hello".into()]];
+        let mut job = JobSpec::new("devcluster/www-data/devel/hello".parse().unwrap(), task);
+        job.service = true;
+        job
     }
 
     #[test]
     fn a_plain_job_is_valid_and_requests_its_template_ports() {
         let job = hello_job();
         assert_eq!(job.validate(), Vec::<String>::new());
-        assert_eq!(job.task.requested_ports().into_iter().collect::<Vec<_>>(), vec!["http"]);
+        assert_eq!(job.requested_ports().into_iter().collect::<Vec<_>>(), vec!["http"]);
         assert_eq!(job.task.resources.cpu_millis(), 100);
     }
 
@@ -235,7 +475,10 @@ pub(crate) mod tests {
         job.task.processes.push(ProcessSpec::new("hello", "true"));
         let problems = job.validate();
         assert!(problems.contains(&"A service task may not be run on a cron schedule".to_owned()), "{problems:?}");
-        assert!(problems.contains(&"Task must have a positive ram".to_owned()), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with("Must specify ram and disk resources, got ram:0 MB")),
+            "{problems:?}"
+        );
         assert!(problems.contains(&"Duplicate process name 'hello'".to_owned()), "{problems:?}");
     }
 
@@ -244,6 +487,92 @@ pub(crate) mod tests {
         let mut job = hello_job();
         job.task.processes.push(ProcessSpec::new("b", "true"));
         job.task.order = vec![vec!["hello".into(), "b".into()], vec!["b".into(), "hello".into()]];
-        assert!(job.validate().iter().any(|p| p.contains("cycle")));
+        assert!(job.validate().contains(&"Task has invalid plan: Cycles detected in the task schedule!".to_owned()));
+    }
+
+    #[test]
+    fn table_of_job_rules_in_auroras_words() {
+        use crate::config::{Announcer, CronCollisionPolicy, PortTarget};
+        type Change = fn(&mut JobSpec);
+        let cases: Vec<(Change, &str)> = vec![
+            (
+                |j| j.key.environment = "qa".into(),
+                "Environment name should be one of \"prod\", \"devel\", \"test\" or staging<number>! Got qa",
+            ),
+            (|j| j.tier = Some("gold".into()), "Unknown tier 'gold'; tiers are preferred, preemptible, revocable"),
+            (|j| j.cron_schedule = Some("* * *".into()), "Invalid cron schedule: * * * (expected 5 fields"),
+            (|j| j.cron_collision_policy = CronCollisionPolicy::RunOverlap, "Invalid cron policy: RUN_OVERLAP"),
+            (
+                |j| j.update_config.max_total_failures = 1,
+                "max_total_failures in update_config must be lesser than the job size",
+            ),
+            (|j| j.instances = 0, "Instance count must be between 1 and 4000, not 0"),
+            (
+                |j| {
+                    let mut announce = Announcer::default();
+                    announce.portmap.insert("admin".into(), PortTarget::Static(8080));
+                    j.announce = Some(announce);
+                },
+                "Job must be dedicated in order to specify static ports!",
+            ),
+            (
+                |j| j.constraints = vec![crate::Constraint::parse("dedicated", "other/pool").unwrap()],
+                "Only other may use hosts dedicated for that role.",
+            ),
+            (
+                |j| {
+                    j.task.processes.push(ProcessSpec::new("after", "true"));
+                    j.task.processes[0].daemon = true;
+                    j.task.order = vec![vec!["hello".into(), "after".into()]];
+                },
+                "Task has invalid plan: Process after may not depend upon daemon process hello",
+            ),
+            (
+                |j| {
+                    j.task.processes.push(ProcessSpec::new("after", "true"));
+                    j.task.processes[0].ephemeral = true;
+                    j.task.order = vec![vec!["hello".into(), "after".into()]];
+                },
+                "Task has invalid plan: Non-ephemeral process after may not depend upon ephemeral process hello",
+            ),
+            (|j| j.health_check_config.interval_secs = 0.0, "health_check_config interval_secs must be positive"),
+            (
+                |j| j.task.resources.cpu = 0.0,
+                "Task has invalid resources.  cpu/ramMb/diskMb must all be positive: cpu:0",
+            ),
+        ];
+        for (change, expected) in cases {
+            let mut job = hello_job();
+            change(&mut job);
+            let problems = job.validate();
+            assert!(problems.iter().any(|p| p.starts_with(expected)), "expected '{expected}' in {problems:?}");
+        }
+    }
+
+    #[test]
+    fn a_dedicated_job_may_use_static_ports_and_staging_environments_are_fine() {
+        use crate::config::{Announcer, PortTarget};
+        let mut job = hello_job();
+        job.key.environment = "staging2".into();
+        let mut announce = Announcer::default();
+        announce.portmap.insert("admin".into(), PortTarget::Static(8080));
+        job.announce = Some(announce);
+        job.constraints = vec![crate::Constraint::parse("dedicated", "www-data/web").unwrap()];
+        assert_eq!(job.validate(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn requested_ports_come_from_commands_shell_checks_and_the_announcer() {
+        use crate::config::{Announcer, HealthChecker, PortTarget};
+        let mut job = hello_job();
+        job.health_check_config.health_checker =
+            HealthChecker::Shell { shell_command: "curl localhost:{{thermos.ports[health]}}/ok".into() };
+        let mut announce = Announcer { primary_port: "thrift".into(), ..Announcer::default() };
+        announce.portmap.insert("aurora".into(), PortTarget::Named("thrift".into()));
+        announce.portmap.insert("admin".into(), PortTarget::Static(9990));
+        announce.portmap.insert("debug".into(), PortTarget::Named("dbg".into()));
+        job.announce = Some(announce);
+        let ports: Vec<String> = job.requested_ports().into_iter().collect();
+        assert_eq!(ports, vec!["dbg", "health", "http", "thrift"]);
     }
 }

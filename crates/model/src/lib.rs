@@ -5,6 +5,8 @@
 //! other crate speaks in these types, and the network and storage edges convert to and from them.
 
 pub mod agent;
+pub mod config;
+pub mod constraint;
 pub mod instances;
 pub mod job;
 pub mod key;
@@ -12,6 +14,7 @@ pub mod task;
 pub mod template;
 
 pub use agent::{AgentId, AgentResources, Attributes, PortRange, ResourceParseError};
+pub use constraint::{Constraint, ConstraintError, ConstraintRule};
 pub use instances::{InstanceSet, InstanceSetError};
 pub use job::{JobSpec, ProcessSpec, Resources, TaskSpec};
 pub use key::{JobKey, JobKeyError, JobKeyPrefix};

@@ -1,6 +1,6 @@
 //! Task instances as the scheduler tracks them, and Aurora's task state machine.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -192,6 +192,8 @@ pub struct ScheduledTask {
     pub job: JobKey,
     pub instance: u32,
     pub spec: TaskSpec,
+    /// The named ports the task needs (its job's `requested_ports`).
+    pub requested_ports: BTreeSet<String>,
     pub priority: i32,
     pub state: TaskState,
     pub assignment: Option<Assignment>,

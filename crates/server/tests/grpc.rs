@@ -118,7 +118,7 @@ async fn malformed_requests_are_refused_with_a_message_naming_the_problem() {
     let mut no_ram = hello();
     no_ram.task.as_mut().unwrap().resources.as_mut().unwrap().ram_mb = 0;
     let refused = client.create_job(v1::CreateJobRequest { job: Some(no_ram) }).await.unwrap_err();
-    assert!(refused.message().contains("Task must have a positive ram"), "{}", refused.message());
+    assert!(refused.message().contains("Must specify ram and disk resources"), "{}", refused.message());
 
     client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap();
     let exists = client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap_err();

@@ -53,6 +53,7 @@ impl ClusterState {
             job: job.key.clone(),
             instance,
             spec: job.task.clone(),
+            requested_ports: job.requested_ports(),
             priority: job.priority,
             state,
             assignment: None,
@@ -260,7 +261,7 @@ impl ClusterState {
                 id: t.id.clone(),
                 priority: t.priority,
                 resources: t.spec.resources.clone(),
-                ports: t.spec.requested_ports(),
+                ports: t.requested_ports.clone(),
                 not_before_ms: t.not_before_ms,
             })
             .collect();

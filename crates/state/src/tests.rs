@@ -17,26 +17,14 @@ fn config() -> StateConfig {
 }
 
 fn job(name: &str, instances: u32, service: bool) -> JobSpec {
-    JobSpec {
-        key: format!("devcluster/www-data/devel/{name}").parse().unwrap(),
-        task: TaskSpec {
-            name: name.into(),
-            processes: vec![ProcessSpec::new(name, "serve {{thermos.ports[http]}}")],
-            order: vec![],
-            resources: Resources { cpu: 1.0, ram_mb: 64, disk_mb: 64, gpu: 0 },
-            max_failures: 1,
-            max_concurrency: 0,
-            finalization_wait: 30,
-        },
-        instances,
-        service,
-        contact: None,
-        tier: None,
-        priority: 0,
-        production: false,
-        max_task_failures: 1,
-        cron_schedule: None,
-    }
+    let task = TaskSpec::new(
+        vec![ProcessSpec::new(name, "serve {{thermos.ports[http]}}")],
+        Resources { cpu: 1.0, ram_mb: 64, disk_mb: 64, gpu: 0 },
+    );
+    let mut job = JobSpec::new(format!("devcluster/www-data/devel/{name}").parse().unwrap(), task);
+    job.instances = instances;
+    job.service = service;
+    job
 }
 
 fn register(state: &mut ClusterState, id: &str, now: u64) -> Vec<Effect> {
@@ -222,7 +210,7 @@ fn refusals_name_the_problem() {
     assert!(state.create_job(elsewhere, 0).unwrap_err().to_string().contains("runs cluster 'devcluster'"));
     let mut bad = job("bad", 1, true);
     bad.task.resources.ram_mb = 0;
-    assert!(state.create_job(bad, 0).unwrap_err().to_string().contains("Task must have a positive ram"));
+    assert!(state.create_job(bad, 0).unwrap_err().to_string().contains("Must specify ram and disk resources"));
     let unknown = job("nope", 1, true).key;
     assert!(matches!(state.kill(&unknown, None, 0), Err(StateError::JobNotFound(_))));
     let key = job("hello", 1, true).key;

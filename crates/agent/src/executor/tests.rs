@@ -35,6 +35,7 @@ fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFile {
             max_failures: 1,
             max_concurrency: 0,
             finalization_wait: 30,
+            user: None,
         },
     }
 }

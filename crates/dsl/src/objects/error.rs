@@ -1,9 +1,8 @@
-//! Why a constructor rejected its argument. Each error becomes a Rhai runtime error, which the
-//! engine places at the constructor's call site.
+//! What is wrong with a constructor's arguments. Constructors record these rather than throw
+//! them, so evaluation goes on and later problems are found too; each becomes a diagnostic at
+//! the constructor's call site.
 
-use rhai::EvalAltResult;
-
-/// A constructor's argument that does not describe a valid object.
+/// One problem with a constructor's arguments.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ObjectError {
     #[error("{object} takes one object map, e.g. {object}(#{{ ... }}), not {found}")]
@@ -19,24 +18,26 @@ pub(crate) enum ObjectError {
     WrongType { object: &'static str, field: &'static str, expected: String, found: String },
     #[error("{object} is missing required field '{field}'")]
     MissingField { object: &'static str, field: &'static str },
+    #[error("{object} takes exactly one of {}, not {given}", .fields.join(" or "))]
+    ExactlyOne { object: &'static str, fields: &'static [&'static str], given: &'static str },
     #[error(
         "SequentialTask orders all of its processes itself, so it cannot take 'constraints'; \
          use Task(#{{ constraints: [order(...)], ... }}) instead"
     )]
     SequentialTaskWithConstraints,
-    #[error("order() takes processes or process names, but argument {argument} is {found}")]
-    OrderArgument { argument: usize, found: String },
+    #[error("{function}() takes {expected}, but argument {argument} is {found}")]
+    Argument { function: &'static str, expected: &'static str, argument: usize, found: String },
+    #[error("{function}() needs at least one Task")]
+    NoTasks { function: &'static str },
+    #[error("Invalid cron policy: {0}; use \"KILL_EXISTING\" or \"CANCEL_NEW\"")]
+    CronPolicy(String),
+    #[error("{0}")]
+    Constraint(#[from] atoll_model::ConstraintError),
 }
 
 fn unknown_field_hint(suggestion: Option<&str>, known: &[&str]) -> String {
     match suggestion {
         Some(field) => format!("did you mean '{field}'?"),
         None => format!("its fields are {}", known.join(", ")),
-    }
-}
-
-impl From<ObjectError> for Box<EvalAltResult> {
-    fn from(error: ObjectError) -> Self {
-        error.to_string().into()
     }
 }

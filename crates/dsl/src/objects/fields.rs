@@ -1,18 +1,19 @@
 //! The table-driven reader behind every constructor: checks an object map against the
-//! object's list of fields (rejecting unknown names with a suggestion), then hands out each
-//! field as a typed value, a default, or a "missing" error.
+//! object's list of fields (reporting every unknown name, with a suggestion), then hands out
+//! each field as a value of its [`Kind`], a default, or nothing — recording, never throwing,
+//! what is wrong, so one constructor call reports all of its problems and evaluation goes on.
 //!
 //! Adding a field to an object is one entry in its [`ObjectSchema`] and one read in its
 //! constructor.
 
-use std::any::type_name;
+use rhai::{Dynamic, Engine, Map};
 
-use rhai::{Array, Dynamic, Engine, Map};
-
-use super::{DslObject, ObjectError};
-use crate::values::{describe, with_article};
+use super::ObjectError;
+use super::kinds::Kind;
+use crate::values::describe;
 
 /// An object's name, as the script calls it, and the names of all its fields.
+#[derive(Debug)]
 pub(crate) struct ObjectSchema {
     pub(crate) name: &'static str,
     pub(crate) fields: &'static [&'static str],
@@ -24,45 +25,32 @@ pub(crate) struct FieldReader<'e> {
     object: &'static str,
     fields: &'static [&'static str],
     map: Map,
-}
-
-/// An integer type a field can hold, with the range a script value must fall in.
-pub(crate) trait WholeNumber: TryFrom<i64> + Copy {
-    const MIN: i64;
-    const MAX: i64;
-}
-
-impl WholeNumber for u32 {
-    const MIN: i64 = 0;
-    const MAX: i64 = u32::MAX as i64;
-}
-
-impl WholeNumber for u64 {
-    const MIN: i64 = 0;
-    const MAX: i64 = i64::MAX;
-}
-
-impl WholeNumber for i32 {
-    const MIN: i64 = i32::MIN as i64;
-    const MAX: i64 = i32::MAX as i64;
+    /// False when the argument was not an object map: its fields are then not reported missing,
+    /// which would only repeat that problem.
+    is_map: bool,
+    problems: Vec<ObjectError>,
 }
 
 impl<'e> FieldReader<'e> {
-    /// Checks that `argument` is an object map whose keys are all fields of `schema`.
-    pub(crate) fn new(engine: &'e Engine, schema: &ObjectSchema, argument: Dynamic) -> Result<Self, ObjectError> {
-        let map = argument
-            .flatten()
-            .try_cast_result::<Map>()
-            .map_err(|argument| ObjectError::NotAMap { object: schema.name, found: describe(engine, &argument) })?;
-        if let Some(unknown) = map.keys().find(|key| !schema.fields.contains(&key.as_str())) {
-            return Err(ObjectError::UnknownField {
+    /// Reads `argument`, which should be an object map whose keys are all fields of `schema`.
+    pub(crate) fn new(engine: &'e Engine, schema: &ObjectSchema, argument: Dynamic) -> Self {
+        let mut problems = Vec::new();
+        let (map, is_map) = match argument.flatten().try_cast_result::<Map>() {
+            Ok(map) => (map, true),
+            Err(argument) => {
+                problems.push(ObjectError::NotAMap { object: schema.name, found: describe(engine, &argument) });
+                (Map::new(), false)
+            }
+        };
+        for unknown in map.keys().filter(|key| !schema.fields.contains(&key.as_str())) {
+            problems.push(ObjectError::UnknownField {
                 object: schema.name,
                 field: unknown.to_string(),
                 suggestion: closest(unknown, schema.fields),
                 known: schema.fields,
             });
         }
-        Ok(FieldReader { engine, object: schema.name, fields: schema.fields, map })
+        FieldReader { engine, object: schema.name, fields: schema.fields, map, is_map, problems }
     }
 
     /// Was `field` given at all?
@@ -70,124 +58,41 @@ impl<'e> FieldReader<'e> {
         self.map.contains_key(field)
     }
 
-    /// A required string field.
-    pub(crate) fn string(&mut self, field: &'static str) -> Result<String, ObjectError> {
-        let value = self.optional_string(field)?;
-        value.ok_or_else(|| self.missing(field))
-    }
-
-    /// An optional string field.
-    pub(crate) fn optional_string(&mut self, field: &'static str) -> Result<Option<String>, ObjectError> {
-        let Some(value) = self.take(field) else {
-            return Ok(None);
-        };
-        match value.as_immutable_string_ref() {
-            Ok(string) => Ok(Some(string.to_string())),
-            Err(_) => Err(self.wrong_type(field, "a string", &value)),
+    /// A field that must be given; `None` (with the problem recorded) if it is missing or wrong.
+    pub(crate) fn required<K: Kind>(&mut self, field: &'static str, kind: K) -> Option<K::Value> {
+        if !self.is_given(field) && self.is_map {
+            self.problems.push(ObjectError::MissingField { object: self.object, field });
         }
+        self.optional(field, kind)
     }
 
-    /// A bool field with a default.
-    pub(crate) fn bool_or(&mut self, field: &'static str, default: bool) -> Result<bool, ObjectError> {
-        match self.take(field) {
-            None => Ok(default),
-            Some(value) => value.as_bool().map_err(|_| self.wrong_type(field, "a bool", &value)),
-        }
-    }
-
-    /// An integer field with a default, which must fit `T`.
-    pub(crate) fn whole_number_or<T: WholeNumber>(
-        &mut self,
-        field: &'static str,
-        default: T,
-    ) -> Result<T, ObjectError> {
-        let Some(value) = self.take(field) else {
-            return Ok(default);
-        };
-        let expected = if T::MAX == i64::MAX {
-            format!("a whole number of at least {}", T::MIN)
-        } else {
-            format!("a whole number from {} to {}", T::MIN, T::MAX)
-        };
-        let number = value.as_int().map_err(|_| self.wrong_type(field, &expected, &value))?;
-        T::try_from(number).map_err(|_| self.out_of_range(field, &expected, number))
-    }
-
-    /// A required number field, integer or float.
-    pub(crate) fn number(&mut self, field: &'static str) -> Result<f64, ObjectError> {
-        let value = self.take(field).ok_or_else(|| self.missing(field))?;
-        match (value.as_int(), value.as_float()) {
-            (Ok(integer), _) => Ok(integer as f64),
-            (_, Ok(float)) => Ok(float),
-            _ => Err(self.wrong_type(field, "a number", &value)),
-        }
-    }
-
-    /// A required size in bytes: a non-negative integer, or a float rounded up.
-    pub(crate) fn bytes(&mut self, field: &'static str) -> Result<u64, ObjectError> {
-        const EXPECTED: &str = "a number of bytes, e.g. 512 * MB";
-        let value = self.take(field).ok_or_else(|| self.missing(field))?;
-        if let Ok(integer) = value.as_int() {
-            return u64::try_from(integer).map_err(|_| self.out_of_range(field, EXPECTED, integer));
-        }
-        match value.as_float() {
-            Ok(float) if float >= 0.0 && float.is_finite() => Ok(float.ceil() as u64),
-            Ok(float) => Err(self.out_of_range(field, EXPECTED, float)),
-            Err(_) => Err(self.wrong_type(field, EXPECTED, &value)),
-        }
-    }
-
-    /// A required field holding a DSL object, such as a Task.
-    pub(crate) fn object<T: DslObject>(&mut self, field: &'static str) -> Result<T, ObjectError> {
-        let value = self.take(field).ok_or_else(|| self.missing(field))?;
-        value.try_cast_result::<T>().map_err(|value| self.wrong_type(field, &self.type_named::<T>(), &value))
-    }
-
-    /// An optional field holding an array of DSL objects, such as Processes.
-    pub(crate) fn optional_list<T: DslObject>(&mut self, field: &'static str) -> Result<Option<Vec<T>>, ObjectError> {
-        let Some(value) = self.take(field) else {
-            return Ok(None);
-        };
-        let expected = format!("an array of {}", self.engine.map_type_name(type_name::<T>()));
-        let elements = value.try_cast_result::<Array>().map_err(|value| self.wrong_type(field, &expected, &value))?;
-        let list = elements.into_iter().enumerate().map(|(index, element)| {
-            element.flatten().try_cast_result::<T>().map_err(|element| {
-                let found = format!("an array whose element {index} is {}", describe(self.engine, &element));
-                self.wrong_type_named(field, &expected, found)
-            })
-        });
-        list.collect::<Result<_, _>>().map(Some)
-    }
-
-    /// A required field holding an array of DSL objects.
-    pub(crate) fn list<T: DslObject>(&mut self, field: &'static str) -> Result<Vec<T>, ObjectError> {
-        let list = self.optional_list(field)?;
-        list.ok_or_else(|| self.missing(field))
-    }
-
-    fn take(&mut self, field: &'static str) -> Option<Dynamic> {
+    /// A field that may be left out; `None` if it is, or (with the problem recorded) if it is wrong.
+    pub(crate) fn optional<K: Kind>(&mut self, field: &'static str, kind: K) -> Option<K::Value> {
         debug_assert!(self.fields.contains(&field), "{} reads '{field}', which its schema lacks", self.object);
-        self.map.remove(field).map(Dynamic::flatten)
+        let value = self.map.remove(field)?.flatten();
+        match kind.read(self.engine, value) {
+            Ok(value) => Some(value),
+            Err(found) => {
+                let expected = kind.expected(self.engine);
+                self.problems.push(ObjectError::WrongType { object: self.object, field, expected, found });
+                None
+            }
+        }
     }
 
-    fn type_named<T: DslObject>(&self) -> String {
-        with_article(self.engine.map_type_name(type_name::<T>()))
+    /// A field with a default, used when it is left out or wrong.
+    pub(crate) fn or<K: Kind>(&mut self, field: &'static str, kind: K, default: K::Value) -> K::Value {
+        self.optional(field, kind).unwrap_or(default)
     }
 
-    fn missing(&self, field: &'static str) -> ObjectError {
-        ObjectError::MissingField { object: self.object, field }
+    /// Records a problem the constructor found itself.
+    pub(crate) fn problem(&mut self, problem: ObjectError) {
+        self.problems.push(problem);
     }
 
-    fn wrong_type(&self, field: &'static str, expected: &str, value: &Dynamic) -> ObjectError {
-        self.wrong_type_named(field, expected, describe(self.engine, value))
-    }
-
-    fn out_of_range(&self, field: &'static str, expected: &str, value: impl ToString) -> ObjectError {
-        self.wrong_type_named(field, expected, value.to_string())
-    }
-
-    fn wrong_type_named(&self, field: &'static str, expected: &str, found: String) -> ObjectError {
-        ObjectError::WrongType { object: self.object, field, expected: expected.to_owned(), found }
+    /// Every problem found, as messages.
+    pub(crate) fn finish(self) -> Vec<String> {
+        self.problems.iter().map(ToString::to_string).collect()
     }
 }
 
@@ -220,8 +125,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::kinds::{Text, whole};
+    use crate::sandbox;
 
     const FIELDS: &[&str] = &["name", "cmdline", "max_failures", "min_duration"];
+    const SCHEMA: ObjectSchema = ObjectSchema { name: "Thing", fields: FIELDS };
 
     #[test]
     fn edit_distance_counts_insertions_deletions_and_substitutions() {
@@ -237,5 +145,37 @@ mod tests {
         assert_eq!(closest("max_failure", FIELDS), Some("max_failures"));
         assert_eq!(closest("min_durations", FIELDS), Some("min_duration"));
         assert_eq!(closest("colour", FIELDS), None);
+    }
+
+    #[test]
+    fn every_problem_of_one_map_is_recorded_and_reading_goes_on() {
+        let engine = sandbox::bare_engine();
+        let mut map = Map::new();
+        map.insert("nam".into(), Dynamic::from("x"));
+        map.insert("colour".into(), Dynamic::from("red"));
+        map.insert("max_failures".into(), Dynamic::from("3"));
+        map.insert("min_duration".into(), Dynamic::from(7_i64));
+        let mut fields = FieldReader::new(&engine, &SCHEMA, Dynamic::from(map));
+        assert_eq!(fields.required("name", Text), None);
+        assert_eq!(fields.or("max_failures", whole::<u32>(), 1), 1);
+        assert_eq!(fields.or("min_duration", whole::<u64>(), 5), 7);
+        assert_eq!(fields.optional("cmdline", Text), None);
+        assert_eq!(
+            fields.finish(),
+            vec![
+                "Thing has no field 'colour'; its fields are name, cmdline, max_failures, min_duration",
+                "Thing has no field 'nam'; did you mean 'name'?",
+                "Thing is missing required field 'name'",
+                "Thing field 'max_failures' must be a whole number from 0 to 4294967295, not a string",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_non_map_is_one_problem_not_one_per_missing_field() {
+        let engine = sandbox::bare_engine();
+        let mut fields = FieldReader::new(&engine, &SCHEMA, Dynamic::from("hello"));
+        assert_eq!(fields.required("name", Text), None);
+        assert_eq!(fields.finish(), vec!["Thing takes one object map, e.g. Thing(#{ ... }), not a string"]);
     }
 }

@@ -1,12 +1,13 @@
 //! `order(a, b, ...)`: processes, or process names, that run one after another (Aurora's
 //! `Constraint(order=[...])`), for a Task's `constraints`.
 
-use std::any::TypeId;
+use std::sync::Arc;
 
 use atoll_model::ProcessSpec;
 use rhai::{Dynamic, Engine};
 
-use super::ObjectError;
+use super::{Call, ObjectError, register_function};
+use crate::session::Session;
 use crate::values::describe;
 
 /// Processes, by name, that run one after another.
@@ -19,28 +20,32 @@ pub(crate) struct OrderConstraint {
 /// longer chains can be split, as `order(a, .., p)` and `order(p, q, ..)`.
 const MAX_ORDERED_PROCESSES: usize = 16;
 
-pub(super) fn register(engine: &mut Engine) {
-    for arity in 1..=MAX_ORDERED_PROCESSES {
-        engine.register_raw_fn("order", vec![TypeId::of::<Dynamic>(); arity], |context, arguments| {
-            order(context.engine(), arguments).map_err(Into::into)
-        });
-    }
+pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
+    register_function(engine, session, "order", 1..=MAX_ORDERED_PROCESSES, order);
 }
 
-fn order(engine: &Engine, arguments: &[&mut Dynamic]) -> Result<OrderConstraint, ObjectError> {
-    let names = arguments
-        .iter()
-        .enumerate()
-        .map(|(index, argument)| {
-            let argument = (**argument).clone().flatten();
-            if let Some(process) = argument.read_lock::<ProcessSpec>() {
-                return Ok(process.name.clone());
-            }
-            match argument.as_immutable_string_ref() {
-                Ok(name) => Ok(name.to_string()),
-                Err(_) => Err(ObjectError::OrderArgument { argument: index + 1, found: describe(engine, &argument) }),
-            }
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(OrderConstraint { names })
+/// An argument that is neither a process nor a name is reported and left out.
+fn order(call: &Call<'_>, arguments: Vec<Dynamic>) -> OrderConstraint {
+    let mut names = Vec::with_capacity(arguments.len());
+    let mut problems = Vec::new();
+    for (index, argument) in arguments.into_iter().enumerate() {
+        if let Some(process) = argument.read_lock::<ProcessSpec>() {
+            names.push(process.name.clone());
+        } else if let Ok(name) = argument.as_immutable_string_ref() {
+            names.push(name.to_string());
+        } else {
+            let found = describe(call.engine(), &argument);
+            problems.push(
+                ObjectError::Argument {
+                    function: "order",
+                    expected: "processes or process names",
+                    argument: index + 1,
+                    found,
+                }
+                .to_string(),
+            );
+        }
+    }
+    call.report(problems);
+    OrderConstraint { names }
 }

@@ -1,40 +1,90 @@
-//! `Process(#{ name, cmdline, ... })`: one command line of a task.
+//! `Process(#{ name, cmdline, ... })`, one command line of a task, and how its output is kept:
+//! `Logger(#{ destination, mode, rotate })` and `RotatePolicy(#{ log_size, backups })`.
+
+use std::sync::Arc;
 
 use atoll_model::ProcessSpec;
+use atoll_model::config::{LogDestination, LogMode, Logger, RotatePolicy};
 use rhai::{Dynamic, Engine};
 
 use super::fields::{FieldReader, ObjectSchema};
-use super::{ObjectError, register_constructor};
+use super::kinds::{Bytes, Flag, OneOf, Text, object, whole};
+use super::{Call, register_constructor};
+use crate::session::Session;
 
-const PROCESS: ObjectSchema = ObjectSchema {
+pub(super) const PROCESS: ObjectSchema = ObjectSchema {
     name: "Process",
-    fields: &["name", "cmdline", "max_failures", "daemon", "ephemeral", "min_duration", "final"],
+    fields: &["name", "cmdline", "max_failures", "daemon", "ephemeral", "min_duration", "final", "logger"],
 };
+pub(super) const LOGGER: ObjectSchema = ObjectSchema { name: "Logger", fields: &["destination", "mode", "rotate"] };
+pub(super) const ROTATE_POLICY: ObjectSchema = ObjectSchema { name: "RotatePolicy", fields: &["log_size", "backups"] };
 
-pub(super) fn register(engine: &mut Engine) {
-    register_constructor(engine, "Process", process);
+/// `Logger.destination`'s words, in [`LogDestination`]'s order.
+const DESTINATIONS: OneOf = OneOf(&["file", "console", "both", "none"]);
+/// `Logger.mode`'s words, in [`LogMode`]'s order.
+const MODES: OneOf = OneOf(&["standard", "rotate"]);
+
+pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
+    register_constructor(engine, session, "Process", process);
+    register_constructor(engine, session, "Logger", logger);
+    register_constructor(engine, session, "RotatePolicy", rotate_policy);
 }
 
-fn process(engine: &Engine, argument: Dynamic) -> Result<ProcessSpec, ObjectError> {
-    let mut fields = FieldReader::new(engine, &PROCESS, argument)?;
-    let name = fields.string("name")?;
-    let cmdline = fields.string("cmdline")?;
+fn process(call: &Call<'_>, argument: Dynamic) -> ProcessSpec {
+    let mut fields = FieldReader::new(call.engine(), &PROCESS, argument);
+    let name = fields.required("name", Text).unwrap_or_else(|| call.session().stand_in("process"));
+    let cmdline = fields.required("cmdline", Text).unwrap_or_default();
     // The model holds Aurora's defaults.
     let defaults = ProcessSpec::new(&name, &cmdline);
-    Ok(ProcessSpec {
-        max_failures: fields.whole_number_or("max_failures", defaults.max_failures)?,
-        daemon: fields.bool_or("daemon", defaults.daemon)?,
-        ephemeral: fields.bool_or("ephemeral", defaults.ephemeral)?,
-        min_duration: fields.whole_number_or("min_duration", defaults.min_duration)?,
-        is_final: fields.bool_or("final", defaults.is_final)?,
+    let process = ProcessSpec {
+        max_failures: fields.or("max_failures", whole(), defaults.max_failures),
+        daemon: fields.or("daemon", Flag, defaults.daemon),
+        ephemeral: fields.or("ephemeral", Flag, defaults.ephemeral),
+        min_duration: fields.or("min_duration", whole(), defaults.min_duration),
+        is_final: fields.or("final", Flag, defaults.is_final),
+        logger: fields.or("logger", object(), defaults.logger.clone()),
         ..defaults
-    })
+    };
+    call.report(fields.finish());
+    process
+}
+
+fn logger(call: &Call<'_>, argument: Dynamic) -> Logger {
+    let mut fields = FieldReader::new(call.engine(), &LOGGER, argument);
+    let defaults = Logger::default();
+    let destination = match fields.optional("destination", DESTINATIONS) {
+        Some("console") => LogDestination::Console,
+        Some("both") => LogDestination::Both,
+        Some("none") => LogDestination::None,
+        Some(_) => LogDestination::File,
+        None => defaults.destination,
+    };
+    let mode = match fields.optional("mode", MODES) {
+        Some("rotate") => LogMode::Rotate,
+        Some(_) => LogMode::Standard,
+        None => defaults.mode,
+    };
+    let logger = Logger { destination, mode, rotate: fields.or("rotate", object(), defaults.rotate) };
+    call.report(fields.finish());
+    logger
+}
+
+fn rotate_policy(call: &Call<'_>, argument: Dynamic) -> RotatePolicy {
+    let mut fields = FieldReader::new(call.engine(), &ROTATE_POLICY, argument);
+    let defaults = RotatePolicy::default();
+    let policy = RotatePolicy {
+        log_size: fields.or("log_size", Bytes, defaults.log_size),
+        backups: fields.or("backups", whole(), defaults.backups),
+    };
+    call.report(fields.finish());
+    policy
 }
 
 #[cfg(test)]
 mod tests {
     use crate::test_support::{diagnostics_of, job_file_with_task, job_of};
     use atoll_model::ProcessSpec;
+    use atoll_model::config::{LogDestination, LogMode, Logger, RotatePolicy};
 
     fn job_file_with_process(process: &str) -> String {
         job_file_with_task(&format!(
@@ -42,30 +92,76 @@ mod tests {
         ))
     }
 
+    fn process_of(process: &str) -> ProcessSpec {
+        job_of(&job_file_with_process(process)).task.processes.remove(0)
+    }
+
     #[test]
     fn unset_fields_take_auroras_defaults() {
-        let job = job_of(&job_file_with_process(r#"Process(#{ name: "p", cmdline: "true" })"#));
-        let process = &job.task.processes[0];
+        let process = process_of(r#"Process(#{ name: "p", cmdline: "true" })"#);
         assert_eq!(
             (process.max_failures, process.daemon, process.ephemeral, process.min_duration, process.is_final),
             (1, false, false, 5, false)
+        );
+        assert_eq!(process.logger, Logger::default());
+        assert_eq!(process.logger.rotate, RotatePolicy { log_size: 100 << 20, backups: 5 });
+        assert_eq!(
+            process_of(r#"Process(#{ name: "p", cmdline: "x", logger: Logger(#{}) })"#).logger,
+            Logger::default()
         );
     }
 
     #[test]
     fn every_field_can_be_set() {
-        let job = job_of(&job_file_with_process(
-            r#"Process(#{ name: "p", cmdline: "run", max_failures: 0, daemon: true, ephemeral: true, min_duration: 60, final: true })"#,
-        ));
+        let process = process_of(
+            r#"Process(#{ name: "p", cmdline: "run", max_failures: 0, daemon: true, ephemeral: true, min_duration: 60,
+                final: true, logger: Logger(#{ destination: "both", mode: "rotate",
+                rotate: RotatePolicy(#{ log_size: 10 * MB, backups: 3 }) }) })"#,
+        );
         let expected = ProcessSpec {
             max_failures: 0,
             daemon: true,
             ephemeral: true,
             min_duration: 60,
             is_final: true,
+            logger: Logger {
+                destination: LogDestination::Both,
+                mode: LogMode::Rotate,
+                rotate: RotatePolicy { log_size: 10 << 20, backups: 3 },
+            },
             ..ProcessSpec::new("p", "run")
         };
-        assert_eq!(job.task.processes, vec![expected]);
+        assert_eq!(process, expected);
+    }
+
+    #[test]
+    fn every_logger_destination_and_mode_is_accepted() {
+        for (word, destination) in [
+            ("file", LogDestination::File),
+            ("console", LogDestination::Console),
+            ("both", LogDestination::Both),
+            ("none", LogDestination::None),
+        ] {
+            let process = process_of(&format!(
+                r#"Process(#{{ name: "p", cmdline: "x", logger: Logger(#{{ destination: "{word}", mode: "standard" }}) }})"#
+            ));
+            assert_eq!((process.logger.destination, process.logger.mode), (destination, LogMode::Standard));
+        }
+    }
+
+    #[test]
+    fn a_logger_word_outside_the_allowed_ones_lists_them() {
+        let diagnostics = diagnostics_of(&job_file_with_process(
+            r#"Process(#{ name: "p", cmdline: "x", logger: Logger(#{ destination: "disk", mode: "daily" }) })"#,
+        ));
+        assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
+        assert!(
+            diagnostics[0].ends_with(
+                "Logger field 'destination' must be one of \"file\", \"console\", \"both\", \"none\", not \"disk\""
+            ),
+            "{diagnostics:?}"
+        );
+        assert!(diagnostics[1].ends_with("Logger field 'mode' must be one of \"standard\", \"rotate\", not \"daily\""));
     }
 
     #[test]
@@ -75,7 +171,10 @@ mod tests {
         let column = source.lines().nth(2).and_then(|line| line.find("Process")).map(|index| index + 1);
         assert_eq!(
             diagnostics,
-            vec![format!("test.rhai:3:{}: Process has no field 'cmdlin'; did you mean 'cmdline'?", column.unwrap())]
+            vec![
+                format!("test.rhai:3:{}: Process has no field 'cmdlin'; did you mean 'cmdline'?", column.unwrap()),
+                format!("test.rhai:3:{}: Process is missing required field 'cmdline'", column.unwrap()),
+            ]
         );
     }
 
@@ -85,17 +184,11 @@ mod tests {
         assert_eq!(diagnostics.len(), 1);
         assert!(
             diagnostics[0].ends_with(
-                "Process has no field 'colour'; its fields are name, cmdline, max_failures, daemon, ephemeral, min_duration, final"
+                "Process has no field 'colour'; its fields are name, cmdline, max_failures, daemon, ephemeral, \
+                 min_duration, final, logger"
             ),
             "{diagnostics:?}"
         );
-    }
-
-    #[test]
-    fn a_missing_required_field_is_named() {
-        let diagnostics = diagnostics_of(&job_file_with_process(r#"Process(#{ name: "p" })"#));
-        assert_eq!(diagnostics.len(), 1);
-        assert!(diagnostics[0].ends_with(": Process is missing required field 'cmdline'"), "{diagnostics:?}");
     }
 
     #[test]
@@ -111,6 +204,7 @@ mod tests {
                 r#"name: "p", cmdline: "x", min_duration: 1.5"#,
                 "Process field 'min_duration' must be a whole number of at least 0, not a float",
             ),
+            (r#"name: "p", cmdline: "x", logger: "file""#, "Process field 'logger' must be a Logger, not a string"),
         ] {
             let diagnostics = diagnostics_of(&job_file_with_process(&format!("Process(#{{ {fields} }})")));
             assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
@@ -119,9 +213,22 @@ mod tests {
     }
 
     #[test]
+    fn rotate_policy_fields_are_checked() {
+        let diagnostics = diagnostics_of(&job_file_with_process(
+            r#"Process(#{ name: "p", cmdline: "x", logger: Logger(#{ rotate: RotatePolicy(#{ log_size: "big", backup: 2 }) }) })"#,
+        ));
+        assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
+        assert!(diagnostics[0].ends_with("RotatePolicy has no field 'backup'; did you mean 'backups'?"));
+        assert!(
+            diagnostics[1]
+                .ends_with("RotatePolicy field 'log_size' must be a number of bytes, e.g. 512 * MB, not a string")
+        );
+    }
+
+    #[test]
     fn a_constructor_given_something_other_than_a_map_says_what_it_takes() {
         let diagnostics = diagnostics_of(&job_file_with_process(r#"Process("hello")"#));
-        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
         assert!(diagnostics[0].ends_with("Process takes one object map, e.g. Process(#{ ... }), not a string"));
     }
 }

@@ -1,29 +1,37 @@
 //! `Resources(#{ cpu, ram, disk, gpu })`: what one task instance reserves. `ram` and `disk` are
 //! given in bytes and stored in whole mebibytes, rounded up.
 
+use std::sync::Arc;
+
 use atoll_model::Resources;
 use rhai::{Dynamic, Engine};
 
 use super::fields::{FieldReader, ObjectSchema};
-use super::{ObjectError, register_constructor};
+use super::kinds::{Bytes, Number, whole};
+use super::{Call, register_constructor};
+use crate::session::Session;
 
-const RESOURCES: ObjectSchema = ObjectSchema { name: "Resources", fields: &["cpu", "ram", "disk", "gpu"] };
+pub(super) const RESOURCES: ObjectSchema = ObjectSchema { name: "Resources", fields: &["cpu", "ram", "disk", "gpu"] };
 
 const BYTES_PER_MEBIBYTE: u64 = 1 << 20;
 const DEFAULT_GPU: u64 = 0;
 
-pub(super) fn register(engine: &mut Engine) {
-    register_constructor(engine, "Resources", resources);
+pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
+    register_constructor(engine, session, "Resources", resources);
 }
 
-fn resources(engine: &Engine, argument: Dynamic) -> Result<Resources, ObjectError> {
-    let mut fields = FieldReader::new(engine, &RESOURCES, argument)?;
-    Ok(Resources {
-        cpu: fields.number("cpu")?,
-        ram_mb: mebibytes_rounded_up(fields.bytes("ram")?),
-        disk_mb: mebibytes_rounded_up(fields.bytes("disk")?),
-        gpu: fields.whole_number_or("gpu", DEFAULT_GPU)?,
-    })
+fn resources(call: &Call<'_>, argument: Dynamic) -> Resources {
+    let mut fields = FieldReader::new(call.engine(), &RESOURCES, argument);
+    // A missing or wrong size stands in as a valid one, so that validation adds nothing to the
+    // problem already recorded.
+    let resources = Resources {
+        cpu: fields.required("cpu", Number).unwrap_or(1.0),
+        ram_mb: mebibytes_rounded_up(fields.required("ram", Bytes).unwrap_or(BYTES_PER_MEBIBYTE)),
+        disk_mb: mebibytes_rounded_up(fields.required("disk", Bytes).unwrap_or(BYTES_PER_MEBIBYTE)),
+        gpu: fields.or("gpu", whole(), DEFAULT_GPU),
+    };
+    call.report(fields.finish());
+    resources
 }
 
 /// Whole mebibytes holding `bytes`: any part of one counts as one, and 0 stays 0 so that
@@ -81,9 +89,24 @@ mod tests {
         assert_eq!(
             messages,
             vec![
-                "Task must have a positive cpu, not 0",
-                "Task must have a positive ram",
-                "Task must have a positive disk"
+                "Must specify ram and disk resources, got ram:0 MB disk:0 MB",
+                "Task has invalid resources.  cpu/ramMb/diskMb must all be positive: cpu:0 ramMb:0 diskMb:0"
+            ]
+        );
+    }
+
+    #[test]
+    fn gpu_defaults_to_none_and_missing_sizes_are_each_named() {
+        let job = job_of(&job_file_with_resources("cpu: 0.5, ram: MB, disk: MB"));
+        assert_eq!(job.task.resources.gpu, 0);
+        let diagnostics = diagnostics_of(&job_file_with_resources("gpu: 1"));
+        let messages: Vec<&str> = diagnostics.iter().map(|d| d.split_once(": ").map_or("", |(_, m)| m)).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "Resources is missing required field 'cpu'",
+                "Resources is missing required field 'ram'",
+                "Resources is missing required field 'disk'"
             ]
         );
     }

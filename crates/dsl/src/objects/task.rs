@@ -1,70 +1,111 @@
-//! `Task(#{ ... })` and `SequentialTask(#{ ... })`: processes that run together in one sandbox,
-//! and the resources they share.
+//! `Task(#{ ... })`, `SequentialTask(#{ ... })` and `SimpleTask(name, command)`: processes that
+//! run together in one sandbox, and the resources they share.
+
+use std::sync::Arc;
 
 use atoll_model::{ProcessSpec, Resources, TaskSpec};
 use rhai::{Dynamic, Engine};
 
 use super::fields::{FieldReader, ObjectSchema};
+use super::kinds::{Described, ListOf, Text, object, whole};
 use super::order::OrderConstraint;
-use super::{ObjectError, register_constructor};
+use super::{Call, ObjectError, register_constructor, register_function};
+use crate::session::Session;
+use crate::values::describe;
 
 const TASK_FIELDS: &[&str] =
-    &["name", "processes", "constraints", "resources", "max_failures", "max_concurrency", "finalization_wait"];
-const TASK: ObjectSchema = ObjectSchema { name: "Task", fields: TASK_FIELDS };
-const SEQUENTIAL_TASK: ObjectSchema = ObjectSchema { name: "SequentialTask", fields: TASK_FIELDS };
+    &["name", "processes", "constraints", "resources", "max_failures", "max_concurrency", "finalization_wait", "user"];
+pub(super) const TASK: ObjectSchema = ObjectSchema { name: "Task", fields: TASK_FIELDS };
+pub(super) const SEQUENTIAL_TASK: ObjectSchema = ObjectSchema { name: "SequentialTask", fields: TASK_FIELDS };
 
-// Aurora's defaults.
-const DEFAULT_MAX_FAILURES: u32 = 1;
-const DEFAULT_MAX_CONCURRENCY: u32 = 0;
-const DEFAULT_FINALIZATION_WAIT: u64 = 30;
+/// How messages name the value of `constraints`.
+const ORDERS: &str = "an array of order(...) constraints";
+/// `SimpleTask`'s resources (Aurora's): one cpu, 1 GiB of ram and of disk, in mebibytes.
+const SIMPLE_RESOURCES: Resources = Resources { cpu: 1.0, ram_mb: 1024, disk_mb: 1024, gpu: 0 };
 
-pub(super) fn register(engine: &mut Engine) {
-    register_constructor(engine, "Task", task);
-    register_constructor(engine, "SequentialTask", sequential_task);
+pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
+    register_constructor(engine, session, "Task", task);
+    register_constructor(engine, session, "SequentialTask", sequential_task);
+    register_function(engine, session, "SimpleTask", 2..=2, simple_task);
 }
 
 /// A task whose processes run in parallel except as its `constraints` order them.
-fn task(engine: &Engine, argument: Dynamic) -> Result<TaskSpec, ObjectError> {
-    let mut fields = FieldReader::new(engine, &TASK, argument)?;
-    let constraints: Vec<OrderConstraint> = fields.optional_list("constraints")?.unwrap_or_default();
+fn task(call: &Call<'_>, argument: Dynamic) -> TaskSpec {
+    let mut fields = FieldReader::new(call.engine(), &TASK, argument);
+    let constraints: Vec<OrderConstraint> = fields.or("constraints", Described(ListOf(object()), ORDERS), Vec::new());
     let order = constraints.into_iter().map(|constraint| constraint.names).collect();
-    read_task(fields, order)
+    read_task(call, fields, order)
 }
 
 /// A task whose processes run one after another, in the order listed.
-fn sequential_task(engine: &Engine, argument: Dynamic) -> Result<TaskSpec, ObjectError> {
-    let fields = FieldReader::new(engine, &SEQUENTIAL_TASK, argument)?;
+fn sequential_task(call: &Call<'_>, argument: Dynamic) -> TaskSpec {
+    let mut fields = FieldReader::new(call.engine(), &SEQUENTIAL_TASK, argument);
     if fields.is_given("constraints") {
-        return Err(ObjectError::SequentialTaskWithConstraints);
+        fields.problem(ObjectError::SequentialTaskWithConstraints);
+        // Read (and drop) it, so that it is not reported again as a wrong type.
+        let _ = fields.optional("constraints", Described(ListOf(object::<OrderConstraint>()), ORDERS));
     }
-    let mut task = read_task(fields, Vec::new())?;
+    let mut task = read_task(call, fields, Vec::new());
     let names: Vec<String> = task.processes.iter().map(|process| process.name.clone()).collect();
     if !names.is_empty() {
         task.order = vec![names];
     }
-    Ok(task)
+    task
 }
 
-/// Reads every field but `constraints`, which the caller has turned into `order`.
-fn read_task(mut fields: FieldReader<'_>, order: Vec<Vec<String>>) -> Result<TaskSpec, ObjectError> {
-    let name = fields.optional_string("name")?;
-    let processes: Vec<ProcessSpec> = fields.list("processes")?;
-    let resources: Resources = fields.object("resources")?;
-    Ok(TaskSpec {
-        // Aurora's default is '{{processes[0].name}}'; with no processes validation complains.
-        name: name.or_else(|| processes.first().map(|process| process.name.clone())).unwrap_or_default(),
-        processes,
+/// Reads every field but `constraints`, which the caller has turned into `order`, and reports
+/// what is wrong.
+fn read_task(call: &Call<'_>, mut fields: FieldReader<'_>, order: Vec<Vec<String>>) -> TaskSpec {
+    let name = fields.optional("name", Text);
+    let processes: Vec<ProcessSpec> = fields
+        .required("processes", ListOf(object()))
+        .unwrap_or_else(|| vec![ProcessSpec::new(&call.session().stand_in("process"), "true")]);
+    let resources = fields.required("resources", object()).unwrap_or(SIMPLE_RESOURCES);
+    let defaults = TaskSpec::new(processes, resources);
+    let task = TaskSpec {
+        // Aurora's default is '{{processes[0].name}}', which `TaskSpec::new` applies.
+        name: name.unwrap_or(defaults.name.clone()),
         order,
-        resources,
-        max_failures: fields.whole_number_or("max_failures", DEFAULT_MAX_FAILURES)?,
-        max_concurrency: fields.whole_number_or("max_concurrency", DEFAULT_MAX_CONCURRENCY)?,
-        finalization_wait: fields.whole_number_or("finalization_wait", DEFAULT_FINALIZATION_WAIT)?,
-    })
+        max_failures: fields.or("max_failures", whole(), defaults.max_failures),
+        max_concurrency: fields.or("max_concurrency", whole(), defaults.max_concurrency),
+        finalization_wait: fields.or("finalization_wait", whole(), defaults.finalization_wait),
+        user: fields.optional("user", Text),
+        ..defaults
+    };
+    call.report(fields.finish());
+    task
+}
+
+/// `SimpleTask(name, command)`: one process named like the task, with Aurora's small resources.
+fn simple_task(call: &Call<'_>, arguments: Vec<Dynamic>) -> TaskSpec {
+    let mut texts = Vec::with_capacity(arguments.len());
+    for (index, argument) in arguments.iter().enumerate() {
+        match argument.as_immutable_string_ref() {
+            Ok(text) => texts.push(text.to_string()),
+            Err(_) => {
+                let found = describe(call.engine(), argument);
+                call.report([ObjectError::Argument {
+                    function: "SimpleTask",
+                    expected: "a name and a command line, both strings",
+                    argument: index + 1,
+                    found,
+                }
+                .to_string()]);
+                texts.push(if index == 0 { call.session().stand_in("task") } else { String::new() });
+            }
+        }
+    }
+    let [name, command] = <[String; 2]>::try_from(texts).unwrap_or_default();
+    let mut task = TaskSpec::new(vec![ProcessSpec::new(&name, &command)], SIMPLE_RESOURCES);
+    task.name = name;
+    task
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::test_support::{diagnostics_of, job_file_with_task, job_of};
+    use atoll_model::{ProcessSpec, Resources};
+
+    use crate::test_support::{diagnostics_of, job_file_with_task, job_of, messages};
 
     const PROCESSES: &str = r#"
 let fetch = Process(#{ name: "fetch", cmdline: "curl -O x" });
@@ -90,6 +131,57 @@ let resources = Resources(#{ cpu: 1, ram: GB, disk: GB });
         assert_eq!(job.task.name, "serve");
         assert!(job.task.order.is_empty());
         assert_eq!((job.task.max_failures, job.task.max_concurrency, job.task.finalization_wait), (1, 0, 30));
+        assert_eq!(job.task.user, None);
+    }
+
+    #[test]
+    fn every_field_can_be_set() {
+        let job = job_of(&job_file(
+            r#"Task(#{ name: "web", processes: [fetch, serve], resources: resources, constraints: [order(fetch, serve)],
+                      max_failures: 2, max_concurrency: 1, finalization_wait: 45, user: "nobody" })"#,
+        ));
+        let task = job.task;
+        assert_eq!((task.name.as_str(), task.processes.len()), ("web", 2));
+        assert_eq!(task.order, vec![vec!["fetch", "serve"]]);
+        assert_eq!((task.max_failures, task.max_concurrency, task.finalization_wait), (2, 1, 45));
+        assert_eq!(task.user.as_deref(), Some("nobody"));
+        assert_eq!(task.resources, Resources { cpu: 1.0, ram_mb: 1024, disk_mb: 1024, gpu: 0 });
+    }
+
+    #[test]
+    fn a_simple_task_is_one_process_with_auroras_small_resources() {
+        let job = job_of(&job_file_with_task(r#"SimpleTask("hello", "echo {{name}}")"#));
+        let task = job.task;
+        assert_eq!(task.name, "hello");
+        assert_eq!(task.processes, vec![ProcessSpec::new("hello", "echo j")]);
+        assert_eq!(task.resources, Resources { cpu: 1.0, ram_mb: 1024, disk_mb: 1024, gpu: 0 });
+        assert!(task.order.is_empty());
+        let diagnostics = diagnostics_of(&job_file_with_task(r#"SimpleTask("hello", 3)"#));
+        assert_eq!(
+            messages(&diagnostics),
+            vec!["SimpleTask() takes a name and a command line, both strings, but argument 2 is an integer"]
+        );
+    }
+
+    #[test]
+    fn constraints_must_be_orders() {
+        let diagnostics =
+            diagnostics_of(&job_file(r#"Task(#{ processes: [fetch], resources: resources, constraints: ["fetch"] })"#));
+        assert_eq!(
+            messages(&diagnostics),
+            vec![
+                "Task field 'constraints' must be an array of order(...) constraints, not an array whose element 0 is a string"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_task_needs_processes_and_resources() {
+        let diagnostics = diagnostics_of(&job_file("Task(#{ name: \"t\" })"));
+        assert_eq!(
+            messages(&diagnostics),
+            vec!["Task is missing required field 'processes'", "Task is missing required field 'resources'"]
+        );
     }
 
     #[test]
@@ -142,6 +234,9 @@ let resources = Resources(#{ cpu: 1, ram: GB, disk: GB });
             r#"Task(#{ processes: [fetch], resources: resources, constraints: [order(fetch, "nope")] })"#,
         ));
         assert_eq!(diagnostics.len(), 1);
-        assert!(diagnostics[0].ends_with("Ordering names unknown process 'nope'"), "{diagnostics:?}");
+        assert!(
+            diagnostics[0].ends_with("Task has invalid plan: ordering names unknown process 'nope'"),
+            "{diagnostics:?}"
+        );
     }
 }

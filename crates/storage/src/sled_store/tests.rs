@@ -6,26 +6,14 @@ use atoll_state::{ClusterState, StateConfig};
 use crate::{SCHEMA_VERSION, SledStore, Store, StoreError};
 
 fn job(name: &str) -> JobSpec {
-    JobSpec {
-        key: format!("devcluster/www-data/devel/{name}").parse().unwrap(),
-        task: TaskSpec {
-            name: name.into(),
-            processes: vec![ProcessSpec::new(name, "sleep 100")],
-            order: vec![],
-            resources: Resources { cpu: 0.5, ram_mb: 16, disk_mb: 16, gpu: 0 },
-            max_failures: 1,
-            max_concurrency: 0,
-            finalization_wait: 30,
-        },
-        instances: 2,
-        service: true,
-        contact: None,
-        tier: None,
-        priority: 0,
-        production: false,
-        max_task_failures: 1,
-        cron_schedule: None,
-    }
+    let task = TaskSpec::new(
+        vec![ProcessSpec::new(name, "sleep 100")],
+        Resources { cpu: 0.5, ram_mb: 16, disk_mb: 16, gpu: 0 },
+    );
+    let mut job = JobSpec::new(format!("devcluster/www-data/devel/{name}").parse().unwrap(), task);
+    job.instances = 2;
+    job.service = true;
+    job
 }
 
 #[test]

@@ -20,6 +20,7 @@ fn task(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> TaskSpec {
         max_failures: 1,
         max_concurrency: 0,
         finalization_wait: 10,
+        user: None,
     }
 }
 
