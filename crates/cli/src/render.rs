@@ -161,8 +161,17 @@ fn listing(value: &Value, depth: usize, lines: &mut Vec<String>) {
         }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                lines.push(format!("{indent}- [{index}]"));
-                listing(item, depth + 1, lines);
+                let flat = match item {
+                    Value::Object(_) => false,
+                    Value::Array(inner) => inner.iter().all(|i| !i.is_object() && !i.is_array()),
+                    _ => true,
+                };
+                if flat {
+                    lines.push(format!("{indent}- {}", scalar(item)));
+                } else {
+                    lines.push(format!("{indent}- [{index}]"));
+                    listing(item, depth + 1, lines);
+                }
             }
         }
         other => lines.push(format!("{indent}{}", scalar(other))),
@@ -220,6 +229,9 @@ mod tests {
         assert!(text.contains("\nupdate_config:\n  batch_size: 1\n"), "{text}");
         assert!(text.contains("    cmdline: \"echo {{thermos.ports[http]}}\""), "{text}");
         assert!(text.contains("cron_schedule: (none)"), "{text}");
+        let mut ordered = job.clone();
+        ordered.task.order = vec![vec!["hello".into()]];
+        assert!(inspect_text(&ordered).contains("  order:\n    - [\"hello\"]\n"), "{}", inspect_text(&ordered));
     }
 
     #[test]
