@@ -6,9 +6,17 @@
 //! to the sandbox's status file. Each run of a process is `bash -c <command line>` in its own
 //! process group (`process`), so stopping a process signals everything it started.
 //!
-//! Layout: `planner` is the pure decision core; `process` is the operating-system edge;
-//! this module is the thin async loop between them and the status file.
+//! The task is STARTING until its health check says it is healthy (`health`; a task without a
+//! health check is healthy once its processes start), then RUNNING. A kill first asks the task
+//! to stop over HTTP when it has the lifecycle port (`POST /quitquitquit`, then
+//! `POST /abortabortabort`, each followed by a wait), and only then signals its process groups.
+//!
+//! Layout: `planner` is the pure decision core; `health` holds the health rules and checks;
+//! `process` and `http` are the operating-system edges; this module is the thin async loop
+//! between them and the status file.
 
+mod health;
+mod http;
 mod planner;
 mod process;
 #[cfg(test)]
@@ -20,10 +28,13 @@ use std::pin::pin;
 use std::time::Duration;
 
 use atoll_model::TaskState;
+use atoll_model::config::HttpLifecycleConfig;
 use nix::sys::signal::Signal;
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
+use self::health::{Checker, HealthTracker, Verdict};
 use self::planner::{Planner, RunEnd, Start, Step};
 use crate::sandbox::{ExecutorStatus, LaunchFile, Sandbox, SandboxError};
 
@@ -48,8 +59,12 @@ pub async fn run_task(sandbox: &Sandbox, shutdown: impl Future<Output = ()>) -> 
             return Err(error.into());
         }
     };
-    let mut runner = TaskRunner::new(sandbox, &launch);
-    let result = runner.run(shutdown).await;
+    let (health_sender, health_events) = mpsc::unbounded_channel();
+    let mut runner = TaskRunner::new(sandbox, &launch, health_sender);
+    let result = runner.run(shutdown, health_events).await;
+    if let Some(monitor) = runner.monitor.take() {
+        monitor.abort();
+    }
     if result.is_err() {
         runner.kill_all();
     }
@@ -81,13 +96,43 @@ struct TaskRunner<'a> {
     /// One waiter per started run, yielding the process index and how the run ended.
     waiters: JoinSet<(usize, RunEnd)>,
     started_at: Instant,
-    /// STARTING until the first run is spawned, then RUNNING.
+    /// STARTING until the health check passes, then RUNNING.
     state: TaskState,
     last_written: Option<ExecutorStatus>,
+    /// The health monitor, started with the first run.
+    monitor: Option<JoinHandle<()>>,
+    health_events: mpsc::UnboundedSender<HealthEvent>,
+}
+
+/// What the health monitor tells the runner.
+#[derive(Debug)]
+enum HealthEvent {
+    Healthy,
+    Unhealthy(String),
+}
+
+/// Where a kill stands when the task has an HTTP lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum KillPhase {
+    None,
+    /// `/quitquitquit` sent; waiting until the deadline for the processes to stop.
+    Graceful {
+        until: Duration,
+    },
+    /// `/abortabortabort` sent; waiting until the deadline.
+    Abort {
+        until: Duration,
+    },
+    /// Signals: the planner terminates and then kills.
+    Signals,
 }
 
 impl<'a> TaskRunner<'a> {
-    fn new(sandbox: &'a Sandbox, launch: &'a LaunchFile) -> TaskRunner<'a> {
+    fn new(
+        sandbox: &'a Sandbox,
+        launch: &'a LaunchFile,
+        health_events: mpsc::UnboundedSender<HealthEvent>,
+    ) -> TaskRunner<'a> {
         TaskRunner {
             sandbox,
             launch,
@@ -97,14 +142,22 @@ impl<'a> TaskRunner<'a> {
             started_at: Instant::now(),
             state: TaskState::Starting,
             last_written: None,
+            monitor: None,
+            health_events,
         }
     }
 
-    async fn run(&mut self, shutdown: impl Future<Output = ()>) -> Result<ExecutorStatus, ExecutorError> {
+    async fn run(
+        &mut self,
+        shutdown: impl Future<Output = ()>,
+        mut health_events: mpsc::UnboundedReceiver<HealthEvent>,
+    ) -> Result<ExecutorStatus, ExecutorError> {
         let mut shutdown = pin!(shutdown);
         let mut shutdown_pending = true;
+        let mut kill_phase = KillPhase::None;
         self.write_progress()?;
         loop {
+            kill_phase = self.advance_kill(kill_phase);
             let step = self.planner.step(self.now());
             if let Some(outcome) = step.outcome {
                 tracing::info!(task = %self.launch.task_id, state = %outcome.state(), "{}", outcome.message());
@@ -117,20 +170,123 @@ impl<'a> TaskRunner<'a> {
             }
             self.carry_out(&step);
             self.write_progress()?;
-            let wake = step.wake_at.map(|at| self.started_at + at);
+            let phase_deadline = match kill_phase {
+                KillPhase::Graceful { until } | KillPhase::Abort { until } => Some(until),
+                KillPhase::None | KillPhase::Signals => None,
+            };
+            let wake = [step.wake_at, phase_deadline].into_iter().flatten().min().map(|at| self.started_at + at);
             tokio::select! {
                 Some(joined) = self.waiters.join_next() => {
                     let (process, end) = joined.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
                     self.run_ended(process, end);
                 }
+                Some(event) = health_events.recv() => self.health_changed(event),
                 () = sleep_until_some(wake) => {}
                 () = &mut shutdown, if shutdown_pending => {
                     shutdown_pending = false;
                     tracing::info!(task = %self.launch.task_id, "shutdown requested");
-                    self.planner.request_kill(self.now());
+                    kill_phase = self.begin_kill();
                 }
             }
         }
+    }
+
+    /// Starts a kill: over HTTP first when the task has its lifecycle port, else with signals.
+    fn begin_kill(&mut self) -> KillPhase {
+        match self.lifecycle() {
+            Some((port, lifecycle)) => {
+                self.post(port, &lifecycle.graceful_shutdown_endpoint);
+                self.planner.drain();
+                KillPhase::Graceful {
+                    until: self.now() + Duration::from_secs(lifecycle.graceful_shutdown_wait_secs.into()),
+                }
+            }
+            None => {
+                self.planner.request_kill(self.now());
+                KillPhase::Signals
+            }
+        }
+    }
+
+    /// Moves the kill on when its wait is over: graceful, then abort, then signals.
+    fn advance_kill(&mut self, phase: KillPhase) -> KillPhase {
+        let now = self.now();
+        match (phase, self.lifecycle()) {
+            (KillPhase::Graceful { until }, Some((port, lifecycle))) if now >= until => {
+                self.post(port, &lifecycle.shutdown_endpoint);
+                KillPhase::Abort { until: now + Duration::from_secs(lifecycle.shutdown_wait_secs.into()) }
+            }
+            (KillPhase::Abort { until }, _) if now >= until => {
+                self.planner.request_kill(now);
+                KillPhase::Signals
+            }
+            (phase, _) => phase,
+        }
+    }
+
+    /// The lifecycle port and its endpoints, when the task has both.
+    fn lifecycle(&self) -> Option<(u16, HttpLifecycleConfig)> {
+        let http = self.launch.lifecycle.http.as_ref()?;
+        self.launch.ports.get(&http.port).map(|port| (*port, http.clone()))
+    }
+
+    /// Sends `POST endpoint` to the task without waiting for the answer.
+    fn post(&self, port: u16, endpoint: &str) {
+        let endpoint = endpoint.to_owned();
+        tracing::info!(task = %self.launch.task_id, port, %endpoint, "lifecycle request");
+        tokio::spawn(async move {
+            if let Err(error) = http::request("POST", port, &endpoint, Duration::from_secs(1)).await {
+                tracing::info!(%endpoint, "lifecycle request failed: {error}");
+            }
+        });
+    }
+
+    fn health_changed(&mut self, event: HealthEvent) {
+        match event {
+            HealthEvent::Healthy => {
+                tracing::info!(task = %self.launch.task_id, "healthy");
+                self.state = TaskState::Running;
+            }
+            HealthEvent::Unhealthy(reason) => {
+                tracing::warn!(task = %self.launch.task_id, "{reason}");
+                self.planner.request_failure(reason, self.now());
+            }
+        }
+    }
+
+    /// Starts the health monitor, once, when the first run starts.
+    fn start_monitor(&mut self) {
+        if self.monitor.is_some() {
+            return;
+        }
+        let checker = Checker::for_launch(self.launch, self.sandbox.root());
+        let config = self.launch.health_check.clone();
+        let sandbox = self.sandbox.root().to_owned();
+        let events = self.health_events.clone();
+        self.monitor = Some(tokio::spawn(async move {
+            if checker == Checker::None {
+                let _ = events.send(HealthEvent::Healthy);
+                return;
+            }
+            let mut tracker = HealthTracker::new(&config);
+            let interval = Duration::from_secs_f64(config.interval_secs.max(0.01));
+            let timeout = Duration::from_secs_f64(config.timeout_secs.max(0.01));
+            let mut healthy = false;
+            loop {
+                match tracker.record(checker.check(&sandbox, timeout).await) {
+                    Verdict::Healthy if !healthy => {
+                        healthy = true;
+                        let _ = events.send(HealthEvent::Healthy);
+                    }
+                    Verdict::Unhealthy(reason) => {
+                        let _ = events.send(HealthEvent::Unhealthy(reason));
+                        return;
+                    }
+                    Verdict::Healthy | Verdict::Undecided => {}
+                }
+                tokio::time::sleep(interval).await;
+            }
+        }));
     }
 
     fn now(&self) -> Duration {
@@ -159,7 +315,7 @@ impl<'a> TaskRunner<'a> {
                 if let Some(pgid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
                     self.groups.insert(process, pgid);
                 }
-                self.state = TaskState::Running;
+                self.start_monitor();
                 self.waiters.spawn(async move { (process, process::run_end(child.wait().await)) });
             }
             Err(error) => {
@@ -186,6 +342,7 @@ impl<'a> TaskRunner<'a> {
 
     fn write_progress(&mut self) -> Result<ExecutorStatus, ExecutorError> {
         let message = match self.state {
+            TaskState::Starting if self.monitor.is_some() => "waiting for the health check to pass",
             TaskState::Starting => "starting",
             _ => "running",
         };

@@ -12,6 +12,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use atoll_model::config::{Announcer, HealthCheckConfig, LifecycleConfig};
 use atoll_model::{JobKey, TaskSpec, TaskState};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,14 @@ pub struct LaunchFile {
     /// The named ports allocated to the task, for `{{thermos.ports[NAME]}}` and `PORT_<NAME>`.
     pub ports: BTreeMap<String, u16>,
     pub spec: TaskSpec,
+    /// How the executor decides the task is healthy (and so RUNNING).
+    #[serde(default)]
+    pub health_check: HealthCheckConfig,
+    /// The HTTP endpoints the kill sequence calls first.
+    #[serde(default)]
+    pub lifecycle: LifecycleConfig,
+    #[serde(default)]
+    pub announce: Option<Announcer>,
 }
 
 /// What the executor last reported about its task.
@@ -161,6 +170,9 @@ mod tests {
                 finalization_wait: 30,
                 user: None,
             },
+            health_check: Default::default(),
+            lifecycle: Default::default(),
+            announce: None,
         }
     }
 

@@ -199,6 +199,9 @@ fn prepare_launch(launch: &v1::LaunchTask, hostname: &str) -> Result<LaunchFile,
         hostname: hostname.to_owned(),
         ports: atoll_proto::ports_from_wire(&launch.ports).map_err(bad)?,
         spec,
+        health_check: atoll_proto::health_check_from_wire(launch.health_check_config.as_ref()),
+        lifecycle: atoll_proto::lifecycle_from_wire(launch.lifecycle.as_ref()),
+        announce: launch.announce.as_ref().map(atoll_proto::announcer_from_wire).transpose().map_err(bad)?,
     })
 }
 

@@ -101,7 +101,7 @@ pub(crate) fn update_config_from_wire(u: Option<&v1::UpdateConfig>) -> c::Update
     }
 }
 
-pub(crate) fn health_check_to_wire(h: &c::HealthCheckConfig) -> v1::HealthCheckConfig {
+pub fn health_check_to_wire(h: &c::HealthCheckConfig) -> v1::HealthCheckConfig {
     use v1::health_check_config::HealthChecker as W;
     v1::HealthCheckConfig {
         health_checker: Some(match &h.health_checker {
@@ -122,7 +122,7 @@ pub(crate) fn health_check_to_wire(h: &c::HealthCheckConfig) -> v1::HealthCheckC
     }
 }
 
-pub(crate) fn health_check_from_wire(h: Option<&v1::HealthCheckConfig>) -> c::HealthCheckConfig {
+pub fn health_check_from_wire(h: Option<&v1::HealthCheckConfig>) -> c::HealthCheckConfig {
     use v1::health_check_config::HealthChecker as W;
     let Some(h) = h else { return c::HealthCheckConfig::default() };
     c::HealthCheckConfig {
@@ -143,7 +143,7 @@ pub(crate) fn health_check_from_wire(h: Option<&v1::HealthCheckConfig>) -> c::He
     }
 }
 
-pub(crate) fn lifecycle_to_wire(l: &c::LifecycleConfig) -> v1::LifecycleConfig {
+pub fn lifecycle_to_wire(l: &c::LifecycleConfig) -> v1::LifecycleConfig {
     v1::LifecycleConfig {
         http: l.http.as_ref().map(|h| v1::HttpLifecycleConfig {
             port: h.port.clone(),
@@ -155,7 +155,7 @@ pub(crate) fn lifecycle_to_wire(l: &c::LifecycleConfig) -> v1::LifecycleConfig {
     }
 }
 
-pub(crate) fn lifecycle_from_wire(l: Option<&v1::LifecycleConfig>) -> c::LifecycleConfig {
+pub fn lifecycle_from_wire(l: Option<&v1::LifecycleConfig>) -> c::LifecycleConfig {
     let Some(l) = l else { return c::LifecycleConfig::default() };
     c::LifecycleConfig {
         http: l.http.as_ref().map(|h| c::HttpLifecycleConfig {
@@ -168,7 +168,7 @@ pub(crate) fn lifecycle_from_wire(l: Option<&v1::LifecycleConfig>) -> c::Lifecyc
     }
 }
 
-pub(crate) fn announcer_to_wire(a: &c::Announcer) -> v1::Announcer {
+pub fn announcer_to_wire(a: &c::Announcer) -> v1::Announcer {
     use v1::port_target::Target;
     v1::Announcer {
         primary_port: a.primary_port.clone(),
@@ -187,7 +187,7 @@ pub(crate) fn announcer_to_wire(a: &c::Announcer) -> v1::Announcer {
     }
 }
 
-pub(crate) fn announcer_from_wire(a: &v1::Announcer) -> Result<c::Announcer, WireError> {
+pub fn announcer_from_wire(a: &v1::Announcer) -> Result<c::Announcer, WireError> {
     use v1::port_target::Target;
     let portmap = a
         .portmap

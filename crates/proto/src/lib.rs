@@ -31,6 +31,10 @@ mod config;
 mod job;
 
 pub use agent::{ports_from_wire, ports_to_wire};
+pub use config::{
+    announcer_from_wire, announcer_to_wire, health_check_from_wire, health_check_to_wire, lifecycle_from_wire,
+    lifecycle_to_wire,
+};
 pub use job::{job_key, task_state};
 
 #[cfg(test)]

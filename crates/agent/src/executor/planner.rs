@@ -13,8 +13,12 @@
 //! - *cleaning*: ordinary processes still running get SIGTERM, then SIGKILL at the deadline
 //!   (`finalization_wait` after the active stage ended, at most 60 seconds);
 //! - *finalizing*: final processes run, in their own order, until the same deadline;
+//! - *draining* (on request, before killing): no run starts and nothing is signalled, so the
+//!   processes can stop on their own after an HTTP lifecycle request; the task ends KILLED once
+//!   none runs;
 //! - *killing* (on request, from any stage): every running process gets SIGTERM, then SIGKILL at
-//!   the deadline; final processes are not started.
+//!   the deadline; final processes are not started. A kill ends the task KILLED; a failure
+//!   request (an unhealthy task) ends it FAILED with the reason.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -212,7 +216,8 @@ enum Stage {
     Active,
     Cleaning { end: TaskEnd, deadline: Duration },
     Finalizing { end: TaskEnd, deadline: Duration },
-    Killing { deadline: Duration },
+    Draining,
+    Killing { deadline: Duration, outcome: Outcome },
     Done(Outcome),
 }
 
@@ -271,15 +276,37 @@ impl Planner {
         }
     }
 
-    /// Stops the task: every running process is terminated, then killed at the deadline.
+    /// Stops the task: every running process is terminated, then killed at the deadline. The
+    /// task ends KILLED (or FAILED, if a failure was requested first).
     pub fn request_kill(&mut self, now: Duration) {
+        let outcome = match &self.stage {
+            Stage::Killing { outcome, .. } => outcome.clone(),
+            _ => Outcome::Killed,
+        };
+        self.stop(outcome, now);
+    }
+
+    /// Fails the task for a reason outside its processes (a failed health check): every running
+    /// process is terminated, then killed at the deadline, and the task ends FAILED.
+    pub fn request_failure(&mut self, message: String, now: Duration) {
+        self.stop(Outcome::Failed(Failure { message, exit_code: None }), now);
+    }
+
+    /// Starts no more runs and signals nothing: the running processes may stop on their own.
+    pub fn drain(&mut self) {
+        if matches!(self.stage, Stage::Active | Stage::Cleaning { .. } | Stage::Finalizing { .. }) {
+            self.stage = Stage::Draining;
+        }
+    }
+
+    fn stop(&mut self, outcome: Outcome, now: Duration) {
         let deadline = now + self.finalization_wait;
         self.stage = match &self.stage {
             Stage::Done(_) => return,
-            Stage::Active => Stage::Killing { deadline },
+            Stage::Active | Stage::Draining => Stage::Killing { deadline, outcome },
             Stage::Cleaning { deadline: earlier, .. }
             | Stage::Finalizing { deadline: earlier, .. }
-            | Stage::Killing { deadline: earlier } => Stage::Killing { deadline: deadline.min(*earlier) },
+            | Stage::Killing { deadline: earlier, .. } => Stage::Killing { deadline: deadline.min(*earlier), outcome },
         };
     }
 
@@ -292,7 +319,8 @@ impl Planner {
             Stage::Cleaning { deadline, .. } => self.stop_running(false, deadline, now, &mut step),
             Stage::Finalizing { deadline, .. } if now >= deadline => self.stop_running(true, deadline, now, &mut step),
             Stage::Finalizing { .. } => self.start_ready(true, now, &mut step),
-            Stage::Killing { deadline } => self.stop_running(true, deadline, now, &mut step),
+            Stage::Killing { deadline, .. } => self.stop_running(true, deadline, now, &mut step),
+            Stage::Draining => {}
             Stage::Done(outcome) => step.outcome = Some(outcome),
         }
         step.wake_at = self.wake_at(now);
@@ -311,7 +339,8 @@ impl Planner {
                 Stage::Finalizing { end, deadline } if !self.finals_can_progress(*deadline, now) => {
                     Some(Stage::Done(self.outcome(end)))
                 }
-                Stage::Killing { .. } if !self.any_running(|_| true) => Some(Stage::Done(Outcome::Killed)),
+                Stage::Killing { outcome, .. } if !self.any_running(|_| true) => Some(Stage::Done(outcome.clone())),
+                Stage::Draining if !self.any_running(|_| true) => Some(Stage::Done(Outcome::Killed)),
                 _ => None,
             };
             match next {
@@ -431,10 +460,10 @@ impl Planner {
             Stage::Finalizing { deadline, .. } if now < *deadline => {
                 Some(self.next_ready_at(true, now).map_or(*deadline, |at| at.min(*deadline)))
             }
-            Stage::Cleaning { deadline, .. } | Stage::Finalizing { deadline, .. } | Stage::Killing { deadline } => {
+            Stage::Cleaning { deadline, .. } | Stage::Finalizing { deadline, .. } | Stage::Killing { deadline, .. } => {
                 Some(*deadline).filter(|_| unkilled)
             }
-            Stage::Done(_) => None,
+            Stage::Draining | Stage::Done(_) => None,
         }
     }
 

@@ -40,6 +40,7 @@ pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, 
         ports: &launch.ports,
     };
     let root = sandbox.root();
+    let identity = Identity::current();
     let mut command = Command::new("bash");
     command
         .arg("-c")
@@ -49,13 +50,47 @@ pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, 
         .stdout(open_log(&log_dir.join("stdout"))?)
         .stderr(open_log(&log_dir.join("stderr"))?)
         .process_group(0)
+        .env("HOME", &identity.home)
+        .env("USER", &identity.name)
+        .env("LOGNAME", &identity.name)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()))
         .env("ATOLL_TASK_ID", &launch.task_id)
         .env("ATOLL_INSTANCE", launch.instance.to_string())
         .env("ATOLL_SANDBOX", std::path::absolute(root).unwrap_or_else(|_| root.to_owned()));
     for (name, port) in &launch.ports {
         command.env(port_variable(name), port.to_string());
     }
+    let profile = root.join(PROFILE);
+    if profile.is_file() {
+        command.env("BASH_ENV", std::path::absolute(&profile).unwrap_or(profile));
+    }
     command.spawn().map_err(|source| SpawnError::Bash { sandbox: root.to_owned(), source })
+}
+
+/// The sandbox file every process of the task sources first, through `BASH_ENV` (Aurora's
+/// `.thermos_profile`).
+pub const PROFILE: &str = ".thermos_profile";
+
+/// `PATH` for processes when the executor has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The user the task's processes run as, and their home.
+struct Identity {
+    name: String,
+    home: String,
+}
+
+impl Identity {
+    /// The executor's own user: processes run as the user the agent runs as.
+    fn current() -> Identity {
+        match nix::unistd::User::from_uid(nix::unistd::getuid()) {
+            Ok(Some(user)) => Identity { name: user.name, home: user.dir.display().to_string() },
+            _ => Identity {
+                name: std::env::var("USER").unwrap_or_else(|_| "nobody".to_owned()),
+                home: std::env::var("HOME").unwrap_or_else(|_| "/".to_owned()),
+            },
+        }
+    }
 }
 
 fn open_log(path: &Path) -> Result<File, SpawnError> {

@@ -37,6 +37,9 @@ fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFile {
             finalization_wait: 30,
             user: None,
         },
+        health_check: Default::default(),
+        lifecycle: Default::default(),
+        announce: None,
     }
 }
 
@@ -208,4 +211,125 @@ async fn unreadable_launch_file_is_an_error_naming_it_and_reported_as_failed() {
     assert!(error.contains(&sandbox.launch_file().display().to_string()), "{error}");
     let status = sandbox.read_status().expect("read status").expect("a status was written");
     assert_eq!((status.state, status.message), (TaskState::Failed, error));
+}
+
+/// A small HTTP server for health and lifecycle tests: `GET` answers "ok" once the sandbox has
+/// a `healthy` file (else "not yet"); every `POST` path is appended to `posted`, and
+/// `/quitquitquit` makes it exit 0 unless the sandbox has a `stubborn` file.
+const TEST_SERVER: &str = r#"
+import http.server, os, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok" if os.path.exists("healthy") else b"not yet"
+        self.send_response(200); self.end_headers(); self.wfile.write(body)
+    def do_POST(self):
+        with open("posted", "a") as f: f.write(self.path + "\n")
+        self.send_response(200); self.end_headers(); self.wfile.write(b"bye")
+        if self.path == "/quitquitquit" and not os.path.exists("stubborn"): os._exit(0)
+    def log_message(self, *args): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port()
+}
+
+/// A task serving `TEST_SERVER` on its `health` port, checked every 100 ms.
+fn served_launch(max_consecutive_failures: u32) -> LaunchFile {
+    let mut launch = launch(vec![process("server", "exec python3 server.py {{thermos.ports[health]}}")], &[]);
+    launch.ports = BTreeMap::from([("health".to_owned(), free_port())]);
+    launch.health_check.initial_interval_secs = 0.2;
+    launch.health_check.interval_secs = 0.1;
+    launch.health_check.max_consecutive_failures = max_consecutive_failures;
+    if let Some(http) = launch.lifecycle.http.as_mut() {
+        http.graceful_shutdown_wait_secs = 1;
+        http.shutdown_wait_secs = 1;
+    }
+    launch
+}
+
+fn start_served(
+    launch: &LaunchFile,
+) -> (TempDir, Sandbox, oneshot::Sender<()>, tokio::task::JoinHandle<ExecutorStatus>) {
+    let (dir, sandbox) = sandbox_with(launch);
+    fs::write(dir.path().join("server.py"), TEST_SERVER).expect("write server");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let runner = Sandbox::new(dir.path());
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        run_task(&runner, shutdown).await.expect("executor runs")
+    });
+    (dir, sandbox, stop, task)
+}
+
+async fn state_within(sandbox: &Sandbox, wanted: TaskState, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if sandbox.read_status().ok().flatten().is_some_and(|s| s.state == wanted) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_task_with_a_health_port_runs_only_once_healthy_and_stops_on_quitquitquit() {
+    let launch = served_launch(100);
+    let (dir, sandbox, stop, task) = start_served(&launch);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let status = sandbox.read_status().expect("read").expect("written");
+    assert_eq!(status.state, TaskState::Starting, "not healthy yet: {status:?}");
+    assert_eq!(status.message, "waiting for the health check to pass");
+    fs::write(dir.path().join("healthy"), "").expect("make healthy");
+    assert!(state_within(&sandbox, TaskState::Running, Duration::from_secs(5)).await, "healthy means RUNNING");
+
+    let started = Instant::now();
+    let _ = stop.send(());
+    let status = tokio::time::timeout(TEST_TIMEOUT, task).await.expect("ends in time").expect("joins");
+    assert_eq!(status.state, TaskState::Killed, "{status:?}");
+    assert!(started.elapsed() < Duration::from_millis(900), "ended at once, well before the graceful wait");
+    assert_eq!(fs::read_to_string(dir.path().join("posted")).expect("posted"), "/quitquitquit\n");
+}
+
+#[tokio::test]
+async fn a_task_that_ignores_quitquitquit_gets_abortabortabort_then_signals() {
+    let launch = served_launch(100);
+    let (dir, sandbox, stop, task) = start_served(&launch);
+    fs::write(dir.path().join("healthy"), "").expect("make healthy");
+    fs::write(dir.path().join("stubborn"), "").expect("make stubborn");
+    assert!(state_within(&sandbox, TaskState::Running, Duration::from_secs(5)).await);
+    let started = Instant::now();
+    let _ = stop.send(());
+    let status = tokio::time::timeout(TEST_TIMEOUT, task).await.expect("ends in time").expect("joins");
+    assert_eq!(status.state, TaskState::Killed, "{status:?}");
+    assert!(started.elapsed() >= Duration::from_secs(2), "both lifecycle waits passed first");
+    assert_eq!(fs::read_to_string(dir.path().join("posted")).expect("posted"), "/quitquitquit\n/abortabortabort\n");
+}
+
+#[tokio::test]
+async fn a_task_that_never_gets_healthy_fails_with_the_reason() {
+    let launch = served_launch(1);
+    let (_dir, _sandbox, _stop, task) = start_served(&launch);
+    let status = tokio::time::timeout(TEST_TIMEOUT, task).await.expect("ends in time").expect("joins");
+    assert_eq!(status.state, TaskState::Failed, "{status:?}");
+    assert!(status.message.starts_with("Failed health check! GET /health answered \"not yet\""), "{}", status.message);
+}
+
+#[tokio::test]
+async fn processes_get_home_user_path_and_the_task_profile() {
+    let launch = launch(vec![process("env", "echo \"$HOME|$USER|$LOGNAME|${PATH:+path}|$FROM_PROFILE\"")], &[]);
+    let (dir, sandbox) = sandbox_with(&launch);
+    fs::write(dir.path().join(".thermos_profile"), "export FROM_PROFILE=profiled\n").expect("write profile");
+    let status =
+        tokio::time::timeout(TEST_TIMEOUT, run_task(&sandbox, pending())).await.expect("in time").expect("runs");
+    assert_eq!(status.state, TaskState::Finished);
+    let line = log(&sandbox, "env", 0, "stdout");
+    let fields: Vec<&str> = line.trim().split('|').collect();
+    assert_eq!(fields.len(), 5, "{line}");
+    assert!(!fields[0].is_empty() && !fields[1].is_empty(), "{line}");
+    assert_eq!(fields[1], fields[2], "USER and LOGNAME agree: {line}");
+    assert_eq!(&fields[3..], ["path", "profiled"], "{line}");
 }

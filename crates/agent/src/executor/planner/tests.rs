@@ -210,3 +210,47 @@ fn ordering_on_an_unknown_process_fails_instead_of_hanging() {
     let expected = failed("process 'a' can never start: 'ghost' is not a process of this task", None);
     assert_eq!(planner.step(Duration::ZERO).outcome, Some(expected));
 }
+
+#[test]
+fn draining_starts_nothing_and_signals_nothing_until_the_processes_stop() {
+    let mut daemon = process("serve");
+    daemon.daemon = true;
+    let mut planner = Planner::new(&task(vec![daemon], &[]));
+    assert_eq!(started(&planner.step(Duration::ZERO)), vec![(0, 0)]);
+    planner.drain();
+    let step = planner.step(SECOND);
+    assert!(step.start.is_empty() && step.terminate.is_empty() && step.kill.is_empty(), "{step:?}");
+    assert_eq!(step.wake_at, None);
+    planner.run_ended(0, RunEnd::Exited(0), 2 * SECOND);
+    let done = planner.step(2 * SECOND);
+    assert!(done.start.is_empty(), "a draining daemon is not run again");
+    assert_eq!(done.outcome, Some(Outcome::Killed));
+}
+
+#[test]
+fn a_kill_after_draining_terminates_what_still_runs() {
+    let mut planner = Planner::new(&task(vec![process("a")], &[]));
+    planner.step(Duration::ZERO);
+    planner.drain();
+    planner.step(SECOND);
+    planner.request_kill(5 * SECOND);
+    assert_eq!(planner.step(5 * SECOND).terminate, vec![0]);
+    assert_eq!(planner.step(15 * SECOND).kill, vec![0]);
+    planner.run_ended(0, RunEnd::Signaled(9), 15 * SECOND);
+    assert_eq!(planner.step(15 * SECOND).outcome, Some(Outcome::Killed));
+}
+
+#[test]
+fn a_requested_failure_stops_the_task_and_ends_it_failed_with_the_reason() {
+    let mut planner = Planner::new(&task(vec![process("a")], &[]));
+    planner.step(Duration::ZERO);
+    planner.request_failure("Failed health check! HTTP 500".into(), SECOND);
+    assert_eq!(planner.step(SECOND).terminate, vec![0]);
+    planner.request_kill(2 * SECOND);
+    planner.run_ended(0, RunEnd::Signaled(15), 2 * SECOND);
+    assert_eq!(
+        planner.step(2 * SECOND).outcome,
+        Some(failed("Failed health check! HTTP 500", None)),
+        "a later kill keeps the reason"
+    );
+}
