@@ -178,11 +178,23 @@ impl Cluster {
         let mut cluster =
             Cluster { url: format!("http://127.0.0.1:{port}"), port, dir, scheduler: None, agents: Vec::new() };
         cluster.start_scheduler(agent_timeout_secs);
-        for (index, ports) in [(1, "[41000-41009]"), (2, "[41010-41019]")] {
-            let agent = cluster.start_agent(index, ports);
+        for index in [1, 2] {
+            let agent = cluster.start_agent(index);
             cluster.agents.push(agent);
         }
         cluster
+    }
+
+    /// Kills agent `name` with SIGKILL, as a crash would; its tasks' executors keep running.
+    pub fn crash_agent(&mut self, name: &str) {
+        let index = self.agents.iter().position(|a| a.name == name).expect("a running agent of that name");
+        self.agents.remove(index).crash();
+    }
+
+    /// Starts agent `agent-INDEX` again, on the same work directory.
+    pub fn restart_agent(&mut self, index: u32) {
+        let agent = self.start_agent(index);
+        self.agents.push(agent);
     }
 
     pub fn start_scheduler(&mut self, agent_timeout_secs: u64) {
@@ -199,13 +211,19 @@ impl Cluster {
         self.scheduler = Some(scheduler);
     }
 
-    fn start_agent(&self, index: u32, ports: &str) -> Daemon {
+    fn start_agent(&self, index: u32) -> Daemon {
         let work = self.dir.path().join(format!("agent-{index}"));
         let hostname = format!("agent-{index}");
-        let resources = format!("cpus:1;mem:512;disk:512;ports:{ports}");
+        let first_port = 41000 + 10 * index;
+        let resources = format!("cpus:1;mem:512;disk:512;ports:[{first_port}-{}]", first_port + 9);
         let attributes = format!("host:{hostname};rack:r{index}");
-        Daemon::start(
-            &hostname,
+        // Each start of an agent logs to its own file, so a restarted agent's log is its own.
+        let log_name = format!(
+            "{hostname}-{}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+        );
+        let mut daemon = Daemon::start(
+            &log_name,
             self.dir.path(),
             &[
                 "agent",
@@ -222,7 +240,9 @@ impl Cluster {
                 "--on-exit",
                 "kill",
             ],
-        )
+        );
+        daemon.name = hostname;
+        daemon
     }
 
     /// Runs `atoll job ARGS --scheduler URL`.

@@ -62,6 +62,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         .keep_alive_while_idle(true);
     let (updates_tx, updates_rx) = mpsc::unbounded_channel();
     let supervisors = Arc::new(Supervisors::new(&config, updates_tx));
+    let recovered = supervisors.recover();
+    if recovered > 0 {
+        tracing::info!(tasks = recovered, "took over tasks left by an earlier agent");
+    }
     let connection = tokio::spawn(stay_connected(config.clone(), endpoint, supervisors.clone(), updates_rx));
     shutdown.await;
     if on_exit == OnExit::KillTasks {

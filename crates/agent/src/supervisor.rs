@@ -2,26 +2,36 @@
 //! executor process, watches its status file and reports every change, and carries out kills
 //! (SIGTERM to the executor, which stops its process groups; SIGKILL to all of them if it does
 //! not finish in time).
+//!
+//! Recovery: at start the agent scans its sandboxes ([`Supervisors::recover`]). A live executor
+//! is adopted and watched as if this agent had started it; an executor that died while no
+//! agent watched is reported LOST; a task that ended unseen is reported with its real end. An
+//! end the scheduler has acknowledged is recorded in the sandbox (`.executor/acknowledged`),
+//! so it is reported exactly once across agent restarts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use atoll_model::{JobKey, TaskId, TaskSpec, TaskState};
 use atoll_proto::v1;
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
 use tokio::sync::{mpsc, watch};
 
+use self::watcher::{
+    Executor, executor_alive, force_stop, kill_groups, kill_orphan, read_status, spawn_executor, watch_executor,
+};
 use crate::runtime::AgentConfig;
-use crate::sandbox::{ExecutorStatus, LaunchFile, Sandbox};
+use crate::sandbox::{LaunchFile, Sandbox};
+
+mod watcher;
 
 /// How often a supervisor reads its task's status file.
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// Extra time an executor gets beyond its task's finalization wait before it is SIGKILLed.
 const KILL_MARGIN: Duration = Duration::from_secs(5);
+/// The sandbox file (under `.executor/`) naming the end the scheduler acknowledged.
+const ACKNOWLEDGED: &str = "acknowledged";
 
 /// A task state change to report to the scheduler.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,12 +82,72 @@ impl Supervisors {
         self.lock().values().map(|s| s.last.clone()).collect()
     }
 
-    /// The scheduler has `update`: a task whose end it now knows is no longer kept.
+    /// The scheduler has `update`: a task whose end it now knows is no longer kept, and the
+    /// sandbox records that the end was delivered.
     pub fn acknowledge(&self, update: &TaskUpdate) {
         let mut tasks = self.lock();
         if update.state.is_terminal() && tasks.get(&update.task).is_some_and(|s| s.last.state == update.state) {
             tasks.remove(&update.task);
+            let marker = PathBuf::from(&update.sandbox).join(".executor").join(ACKNOWLEDGED);
+            if let Err(e) = std::fs::write(&marker, update.state.name()) {
+                tracing::warn!(path = %marker.display(), "cannot record an acknowledged end: {e}");
+            }
         }
+    }
+
+    /// Takes over the tasks an earlier agent left in the work directory; returns how many
+    /// tasks it found that are not yet over for the scheduler.
+    pub fn recover(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(self.work_dir.join("sandboxes")) else { return 0 };
+        let mut found = 0;
+        for entry in entries.flatten() {
+            let sandbox = Sandbox::new(entry.path());
+            let task = TaskId(entry.file_name().to_string_lossy().into_owned());
+            let Ok(launch) = sandbox.read_launch() else { continue };
+            let acknowledged = std::fs::read_to_string(sandbox.root().join(".executor").join(ACKNOWLEDGED)).ok();
+            let status = read_status(&sandbox);
+            if acknowledged.is_some() {
+                continue;
+            }
+            found += 1;
+            let (kill_tx, kill_rx) = watch::channel(false);
+            let sandbox_text = sandbox.root().display().to_string();
+            let reporter = Reporter {
+                task: task.clone(),
+                sandbox: sandbox_text.clone(),
+                updates: self.updates.clone(),
+                tasks: self.tasks.clone(),
+            };
+            let last = TaskUpdate {
+                task: task.clone(),
+                state: TaskState::Assigned,
+                message: String::new(),
+                exit_code: None,
+                sandbox: sandbox_text,
+            };
+            self.lock().insert(task.clone(), Supervised { last, kill: kill_tx });
+            match status {
+                Some(status) if status.state.is_terminal() => {
+                    tracing::info!(%task, state = %status.state, "found a task that ended while the agent was away");
+                    reporter.report(status.state, &status.message, status.exit_code);
+                }
+                Some(status) if executor_alive(status.executor_pid as i32, sandbox.root()) => {
+                    tracing::info!(%task, pid = status.executor_pid, "adopting a running executor");
+                    reporter.report(status.state, &status.message, status.exit_code);
+                    let grace = kill_grace(&launch);
+                    let executor = Executor::Adopted(status.executor_pid as i32);
+                    tokio::spawn(async move {
+                        watch_executor(executor, &sandbox, grace, kill_rx, &reporter, status.state).await;
+                    });
+                }
+                dead => {
+                    tracing::warn!(%task, "its executor died while the agent was away");
+                    kill_groups(dead.map(|s| s.process_groups).unwrap_or_default());
+                    reporter.report(TaskState::Lost, "the executor died while the agent was away", None);
+                }
+            }
+        }
+        found
     }
 
     fn sandbox(&self, task: &TaskId) -> Sandbox {
@@ -151,12 +221,10 @@ impl Supervisors {
         }
         for task in running() {
             tracing::warn!(%task, "still running at the shutdown deadline; SIGKILL");
-            let status = read_status(&self.sandbox(&task));
-            if let Some(status) = status {
-                let _ = kill(Pid::from_raw(status.executor_pid as i32), Signal::SIGKILL);
-                for pgid in status.process_groups {
-                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-                }
+            let sandbox = self.sandbox(&task);
+            if let Some(status) = read_status(&sandbox) {
+                force_stop(status.executor_pid as i32, &sandbox);
+                kill_groups(status.process_groups);
             }
         }
     }
@@ -209,116 +277,22 @@ async fn supervise(
     launch: LaunchFile,
     sandbox: Sandbox,
     command: Vec<String>,
-    mut kill_requested: watch::Receiver<bool>,
+    kill_requested: watch::Receiver<bool>,
     reporter: &Reporter,
 ) {
-    let grace = Duration::from_secs(launch.spec.finalization_wait.min(60)) + KILL_MARGIN;
+    let grace = kill_grace(&launch);
     if let Err(e) = sandbox.write_launch(&launch) {
         return reporter.report(TaskState::Failed, &format!("could not prepare the sandbox: {e}"), None);
     }
-    let mut child = match spawn_executor(&command, &sandbox) {
+    let child = match spawn_executor(&command, &sandbox) {
         Ok(child) => child,
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not start the executor: {e}"), None),
     };
     reporter.report(TaskState::Starting, "Executor started", None);
-    let executor_pid = child.id().and_then(|pid| i32::try_from(pid).ok());
-    let mut reported = TaskState::Starting;
-    let mut kill_deadline: Option<tokio::time::Instant> = None;
-    let mut poll = tokio::time::interval(POLL_INTERVAL);
-    let exit = loop {
-        tokio::select! {
-            exit = child.wait() => break exit,
-            changed = kill_requested.changed(), if kill_deadline.is_none() => {
-                if changed.is_ok() && *kill_requested.borrow() {
-                    if let Some(pid) = executor_pid {
-                        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-                    }
-                    kill_deadline = Some(tokio::time::Instant::now() + grace);
-                }
-            }
-            _ = poll.tick() => {
-                if let Some(status) = read_status(&sandbox)
-                    && status.state != reported
-                    && !status.state.is_terminal()
-                {
-                    reported = status.state;
-                    reporter.report(status.state, &status.message, status.exit_code);
-                }
-                if kill_deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                    tracing::warn!(task = %reporter.task, "executor did not stop in time; SIGKILL");
-                    if let Some(pid) = executor_pid {
-                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-                    }
-                }
-            }
-        }
-    };
-    let status = read_status(&sandbox);
-    match status {
-        Some(status) if status.state.is_terminal() => {
-            reporter.report(status.state, &status.message, status.exit_code);
-        }
-        leftover => {
-            for pgid in leftover.map(|s| s.process_groups).unwrap_or_default() {
-                let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-            }
-            if kill_deadline.is_some() {
-                reporter.report(TaskState::Killed, "Killed (the executor was forced to stop)", None);
-            } else {
-                let how = exit.map_or_else(|e| e.to_string(), |s| s.to_string());
-                reporter.report(TaskState::Failed, &format!("the executor exited unexpectedly ({how})"), None);
-            }
-        }
-    }
+    watch_executor(Executor::Child(child), &sandbox, grace, kill_requested, reporter, TaskState::Starting).await;
 }
 
-fn read_status(sandbox: &Sandbox) -> Option<ExecutorStatus> {
-    match sandbox.read_status() {
-        Ok(status) => status,
-        Err(e) => {
-            tracing::warn!(error = %e, "unreadable executor status");
-            None
-        }
-    }
-}
-
-fn spawn_executor(command: &[String], sandbox: &Sandbox) -> std::io::Result<tokio::process::Child> {
-    let (program, args) =
-        command.split_first().ok_or_else(|| std::io::Error::other("no executor command configured"))?;
-    let log = |name: &str| std::fs::File::create(sandbox.root().join(".executor").join(name));
-    tokio::process::Command::new(program)
-        .args(args)
-        .arg("--sandbox")
-        .arg(sandbox.root())
-        .current_dir(sandbox.root())
-        .stdin(Stdio::null())
-        .stdout(log("stdout")?)
-        .stderr(log("stderr")?)
-        // Its own process group: a Ctrl-C at the agent's terminal does not reach the task.
-        .process_group(0)
-        .spawn()
-}
-
-/// Kills the executor and processes of a task found only on disk. The executor's pid is
-/// trusted only while `/proc/PID/cmdline` still names the sandbox, so a reused pid is safe.
-async fn kill_orphan(sandbox: &Sandbox) {
-    let Some(status) = read_status(sandbox) else { return };
-    if status.state.is_terminal() {
-        return;
-    }
-    let pid = status.executor_pid as i32;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let ours = String::from_utf8_lossy(&cmdline).contains(&*sandbox.root().to_string_lossy());
-    if ours {
-        tracing::info!(sandbox = %sandbox.root().display(), pid, "killing a task left from before");
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        tokio::time::sleep(KILL_MARGIN).await;
-        let still_ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == cmdline);
-        if still_ours {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
-    for pgid in status.process_groups {
-        let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-    }
+/// How long an executor gets to stop after SIGTERM before it is SIGKILLed.
+fn kill_grace(launch: &LaunchFile) -> Duration {
+    Duration::from_secs(launch.spec.finalization_wait.min(60)) + KILL_MARGIN
 }

@@ -35,11 +35,14 @@ fn agent_id(raw: &str) -> Result<AgentId, Status> {
 fn agent_reported_state(raw: i32) -> Result<TaskState, Status> {
     let state = task_state(raw).map_err(wire_status)?;
     match state {
-        TaskState::Starting | TaskState::Running | TaskState::Finished | TaskState::Failed | TaskState::Killed => {
-            Ok(state)
-        }
+        TaskState::Starting
+        | TaskState::Running
+        | TaskState::Finished
+        | TaskState::Failed
+        | TaskState::Killed
+        | TaskState::Lost => Ok(state),
         other => Err(Status::invalid_argument(format!(
-            "invalid task state: agents report STARTING, RUNNING, FINISHED, FAILED or KILLED, not {other}"
+            "invalid task state: agents report STARTING, RUNNING, FINISHED, FAILED, KILLED or LOST, not {other}"
         ))),
     }
 }

@@ -1,0 +1,121 @@
+//! Agent recovery through the real binary: after `kill -9` of an agent its tasks keep running;
+//! the restarted agent adopts every live executor without restarting its task, reports the real
+//! end of a task that ended meanwhile, and reports LOST for an executor that died with it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use atoll_tests::{Cluster, eventually, group_alive, kill_sandbox_processes, printed};
+use serde_json::Value;
+
+const HELLO: &str = "devcluster/www-data/devel/hello";
+
+fn hello_file() -> String {
+    atoll_tests::workspace_root().join("examples/hello_world.rhai").display().to_string()
+}
+
+fn instance(cluster: &Cluster, job: &str) -> Value {
+    cluster.status(job)["instances"][0].clone()
+}
+
+/// Creates `job` from `file` and waits until it runs; returns its status entry.
+fn running(cluster: &Cluster, job: &str, file: &str) -> Value {
+    let created = cluster.job(&["create", job, file, "--wait-until", "RUNNING"]);
+    assert!(created.status.success(), "{}", printed(&created));
+    instance(cluster, job)
+}
+
+fn executor_status(sandbox: &str) -> Value {
+    let text = std::fs::read_to_string(PathBuf::from(sandbox).join(".executor/status.json")).expect("status file");
+    serde_json::from_str(&text).expect("status JSON")
+}
+
+fn agent_index(host: &str) -> u32 {
+    host.trim_start_matches("agent-").parse().expect("agents are named agent-N")
+}
+
+#[test]
+fn a_restarted_agent_adopts_running_tasks_without_restarting_them() {
+    let mut cluster = Cluster::start(10);
+    let task = running(&cluster, HELLO, &hello_file());
+    let host = task["host"].as_str().unwrap().to_owned();
+    let sandbox = task["sandbox"].as_str().unwrap().to_owned();
+    let group = executor_status(&sandbox)["process_groups"][0].as_i64().expect("a process group") as i32;
+
+    cluster.crash_agent(&host);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(group_alive(group), "the task outlives its agent");
+    cluster.restart_agent(agent_index(&host));
+    eventually("the restarted agent to adopt the executor", Duration::from_secs(5), || {
+        cluster
+            .agents
+            .iter()
+            .find(|a| a.name == host)
+            .filter(|a| a.log().contains("adopting a running executor"))
+            .map(|_| ())
+    });
+    let after = instance(&cluster, HELLO);
+    assert_eq!(after["task_id"], task["task_id"], "the same run goes on");
+    assert_eq!(after["status"], "RUNNING");
+    assert!(group_alive(group), "not restarted");
+
+    let killed = cluster.job(&["kill", &format!("{HELLO}/0"), "--wait-timeout-secs", "20"]);
+    assert!(killed.status.success(), "the adopted task is killed through its agent: {}", printed(&killed));
+    eventually("the task's processes to be gone", Duration::from_secs(10), || (!group_alive(group)).then_some(()));
+}
+
+#[test]
+fn a_task_that_ended_while_its_agent_was_down_keeps_its_real_end() {
+    let mut cluster = Cluster::start(10);
+    let file = cluster.dir.path().join("short.rhai");
+    std::fs::write(
+        &file,
+        r#"let p = Process(#{ name: "short", cmdline: "sleep 2; exit 0" });
+let t = SequentialTask(#{ processes: [p], resources: Resources(#{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }) });
+let jobs = [ Job(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "short", task: t }) ];
+"#,
+    )
+    .unwrap();
+    let job = "devcluster/www-data/devel/short";
+    let task = running(&cluster, job, file.to_str().unwrap());
+    let host = task["host"].as_str().unwrap().to_owned();
+    cluster.crash_agent(&host);
+    let sandbox = task["sandbox"].as_str().unwrap().to_owned();
+    eventually("the task to finish unseen", Duration::from_secs(10), || {
+        (executor_status(&sandbox)["state"] == "FINISHED").then_some(())
+    });
+    cluster.restart_agent(agent_index(&host));
+    let ended = eventually("the scheduler to hear the real end", Duration::from_secs(10), || {
+        let entry = instance(&cluster, job);
+        (entry["status"] != "RUNNING").then_some(entry)
+    });
+    assert_eq!(ended["status"], "FINISHED", "{ended}");
+    assert_eq!(ended["exit_code"], 0);
+    assert_eq!(ended["task_id"], task["task_id"], "not LOST and run again");
+
+    // Restarting the agent once more does not report the end a second time.
+    cluster.crash_agent(&host);
+    cluster.restart_agent(agent_index(&host));
+    std::thread::sleep(Duration::from_secs(1));
+    let agent = cluster.agents.iter().find(|a| a.name == host).unwrap();
+    assert!(!agent.log().contains("found a task that ended"), "{}", agent.log());
+}
+
+#[test]
+fn an_executor_that_died_with_its_agent_is_reported_lost_and_the_service_runs_again() {
+    let mut cluster = Cluster::start(10);
+    let task = running(&cluster, HELLO, &hello_file());
+    let host = task["host"].as_str().unwrap().to_owned();
+    let sandbox = PathBuf::from(task["sandbox"].as_str().unwrap());
+    cluster.crash_agent(&host);
+    kill_sandbox_processes(&sandbox);
+    cluster.restart_agent(agent_index(&host));
+    let again = eventually("the service to run again", Duration::from_secs(20), || {
+        let entry = instance(&cluster, HELLO);
+        (entry["status"] == "RUNNING" && entry["task_id"] != task["task_id"]).then_some(entry)
+    });
+    assert_ne!(again["task_id"], task["task_id"]);
+    let agent = cluster.agents.iter().find(|a| a.name == host).unwrap();
+    assert!(agent.log().contains("its executor died while the agent was away"), "{}", agent.log());
+    let _ = cluster.job(&["killall", HELLO]);
+}
