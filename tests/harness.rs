@@ -239,10 +239,20 @@ impl Cluster {
                 &attributes,
                 "--on-exit",
                 "kill",
+                "--cgroup-parent",
+                &self.cgroup_parent(),
+                "--disk-check-interval-secs",
+                "1",
             ],
         );
         daemon.name = hostname;
         daemon
+    }
+
+    /// The cgroup this cluster's tasks live under: one per cluster, so concurrent test clusters
+    /// never share a task group.
+    pub fn cgroup_parent(&self) -> String {
+        format!("atoll-test-{}", self.port)
     }
 
     /// Runs `atoll job ARGS --scheduler URL`.
@@ -255,6 +265,17 @@ impl Cluster {
         let output = self.job(&["status", job, "--json"]);
         assert!(output.status.success(), "job status failed: {}", printed(&output));
         serde_json::from_slice(&output.stdout).expect("job status --json prints JSON")
+    }
+}
+
+impl Drop for Cluster {
+    /// Stops the agents, then removes the cluster's (by then empty) cgroup parents.
+    fn drop(&mut self) {
+        self.agents.clear();
+        let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else { return };
+        for controller in controllers.flatten() {
+            let _ = std::fs::remove_dir(controller.path().join(self.cgroup_parent()));
+        }
     }
 }
 

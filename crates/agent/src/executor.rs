@@ -43,6 +43,8 @@ use crate::sandbox::{ExecutorStatus, LaunchFile, Sandbox, SandboxError};
 pub enum ExecutorError {
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    #[error("{0}")]
+    Isolation(String),
 }
 
 /// Runs the task described by the sandbox's launch file until it ends or `shutdown` resolves,
@@ -59,6 +61,13 @@ pub async fn run_task(sandbox: &Sandbox, shutdown: impl Future<Output = ()>) -> 
             return Err(error.into());
         }
     };
+    if let Err(error) = crate::isolation::join_groups(&launch.cgroups, std::process::id()) {
+        let message = format!("could not join the task's control groups: {error}");
+        if let Err(write_error) = sandbox.write_status(&status(TaskState::Failed, message.clone(), None, Vec::new())) {
+            tracing::warn!("{write_error}");
+        }
+        return Err(ExecutorError::Isolation(message));
+    }
     let (health_sender, health_events) = mpsc::unbounded_channel();
     let mut runner = TaskRunner::new(sandbox, &launch, health_sender);
     let result = runner.run(shutdown, health_events).await;

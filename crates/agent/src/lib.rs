@@ -7,6 +7,7 @@
 
 pub mod executor;
 pub mod host;
+pub mod isolation;
 pub mod runtime;
 pub mod sandbox;
 mod supervisor;

@@ -29,6 +29,10 @@ pub struct AgentConfig {
     /// The program and leading arguments that start an executor; the agent appends
     /// `--sandbox DIR`.
     pub executor_command: Vec<String>,
+    /// Puts each task in its own control group with its cpu and memory limits.
+    pub isolator: std::sync::Arc<dyn crate::isolation::Isolator>,
+    /// How often each task's sandbox is measured against its disk limit.
+    pub disk_check_interval: Duration,
 }
 
 /// What happens to running tasks when the agent stops.

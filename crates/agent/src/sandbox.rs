@@ -35,6 +35,10 @@ pub struct LaunchFile {
     pub lifecycle: LifecycleConfig,
     #[serde(default)]
     pub announce: Option<Announcer>,
+    /// The directories of the task's control groups, which the executor joins before it starts
+    /// any process; empty on hosts without isolation.
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
 }
 
 /// What the executor last reported about its task.
@@ -173,6 +177,7 @@ mod tests {
             health_check: Default::default(),
             lifecycle: Default::default(),
             announce: None,
+            cgroups: Vec::new(),
         }
     }
 

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use self::watcher::{
     Executor, executor_alive, force_stop, kill_groups, kill_orphan, read_status, spawn_executor, watch_executor,
 };
+use crate::isolation::{Isolator, Limits, TaskGroup};
 use crate::runtime::AgentConfig;
 use crate::sandbox::{LaunchFile, Sandbox};
 
@@ -55,6 +56,8 @@ pub struct Supervisors {
     work_dir: PathBuf,
     hostname: String,
     executor_command: Vec<String>,
+    isolator: Arc<dyn Isolator>,
+    disk_check_interval: Duration,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     tasks: Arc<Mutex<BTreeMap<TaskId, Supervised>>>,
     /// Set once the agent is stopping and killing its tasks: no new launches after that.
@@ -67,6 +70,8 @@ impl Supervisors {
             work_dir: config.work_dir.clone(),
             hostname: config.hostname.clone(),
             executor_command: config.executor_command.clone(),
+            isolator: config.isolator.clone(),
+            disk_check_interval: config.disk_check_interval,
             updates,
             tasks: Arc::new(Mutex::new(BTreeMap::new())),
             closing: std::sync::atomic::AtomicBool::new(false),
@@ -134,10 +139,11 @@ impl Supervisors {
                 Some(status) if executor_alive(status.executor_pid as i32, sandbox.root()) => {
                     tracing::info!(%task, pid = status.executor_pid, "adopting a running executor");
                     reporter.report(status.state, &status.message, status.exit_code);
-                    let grace = kill_grace(&launch);
+                    let limits =
+                        TaskLimits::of(&launch, self.isolator.open(&task.0).ok().flatten(), self.disk_check_interval);
                     let executor = Executor::Adopted(status.executor_pid as i32);
                     tokio::spawn(async move {
-                        watch_executor(executor, &sandbox, grace, kill_rx, &reporter, status.state).await;
+                        watch_executor(executor, &sandbox, limits, kill_rx, &reporter, status.state).await;
                     });
                 }
                 dead => {
@@ -183,9 +189,14 @@ impl Supervisors {
             Reporter { task: id, sandbox: sandbox_text, updates: self.updates.clone(), tasks: self.tasks.clone() };
         let prepared = prepare_launch(&launch, &self.hostname);
         let command = self.executor_command.clone();
+        let isolator = self.isolator.clone();
+        let disk_check_interval = self.disk_check_interval;
         tokio::spawn(async move {
             match prepared {
-                Ok(file) => supervise(file, sandbox, command, kill_rx, &reporter).await,
+                Ok(file) => {
+                    let start = Start { command, isolator, disk_check_interval };
+                    supervise(file, sandbox, start, kill_rx, &reporter).await;
+                }
                 Err(message) => reporter.report(TaskState::Failed, &message, None),
             }
         });
@@ -270,29 +281,61 @@ fn prepare_launch(launch: &v1::LaunchTask, hostname: &str) -> Result<LaunchFile,
         health_check: atoll_proto::health_check_from_wire(launch.health_check_config.as_ref()),
         lifecycle: atoll_proto::lifecycle_from_wire(launch.lifecycle.as_ref()),
         announce: launch.announce.as_ref().map(atoll_proto::announcer_from_wire).transpose().map_err(bad)?,
+        cgroups: Vec::new(),
     })
 }
 
-async fn supervise(
-    launch: LaunchFile,
-    sandbox: Sandbox,
+/// What starting an executor takes besides the launch.
+struct Start {
     command: Vec<String>,
+    isolator: Arc<dyn Isolator>,
+    disk_check_interval: Duration,
+}
+
+async fn supervise(
+    mut launch: LaunchFile,
+    sandbox: Sandbox,
+    start: Start,
     kill_requested: watch::Receiver<bool>,
     reporter: &Reporter,
 ) {
-    let grace = kill_grace(&launch);
+    let limits = Limits::from_resources(&launch.spec.resources);
+    let (isolator, task_id) = (start.isolator.clone(), launch.task_id.clone());
+    let group = match tokio::task::spawn_blocking(move || isolator.create(&task_id, &limits)).await {
+        Ok(Ok(group)) => group,
+        Ok(Err(e)) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
+        Err(e) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
+    };
+    launch.cgroups = group.dirs();
     if let Err(e) = sandbox.write_launch(&launch) {
         return reporter.report(TaskState::Failed, &format!("could not prepare the sandbox: {e}"), None);
     }
-    let child = match spawn_executor(&command, &sandbox) {
+    let child = match spawn_executor(&start.command, &sandbox) {
         Ok(child) => child,
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not start the executor: {e}"), None),
     };
     reporter.report(TaskState::Starting, "Executor started", None);
-    watch_executor(Executor::Child(child), &sandbox, grace, kill_requested, reporter, TaskState::Starting).await;
+    let limits = TaskLimits::of(&launch, Some(group), start.disk_check_interval);
+    watch_executor(Executor::Child(child), &sandbox, limits, kill_requested, reporter, TaskState::Starting).await;
 }
 
-/// How long an executor gets to stop after SIGTERM before it is SIGKILLed.
-fn kill_grace(launch: &LaunchFile) -> Duration {
-    Duration::from_secs(launch.spec.finalization_wait.min(60)) + KILL_MARGIN
+/// How a task is held to its resources while it runs.
+struct TaskLimits {
+    /// How long the executor gets to stop after SIGTERM before it is SIGKILLed.
+    kill_grace: Duration,
+    /// The task's control group, if it has one.
+    group: Option<TaskGroup>,
+    disk_limit_bytes: u64,
+    disk_check_interval: Duration,
+}
+
+impl TaskLimits {
+    fn of(launch: &LaunchFile, group: Option<TaskGroup>, disk_check_interval: Duration) -> TaskLimits {
+        TaskLimits {
+            kill_grace: Duration::from_secs(launch.spec.finalization_wait.min(60)) + KILL_MARGIN,
+            group,
+            disk_limit_bytes: launch.spec.resources.disk_mb.saturating_mul(1024 * 1024),
+            disk_check_interval,
+        }
+    }
 }

@@ -122,6 +122,16 @@ pub struct AgentArgs {
     /// What to do with running tasks when the agent stops.
     #[arg(long, value_enum, default_value_t = OnExitArg::Leave)]
     pub on_exit: OnExitArg,
+    /// Run tasks without cgroup limits. Without this flag an agent that cannot use cgroups
+    /// refuses to start, so no task runs unlimited by accident.
+    #[arg(long)]
+    pub no_isolation: bool,
+    /// The cgroup under which each task gets its own group.
+    #[arg(long, default_value = atoll_agent::isolation::DEFAULT_PARENT)]
+    pub cgroup_parent: String,
+    /// Seconds between measurements of each task's sandbox against its disk limit.
+    #[arg(long, default_value_t = 10)]
+    pub disk_check_interval_secs: u64,
 }
 
 #[derive(Args)]

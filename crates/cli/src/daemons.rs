@@ -1,8 +1,10 @@
 //! `atoll scheduler`, `atoll agent` and `atoll executor`: the long-running processes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use atoll_agent::executor::run_task;
+use atoll_agent::isolation::{DEFAULT_BASE, HostIsolation, Isolator, NoIsolation, check_host};
 use atoll_agent::sandbox::Sandbox;
 use atoll_agent::{AgentConfig, OnExit};
 use atoll_model::{AgentResources, Attributes, TaskState};
@@ -52,6 +54,18 @@ pub async fn scheduler(args: SchedulerArgs) -> CliResult {
     atoll_server::serve(scheduler, listener, shutdown).await.map_err(|e| CliError::failed(e.to_string()))
 }
 
+/// The isolator this host supports: its cgroups, or none when `no_isolation` allows that.
+/// The error says why cgroups cannot be used and what to do.
+pub fn host_isolator(no_isolation: bool, cgroup_parent: &str) -> Result<Arc<dyn Isolator>, String> {
+    if no_isolation {
+        return Ok(Arc::new(NoIsolation));
+    }
+    match check_host(Path::new(DEFAULT_BASE), cgroup_parent) {
+        HostIsolation::Available(isolator) => Ok(Arc::new(isolator)),
+        HostIsolation::Unavailable { reason } => Err(reason),
+    }
+}
+
 /// This machine's hostname.
 pub fn machine_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -80,6 +94,7 @@ pub async fn agent(args: AgentArgs) -> CliResult {
     };
     let attributes: Attributes =
         args.attributes.parse().map_err(|e| CliError::invalid_parameter(format!("--attributes: {e}")))?;
+    let isolator = host_isolator(args.no_isolation, &args.cgroup_parent).map_err(CliError::failed)?;
     let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
     let config = AgentConfig {
         scheduler: args.scheduler.clone(),
@@ -89,8 +104,11 @@ pub async fn agent(args: AgentArgs) -> CliResult {
         resources,
         attributes,
         executor_command: executor_command()?,
+        isolator,
+        disk_check_interval: std::time::Duration::from_secs(args.disk_check_interval_secs.max(1)),
     };
     eprintln!("Agent {} offering {} to {}", config.agent_id, config.resources, config.scheduler);
+    eprintln!("Isolation: {}", config.isolator.describe());
     let on_exit = match args.on_exit {
         OnExitArg::Leave => OnExit::LeaveTasks,
         OnExitArg::Kill => OnExit::KillTasks,

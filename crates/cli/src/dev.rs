@@ -15,11 +15,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::args::DevArgs;
-use crate::daemons::{bind, executor_command, machine_hostname, shutdown_signal};
+use crate::daemons::{bind, executor_command, host_isolator, machine_hostname, shutdown_signal};
 use crate::exit::{CliError, CliResult};
 use crate::{jobfile, render};
 
 const CLUSTER: &str = "devcluster";
+/// The cgroup parent of dev tasks, apart from a real agent's on the same machine.
+const DEV_CGROUP_PARENT: &str = "atoll-dev";
 /// Ports each dev agent offers.
 const PORTS_PER_AGENT: u16 = 100;
 
@@ -103,6 +105,10 @@ fn start_agents(
     let share = |total: u64| (total / u64::from(args.agents)).max(1);
     let hostname = machine_hostname();
     let command = executor_command()?;
+    let isolator = host_isolator(false, DEV_CGROUP_PARENT).unwrap_or_else(|reason| {
+        eprintln!("Running tasks without cgroup limits: {reason}");
+        host_isolator(true, DEV_CGROUP_PARENT).expect("running without isolation always works")
+    });
     let mut handles = Vec::new();
     for index in 0..args.agents as u16 {
         let first_port = 31000 + index * PORTS_PER_AGENT;
@@ -120,6 +126,8 @@ fn start_agents(
             },
             attributes: Default::default(),
             executor_command: command.clone(),
+            isolator: isolator.clone(),
+            disk_check_interval: std::time::Duration::from_secs(10),
         };
         handles.push(tokio::spawn(atoll_agent::run(config, wait_for(stop.clone()), OnExit::KillTasks)));
     }

@@ -29,7 +29,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     init_tracing(&cli.command);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One executor runs per task, so it stays small: a single-threaded runtime.
+    let mut builder = match cli.command {
+        Command::Executor(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

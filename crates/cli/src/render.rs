@@ -73,6 +73,7 @@ pub fn status_json(job: &str, tasks: &[v1::TaskStatus]) -> Value {
                 "sandbox": non_empty(&t.sandbox),
                 "pending_reason": non_empty(&t.pending_reason),
                 "exit_code": t.exit_code,
+                "message": t.events.last().map_or(Value::Null, |e| non_empty(&e.message)),
             })
         })
         .collect();
@@ -239,7 +240,9 @@ mod tests {
         let value = status_json("c/r/e/n", &[task(1, v1::TaskState::Pending)]);
         assert_eq!(value["job"], "c/r/e/n");
         let instance = &value["instances"][0];
-        for field in ["instance", "task_id", "status", "host", "ports", "sandbox", "pending_reason", "exit_code"] {
+        for field in
+            ["instance", "task_id", "status", "host", "ports", "sandbox", "pending_reason", "exit_code", "message"]
+        {
             assert!(instance.get(field).is_some(), "missing {field}");
         }
         assert_eq!(instance["status"], "PENDING");

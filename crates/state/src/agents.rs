@@ -1,9 +1,10 @@
 //! Agents: registration and reconciliation of what they run, heartbeats, loss, and the
-//! snapshot of free capacity that placement works on.
+//! snapshot placement works on (capacity, use, attributes, maintenance, and where each job's
+//! instances run).
 
 use std::collections::BTreeMap;
 
-use atoll_model::{AgentId, AgentResources, Attributes, TaskId, TaskState};
+use atoll_model::{AgentId, AgentResources, Attributes, JobKey, TaskId, TaskState};
 use atoll_placement::{AgentSnapshot, ClusterSnapshot, Usage};
 
 use crate::lifecycle::StatusReport;
@@ -27,6 +28,7 @@ impl ClusterState {
     /// running tasks it lacks are LOST (and rescheduled).
     pub fn register_agent(&mut self, registration: Registration, now_ms: u64) -> Vec<Effect> {
         let id = registration.id.clone();
+        let maintenance = self.agents.get(&id).map(|a| a.maintenance).unwrap_or_default();
         self.agents.insert(
             id.clone(),
             AgentRecord {
@@ -35,6 +37,7 @@ impl ClusterState {
                 resources: Some(registration.resources),
                 attributes: registration.attributes,
                 last_seen_ms: now_ms,
+                maintenance,
             },
         );
         let mut effects = Vec::new();
@@ -104,8 +107,14 @@ impl ClusterState {
         effects
     }
 
-    /// Free capacity of every registered agent, for placement.
+    /// Every registered agent with its capacity, use, attributes and maintenance mode, and the
+    /// agents every job's active instances run on, for placement.
     pub fn snapshot(&self) -> ClusterSnapshot {
+        self.snapshot_for(|_| true)
+    }
+
+    /// The snapshot, with instance placements only for the jobs `wanted` picks.
+    pub(crate) fn snapshot_for(&self, wanted: impl Fn(&JobKey) -> bool) -> ClusterSnapshot {
         let mut agents: BTreeMap<&AgentId, AgentSnapshot> = self
             .agents
             .values()
@@ -116,20 +125,25 @@ impl ClusterState {
                         id: a.id.clone(),
                         resources: a.resources.clone()?,
                         attributes: a.attributes.clone(),
+                        maintenance: a.maintenance,
                         used: Usage::default(),
                         used_ports: Default::default(),
                     },
                 ))
             })
             .collect();
+        let mut placed: BTreeMap<JobKey, Vec<AgentId>> = BTreeMap::new();
         for task in self.tasks.values().filter(|t| t.state.is_on_agent()) {
             let Some(assignment) = &task.assignment else { continue };
             if let Some(agent) = agents.get_mut(&assignment.agent) {
                 agent.used.add(&task.spec.resources);
                 agent.used_ports.extend(assignment.ports.values().copied());
+                if wanted(&task.job) {
+                    placed.entry(task.job.clone()).or_default().push(assignment.agent.clone());
+                }
             }
         }
-        ClusterSnapshot { agents: agents.into_values().collect() }
+        ClusterSnapshot { agents: agents.into_values().collect(), placed }
     }
 
     /// The agents currently known.

@@ -15,15 +15,19 @@
 
 mod agents;
 mod lifecycle;
+mod maintenance;
 mod queries;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use atoll_model::{AgentId, AgentResources, Attributes, JobKey, JobSpec, ScheduledTask, TaskId};
 use atoll_placement::Policy;
 
 pub use agents::Registration;
+pub use atoll_placement::{MaintenanceMode, PendingReason, VetoCount};
 pub use lifecycle::StatusReport;
+pub use maintenance::HostMaintenance;
 pub use queries::JobSummary;
 
 /// Timeouts and backoffs of the state machine, in milliseconds.
@@ -70,6 +74,8 @@ pub struct AgentRecord {
     pub resources: Option<AgentResources>,
     pub attributes: Attributes,
     pub last_seen_ms: u64,
+    /// Kept across re-registrations; forgotten with the agent when it is lost.
+    pub maintenance: MaintenanceMode,
 }
 
 /// What an agent must be told to do.
@@ -130,7 +136,9 @@ pub struct ClusterState {
     jobs: BTreeMap<JobKey, JobSpec>,
     tasks: BTreeMap<TaskId, ScheduledTask>,
     agents: BTreeMap<AgentId, AgentRecord>,
-    pending_reasons: BTreeMap<TaskId, String>,
+    /// Why each PENDING task was not placed in the last round it took part in; tasks of a job
+    /// that failed alike share one reason.
+    pending_reasons: BTreeMap<TaskId, Arc<PendingReason>>,
     next_task_seq: u64,
     illegal_transitions: u64,
     dirty_jobs: BTreeSet<JobKey>,
@@ -167,6 +175,7 @@ impl ClusterState {
                     resources: None,
                     attributes: Attributes::default(),
                     last_seen_ms: now_ms,
+                    maintenance: MaintenanceMode::None,
                 });
             }
         }

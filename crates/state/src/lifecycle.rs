@@ -1,10 +1,10 @@
 //! Jobs and tasks through their lives: creation, placement, status reports, kills,
 //! rescheduling with flapping backoff, timeouts and pruning.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use atoll_model::{AgentId, Assignment, JobKey, JobSpec, ScheduledTask, TaskEvent, TaskId, TaskState};
-use atoll_placement::{PendingTask, place};
+use atoll_placement::{PendingJob, PendingTask, Tier, place};
 
 use crate::{ClusterState, Effect, StateError};
 
@@ -251,24 +251,34 @@ impl ClusterState {
         }
     }
 
-    /// Runs one placement round over the registered agents and assigns what fits.
+    /// Runs one placement round over the registered agents and assigns what fits; every PENDING
+    /// task left over keeps the reason placement gave.
     pub fn schedule(&mut self, now_ms: u64) -> Vec<Effect> {
-        let pending: Vec<PendingTask> = self
-            .tasks
-            .values()
-            .filter(|t| t.state == TaskState::Pending)
-            .map(|t| PendingTask {
-                id: t.id.clone(),
-                priority: t.priority,
-                resources: t.spec.resources.clone(),
-                ports: t.requested_ports.clone(),
-                not_before_ms: t.not_before_ms,
-            })
-            .collect();
+        let mut pending: BTreeMap<&JobKey, PendingJob> = BTreeMap::new();
+        for task in self.tasks.values().filter(|t| t.state == TaskState::Pending) {
+            let Some(job) = self.jobs.get(&task.job) else { continue };
+            let entry = pending.entry(&job.key).or_insert_with(|| PendingJob {
+                key: job.key.clone(),
+                tier: Tier::from_name(job.tier.as_deref()),
+                priority: job.priority,
+                service: job.service,
+                instances: job.instances,
+                constraints: job.constraints.clone(),
+                tasks: Vec::new(),
+            });
+            entry.tasks.push(PendingTask {
+                id: task.id.clone(),
+                resources: task.spec.resources.clone(),
+                ports: task.requested_ports.clone(),
+                not_before_ms: task.not_before_ms,
+            });
+        }
         if pending.is_empty() {
             return Vec::new();
         }
-        let plan = place(&self.snapshot(), &pending, &self.config.policy, now_ms);
+        let snapshot = self.snapshot_for(|job| pending.contains_key(job));
+        let jobs: Vec<PendingJob> = pending.into_values().collect();
+        let plan = place(&snapshot, &jobs, &self.config.policy, now_ms);
         let mut effects = Vec::new();
         for placement in plan.placements {
             let Some(hostname) = self.agents.get(&placement.agent).map(|a| a.hostname.clone()) else { continue };
@@ -287,7 +297,8 @@ impl ClusterState {
     }
 
     /// Periodic housekeeping: loses silent agents and stuck tasks, releases throttled tasks
-    /// whose backoff has passed, and prunes old terminal tasks.
+    /// whose backoff has passed, marks emptied draining hosts DRAINED, and prunes old terminal
+    /// tasks.
     pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
         let mut effects = self.lose_silent_agents(now_ms);
         let timeout = self.config.transient_timeout_ms;
@@ -310,6 +321,7 @@ impl ClusterState {
         for id in released {
             effects.extend(self.transition(&id, TaskState::Pending, "Backoff over", now_ms));
         }
+        self.finish_draining();
         self.prune_terminal_tasks();
         effects
     }

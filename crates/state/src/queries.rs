@@ -2,7 +2,7 @@
 
 use atoll_model::{JobKey, JobKeyPrefix, JobSpec, ScheduledTask, TaskId, TaskState};
 
-use crate::ClusterState;
+use crate::{ClusterState, PendingReason};
 
 /// One line of `job list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,9 +71,16 @@ impl ClusterState {
         tasks
     }
 
-    /// Why a PENDING task has not been placed, as of the last placement round.
+    /// Why a PENDING task has not been placed, as of the last placement round, in Aurora's
+    /// words ("Insufficient: CPU", "Limit not satisfied: host").
     pub fn pending_reason(&self, task: &TaskId) -> Option<&str> {
-        self.pending_reasons.get(task).map(String::as_str)
+        self.pending_reasons.get(task).map(|r| r.summary.as_str())
+    }
+
+    /// Why a PENDING task has not been placed, in full: the summary and every veto with the
+    /// number of hosts it excluded and a few of their names.
+    pub fn why_pending(&self, task: &TaskId) -> Option<&PendingReason> {
+        self.pending_reasons.get(task).map(|r| &**r)
     }
 
     /// Whether any task waits for placement.

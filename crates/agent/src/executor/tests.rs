@@ -40,6 +40,7 @@ fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFile {
         health_check: Default::default(),
         lifecycle: Default::default(),
         announce: None,
+        cgroups: Vec::new(),
     }
 }
 

@@ -1,6 +1,11 @@
-//! Watching one executor: its status file, its end, and kills with escalation. The executor is
-//! either one this agent started (a child it can wait on) or one an earlier agent started and
-//! this one adopted after a restart (watched through `/proc`).
+//! Watching one executor: its status file, its end, kills with escalation, and the task's
+//! limits. The executor is either one this agent started (a child it can wait on) or one an
+//! earlier agent started and this one adopted after a restart (watched through `/proc`).
+//!
+//! Limits: the sandbox is measured every `disk_check_interval`, and a task over its disk is
+//! killed and reported FAILED "Disk limit exceeded"; a task that fails after the kernel's OOM
+//! killer struck in its control group is reported FAILED "Memory limit exceeded". Once the task
+//! has ended its control group is emptied and removed.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -11,7 +16,12 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use tokio::sync::watch;
 
-use super::{KILL_MARGIN, POLL_INTERVAL, Reporter};
+use super::{KILL_MARGIN, POLL_INTERVAL, Reporter, TaskLimits};
+use crate::isolation::{TaskGroup, sandbox_disk_usage};
+
+/// The slowest a quiet task's status file is read. Reads start at [`POLL_INTERVAL`] and double
+/// while nothing changes, so a busy task is seen at once and an idle one costs little.
+const MAX_POLL_INTERVAL: Duration = Duration::from_millis(400);
 use crate::sandbox::{ExecutorStatus, Sandbox};
 
 /// The executor process a supervisor watches.
@@ -35,8 +45,10 @@ impl Executor {
         match self {
             Executor::Child(child) => child.wait().await.map_or_else(|e| e.to_string(), |s| s.to_string()),
             Executor::Adopted(pid) => {
+                let mut wait = POLL_INTERVAL;
                 while executor_alive(*pid, sandbox) {
-                    tokio::time::sleep(POLL_INTERVAL).await;
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_POLL_INTERVAL);
                 }
                 "it exited".to_owned()
             }
@@ -60,14 +72,17 @@ pub(super) fn executor_alive(pid: i32, sandbox: &Path) -> bool {
 pub(super) async fn watch_executor(
     mut executor: Executor,
     sandbox: &Sandbox,
-    grace: Duration,
+    limits: TaskLimits,
     mut kill_requested: watch::Receiver<bool>,
     reporter: &Reporter,
     mut reported: TaskState,
 ) {
     let pid = executor.pid();
+    let grace = limits.kill_grace;
+    let mut next_disk_check = tokio::time::Instant::now() + limits.disk_check_interval;
+    let mut over_limit: Option<String> = None;
     let mut kill_deadline: Option<tokio::time::Instant> = None;
-    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    let mut poll_every = POLL_INTERVAL;
     let killing = |requested: bool, deadline: &mut Option<tokio::time::Instant>| {
         if requested && deadline.is_none() {
             if let Some(pid) = pid {
@@ -83,14 +98,25 @@ pub(super) async fn watch_executor(
             changed = kill_requested.changed(), if kill_deadline.is_none() => {
                 let requested = changed.is_ok() && *kill_requested.borrow();
                 killing(requested, &mut kill_deadline);
+                poll_every = POLL_INTERVAL;
             }
-            _ = poll.tick() => {
+            () = tokio::time::sleep_until(next_disk_check), if kill_deadline.is_none() => {
+                next_disk_check = tokio::time::Instant::now() + limits.disk_check_interval;
+                if let Some(reason) = disk_exceeded(sandbox, limits.disk_limit_bytes).await {
+                    tracing::warn!(task = %reporter.task, "{reason}");
+                    over_limit = Some(reason);
+                    killing(true, &mut kill_deadline);
+                }
+            }
+            () = tokio::time::sleep(poll_every) => {
+                poll_every = (poll_every * 2).min(MAX_POLL_INTERVAL);
                 if let Some(status) = read_status(sandbox)
                     && status.state != reported
                     && !status.state.is_terminal()
                 {
                     reported = status.state;
                     reporter.report(status.state, &status.message, status.exit_code);
+                    poll_every = POLL_INTERVAL;
                 }
                 if kill_deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                     tracing::warn!(task = %reporter.task, "executor did not stop in time; SIGKILL");
@@ -101,18 +127,55 @@ pub(super) async fn watch_executor(
             }
         }
     };
-    match read_status(sandbox) {
-        Some(status) if status.state.is_terminal() => {
-            reporter.report(status.state, &status.message, status.exit_code);
-        }
+    let (state, message, exit_code) = match read_status(sandbox) {
+        Some(status) if status.state.is_terminal() => (status.state, status.message, status.exit_code),
         leftover => {
             kill_groups(leftover.map(|s| s.process_groups).unwrap_or_default());
             if kill_deadline.is_some() {
-                reporter.report(TaskState::Killed, "Killed (the executor was forced to stop)", None);
+                (TaskState::Killed, "Killed (the executor was forced to stop)".to_owned(), None)
             } else {
-                reporter.report(TaskState::Failed, &format!("the executor exited unexpectedly ({exit})"), None);
+                (TaskState::Failed, format!("the executor exited unexpectedly ({exit})"), None)
             }
         }
+    };
+    let oom = match &limits.group {
+        Some(group) if state == TaskState::Failed => {
+            let group = group.clone();
+            tokio::task::spawn_blocking(move || group.oom_killed().unwrap_or(false)).await.unwrap_or(false)
+        }
+        _ => false,
+    };
+    match over_limit {
+        Some(reason) => reporter.report(TaskState::Failed, &reason, None),
+        None if oom => reporter.report(TaskState::Failed, &format!("Memory limit exceeded ({message})"), exit_code),
+        None => reporter.report(state, &message, exit_code),
+    }
+    if let Some(group) = limits.group {
+        release(group).await;
+    }
+}
+
+/// Measures the sandbox; says why if it is over `limit_bytes`.
+async fn disk_exceeded(sandbox: &Sandbox, limit_bytes: u64) -> Option<String> {
+    let root = sandbox.root().to_owned();
+    let used = tokio::task::spawn_blocking(move || sandbox_disk_usage(&root)).await.ok()?;
+    let mib = 1024 * 1024;
+    match used {
+        Ok(bytes) if bytes > limit_bytes => Some(format!(
+            "Disk limit exceeded: the sandbox uses {} MB of its {} MB",
+            bytes.div_ceil(mib),
+            limit_bytes / mib
+        )),
+        Ok(_) => None,
+        Err(e) => Some(format!("Disk limit exceeded: the sandbox could not be measured within bounds ({e})")),
+    }
+}
+
+/// Empties and removes a finished task's control group.
+async fn release(group: TaskGroup) {
+    let outcome = tokio::task::spawn_blocking(move || group.kill_all().and_then(|()| group.remove())).await;
+    if let Ok(Err(e)) = outcome {
+        tracing::warn!("could not remove a task's control group: {e}");
     }
 }
 

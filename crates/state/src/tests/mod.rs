@@ -1,5 +1,8 @@
 //! State machine tests: the life of a job from creation to kill, agent loss and
-//! rescheduling, restarts from durable state, and refusals.
+//! rescheduling, restarts from durable state, and refusals; placement and maintenance in
+//! `placement`.
+
+mod placement;
 
 use std::collections::BTreeSet;
 
@@ -33,12 +36,23 @@ fn register(state: &mut ClusterState, id: &str, now: u64) -> Vec<Effect> {
 
 /// Registers agent `id` as having `tasks`.
 fn register_reporting(state: &mut ClusterState, id: &str, tasks: Vec<(TaskId, StatusReport)>, now: u64) -> Vec<Effect> {
+    register_with(state, id, "", tasks, now)
+}
+
+/// Registers agent `id` with `attributes` (`name:value;...`) as having `tasks`.
+fn register_with(
+    state: &mut ClusterState,
+    id: &str,
+    attributes: &str,
+    tasks: Vec<(TaskId, StatusReport)>,
+    now: u64,
+) -> Vec<Effect> {
     state.register_agent(
         Registration {
             id: AgentId(id.into()),
             hostname: id.into(),
             resources: "cpus:2;mem:1024;disk:1024;ports:[31000-31009]".parse().unwrap(),
-            attributes: Default::default(),
+            attributes: attributes.parse().unwrap(),
             tasks,
         },
         now,
