@@ -12,6 +12,7 @@
 mod agent_api;
 mod clock;
 mod core;
+mod registry_api;
 mod scheduler_api;
 
 use std::future::Future;
@@ -19,6 +20,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use atoll_proto::v1::agent_service_server::AgentServiceServer;
+use atoll_proto::v1::registry_service_server::RegistryServiceServer;
 use atoll_proto::v1::scheduler_service_server::SchedulerServiceServer;
 use atoll_state::StateConfig;
 use atoll_storage::SledStore;
@@ -74,6 +76,8 @@ pub async fn serve(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<SchedulerServiceServer<scheduler_api::SchedulerApi>>().await;
     health_reporter.set_serving::<AgentServiceServer<agent_api::AgentApi>>().await;
+    health_reporter.set_serving::<RegistryServiceServer<registry_api::RegistryApi>>().await;
+    let registry = registry_api::RegistryApi::start(Arc::new(SystemClock));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(atoll_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -85,6 +89,7 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(SchedulerServiceServer::new(scheduler_api::SchedulerApi::new(scheduler.clone())))
         .add_service(AgentServiceServer::new(agent_api::AgentApi::new(scheduler.clone())))
+        .add_service(RegistryServiceServer::new(registry))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await;
     loops.abort();
