@@ -16,7 +16,10 @@ use serde_json::Value;
 
 const PURE_CORE: [&str; 4] = ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state"];
 const RUNTIME_CRATES: [&str; 4] = ["tokio", "tonic", "prost", "sled"];
-const NETWORK_EDGE: [&str; 5] = ["atoll-proto", "atoll-server", "atoll-agent", "atoll-client", "atoll-cli"];
+/// The crates that speak gRPC: the API crate, the daemons, the client, the binary, and the tests
+/// (which talk to the scheduler as any other client would).
+const NETWORK_EDGE: [&str; 6] =
+    ["atoll-proto", "atoll-server", "atoll-agent", "atoll-client", "atoll-cli", "atoll-tests"];
 
 /// Package name → names of its normal (not dev, not build) dependencies.
 struct Graph {

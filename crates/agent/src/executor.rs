@@ -15,6 +15,7 @@
 //! `process` and `http` are the operating-system edges; this module is the thin async loop
 //! between them and the status file.
 
+mod announce;
 mod health;
 mod http;
 mod planner;
@@ -27,6 +28,7 @@ use std::future::{Future, pending};
 use std::pin::pin;
 use std::time::Duration;
 
+use atoll_announce::MemberStatus;
 use atoll_model::TaskState;
 use atoll_model::config::HttpLifecycleConfig;
 use nix::sys::signal::Signal;
@@ -34,9 +36,13 @@ use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
+use self::announce::Announcement;
 use self::health::{Checker, HealthTracker, Verdict};
 use self::planner::{Planner, RunEnd, Start, Step};
 use crate::sandbox::{ExecutorStatus, LaunchFile, Sandbox, SandboxError};
+
+/// The longest a kill waits for the task's member to leave the registry.
+const WITHDRAW_LIMIT: Duration = Duration::from_secs(1);
 
 /// Why the executor could not run its task.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +80,9 @@ pub async fn run_task(sandbox: &Sandbox, shutdown: impl Future<Output = ()>) -> 
     if let Some(monitor) = runner.monitor.take() {
         monitor.abort();
     }
+    if let Some(announcement) = runner.announcement.take() {
+        announcement.withdraw(WITHDRAW_LIMIT).await;
+    }
     if result.is_err() {
         runner.kill_all();
     }
@@ -110,6 +119,8 @@ struct TaskRunner<'a> {
     last_written: Option<ExecutorStatus>,
     /// The health monitor, started with the first run.
     monitor: Option<JoinHandle<()>>,
+    /// The task's ServerSet member, from the first run until the task stops.
+    announcement: Option<Announcement>,
     health_events: mpsc::UnboundedSender<HealthEvent>,
 }
 
@@ -152,6 +163,7 @@ impl<'a> TaskRunner<'a> {
             state: TaskState::Starting,
             last_written: None,
             monitor: None,
+            announcement: None,
             health_events,
         }
     }
@@ -194,6 +206,10 @@ impl<'a> TaskRunner<'a> {
                 () = &mut shutdown, if shutdown_pending => {
                     shutdown_pending = false;
                     tracing::info!(task = %self.launch.task_id, "shutdown requested");
+                    // Consumers stop sending work before the task is asked to stop.
+                    if let Some(announcement) = self.announcement.take() {
+                        announcement.withdraw(WITHDRAW_LIMIT).await;
+                    }
                     kill_phase = self.begin_kill();
                 }
             }
@@ -255,6 +271,9 @@ impl<'a> TaskRunner<'a> {
             HealthEvent::Healthy => {
                 tracing::info!(task = %self.launch.task_id, "healthy");
                 self.state = TaskState::Running;
+                if let Some(announcement) = &self.announcement {
+                    announcement.set_status(MemberStatus::Alive);
+                }
             }
             HealthEvent::Unhealthy(reason) => {
                 tracing::warn!(task = %self.launch.task_id, "{reason}");
@@ -269,6 +288,8 @@ impl<'a> TaskRunner<'a> {
             return;
         }
         let checker = Checker::for_launch(self.launch, self.sandbox.root());
+        let first_status = if checker == Checker::None { MemberStatus::Alive } else { MemberStatus::Starting };
+        self.announcement = Announcement::start(self.launch, first_status);
         let config = self.launch.health_check.clone();
         let sandbox = self.sandbox.root().to_owned();
         let events = self.health_events.clone();

@@ -39,6 +39,18 @@ pub struct LaunchFile {
     /// any process; empty on hosts without isolation.
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    /// Where the task announces itself when its job has an announcer.
+    #[serde(default)]
+    pub registry: Option<RegistryTarget>,
+}
+
+/// A service registry a task announces itself in.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RegistryTarget {
+    /// The scheduler serving the embedded registry, `http://HOST:PORT`.
+    pub scheduler: String,
+    /// The ServerSet root, `/aurora` by default.
+    pub root: String,
 }
 
 /// What the executor last reported about its task.
@@ -178,6 +190,7 @@ mod tests {
             lifecycle: Default::default(),
             announce: None,
             cgroups: Vec::new(),
+            registry: None,
         }
     }
 

@@ -23,7 +23,7 @@ use self::watcher::{
 };
 use crate::isolation::{Isolator, Limits, TaskGroup};
 use crate::runtime::AgentConfig;
-use crate::sandbox::{LaunchFile, Sandbox};
+use crate::sandbox::{LaunchFile, RegistryTarget, Sandbox};
 
 mod watcher;
 
@@ -55,6 +55,8 @@ struct Supervised {
 pub struct Supervisors {
     work_dir: PathBuf,
     hostname: String,
+    /// The scheduler, whose embedded registry tasks announce themselves in.
+    scheduler: String,
     executor_command: Vec<String>,
     isolator: Arc<dyn Isolator>,
     disk_check_interval: Duration,
@@ -69,6 +71,7 @@ impl Supervisors {
         Supervisors {
             work_dir: config.work_dir.clone(),
             hostname: config.hostname.clone(),
+            scheduler: config.scheduler.clone(),
             executor_command: config.executor_command.clone(),
             isolator: config.isolator.clone(),
             disk_check_interval: config.disk_check_interval,
@@ -187,7 +190,7 @@ impl Supervisors {
         }
         let reporter =
             Reporter { task: id, sandbox: sandbox_text, updates: self.updates.clone(), tasks: self.tasks.clone() };
-        let prepared = prepare_launch(&launch, &self.hostname);
+        let prepared = prepare_launch(&launch, &self.hostname, &self.scheduler);
         let command = self.executor_command.clone();
         let isolator = self.isolator.clone();
         let disk_check_interval = self.disk_check_interval;
@@ -266,7 +269,7 @@ impl Reporter {
     }
 }
 
-fn prepare_launch(launch: &v1::LaunchTask, hostname: &str) -> Result<LaunchFile, String> {
+fn prepare_launch(launch: &v1::LaunchTask, hostname: &str, scheduler: &str) -> Result<LaunchFile, String> {
     let bad = |e: atoll_proto::WireError| format!("the scheduler sent an invalid launch: {e}");
     let job: JobKey = atoll_proto::job_key(launch.job.as_ref()).map_err(bad)?;
     let spec =
@@ -282,6 +285,10 @@ fn prepare_launch(launch: &v1::LaunchTask, hostname: &str) -> Result<LaunchFile,
         lifecycle: atoll_proto::lifecycle_from_wire(launch.lifecycle.as_ref()),
         announce: launch.announce.as_ref().map(atoll_proto::announcer_from_wire).transpose().map_err(bad)?,
         cgroups: Vec::new(),
+        registry: Some(RegistryTarget {
+            scheduler: scheduler.to_owned(),
+            root: atoll_announce::DEFAULT_ROOT.to_owned(),
+        }),
     })
 }
 

@@ -44,6 +44,9 @@ pub enum Command {
     /// Work with job files without a scheduler.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Service discovery: the ServerSet members jobs announce.
+    #[command(subcommand)]
+    Sd(crate::sd::SdCommand),
 }
 
 /// `--bind KEY=VALUE`, for every command that reads a job file.

@@ -12,6 +12,7 @@ mod exit;
 mod job;
 mod jobfile;
 mod render;
+mod sd;
 
 use clap::Parser;
 
@@ -49,6 +50,7 @@ fn main() -> std::process::ExitCode {
             Command::Dev(args) => dev::run(args).await,
             Command::Job(command) => job::run(command).await,
             Command::Config(command) => config::run(command),
+            Command::Sd(command) => sd::run(command).await,
         }
     });
     match result {
@@ -66,7 +68,7 @@ fn main() -> std::process::ExitCode {
 fn init_tracing(command: &Command) {
     let default = match command {
         Command::Scheduler(_) | Command::Agent(_) | Command::Executor(_) => "info",
-        Command::Dev(_) | Command::Job(_) | Command::Config(_) => "warn",
+        Command::Dev(_) | Command::Job(_) | Command::Config(_) | Command::Sd(_) => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -4,6 +4,7 @@
 //! Invariant: callers see domain types and [`ClientError`]; gRPC stays inside this crate.
 
 mod clusters;
+mod registry;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use atoll_proto::v1::{self, scheduler_service_client::SchedulerServiceClient};
 use tonic::transport::{Channel, Endpoint};
 
 pub use clusters::{Clusters, DEVCLUSTER_URL};
+pub use registry::{MemberEntry, RegistryReader};
 
 /// Why a request to the scheduler failed.
 #[derive(Debug, thiserror::Error)]

@@ -29,6 +29,9 @@ use tokio::net::TcpListener;
 pub use clock::{Clock, SystemClock};
 pub use core::Scheduler;
 
+/// How long a stopping scheduler waits for its clients to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why the scheduler could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -84,14 +87,34 @@ pub async fn serve(
         .build_v1()
         .expect("the descriptor sets are generated at build time and valid");
     let loops = scheduler.spawn_loops();
-    let result = tonic::transport::Server::builder()
+    let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_service(SchedulerServiceServer::new(scheduler_api::SchedulerApi::new(scheduler.clone())))
         .add_service(AgentServiceServer::new(agent_api::AgentApi::new(scheduler.clone())))
         .add_service(RegistryServiceServer::new(registry))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
-        .await;
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown);
+    // A graceful stop waits for clients to finish; one that never answers must not hold the
+    // scheduler up for ever.
+    let grace_over = async {
+        if stop_requested.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = server => result,
+        () = grace_over => {
+            tracing::warn!("clients still connected {} s after the stop request; stopping anyway", SHUTDOWN_GRACE.as_secs());
+            Ok(())
+        }
+    };
     loops.abort();
     result.map_err(ServerError::from)
 }

@@ -41,6 +41,7 @@ fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFile {
         lifecycle: Default::default(),
         announce: None,
         cgroups: Vec::new(),
+        registry: None,
     }
 }
 

@@ -1,0 +1,176 @@
+//! Announcing a task as a ServerSet member in the scheduler's embedded registry, as Aurora's
+//! executor did in ZooKeeper: one session per task, one ephemeral sequential `member_` node at
+//! `<root>/<role>/<env>/<job>` (or the announcer's `zk_path`) holding Aurora's member JSON.
+//!
+//! The member is created when the task's processes start: STARTING if the task has a health
+//! check, ALIVE if not; it turns ALIVE once the task is healthy. The session is kept alive
+//! every second; if it expires the member is created again under a new session (and so a new
+//! sequence number), and a member someone deleted is back within a second. Withdrawing deletes
+//! the member and closes the session; the executor does that before a kill sequence starts.
+
+use std::time::Duration;
+
+use atoll_announce::{Member, MemberStatus, member_for, serverset_path};
+use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::sandbox::{LaunchFile, RegistryTarget};
+
+/// How long a task's registry session lives without a keep-alive.
+const SESSION_TIMEOUT_MS: u64 = 10_000;
+/// How often the session is kept alive and the member checked.
+const TICK: Duration = Duration::from_secs(1);
+
+enum Control {
+    Status(MemberStatus),
+    Withdraw(oneshot::Sender<()>),
+}
+
+/// A task's live announcement.
+pub struct Announcement {
+    control: mpsc::UnboundedSender<Control>,
+    worker: JoinHandle<()>,
+}
+
+impl Announcement {
+    /// Starts announcing the task, if its job has an announcer and the agent gave a registry.
+    pub fn start(launch: &LaunchFile, status: MemberStatus) -> Option<Announcement> {
+        let announcer = launch.announce.as_ref()?;
+        let target = launch.registry.clone()?;
+        let member = member_for(announcer, &launch.hostname, &launch.ports, launch.instance, status);
+        let parent = serverset_path(&target.root, &launch.job, announcer.zk_path.as_deref());
+        let (control, commands) = mpsc::unbounded_channel();
+        let worker =
+            tokio::spawn(announce(target, format!("{parent}/{}", atoll_announce::MEMBER_PREFIX), member, commands));
+        Some(Announcement { control, worker })
+    }
+
+    /// Changes the member's status.
+    pub fn set_status(&self, status: MemberStatus) {
+        let _ = self.control.send(Control::Status(status));
+    }
+
+    /// Deletes the member and closes the session, waiting at most `limit` for the registry.
+    pub async fn withdraw(self, limit: Duration) {
+        let (done, withdrawn) = oneshot::channel();
+        if self.control.send(Control::Withdraw(done)).is_ok() {
+            let _ = tokio::time::timeout(limit, withdrawn).await;
+        }
+        self.worker.abort();
+    }
+}
+
+/// Why a session ended.
+enum SessionEnd {
+    /// Lost (expired, or the registry went away): announce again under a new session.
+    Lost,
+    /// Withdrawn on request: stop.
+    Withdrawn,
+}
+
+async fn announce(
+    target: RegistryTarget,
+    prefix: String,
+    mut member: Member,
+    mut commands: mpsc::UnboundedReceiver<Control>,
+) {
+    loop {
+        match session(&target, &prefix, &mut member, &mut commands).await {
+            SessionEnd::Withdrawn => return,
+            SessionEnd::Lost => {
+                tracing::info!(%prefix, "registry session lost; announcing again");
+                tokio::time::sleep(TICK).await;
+            }
+        }
+    }
+}
+
+async fn connect(target: &RegistryTarget) -> Option<RegistryServiceClient<Channel>> {
+    let endpoint = Endpoint::from_shared(target.scheduler.clone()).ok()?.connect_timeout(Duration::from_secs(2));
+    endpoint.connect().await.ok().map(RegistryServiceClient::new)
+}
+
+async fn create(
+    client: &mut RegistryServiceClient<Channel>,
+    prefix: &str,
+    member: &Member,
+    session: u64,
+) -> Result<String, tonic::Status> {
+    let request = v1::CreateNodeRequest {
+        path: prefix.to_owned(),
+        data: member.to_json(),
+        ephemeral_sequential: true,
+        session_id: session,
+    };
+    Ok(client.create_node(request).await?.into_inner().path)
+}
+
+/// One registry session: announce, keep alive, follow status changes, until lost or withdrawn.
+async fn session(
+    target: &RegistryTarget,
+    prefix: &str,
+    member: &mut Member,
+    commands: &mut mpsc::UnboundedReceiver<Control>,
+) -> SessionEnd {
+    let Some(mut client) = connect(target).await else { return lost_or_withdrawn(commands) };
+    let Ok(opened) = client.open_session(v1::OpenSessionRequest { timeout_ms: SESSION_TIMEOUT_MS }).await else {
+        return lost_or_withdrawn(commands);
+    };
+    let session = opened.into_inner().session_id;
+    let Ok(mut node) = create(&mut client, prefix, member, session).await else { return lost_or_withdrawn(commands) };
+    tracing::info!(%node, status = ?member.status, "announced");
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Control::Status(status)) => {
+                    *member = member.with_status(status);
+                    let update = v1::SetDataRequest { path: node.clone(), data: member.to_json() };
+                    if client.set_data(update).await.is_err() {
+                        return SessionEnd::Lost;
+                    }
+                }
+                Some(Control::Withdraw(done)) => {
+                    let _ = client.delete_node(v1::DeleteNodeRequest { path: node.clone() }).await;
+                    let _ = client.close_session(v1::CloseSessionRequest { session_id: session }).await;
+                    tracing::info!(%node, "withdrawn");
+                    let _ = done.send(());
+                    return SessionEnd::Withdrawn;
+                }
+                None => return SessionEnd::Withdrawn,
+            },
+            _ = tick.tick() => {
+                if client.keep_alive(v1::KeepAliveRequest { session_id: session }).await.is_err() {
+                    return SessionEnd::Lost;
+                }
+                let missing = matches!(
+                    client.get_node(v1::GetNodeRequest { path: node.clone() }).await,
+                    Err(status) if status.code() == tonic::Code::NotFound
+                );
+                if missing {
+                    match create(&mut client, prefix, member, session).await {
+                        Ok(created) => {
+                            tracing::info!(%created, "member was deleted; announced again");
+                            node = created;
+                        }
+                        Err(_) => return SessionEnd::Lost,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// After a failed attempt: stop if a withdrawal is waiting, else try again.
+fn lost_or_withdrawn(commands: &mut mpsc::UnboundedReceiver<Control>) -> SessionEnd {
+    match commands.try_recv() {
+        Ok(Control::Withdraw(done)) => {
+            let _ = done.send(());
+            SessionEnd::Withdrawn
+        }
+        Err(mpsc::error::TryRecvError::Disconnected) => SessionEnd::Withdrawn,
+        Ok(Control::Status(_)) | Err(mpsc::error::TryRecvError::Empty) => SessionEnd::Lost,
+    }
+}

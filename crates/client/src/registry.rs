@@ -1,0 +1,71 @@
+//! Reading the embedded registry: the ServerSet members at a path, and a watch on it.
+
+use std::time::Duration;
+
+use atoll_announce::{MEMBER_PREFIX, Member};
+use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::ClientError;
+
+/// One child of a ServerSet path: its node name and its member, or why the data is not one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberEntry {
+    pub name: String,
+    pub member: Result<Member, String>,
+}
+
+/// A connection to a scheduler's embedded registry.
+#[derive(Clone)]
+pub struct RegistryReader {
+    address: String,
+    inner: RegistryServiceClient<Channel>,
+}
+
+impl RegistryReader {
+    pub async fn connect(address: &str) -> Result<RegistryReader, ClientError> {
+        let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
+        let endpoint = Endpoint::from_shared(address.to_owned())
+            .map_err(|e| unreachable(format!("not a valid address ({e})")))?
+            .connect_timeout(Duration::from_secs(3));
+        let channel = endpoint.connect().await.map_err(|e| unreachable(e.to_string()))?;
+        Ok(RegistryReader { address: address.to_owned(), inner: RegistryServiceClient::new(channel) })
+    }
+
+    fn error(&self, status: tonic::Status) -> ClientError {
+        if status.code() == tonic::Code::Unavailable {
+            return ClientError::Unreachable { address: self.address.clone(), detail: status.message().to_owned() };
+        }
+        ClientError::Api { code: status.code(), message: status.message().to_owned() }
+    }
+
+    /// The `member_*` children of `path`, in name order; none if the path does not exist.
+    pub async fn members(&self, path: &str) -> Result<Vec<MemberEntry>, ClientError> {
+        let mut client = self.inner.clone();
+        let names = match client.get_children(v1::GetChildrenRequest { path: path.to_owned() }).await {
+            Ok(response) => response.into_inner().names,
+            Err(status) if status.code() == tonic::Code::NotFound => return Ok(Vec::new()),
+            Err(status) => return Err(self.error(status)),
+        };
+        let mut entries = Vec::new();
+        for name in names.into_iter().filter(|n| n.starts_with(MEMBER_PREFIX)) {
+            let node = format!("{}/{name}", path.trim_end_matches('/'));
+            match client.get_node(v1::GetNodeRequest { path: node }).await {
+                Ok(response) => {
+                    let member = Member::from_json(&response.into_inner().data).map_err(|e| e.to_string());
+                    entries.push(MemberEntry { name, member });
+                }
+                // Gone between listing and reading: it is not a member any more.
+                Err(status) if status.code() == tonic::Code::NotFound => {}
+                Err(status) => return Err(self.error(status)),
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Every change at or under `path` from now on.
+    pub async fn watch(&self, path: &str) -> Result<tonic::Streaming<v1::WatchEvent>, ClientError> {
+        let response = self.inner.clone().watch(v1::WatchRequest { path: path.to_owned() }).await;
+        response.map(tonic::Response::into_inner).map_err(|s| self.error(s))
+    }
+}

@@ -1,0 +1,127 @@
+//! Service discovery through the real binary and the scheduler's embedded registry: announced
+//! tasks are ServerSet members with Aurora's JSON; a killed task's member leaves; a deleted
+//! member comes back; a registry that lost its state (a scheduler restart) gets every member
+//! again under new sequence numbers; the members of a dead host vanish with their sessions.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
+use atoll_tests::{Cluster, atoll, eventually, kill_sandbox_processes, printed};
+use serde_json::Value;
+
+const JOB: &str = "devcluster/www-data/prod/web";
+const PATH: &str = "/aurora/www-data/prod/web";
+
+fn announced_job(cluster: &Cluster, instances: u32) -> String {
+    let file = cluster.dir.path().join("web.rhai");
+    std::fs::write(
+        &file,
+        format!(
+            r#"let web = Process(#{{ name: "web", cmdline: "echo serving on {{{{thermos.ports[http]}}}}; exec sleep 600" }});
+let t = SequentialTask(#{{ processes: [web], resources: Resources(#{{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }}) }});
+let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "prod", name: "web", instances: {instances}, task: t, announce: Announcer(#{{}}) }}) ];
+"#
+        ),
+    )
+    .unwrap();
+    file.display().to_string()
+}
+
+/// The members `atoll sd list --json` shows, by node name.
+fn members(cluster: &Cluster) -> BTreeMap<String, Value> {
+    let output = atoll(&["sd", "list", JOB, "--json", "--scheduler", &cluster.url]);
+    assert!(output.status.success(), "{}", printed(&output));
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed["path"], PATH);
+    listed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_owned(), m["member"].clone()))
+        .collect()
+}
+
+fn alive_shards(members: &BTreeMap<String, Value>) -> Vec<u64> {
+    let mut shards: Vec<u64> =
+        members.values().filter(|m| m["status"] == "ALIVE").filter_map(|m| m["shard"].as_u64()).collect();
+    shards.sort_unstable();
+    shards
+}
+
+#[test]
+fn running_instances_are_alive_members_with_auroras_json_and_leave_when_killed() {
+    let cluster = Cluster::start(10);
+    let created = cluster.job(&["create", JOB, &announced_job(&cluster, 3), "--wait-until", "RUNNING"]);
+    assert!(created.status.success(), "{}", printed(&created));
+    let listed = eventually("three ALIVE members", Duration::from_secs(10), || {
+        let listed = members(&cluster);
+        (alive_shards(&listed) == [0, 1, 2]).then_some(listed)
+    });
+    let status = cluster.status(JOB);
+    for member in listed.values() {
+        let shard = member["shard"].as_u64().unwrap() as usize;
+        let task = &status["instances"][shard];
+        assert_eq!(member["serviceEndpoint"]["host"], task["host"], "{member}");
+        assert_eq!(
+            member["serviceEndpoint"]["port"], task["ports"]["http"],
+            "the primary port, as an integer: {member}"
+        );
+        assert_eq!(member["additionalEndpoints"]["aurora"], member["serviceEndpoint"], "the default alias");
+        assert_eq!(member["additionalEndpoints"]["http"], member["serviceEndpoint"]);
+    }
+    assert!(listed.keys().all(|name| name.starts_with("member_") && name.len() == "member_".len() + 10));
+
+    let killed = cluster.job(&["kill", &format!("{JOB}/1")]);
+    assert!(killed.status.success(), "{}", printed(&killed));
+    assert_eq!(alive_shards(&members(&cluster)), vec![0, 2], "the killed instance's member is gone");
+    let _ = cluster.job(&["killall", JOB]);
+}
+
+#[test]
+fn a_deleted_member_returns_and_a_lost_registry_is_refilled() {
+    let mut cluster = Cluster::start(10);
+    let created = cluster.job(&["create", JOB, &announced_job(&cluster, 1), "--wait-until", "RUNNING"]);
+    assert!(created.status.success(), "{}", printed(&created));
+    let first = eventually("one ALIVE member", Duration::from_secs(10), || {
+        let listed = members(&cluster);
+        (alive_shards(&listed) == [0]).then(|| listed.keys().next().cloned()).flatten()
+    });
+
+    {
+        // A client of its own, gone (runtime and connection) before the scheduler is stopped.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let mut registry = RegistryServiceClient::connect(cluster.url.clone()).await.unwrap();
+            registry.delete_node(v1::DeleteNodeRequest { path: format!("{PATH}/{first}") }).await.unwrap();
+        });
+    }
+    let second = eventually("the member to be back within 2 s", Duration::from_secs(2), || {
+        let listed = members(&cluster);
+        listed.keys().next().filter(|name| **name != first).cloned()
+    });
+    assert!(second > first, "a re-created member has a higher sequence number");
+
+    // The embedded registry lives in the scheduler's memory: a restart loses it, and the
+    // task's executor announces it again.
+    cluster.scheduler.take().expect("scheduler").stop();
+    cluster.start_scheduler(10);
+    eventually("the member to be announced again", Duration::from_secs(15), || {
+        (alive_shards(&members(&cluster)) == [0]).then_some(())
+    });
+    let _ = cluster.job(&["killall", JOB]);
+}
+
+#[test]
+fn the_members_of_a_dead_host_vanish_with_their_sessions() {
+    let mut cluster = Cluster::start(30);
+    let created = cluster.job(&["create", JOB, &announced_job(&cluster, 1), "--wait-until", "RUNNING"]);
+    assert!(created.status.success(), "{}", printed(&created));
+    eventually("one ALIVE member", Duration::from_secs(10), || (alive_shards(&members(&cluster)) == [0]).then_some(()));
+    let task = cluster.status(JOB)["instances"][0].clone();
+    cluster.crash_agent(task["host"].as_str().unwrap());
+    kill_sandbox_processes(std::path::Path::new(task["sandbox"].as_str().unwrap()));
+    eventually("the member to vanish with its session", Duration::from_secs(20), || {
+        members(&cluster).is_empty().then_some(())
+    });
+}
