@@ -168,15 +168,28 @@ pub struct Cluster {
     pub port: u16,
     pub scheduler: Option<Daemon>,
     pub agents: Vec<Daemon>,
+    /// Flags every agent of this cluster gets, e.g. `--zk HOST:PORT`.
+    agent_flags: Vec<String>,
 }
 
 impl Cluster {
     /// Starts a scheduler whose agents time out after `agent_timeout_secs`, and two agents.
     pub fn start(agent_timeout_secs: u64) -> Cluster {
+        Cluster::start_with_agent_flags(agent_timeout_secs, &[])
+    }
+
+    /// Like [`Cluster::start`], with extra flags for every agent.
+    pub fn start_with_agent_flags(agent_timeout_secs: u64, agent_flags: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let mut cluster =
-            Cluster { url: format!("http://127.0.0.1:{port}"), port, dir, scheduler: None, agents: Vec::new() };
+        let mut cluster = Cluster {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            dir,
+            scheduler: None,
+            agents: Vec::new(),
+            agent_flags: agent_flags.iter().map(|f| (*f).to_owned()).collect(),
+        };
         cluster.start_scheduler(agent_timeout_secs);
         for index in [1, 2] {
             let agent = cluster.start_agent(index);
@@ -222,29 +235,28 @@ impl Cluster {
             "{hostname}-{}",
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
         );
-        let mut daemon = Daemon::start(
-            &log_name,
-            self.dir.path(),
-            &[
-                "agent",
-                "--scheduler",
-                &self.url,
-                "--work-dir",
-                path(&work),
-                "--hostname",
-                &hostname,
-                "--resources",
-                &resources,
-                "--attributes",
-                &attributes,
-                "--on-exit",
-                "kill",
-                "--cgroup-parent",
-                &self.cgroup_parent(),
-                "--disk-check-interval-secs",
-                "1",
-            ],
-        );
+        let parent = self.cgroup_parent();
+        let mut args: Vec<&str> = vec![
+            "agent",
+            "--scheduler",
+            &self.url,
+            "--work-dir",
+            path(&work),
+            "--hostname",
+            &hostname,
+            "--resources",
+            &resources,
+            "--attributes",
+            &attributes,
+            "--on-exit",
+            "kill",
+            "--cgroup-parent",
+            &parent,
+            "--disk-check-interval-secs",
+            "1",
+        ];
+        args.extend(self.agent_flags.iter().map(String::as_str));
+        let mut daemon = Daemon::start(&log_name, self.dir.path(), &args);
         daemon.name = hostname;
         daemon
     }
@@ -276,6 +288,72 @@ impl Drop for Cluster {
         for controller in controllers.flatten() {
             let _ = std::fs::remove_dir(controller.path().join(self.cgroup_parent()));
         }
+    }
+}
+
+/// A ZooKeeper server (Debian's `zookeeper` package) on a free loopback port, for tests.
+pub struct ZooKeeper {
+    pub port: u16,
+    dir: PathBuf,
+    server: Option<Daemon>,
+}
+
+/// Where Debian's package puts the server.
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+
+impl ZooKeeper {
+    /// Starts a standalone server with its data in `dir`, and waits until it serves.
+    pub fn start(dir: &Path) -> ZooKeeper {
+        assert!(
+            Path::new(ZOOKEEPER_JAR).exists(),
+            "{ZOOKEEPER_JAR} is missing: install ZooKeeper with `apt-get install zookeeper` (.ci/run does)"
+        );
+        let mut zookeeper = ZooKeeper { port: free_port(), dir: dir.to_owned(), server: None };
+        zookeeper.run();
+        zookeeper
+    }
+
+    /// `127.0.0.1:PORT`, for `--zk`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn run(&mut self) {
+        let config = self.dir.join("zoo.cfg");
+        let data = self.dir.join("zookeeper-data");
+        std::fs::create_dir_all(&data).expect("create ZooKeeper data dir");
+        let text = format!(
+            "tickTime=1000\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\nmaxSessionTimeout=60000\n",
+            data.display(),
+            self.port
+        );
+        std::fs::write(&config, text).expect("write zoo.cfg");
+        let server = Daemon::start_program(
+            Path::new("java"),
+            "zookeeper",
+            &self.dir,
+            &["-Xmx256m", "-cp", ZOOKEEPER_JAR, "org.apache.zookeeper.server.quorum.QuorumPeerMain", path(&config)],
+        );
+        let port = self.port;
+        eventually("ZooKeeper to serve", Duration::from_secs(30), || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            stream.write_all(b"srvr").ok()?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).ok()?;
+            answer.contains("Mode:").then_some(())
+        });
+        self.server = Some(server);
+    }
+
+    /// Stops the server (sessions cannot be kept alive while it is down) and starts it again
+    /// after `down`.
+    pub fn restart_after(&mut self, down: Duration) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+        std::thread::sleep(down);
+        self.run();
     }
 }
 

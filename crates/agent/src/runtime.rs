@@ -33,6 +33,11 @@ pub struct AgentConfig {
     pub isolator: std::sync::Arc<dyn crate::isolation::Isolator>,
     /// How often each task's sandbox is measured against its disk limit.
     pub disk_check_interval: Duration,
+    /// The ZooKeeper ensemble tasks announce themselves in; `None`: the scheduler's embedded
+    /// registry.
+    pub zookeeper: Option<String>,
+    /// The root of the ServerSet paths tasks announce themselves under.
+    pub serverset_root: String,
 }
 
 /// What happens to running tasks when the agent stops.

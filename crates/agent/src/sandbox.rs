@@ -51,6 +51,9 @@ pub struct RegistryTarget {
     pub scheduler: String,
     /// The ServerSet root, `/aurora` by default.
     pub root: String,
+    /// A ZooKeeper ensemble (`HOST:PORT[,HOST:PORT…][/chroot]`) to announce in instead.
+    #[serde(default)]
+    pub zookeeper: Option<String>,
 }
 
 /// What the executor last reported about its task.

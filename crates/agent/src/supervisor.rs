@@ -55,8 +55,8 @@ struct Supervised {
 pub struct Supervisors {
     work_dir: PathBuf,
     hostname: String,
-    /// The scheduler, whose embedded registry tasks announce themselves in.
-    scheduler: String,
+    /// Where tasks announce themselves.
+    registry: RegistryTarget,
     executor_command: Vec<String>,
     isolator: Arc<dyn Isolator>,
     disk_check_interval: Duration,
@@ -71,7 +71,11 @@ impl Supervisors {
         Supervisors {
             work_dir: config.work_dir.clone(),
             hostname: config.hostname.clone(),
-            scheduler: config.scheduler.clone(),
+            registry: RegistryTarget {
+                scheduler: config.scheduler.clone(),
+                root: config.serverset_root.clone(),
+                zookeeper: config.zookeeper.clone(),
+            },
             executor_command: config.executor_command.clone(),
             isolator: config.isolator.clone(),
             disk_check_interval: config.disk_check_interval,
@@ -190,7 +194,7 @@ impl Supervisors {
         }
         let reporter =
             Reporter { task: id, sandbox: sandbox_text, updates: self.updates.clone(), tasks: self.tasks.clone() };
-        let prepared = prepare_launch(&launch, &self.hostname, &self.scheduler);
+        let prepared = prepare_launch(&launch, &self.hostname, &self.registry);
         let command = self.executor_command.clone();
         let isolator = self.isolator.clone();
         let disk_check_interval = self.disk_check_interval;
@@ -269,7 +273,7 @@ impl Reporter {
     }
 }
 
-fn prepare_launch(launch: &v1::LaunchTask, hostname: &str, scheduler: &str) -> Result<LaunchFile, String> {
+fn prepare_launch(launch: &v1::LaunchTask, hostname: &str, registry: &RegistryTarget) -> Result<LaunchFile, String> {
     let bad = |e: atoll_proto::WireError| format!("the scheduler sent an invalid launch: {e}");
     let job: JobKey = atoll_proto::job_key(launch.job.as_ref()).map_err(bad)?;
     let spec =
@@ -285,10 +289,7 @@ fn prepare_launch(launch: &v1::LaunchTask, hostname: &str, scheduler: &str) -> R
         lifecycle: atoll_proto::lifecycle_from_wire(launch.lifecycle.as_ref()),
         announce: launch.announce.as_ref().map(atoll_proto::announcer_from_wire).transpose().map_err(bad)?,
         cgroups: Vec::new(),
-        registry: Some(RegistryTarget {
-            scheduler: scheduler.to_owned(),
-            root: atoll_announce::DEFAULT_ROOT.to_owned(),
-        }),
+        registry: Some(registry.clone()),
     })
 }
 

@@ -135,6 +135,13 @@ pub struct AgentArgs {
     /// Seconds between measurements of each task's sandbox against its disk limit.
     #[arg(long, default_value_t = 10)]
     pub disk_check_interval_secs: u64,
+    /// Announce tasks in this ZooKeeper ensemble, `HOST:PORT[,HOST:PORT…][/chroot]`, instead of
+    /// the scheduler's embedded registry.
+    #[arg(long, value_name = "ENSEMBLE")]
+    pub zk: Option<String>,
+    /// The root of the ServerSet paths tasks announce themselves under.
+    #[arg(long, default_value = atoll_announce::DEFAULT_ROOT)]
+    pub serverset_root: String,
 }
 
 #[derive(Args)]

@@ -106,6 +106,8 @@ pub async fn agent(args: AgentArgs) -> CliResult {
         executor_command: executor_command()?,
         isolator,
         disk_check_interval: std::time::Duration::from_secs(args.disk_check_interval_secs.max(1)),
+        zookeeper: args.zk.clone(),
+        serverset_root: args.serverset_root.clone(),
     };
     eprintln!("Agent {} offering {} to {}", config.agent_id, config.resources, config.scheduler);
     eprintln!("Isolation: {}", config.isolator.describe());

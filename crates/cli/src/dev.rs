@@ -128,6 +128,8 @@ fn start_agents(
             executor_command: command.clone(),
             isolator: isolator.clone(),
             disk_check_interval: std::time::Duration::from_secs(10),
+            zookeeper: None,
+            serverset_root: atoll_announce::DEFAULT_ROOT.to_owned(),
         };
         handles.push(tokio::spawn(atoll_agent::run(config, wait_for(stop.clone()), OnExit::KillTasks)));
     }

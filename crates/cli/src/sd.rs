@@ -23,6 +23,9 @@ pub struct ServerSetArgs {
     /// Read this path instead of ROOT/ROLE/ENV/NAME (a job's `Announcer.zk_path`).
     #[arg(long)]
     path: Option<String>,
+    /// Read from this ZooKeeper ensemble instead of the scheduler's embedded registry.
+    #[arg(long, value_name = "ENSEMBLE")]
+    zk: Option<String>,
     #[command(flatten)]
     target: SchedulerTarget,
 }
@@ -56,8 +59,18 @@ async fn open(serverset: &ServerSetArgs) -> Result<(RegistryReader, String), cra
 pub async fn run(command: SdCommand) -> CliResult {
     match command {
         SdCommand::List { serverset, json } => {
-            let (reader, path) = open(&serverset).await?;
-            let members = reader.members(&path).await?;
+            let members = match &serverset.zk {
+                Some(ensemble) => {
+                    let key: JobKey = serverset.job.parse()?;
+                    let path = serverset_path(&serverset.root, &key, serverset.path.as_deref());
+                    (atoll_client::zookeeper_members(ensemble, &path).await?, path)
+                }
+                None => {
+                    let (reader, path) = open(&serverset).await?;
+                    (reader.members(&path).await?, path)
+                }
+            };
+            let (members, path) = members;
             if json {
                 println!("{}", members_json(&path, &members));
             } else {
@@ -66,6 +79,11 @@ pub async fn run(command: SdCommand) -> CliResult {
             Ok(())
         }
         SdCommand::Watch { serverset } => {
+            if serverset.zk.is_some() {
+                return Err(crate::exit::CliError::invalid_parameter(
+                    "sd watch reads the embedded registry; for ZooKeeper, run sd list or a ZooKeeper client's watch",
+                ));
+            }
             let (reader, path) = open(&serverset).await?;
             let mut events = reader.watch(&path).await?;
             println!("{}", members_table(&path, &reader.members(&path).await?));

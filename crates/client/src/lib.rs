@@ -14,7 +14,7 @@ use atoll_proto::v1::{self, scheduler_service_client::SchedulerServiceClient};
 use tonic::transport::{Channel, Endpoint};
 
 pub use clusters::{Clusters, DEVCLUSTER_URL};
-pub use registry::{MemberEntry, RegistryReader};
+pub use registry::{MemberEntry, RegistryReader, zookeeper_members};
 
 /// Why a request to the scheduler failed.
 #[derive(Debug, thiserror::Error)]

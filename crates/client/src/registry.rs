@@ -1,4 +1,5 @@
-//! Reading the embedded registry: the ServerSet members at a path, and a watch on it.
+//! Reading ServerSets: the members at a path, from the scheduler's embedded registry or from
+//! ZooKeeper, and a watch on the embedded registry.
 
 use std::time::Duration;
 
@@ -68,4 +69,33 @@ impl RegistryReader {
         let response = self.inner.clone().watch(v1::WatchRequest { path: path.to_owned() }).await;
         response.map(tonic::Response::into_inner).map_err(|s| self.error(s))
     }
+}
+
+/// The `member_*` children of `path` in a ZooKeeper ensemble, read as a consumer would.
+pub async fn zookeeper_members(ensemble: &str, path: &str) -> Result<Vec<MemberEntry>, ClientError> {
+    use zookeeper_client as zk;
+    let unreachable = |detail: String| ClientError::Unreachable { address: ensemble.to_owned(), detail };
+    let connect = zk::Client::connector().with_session_timeout(Duration::from_secs(6)).connect(ensemble);
+    let client = tokio::time::timeout(Duration::from_secs(6), connect)
+        .await
+        .map_err(|_| unreachable("no answer".to_owned()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let names = match client.list_children(path).await {
+        Ok(names) => names,
+        Err(zk::Error::NoNode) => return Ok(Vec::new()),
+        Err(e) => return Err(ClientError::Api { code: tonic::Code::Unknown, message: e.to_string() }),
+    };
+    let mut sorted: Vec<String> = names.into_iter().filter(|n| n.starts_with(MEMBER_PREFIX)).collect();
+    sorted.sort();
+    let mut entries = Vec::new();
+    for name in sorted {
+        match client.get_data(&format!("{}/{name}", path.trim_end_matches('/'))).await {
+            Ok((data, _)) => {
+                entries.push(MemberEntry { name, member: Member::from_json(&data).map_err(|e| e.to_string()) });
+            }
+            Err(zk::Error::NoNode) => {}
+            Err(e) => return Err(ClientError::Api { code: tonic::Code::Unknown, message: e.to_string() }),
+        }
+    }
+    Ok(entries)
 }

@@ -4,6 +4,7 @@
 //! This crate is pure data plus validation. It knows nothing of tokio, gRPC, sled or Rhai; every
 //! other crate speaks in these types, and the network and storage edges convert to and from them.
 
+pub mod admin;
 pub mod agent;
 pub mod config;
 pub mod constraint;
@@ -13,6 +14,7 @@ pub mod key;
 pub mod task;
 pub mod template;
 
+pub use admin::{MaintenanceMode, ResourceAggregate, Tier, UnknownMaintenanceMode};
 pub use agent::{AgentId, AgentResources, Attributes, PortRange, ResourceParseError};
 pub use constraint::{Constraint, ConstraintError, ConstraintRule};
 pub use instances::{InstanceSet, InstanceSetError};

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_model::PortRange;
+use atoll_model::{PortRange, Resources};
 
 use crate::constraints::{CountRule, StaticRules};
 use crate::input::{AgentSnapshot, MaintenanceMode, PendingTask, Strategy, Usage};
@@ -27,8 +27,16 @@ pub(crate) struct Ask {
 
 impl Ask {
     pub(crate) fn of(task: &PendingTask) -> Ask {
-        let r = &task.resources;
-        Ask { cpu_millis: r.cpu_millis(), ram_mb: r.ram_mb, disk_mb: r.disk_mb, gpu: r.gpu, ports: task.ports.len() }
+        Ask::new(&task.resources, task.ports.len())
+    }
+
+    pub(crate) fn new(r: &Resources, ports: usize) -> Ask {
+        Ask { cpu_millis: r.cpu_millis(), ram_mb: r.ram_mb, disk_mb: r.disk_mb, gpu: r.gpu, ports }
+    }
+
+    /// The order preemption takes victims in: largest first, by cpu, then RAM, disk, GPU.
+    pub(crate) fn size(&self) -> (u64, u64, u64, u64) {
+        (self.cpu_millis, self.ram_mb, self.disk_mb, self.gpu)
     }
 }
 
@@ -99,6 +107,24 @@ impl AgentState {
                 total.ram_mb,
             ),
         }
+    }
+
+    /// Gives back what a task that holds `ask` on the agent takes (a preemption victim's share).
+    pub(crate) fn release(&mut self, ask: &Ask) {
+        self.used.cpu_millis = self.used.cpu_millis.saturating_sub(ask.cpu_millis);
+        self.used.ram_mb = self.used.ram_mb.saturating_sub(ask.ram_mb);
+        self.used.disk_mb = self.used.disk_mb.saturating_sub(ask.disk_mb);
+        self.used.gpu = self.used.gpu.saturating_sub(ask.gpu);
+        self.free_ports += ask.ports;
+    }
+
+    /// Takes back what [`AgentState::release`] gave.
+    pub(crate) fn reclaim(&mut self, ask: &Ask) {
+        self.used.cpu_millis += ask.cpu_millis;
+        self.used.ram_mb += ask.ram_mb;
+        self.used.disk_mb += ask.disk_mb;
+        self.used.gpu += ask.gpu;
+        self.free_ports = self.free_ports.saturating_sub(ask.ports);
     }
 
     /// Reserves `ask` and gives each of `names` the lowest free port.

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use atoll_model::{AgentId, AgentResources, Attributes, Constraint, JobKey, Resources, TaskId};
+pub use atoll_model::{MaintenanceMode, Tier};
 
 /// Resources already taken on an agent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,34 +23,6 @@ impl Usage {
         self.ram_mb += r.ram_mb;
         self.disk_mb += r.disk_mb;
         self.gpu += r.gpu;
-    }
-}
-
-/// A host's maintenance mode, as in Aurora: NONE → SCHEDULED (placed on last) → DRAINING (takes
-/// nothing new) → DRAINED (draining, and no active task is left).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum MaintenanceMode {
-    #[default]
-    None,
-    Scheduled,
-    Draining,
-    Drained,
-}
-
-impl MaintenanceMode {
-    /// Aurora's name for the mode.
-    pub fn name(self) -> &'static str {
-        match self {
-            MaintenanceMode::None => "NONE",
-            MaintenanceMode::Scheduled => "SCHEDULED",
-            MaintenanceMode::Draining => "DRAINING",
-            MaintenanceMode::Drained => "DRAINED",
-        }
-    }
-
-    /// Whether a host in this mode may take new tasks.
-    pub fn accepts_tasks(self) -> bool {
-        matches!(self, MaintenanceMode::None | MaintenanceMode::Scheduled)
     }
 }
 
@@ -73,27 +46,6 @@ pub struct ClusterSnapshot {
     /// count constraints (`limit`, `unique`, `max_per`, `group_by`) count these by the agents'
     /// attribute values; agents missing from `agents` are not counted.
     pub placed: BTreeMap<JobKey, Vec<AgentId>>,
-}
-
-/// Aurora's tiers. Preferred (production) tasks are placed before preemptible ones, and those
-/// before revocable ones.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Tier {
-    Preferred,
-    #[default]
-    Preemptible,
-    Revocable,
-}
-
-impl Tier {
-    /// The tier a job names; no tier, or one placement does not know, is Aurora's default.
-    pub fn from_name(name: Option<&str>) -> Tier {
-        match name {
-            Some("preferred") => Tier::Preferred,
-            Some("revocable") => Tier::Revocable,
-            _ => Tier::Preemptible,
-        }
-    }
 }
 
 /// A job with tasks waiting for a place.

@@ -13,6 +13,9 @@
 //!    task; its resources, ports and instance counts are taken before the next task.
 //! 5. A task that fits nowhere gets a [`PendingReason`] (`reasons`).
 //!
+//! Separately, [`find_preemption`] chooses the running tasks whose preemption would make room
+//! for a task that waited too long, by Aurora's rules (`preemption`).
+//!
 //! Invariant: [`place`] is a pure, deterministic function of (cluster snapshot, pending jobs,
 //! policy, now). It does no I/O, reads no clock and draws no random numbers; the same inputs in
 //! any order give the same [`Plan`]. Iteration is over sorted collections only, scores are
@@ -23,6 +26,7 @@ mod constraints;
 mod feasibility;
 mod input;
 mod plan;
+mod preemption;
 mod reasons;
 mod sampling;
 mod scoring;
@@ -31,6 +35,7 @@ pub use input::{
     AgentSnapshot, ClusterSnapshot, MaintenanceMode, PendingJob, PendingTask, Policy, Strategy, Tier, Usage,
 };
 pub use plan::{Placement, Plan, PlanStats, Unplaced};
+pub use preemption::{Preemption, Victim, find_preemption, may_preempt};
 pub use reasons::{EXAMPLES, PendingReason, VetoCount};
 
 /// Places the tasks of `pending` on the agents of `snapshot`.

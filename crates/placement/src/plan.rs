@@ -145,14 +145,7 @@ impl<'a> Round<'a> {
             stats.eligibility_checks += agents.len() as u64;
             Rc::new(StaticClass::build(&StaticRules::compile(&job.constraints, agents, index), agents))
         });
-        let mut counts = CountRule::compile_all(&job.constraints, job.instances, agents, index);
-        if !counts.is_empty() {
-            for id in self.snapshot.placed.get(&job.key).into_iter().flatten() {
-                if let Ok(agent) = agents.binary_search_by(|a| a.id.cmp(id)) {
-                    counts.iter_mut().for_each(|rule| rule.record(agent));
-                }
-            }
-        }
+        let counts = count_rules(self.snapshot, job, agents, index);
         JobRound { class: Rc::clone(class), counts, failures: Vec::new() }
     }
 
@@ -187,6 +180,24 @@ impl<'a> Round<'a> {
             }
         }
     }
+}
+
+/// The job's count rules over `agents` (in id order), counting the instances it already runs.
+pub(crate) fn count_rules(
+    snapshot: &ClusterSnapshot,
+    job: &PendingJob,
+    agents: &[&AgentSnapshot],
+    index: &mut AttributeIndex,
+) -> Vec<CountRule> {
+    let mut counts = CountRule::compile_all(&job.constraints, job.instances, agents, index);
+    if !counts.is_empty() {
+        for id in snapshot.placed.get(&job.key).into_iter().flatten() {
+            if let Ok(agent) = agents.binary_search_by(|a| a.id.cmp(id)) {
+                counts.iter_mut().for_each(|rule| rule.record(agent));
+            }
+        }
+    }
+    counts
 }
 
 /// Why no agent can take `ask` for the job: its class's static vetoes and, over the eligible

@@ -1,6 +1,8 @@
-//! Announcing a task as a ServerSet member in the scheduler's embedded registry, as Aurora's
-//! executor did in ZooKeeper: one session per task, one ephemeral sequential `member_` node at
-//! `<root>/<role>/<env>/<job>` (or the announcer's `zk_path`) holding Aurora's member JSON.
+//! Announcing a task as a ServerSet member, as Aurora's executor did: one session per task (in
+//! ZooKeeper, or the scheduler's embedded registry when the agent has no `--zk`), one ephemeral
+//! sequential `member_` node at `<root>/<role>/<env>/<job>` (or the announcer's `zk_path`)
+//! holding Aurora's member JSON. The executor owns the session, so a member lives exactly as
+//! long as its task's executor: it survives agent restarts and vanishes with a dead host.
 //!
 //! The member is created when the task's processes start: STARTING if the task has a health
 //! check, ALIVE if not; it turns ALIVE once the task is healthy. The session is kept alive
@@ -11,15 +13,14 @@
 use std::time::Duration;
 
 use atoll_announce::{Member, MemberStatus, member_for, serverset_path};
-use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
 
+use self::backend::{Backend, Lost};
 use crate::sandbox::{LaunchFile, RegistryTarget};
 
-/// How long a task's registry session lives without a keep-alive.
-const SESSION_TIMEOUT_MS: u64 = 10_000;
+mod backend;
+
 /// How often the session is kept alive and the member checked.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -87,26 +88,6 @@ async fn announce(
     }
 }
 
-async fn connect(target: &RegistryTarget) -> Option<RegistryServiceClient<Channel>> {
-    let endpoint = Endpoint::from_shared(target.scheduler.clone()).ok()?.connect_timeout(Duration::from_secs(2));
-    endpoint.connect().await.ok().map(RegistryServiceClient::new)
-}
-
-async fn create(
-    client: &mut RegistryServiceClient<Channel>,
-    prefix: &str,
-    member: &Member,
-    session: u64,
-) -> Result<String, tonic::Status> {
-    let request = v1::CreateNodeRequest {
-        path: prefix.to_owned(),
-        data: member.to_json(),
-        ephemeral_sequential: true,
-        session_id: session,
-    };
-    Ok(client.create_node(request).await?.into_inner().path)
-}
-
 /// One registry session: announce, keep alive, follow status changes, until lost or withdrawn.
 async fn session(
     target: &RegistryTarget,
@@ -114,12 +95,20 @@ async fn session(
     member: &mut Member,
     commands: &mut mpsc::UnboundedReceiver<Control>,
 ) -> SessionEnd {
-    let Some(mut client) = connect(target).await else { return lost_or_withdrawn(commands) };
-    let Ok(opened) = client.open_session(v1::OpenSessionRequest { timeout_ms: SESSION_TIMEOUT_MS }).await else {
-        return lost_or_withdrawn(commands);
+    let mut backend = match Backend::open(target).await {
+        Ok(backend) => backend,
+        Err(Lost(why)) => {
+            tracing::warn!(%prefix, "cannot open a registry session: {why}");
+            return lost_or_withdrawn(commands);
+        }
     };
-    let session = opened.into_inner().session_id;
-    let Ok(mut node) = create(&mut client, prefix, member, session).await else { return lost_or_withdrawn(commands) };
+    let mut node = match backend.create_member(prefix, &member.to_json()).await {
+        Ok(node) => node,
+        Err(Lost(why)) => {
+            tracing::warn!(%prefix, "cannot announce: {why}");
+            return lost_or_withdrawn(commands);
+        }
+    };
     tracing::info!(%node, status = ?member.status, "announced");
     let mut tick = tokio::time::interval(TICK);
     loop {
@@ -127,38 +116,32 @@ async fn session(
             command = commands.recv() => match command {
                 Some(Control::Status(status)) => {
                     *member = member.with_status(status);
-                    let update = v1::SetDataRequest { path: node.clone(), data: member.to_json() };
-                    if client.set_data(update).await.is_err() {
+                    if backend.set_member(&node, &member.to_json()).await.is_err() {
                         return SessionEnd::Lost;
                     }
                 }
                 Some(Control::Withdraw(done)) => {
-                    let _ = client.delete_node(v1::DeleteNodeRequest { path: node.clone() }).await;
-                    let _ = client.close_session(v1::CloseSessionRequest { session_id: session }).await;
+                    backend.withdraw(&node).await;
                     tracing::info!(%node, "withdrawn");
                     let _ = done.send(());
                     return SessionEnd::Withdrawn;
                 }
                 None => return SessionEnd::Withdrawn,
             },
-            _ = tick.tick() => {
-                if client.keep_alive(v1::KeepAliveRequest { session_id: session }).await.is_err() {
+            _ = tick.tick() => match backend.member_exists(&node).await {
+                Ok(true) => {}
+                Ok(false) => match backend.create_member(prefix, &member.to_json()).await {
+                    Ok(created) => {
+                        tracing::info!(%created, "member was deleted; announced again");
+                        node = created;
+                    }
+                    Err(_) => return SessionEnd::Lost,
+                },
+                Err(Lost(why)) => {
+                    tracing::warn!(%node, "registry session lost: {why}");
                     return SessionEnd::Lost;
                 }
-                let missing = matches!(
-                    client.get_node(v1::GetNodeRequest { path: node.clone() }).await,
-                    Err(status) if status.code() == tonic::Code::NotFound
-                );
-                if missing {
-                    match create(&mut client, prefix, member, session).await {
-                        Ok(created) => {
-                            tracing::info!(%created, "member was deleted; announced again");
-                            node = created;
-                        }
-                        Err(_) => return SessionEnd::Lost,
-                    }
-                }
-            }
+            },
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Placement tests through [`place`]: fit, ports, ordering and strategies here; constraint
-//! vectors, pending reasons and generated properties in the submodules.
+//! vectors, pending reasons, preemption and generated properties in the submodules.
 
 mod constraints;
+mod preemption;
 mod properties;
 mod reasons;
 

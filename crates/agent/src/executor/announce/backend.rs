@@ -1,0 +1,141 @@
+//! The registries a task can announce itself in: the scheduler's embedded registry (over gRPC)
+//! or Apache ZooKeeper. Both give the same session semantics: an ephemeral sequential member
+//! that lives as long as the session, and a session that is lost when not kept alive.
+
+use std::time::Duration;
+
+use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
+use tonic::transport::{Channel, Endpoint};
+use zookeeper_client as zk;
+
+use crate::sandbox::RegistryTarget;
+
+/// How long a task's registry session lives without being kept alive.
+pub(super) const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// The session is gone (expired, closed, or the registry unreachable): announce again.
+#[derive(Debug)]
+pub(super) struct Lost(pub(super) String);
+
+/// A live session with one registry.
+pub(super) enum Backend {
+    Embedded { client: RegistryServiceClient<Channel>, session: u64 },
+    ZooKeeper { client: zk::Client },
+}
+
+impl Backend {
+    /// Connects and opens a session.
+    pub(super) async fn open(target: &RegistryTarget) -> Result<Backend, Lost> {
+        match &target.zookeeper {
+            Some(ensemble) => {
+                let connector = zk::Client::connector().with_session_timeout(SESSION_TIMEOUT);
+                let client = tokio::time::timeout(SESSION_TIMEOUT, connector.connect(ensemble))
+                    .await
+                    .map_err(|_| Lost(format!("no ZooKeeper at {ensemble} answered")))?
+                    .map_err(|e| Lost(format!("cannot connect to ZooKeeper at {ensemble}: {e}")))?;
+                Ok(Backend::ZooKeeper { client })
+            }
+            None => {
+                let endpoint = Endpoint::from_shared(target.scheduler.clone())
+                    .map_err(|e| Lost(e.to_string()))?
+                    .connect_timeout(Duration::from_secs(2));
+                let channel = endpoint.connect().await.map_err(|e| Lost(format!("registry unreachable: {e}")))?;
+                let mut client = RegistryServiceClient::new(channel);
+                let timeout_ms = SESSION_TIMEOUT.as_millis() as u64;
+                let opened = client.open_session(v1::OpenSessionRequest { timeout_ms }).await.map_err(lost)?;
+                Ok(Backend::Embedded { client, session: opened.into_inner().session_id })
+            }
+        }
+    }
+
+    /// Creates an ephemeral sequential node named `prefix` + sequence, with persistent empty
+    /// parents; returns its path.
+    pub(super) async fn create_member(&mut self, prefix: &str, data: &[u8]) -> Result<String, Lost> {
+        match self {
+            Backend::Embedded { client, session } => {
+                let request = v1::CreateNodeRequest {
+                    path: prefix.to_owned(),
+                    data: data.to_vec(),
+                    ephemeral_sequential: true,
+                    session_id: *session,
+                };
+                Ok(client.create_node(request).await.map_err(lost)?.into_inner().path)
+            }
+            Backend::ZooKeeper { client } => {
+                let parent = prefix.rsplit_once('/').map_or("/", |(parent, _)| parent);
+                make_parents(client, parent).await?;
+                let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+                let (_, sequence) = client.create(prefix, data, &options).await.map_err(zk_lost)?;
+                Ok(format!("{prefix}{sequence}"))
+            }
+        }
+    }
+
+    pub(super) async fn set_member(&mut self, node: &str, data: &[u8]) -> Result<(), Lost> {
+        match self {
+            Backend::Embedded { client, .. } => {
+                client
+                    .set_data(v1::SetDataRequest { path: node.to_owned(), data: data.to_vec() })
+                    .await
+                    .map_err(lost)?;
+            }
+            Backend::ZooKeeper { client } => {
+                client.set_data(node, data, None).await.map_err(zk_lost)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the session alive and says whether `node` still exists.
+    pub(super) async fn member_exists(&mut self, node: &str) -> Result<bool, Lost> {
+        match self {
+            Backend::Embedded { client, session } => {
+                client.keep_alive(v1::KeepAliveRequest { session_id: *session }).await.map_err(lost)?;
+                match client.get_node(v1::GetNodeRequest { path: node.to_owned() }).await {
+                    Ok(_) => Ok(true),
+                    Err(status) if status.code() == tonic::Code::NotFound => Ok(false),
+                    Err(status) => Err(lost(status)),
+                }
+            }
+            // The ZooKeeper client keeps its session alive by itself.
+            Backend::ZooKeeper { client } => Ok(client.check_stat(node).await.map_err(zk_lost)?.is_some()),
+        }
+    }
+
+    /// Deletes the member and closes the session.
+    pub(super) async fn withdraw(self, node: &str) {
+        match self {
+            Backend::Embedded { mut client, session } => {
+                let _ = client.delete_node(v1::DeleteNodeRequest { path: node.to_owned() }).await;
+                let _ = client.close_session(v1::CloseSessionRequest { session_id: session }).await;
+            }
+            Backend::ZooKeeper { client } => {
+                let _ = client.delete(node, None).await;
+                // Dropping the client closes its session.
+            }
+        }
+    }
+}
+
+fn lost(status: tonic::Status) -> Lost {
+    Lost(status.message().to_owned())
+}
+
+fn zk_lost(error: zk::Error) -> Lost {
+    Lost(error.to_string())
+}
+
+/// Creates every missing ancestor of `path` (and `path`) as a persistent node with empty data.
+async fn make_parents(client: &zk::Client, path: &str) -> Result<(), Lost> {
+    let mut current = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        current.push('/');
+        current.push_str(part);
+        let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+        match client.create(&current, &[], &options).await {
+            Ok(_) | Err(zk::Error::NodeExists) => {}
+            Err(e) => return Err(zk_lost(e)),
+        }
+    }
+    Ok(())
+}
