@@ -16,10 +16,18 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_owned()
 }
 
-/// Builds the debug `atoll` once per test binary and returns its path.
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Builds `atoll` once per test binary (debug unless [`use_release_binary`] came first) and
+/// returns its path.
 pub fn atoll_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| build_atoll(false))
+}
+
+/// Makes every daemon and client the harness starts the optimised build: for benchmarks.
+pub fn use_release_binary() {
+    let release = BINARY.get_or_init(|| build_atoll(true));
+    assert!(release.ends_with("release/atoll"), "call use_release_binary before anything starts atoll");
 }
 
 /// Builds `atoll` (optimised when `release`) and returns its path.
@@ -153,12 +161,26 @@ pub fn group_alive(pgid: i32) -> bool {
 pub fn kill_sandbox_processes(sandbox: &Path) {
     let Ok(text) = std::fs::read_to_string(sandbox.join(".executor/status.json")) else { return };
     let Ok(status) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    // The executor first, and only once it is gone its processes: like a host that died, and
+    // unlike a task whose processes ended, which its executor would record.
     if let Some(pid) = status["executor_pid"].as_i64() {
-        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        let pid = Pid::from_raw(pid as i32);
+        let _ = kill(pid, Signal::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while kill(pid, None).is_ok() && !is_zombie(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
     for pgid in status["process_groups"].as_array().into_iter().flatten().filter_map(|g| g.as_i64()) {
         let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
     }
+}
+
+fn is_zombie(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .unwrap_or(true)
 }
 
 /// A scheduler with two agents, each a separate `atoll` process on loopback.
@@ -170,6 +192,8 @@ pub struct Cluster {
     pub agents: Vec<Daemon>,
     /// Flags every agent of this cluster gets, e.g. `--zk HOST:PORT`.
     agent_flags: Vec<String>,
+    /// Flags the scheduler gets.
+    scheduler_flags: Vec<String>,
 }
 
 impl Cluster {
@@ -180,6 +204,11 @@ impl Cluster {
 
     /// Like [`Cluster::start`], with extra flags for every agent.
     pub fn start_with_agent_flags(agent_timeout_secs: u64, agent_flags: &[&str]) -> Cluster {
+        Cluster::start_with_flags(agent_timeout_secs, &[], agent_flags)
+    }
+
+    /// Like [`Cluster::start`], with extra flags for the scheduler and for every agent.
+    pub fn start_with_flags(agent_timeout_secs: u64, scheduler_flags: &[&str], agent_flags: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let mut cluster = Cluster {
@@ -189,6 +218,7 @@ impl Cluster {
             scheduler: None,
             agents: Vec::new(),
             agent_flags: agent_flags.iter().map(|f| (*f).to_owned()).collect(),
+            scheduler_flags: scheduler_flags.iter().map(|f| (*f).to_owned()).collect(),
         };
         cluster.start_scheduler(agent_timeout_secs);
         for index in [1, 2] {
@@ -215,8 +245,12 @@ impl Cluster {
         let grpc = format!("127.0.0.1:{}", self.port);
         let timeout = agent_timeout_secs.to_string();
         let args = ["scheduler", "--data-dir", path(&data), "--grpc", &grpc, "--cluster", "devcluster"];
-        let scheduler =
-            Daemon::start("scheduler", self.dir.path(), &[&args[..], &["--agent-timeout-secs", &timeout]].concat());
+        let extra: Vec<&str> = self.scheduler_flags.iter().map(String::as_str).collect();
+        let scheduler = Daemon::start(
+            "scheduler",
+            self.dir.path(),
+            &[&args[..], &["--agent-timeout-secs", &timeout], &extra].concat(),
+        );
         let url = self.url.clone();
         eventually("the scheduler to serve", Duration::from_secs(30), || {
             atoll(&["job", "list", "devcluster", "--scheduler", &url]).status.success().then_some(())
@@ -337,7 +371,10 @@ impl ZooKeeper {
         let port = self.port;
         eventually("ZooKeeper to serve", Duration::from_secs(30), || {
             use std::io::{Read, Write};
-            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
+            // A server still starting may accept and say nothing: never wait on it for ever.
+            stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
             stream.write_all(b"srvr").ok()?;
             let mut answer = String::new();
             stream.read_to_string(&mut answer).ok()?;

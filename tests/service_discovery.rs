@@ -125,3 +125,56 @@ fn the_members_of_a_dead_host_vanish_with_their_sessions() {
         members(&cluster).is_empty().then_some(())
     });
 }
+
+/// Answers `GET /health` with "ok" while its sandbox has a `healthy` file.
+const HEALTH_SERVER: &str = r#"
+import http.server, os, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"ok" if os.path.exists("healthy") else b"sick"
+        self.send_response(200); self.end_headers(); self.wfile.write(body)
+    def do_POST(self):
+        self.send_response(200); self.end_headers()
+        if self.path == "/quitquitquit": os._exit(0)
+    def log_message(self, *args): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"#;
+
+fn member_status(cluster: &Cluster) -> Option<String> {
+    members(cluster).values().next().and_then(|m| m["status"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn a_health_checked_member_is_starting_until_healthy_and_steps_aside_while_failing() {
+    let cluster = Cluster::start(10);
+    let server = cluster.dir.path().join("health_server.py");
+    std::fs::write(&server, HEALTH_SERVER).unwrap();
+    let file = cluster.dir.path().join("checked.rhai");
+    std::fs::write(
+        &file,
+        format!(
+            r#"let web = Process(#{{ name: "web", cmdline: "echo {{{{thermos.ports[http]}}}}; exec python3 {server} {{{{thermos.ports[health]}}}}" }});
+let t = SequentialTask(#{{ processes: [web], resources: Resources(#{{ cpu: 0.1, ram: 64 * MB, disk: 16 * MB }}) }});
+let checks = HealthCheckConfig(#{{ initial_interval_secs: 0.2, interval_secs: 0.2, max_consecutive_failures: 1000 }});
+let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "prod", name: "web", task: t, announce: Announcer(#{{}}), health_check_config: checks }}) ];
+"#,
+            server = server.display()
+        ),
+    )
+    .unwrap();
+    let created = cluster.job(&["create", JOB, file.to_str().unwrap()]);
+    assert!(created.status.success(), "{}", printed(&created));
+    eventually("a STARTING member", Duration::from_secs(15), || (member_status(&cluster)? == "STARTING").then_some(()));
+    let sandbox = eventually("the sandbox", Duration::from_secs(5), || {
+        cluster.status(JOB)["instances"][0]["sandbox"].as_str().map(std::path::PathBuf::from)
+    });
+    std::fs::write(sandbox.join("healthy"), "").unwrap();
+    eventually("ALIVE once healthy", Duration::from_secs(10), || (member_status(&cluster)? == "ALIVE").then_some(()));
+    std::fs::remove_file(sandbox.join("healthy")).unwrap();
+    eventually("WARNING while checks fail", Duration::from_secs(10), || {
+        (member_status(&cluster)? == "WARNING").then_some(())
+    });
+    std::fs::write(sandbox.join("healthy"), "").unwrap();
+    eventually("ALIVE again", Duration::from_secs(10), || (member_status(&cluster)? == "ALIVE").then_some(()));
+    let _ = cluster.job(&["killall", JOB]);
+}

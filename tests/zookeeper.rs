@@ -16,6 +16,7 @@ const PATH: &str = "/aurora/www-data/prod/web";
 const KAZOO: &str = r#"
 import json, sys
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
 hosts, command, path = sys.argv[1], sys.argv[2], sys.argv[3]
 zk = KazooClient(hosts=hosts)
 zk.start(timeout=15)
@@ -25,7 +26,10 @@ if command == "list":
         for name in sorted(zk.get_children(path)):
             if not name.startswith("member_"):
                 continue
-            data, _ = zk.get(path + "/" + name)
+            try:
+                data, _ = zk.get(path + "/" + name)
+            except NoNodeError:
+                continue  # gone between listing and reading, as consumers allow
             member = json.loads(data)
             assert isinstance(member["serviceEndpoint"]["port"], int), member
             for endpoint in member["additionalEndpoints"].values():
@@ -138,4 +142,40 @@ fn members_in_zookeeper_are_read_by_kazoo_and_follow_their_tasks() {
     eventually("the dead host's member to vanish", Duration::from_secs(20), || {
         (!shards(&kazoo(&zookeeper, dir.path(), "list", PATH)).contains(&0)).then_some(())
     });
+}
+
+#[test]
+fn clients_find_a_scheduler_that_announces_itself_in_zookeeper() {
+    let dir = tempfile::tempdir().unwrap();
+    let zookeeper = ZooKeeper::start(dir.path());
+    let address = zookeeper.address();
+    let cluster = Cluster::start_with_flags(
+        10,
+        &["--zk", &address, "--serverset-path", "/sd/schedulers", "--advertise-host", "127.0.0.1"],
+        &[],
+    );
+    let members = eventually("the scheduler's member", Duration::from_secs(15), || {
+        let members = kazoo(&zookeeper, dir.path(), "list", "/sd/schedulers");
+        (members.as_array()?.len() == 1).then_some(members)
+    });
+    assert_eq!(members[0]["member"]["serviceEndpoint"]["port"].as_u64(), Some(u64::from(cluster.port)));
+
+    let clusters = dir.path().join("clusters.toml");
+    std::fs::write(&clusters, format!("[clusters.devcluster]\nscheduler = \"zk://{address}/sd/schedulers\"\n"))
+        .unwrap();
+    let listed = std::process::Command::new(atoll_tests::atoll_binary())
+        .args(["job", "list", "devcluster", "--json"])
+        .env("ATOLL_CLUSTERS", &clusters)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "found through zk://: {}", printed(&listed));
+    let nobody = dir.path().join("nobody.toml");
+    std::fs::write(&nobody, format!("[clusters.devcluster]\nscheduler = \"zk://{address}/sd/nobody\"\n")).unwrap();
+    let missing = std::process::Command::new(atoll_tests::atoll_binary())
+        .args(["job", "list", "devcluster"])
+        .env("ATOLL_CLUSTERS", &nobody)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(7), "{}", printed(&missing));
+    assert!(printed(&missing).contains("no scheduler is announced at /sd/nobody"), "{}", printed(&missing));
 }

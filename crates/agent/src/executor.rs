@@ -128,6 +128,10 @@ struct TaskRunner<'a> {
 #[derive(Debug)]
 enum HealthEvent {
     Healthy,
+    /// A healthy task failed a check (not yet enough to be unhealthy).
+    Failing,
+    /// A failing task passed a check again.
+    Recovered,
     Unhealthy(String),
 }
 
@@ -275,6 +279,14 @@ impl<'a> TaskRunner<'a> {
                     announcement.set_status(MemberStatus::Alive);
                 }
             }
+            HealthEvent::Failing | HealthEvent::Recovered => {
+                // Consumers route only to ALIVE members: step aside while checks fail.
+                let status =
+                    if matches!(event, HealthEvent::Failing) { MemberStatus::Warning } else { MemberStatus::Alive };
+                if let Some(announcement) = &self.announcement {
+                    announcement.set_status(status);
+                }
+            }
             HealthEvent::Unhealthy(reason) => {
                 tracing::warn!(task = %self.launch.task_id, "{reason}");
                 self.planner.request_failure(reason, self.now());
@@ -301,12 +313,18 @@ impl<'a> TaskRunner<'a> {
             let mut tracker = HealthTracker::new(&config);
             let interval = Duration::from_secs_f64(config.interval_secs.max(0.01));
             let timeout = Duration::from_secs_f64(config.timeout_secs.max(0.01));
-            let mut healthy = false;
+            let (mut healthy, mut failing) = (false, false);
             loop {
-                match tracker.record(checker.check(&sandbox, timeout).await) {
+                let result = checker.check(&sandbox, timeout).await;
+                let passed = result.is_ok();
+                match tracker.record(result) {
                     Verdict::Healthy if !healthy => {
                         healthy = true;
                         let _ = events.send(HealthEvent::Healthy);
+                    }
+                    Verdict::Healthy if passed == failing => {
+                        failing = !passed;
+                        let _ = events.send(if failing { HealthEvent::Failing } else { HealthEvent::Recovered });
                     }
                     Verdict::Unhealthy(reason) => {
                         let _ = events.send(HealthEvent::Unhealthy(reason));

@@ -8,6 +8,7 @@
 pub mod executor;
 pub mod host;
 pub mod isolation;
+pub mod logs;
 pub mod runtime;
 pub mod sandbox;
 mod supervisor;

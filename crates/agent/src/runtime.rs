@@ -12,6 +12,7 @@ use atoll_proto::v1::{self, agent_service_client::AgentServiceClient};
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::logs::{LogServer, listen_ip};
 use crate::supervisor::{Supervisors, TaskUpdate};
 
 /// How an agent is set up.
@@ -56,12 +57,17 @@ pub enum AgentError {
     BadAddress { address: String, detail: String },
     #[error("cannot create work directory {dir}: {detail}")]
     WorkDir { dir: String, detail: String },
+    #[error("cannot serve task logs: {0}")]
+    LogServer(std::io::Error),
 }
 
 /// Runs the agent until `shutdown` resolves.
 pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exit: OnExit) -> Result<(), AgentError> {
     std::fs::create_dir_all(config.work_dir.join("sandboxes"))
         .map_err(|e| AgentError::WorkDir { dir: config.work_dir.display().to_string(), detail: e.to_string() })?;
+    let logs = LogServer::start(&config.work_dir.join("sandboxes"), listen_ip(&config.scheduler))
+        .await
+        .map_err(AgentError::LogServer)?;
     let endpoint = Endpoint::from_shared(config.scheduler.clone())
         .map_err(|e| AgentError::BadAddress { address: config.scheduler.clone(), detail: e.to_string() })?
         .connect_timeout(Duration::from_secs(3))
@@ -75,7 +81,9 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     if recovered > 0 {
         tracing::info!(tasks = recovered, "took over tasks left by an earlier agent");
     }
-    let connection = tokio::spawn(stay_connected(config.clone(), endpoint, supervisors.clone(), updates_rx));
+    let log_address = logs.address().to_string();
+    let connection =
+        tokio::spawn(stay_connected(config.clone(), endpoint, log_address, supervisors.clone(), updates_rx));
     shutdown.await;
     if on_exit == OnExit::KillTasks {
         // Longer than any task's kill grace (finalization_wait, at most 60 s, plus a margin).
@@ -91,13 +99,14 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
 async fn stay_connected(
     config: AgentConfig,
     endpoint: Endpoint,
+    log_address: String,
     supervisors: Arc<Supervisors>,
     mut updates: mpsc::UnboundedReceiver<TaskUpdate>,
 ) {
     // An update that could not be delivered is kept here and sent first on the next session.
     let mut undelivered: Option<TaskUpdate> = None;
     loop {
-        match session(&config, &endpoint, &supervisors, &mut updates, &mut undelivered).await {
+        match session(&config, &endpoint, &log_address, &supervisors, &mut updates, &mut undelivered).await {
             Ok(()) => tracing::warn!("scheduler asked the agent to register again"),
             Err(e) => tracing::warn!(scheduler = %config.scheduler, error = %e, "lost the scheduler; retrying"),
         }
@@ -109,6 +118,7 @@ async fn stay_connected(
 async fn session(
     config: &AgentConfig,
     endpoint: &Endpoint,
+    log_address: &str,
     supervisors: &Supervisors,
     updates: &mut mpsc::UnboundedReceiver<TaskUpdate>,
     undelivered: &mut Option<TaskUpdate>,
@@ -133,6 +143,7 @@ async fn session(
         resources: Some((&config.resources).into()),
         attributes: config.attributes.0.clone().into_iter().collect(),
         tasks,
+        log_address: log_address.to_owned(),
     };
     let registered = within(CALL_TIMEOUT, client.register(request)).await?.into_inner();
     for update in &last_updates {

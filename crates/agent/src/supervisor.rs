@@ -315,11 +315,19 @@ async fn supervise(
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
     };
     launch.cgroups = group.dirs();
-    if let Err(e) = sandbox.write_launch(&launch) {
-        return reporter.report(TaskState::Failed, &format!("could not prepare the sandbox: {e}"), None);
-    }
-    let child = match spawn_executor(&start.command, &sandbox) {
-        Ok(child) => child,
+    // Writing the sandbox (with fsync) and forking block: keep them off the threads that carry
+    // status updates, so a burst of launches does not hold up reports.
+    let (written, root) = (launch.clone(), sandbox.root().to_owned());
+    let command = start.command.clone();
+    let started = tokio::task::spawn_blocking(move || {
+        let sandbox = Sandbox::new(root);
+        sandbox.write_launch(&written).map_err(|e| format!("could not prepare the sandbox: {e}"))?;
+        spawn_executor(&command, &sandbox).map_err(|e| format!("could not start the executor: {e}"))
+    })
+    .await;
+    let child = match started {
+        Ok(Ok(child)) => child,
+        Ok(Err(message)) => return reporter.report(TaskState::Failed, &message, None),
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not start the executor: {e}"), None),
     };
     reporter.report(TaskState::Starting, "Executor started", None);

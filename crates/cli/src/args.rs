@@ -47,6 +47,15 @@ pub enum Command {
     /// Service discovery: the ServerSet members jobs announce.
     #[command(subcommand)]
     Sd(crate::sd::SdCommand),
+    /// Look at a job instance's task: its logs.
+    #[command(subcommand)]
+    Task(crate::task::TaskCommand),
+    /// Host maintenance: drain hosts, bring them back, show their modes.
+    #[command(subcommand)]
+    Host(crate::host::HostCommand),
+    /// Production quota per role: show it with its use, set it.
+    #[command(subcommand)]
+    Quota(crate::quota::QuotaCommand),
 }
 
 /// `--bind KEY=VALUE`, for every command that reads a job file.
@@ -93,6 +102,20 @@ pub struct SchedulerArgs {
     /// Seconds without a heartbeat after which an agent's tasks are LOST.
     #[arg(long, default_value_t = 10)]
     pub agent_timeout_secs: u64,
+    /// Seconds a task waits PENDING before it may preempt lower tasks to make room.
+    #[arg(long, default_value_t = 180)]
+    pub preemption_delay_secs: u64,
+    /// Announce this scheduler in this ZooKeeper ensemble, `HOST:PORT[,HOST:PORT…][/chroot]`,
+    /// so clients can find it at `zk://ENSEMBLE/PATH`.
+    #[arg(long, value_name = "ENSEMBLE")]
+    pub zk: Option<String>,
+    /// The ServerSet path the scheduler announces itself at.
+    #[arg(long, default_value = crate::self_announce::DEFAULT_SCHEDULER_PATH)]
+    pub serverset_path: String,
+    /// The host name clients reach this scheduler by, for its announcement; defaults to the
+    /// machine's hostname.
+    #[arg(long)]
+    pub advertise_host: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -256,6 +279,43 @@ pub enum JobCommand {
         /// Give up waiting after this many seconds (exit 9).
         #[arg(long, default_value_t = 120)]
         wait_timeout_secs: u64,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Explain one instance: why it is PENDING (each reason with the hosts it excluded), or
+    /// its state and last event.
+    #[command(after_help = "Example:\n  atoll job why devcluster/www-data/devel/hello/0")]
+    Why {
+        /// CLUSTER/ROLE/ENV/NAME/INSTANCE.
+        instance: String,
+        /// Print JSON for scripts instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Restart instances (all of them without INSTANCES) in batches, and wait until each runs
+    /// a new task. Each batch starts once the previous batch's replacements are RUNNING.
+    #[command(after_help = "Example:\n  atoll job restart devcluster/www-data/devel/hello/0-3 --batch-size 2")]
+    Restart {
+        /// CLUSTER/ROLE/ENV/NAME[/INSTANCES].
+        instances: String,
+        /// Instances restarted at a time.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        batch_size: u32,
+        /// Give up waiting after this many seconds (exit 9); the restart carries on.
+        #[arg(long, default_value_t = 300)]
+        wait_timeout_secs: u64,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Add instances to a job, each a copy of INSTANCE's config, numbered after the last.
+    #[command(after_help = "Example:\n  atoll job add devcluster/www-data/devel/hello/0 2")]
+    Add {
+        /// CLUSTER/ROLE/ENV/NAME/INSTANCE: the instance to copy.
+        instance: String,
+        /// How many instances to add.
+        count: u32,
         #[command(flatten)]
         target: SchedulerTarget,
     },

@@ -42,6 +42,7 @@ pub async fn scheduler(args: SchedulerArgs) -> CliResult {
     let shutdown = shutdown_signal();
     let mut config = ServerConfig::new(&args.cluster);
     config.state.agent_timeout_ms = args.agent_timeout_secs.saturating_mul(1000);
+    config.state.preemption_delay_ms = args.preemption_delay_secs.saturating_mul(1000);
     // Open the store before binding, so a second scheduler on the same directory fails at once.
     let store = atoll_storage::SledStore::open(&args.data_dir).map_err(|e| CliError::failed(e.to_string()))?;
     let scheduler =
@@ -51,6 +52,12 @@ pub async fn scheduler(args: SchedulerArgs) -> CliResult {
     let address = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
     tracing::info!(cluster = %args.cluster, %address, data_dir = %args.data_dir.display(), "scheduler serving");
     eprintln!("Scheduler for cluster {} serving on http://{address}", args.cluster);
+    let _announcement = args.zk.clone().map(|ensemble| {
+        let host = args.advertise_host.clone().unwrap_or_else(machine_hostname);
+        let path = args.serverset_path.clone();
+        eprintln!("Announcing at zk://{ensemble}{path}");
+        AbortOnDrop(tokio::spawn(crate::self_announce::announce_scheduler(ensemble, path, host, address.port())))
+    });
     atoll_server::serve(scheduler, listener, shutdown).await.map_err(|e| CliError::failed(e.to_string()))
 }
 
@@ -63,6 +70,15 @@ pub fn host_isolator(no_isolation: bool, cgroup_parent: &str) -> Result<Arc<dyn 
     match check_host(Path::new(DEFAULT_BASE), cgroup_parent) {
         HostIsolation::Available(isolator) => Ok(Arc::new(isolator)),
         HostIsolation::Unavailable { reason } => Err(reason),
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

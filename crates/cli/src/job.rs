@@ -1,4 +1,4 @@
-//! `atoll job …`: create, status, list, kill and killall.
+//! `atoll job …`: create, status, why, list, kill, killall, restart and add.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -72,6 +72,116 @@ pub async fn run(command: JobCommand) -> CliResult {
             let client = connect(&target, &key.cluster).await?;
             kill(&client, &key, None, Duration::from_secs(wait_timeout_secs)).await
         }
+        JobCommand::Why { instance, json, target } => {
+            let (key, instance) = parse_instance(&instance)?;
+            let client = connect(&target, &key.cluster).await?;
+            let tasks = client.tasks(&key, false).await?;
+            let task = tasks.iter().find(|t| t.instance == instance).ok_or_else(|| {
+                CliError::invalid_parameter(format!(
+                    "job {key} has no instance {instance}; see `atoll job status {key}`"
+                ))
+            })?;
+            let name = format!("{key}/{instance}");
+            println!(
+                "{}",
+                if json { render::why_json(&name, task).to_string() } else { render::why_text(&name, task) }
+            );
+            Ok(())
+        }
+        JobCommand::Restart { instances, batch_size, wait_timeout_secs, target } => {
+            let (key, instances) = match instances.parse::<JobKey>() {
+                Ok(key) => (key, None),
+                Err(_) => parse_instances(&instances).map(|(key, set)| (key, Some(set.0)))?,
+            };
+            let client = connect(&target, &key.cluster).await?;
+            let restarted = client.restart(&key, instances.as_ref(), batch_size).await.map_err(refusal)?;
+            wait_for_restart(&client, &key, &restarted, batch_size, Duration::from_secs(wait_timeout_secs)).await
+        }
+        JobCommand::Add { instance, count, target } => {
+            let (key, instance) = parse_instance(&instance)?;
+            let client = connect(&target, &key.cluster).await?;
+            let added = client.add_instances(&key, instance, count).await.map_err(refusal)?;
+            let ids: Vec<String> = added.iter().map(|(i, _)| i.to_string()).collect();
+            println!(
+                "Added {} instance(s) to {key} as copies of instance {instance}: {}. Watch them with: atoll job status {key}",
+                added.len(),
+                ids.join(",")
+            );
+            Ok(())
+        }
+    }
+}
+
+/// What the scheduler refused: a bad parameter (INVALID_ARGUMENT), or a request it cannot
+/// carry out now (quota, a restart under way).
+fn refusal(e: ClientError) -> CliError {
+    match e {
+        ClientError::Api { code: tonic::Code::InvalidArgument, message } => CliError::invalid_parameter(message),
+        ClientError::Api { code: tonic::Code::ResourceExhausted | tonic::Code::FailedPrecondition, message } => {
+            CliError::failed(message)
+        }
+        other => CliError::from(other),
+    }
+}
+
+/// Splits `CLUSTER/ROLE/ENV/NAME/INSTANCE` naming exactly one instance.
+fn parse_instance(text: &str) -> Result<(JobKey, u32), CliError> {
+    let (key, set) = parse_instances(text)?;
+    match set.0.iter().copied().collect::<Vec<_>>()[..] {
+        [one] => Ok((key, one)),
+        _ => Err(CliError::invalid_parameter(format!(
+            "invalid instance '{text}': name one instance, e.g. devcluster/www-data/devel/hello/0"
+        ))),
+    }
+}
+
+/// Waits until every restarted instance runs a task other than the one it replaced.
+async fn wait_for_restart(
+    client: &SchedulerClient,
+    key: &JobKey,
+    restarted: &[(u32, String)],
+    batch_size: u32,
+    timeout: Duration,
+) -> CliResult {
+    if restarted.is_empty() {
+        println!("No instance of {key} runs on an agent; nothing to restart.");
+        return Ok(());
+    }
+    eprintln!("Restarting {} instance(s) of {key}, {batch_size} at a time…", restarted.len());
+    let started = Instant::now();
+    let mut done: BTreeSet<u32> = BTreeSet::new();
+    loop {
+        let tasks = client.tasks(key, false).await?;
+        for (instance, old) in restarted {
+            if done.contains(instance) {
+                continue;
+            }
+            let Some(task) = tasks.iter().find(|t| t.instance == *instance) else {
+                done.insert(*instance);
+                continue;
+            };
+            let state = atoll_proto::task_state(task.state);
+            if task.task_id != *old && state.is_ok_and(|s| s == TaskState::Running || s.is_terminal()) {
+                eprintln!("  {key}/{instance}: {} as {}", render::state_name(task.state), task.task_id);
+                done.insert(*instance);
+            }
+        }
+        if done.len() == restarted.len() {
+            println!("Restarted {} instance(s) of {key}.", restarted.len());
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(CliError::new(
+                ExitCode::Timeout,
+                format!(
+                    "timed out after {} s: {} of {} instance(s) of {key} restarted; the restart carries on",
+                    timeout.as_secs(),
+                    done.len(),
+                    restarted.len()
+                ),
+            ));
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 
@@ -107,6 +217,8 @@ pub async fn create(client: &SchedulerClient, spec: &atoll_model::JobSpec, file:
         ClientError::Api { code: tonic::Code::InvalidArgument, message } => {
             CliError::new(ExitCode::InvalidConfig, message)
         }
+        // Past the role's production quota.
+        ClientError::Api { code: tonic::Code::ResourceExhausted, message } => CliError::failed(message),
         other => CliError::from(other),
     })?;
     println!(
@@ -226,5 +338,14 @@ mod tests {
         assert!(err.message.contains("CLUSTER/ROLE/ENV/NAME/INSTANCES"), "{}", err.message);
         let err = parse_instances("devcluster/www-data/devel/hello/x").unwrap_err();
         assert!(err.message.contains("'x' is not an instance id"), "{}", err.message);
+    }
+
+    #[test]
+    fn why_and_add_name_exactly_one_instance() {
+        let (key, instance) = parse_instance("devcluster/www-data/devel/hello/3").unwrap();
+        assert_eq!((key.name.as_str(), instance), ("hello", 3));
+        let err = parse_instance("devcluster/www-data/devel/hello/0-1").unwrap_err();
+        assert_eq!(err.code, ExitCode::InvalidParameter);
+        assert!(err.message.contains("name one instance"), "{}", err.message);
     }
 }

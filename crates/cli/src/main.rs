@@ -9,10 +9,14 @@ mod config;
 mod daemons;
 mod dev;
 mod exit;
+mod host;
 mod job;
 mod jobfile;
+mod quota;
 mod render;
 mod sd;
+mod self_announce;
+mod task;
 
 use clap::Parser;
 
@@ -51,6 +55,9 @@ fn main() -> std::process::ExitCode {
             Command::Job(command) => job::run(command).await,
             Command::Config(command) => config::run(command),
             Command::Sd(command) => sd::run(command).await,
+            Command::Task(command) => task::run(command).await,
+            Command::Host(command) => host::run(command).await,
+            Command::Quota(command) => quota::run(command).await,
         }
     });
     match result {
@@ -68,7 +75,13 @@ fn main() -> std::process::ExitCode {
 fn init_tracing(command: &Command) {
     let default = match command {
         Command::Scheduler(_) | Command::Agent(_) | Command::Executor(_) => "info",
-        Command::Dev(_) | Command::Job(_) | Command::Config(_) | Command::Sd(_) => "warn",
+        Command::Dev(_)
+        | Command::Job(_)
+        | Command::Config(_)
+        | Command::Sd(_)
+        | Command::Task(_)
+        | Command::Host(_)
+        | Command::Quota(_) => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -72,12 +72,78 @@ pub fn status_json(job: &str, tasks: &[v1::TaskStatus]) -> Value {
                 "ports": ports,
                 "sandbox": non_empty(&t.sandbox),
                 "pending_reason": non_empty(&t.pending_reason),
+                "pending": pending_json(t.pending.as_ref()),
                 "exit_code": t.exit_code,
                 "message": t.events.last().map_or(Value::Null, |e| non_empty(&e.message)),
             })
         })
         .collect();
     json!({ "job": job, "instances": instances })
+}
+
+/// A PENDING task's structured reason: `{"summary", "vetoes": [{"reason", "hosts", "examples"}]}`.
+fn pending_json(pending: Option<&v1::PendingReason>) -> Value {
+    let Some(pending) = pending else { return Value::Null };
+    let vetoes: Vec<Value> = pending
+        .vetoes
+        .iter()
+        .map(|v| json!({ "reason": v.reason, "hosts": v.hosts, "examples": v.examples }))
+        .collect();
+    json!({ "summary": pending.summary, "vetoes": vetoes })
+}
+
+/// `job why`: one instance explained. A PENDING one with every reason, the hosts it excluded
+/// and a few of their names; any other with its state, host and last event.
+pub fn why_text(instance: &str, task: &v1::TaskStatus) -> String {
+    let state = state_name(task.state);
+    let mut lines = vec![format!("{instance} is {state} (task {})", task.task_id)];
+    match &task.pending {
+        Some(pending) => {
+            lines.push(format!("Why it is not placed: {}", pending.summary));
+            if !pending.vetoes.is_empty() {
+                let rows: Vec<Vec<String>> = pending
+                    .vetoes
+                    .iter()
+                    .map(|v| {
+                        let more = if v.hosts as usize > v.examples.len() { ", …" } else { "" };
+                        vec![v.reason.clone(), v.hosts.to_string(), format!("{}{more}", v.examples.join(", "))]
+                    })
+                    .collect();
+                lines.push(table(&["REASON", "HOSTS", "FOR EXAMPLE"], &rows));
+            }
+        }
+        None if !task.pending_reason.is_empty() => lines.push(format!("Why it is not placed: {}", task.pending_reason)),
+        None => {
+            if !task.host.is_empty() {
+                lines.push(format!("Host: {}", task.host));
+            }
+            if let Some(event) = task.events.last() {
+                let message = if event.message.is_empty() { String::new() } else { format!(": {}", event.message) };
+                lines.push(format!("Last event: {} at {} ms{message}", state_name(event.state), event.at_ms));
+            }
+            if let Some(code) = task.exit_code {
+                lines.push(format!("Exit code: {code}"));
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+/// `job why --json`.
+pub fn why_json(instance: &str, task: &v1::TaskStatus) -> Value {
+    json!({
+        "instance": instance,
+        "task_id": task.task_id,
+        "status": state_name(task.state),
+        "host": non_empty(&task.host),
+        "pending_reason": non_empty(&task.pending_reason),
+        "pending": pending_json(task.pending.as_ref()),
+        "last_event": task.events.last().map_or(Value::Null, |e| json!({
+            "state": state_name(e.state),
+            "at_ms": e.at_ms,
+            "message": e.message,
+        })),
+    })
 }
 
 fn job_key_text(key: Option<&v1::JobKey>) -> String {
@@ -201,6 +267,14 @@ mod tests {
             host: if state == v1::TaskState::Pending { String::new() } else { "h1".into() },
             ports: [("http".to_owned(), 31000)].into_iter().collect(),
             pending_reason: if state == v1::TaskState::Pending { "Insufficient: CPU".into() } else { String::new() },
+            pending: (state == v1::TaskState::Pending).then(|| v1::PendingReason {
+                summary: "Insufficient: CPU".into(),
+                vetoes: vec![v1::Veto {
+                    reason: "Insufficient: CPU".into(),
+                    hosts: 4,
+                    examples: vec!["h1".into(), "h2".into(), "h3".into()],
+                }],
+            }),
             ..Default::default()
         }
     }
@@ -240,14 +314,45 @@ mod tests {
         let value = status_json("c/r/e/n", &[task(1, v1::TaskState::Pending)]);
         assert_eq!(value["job"], "c/r/e/n");
         let instance = &value["instances"][0];
-        for field in
-            ["instance", "task_id", "status", "host", "ports", "sandbox", "pending_reason", "exit_code", "message"]
-        {
+        for field in [
+            "instance",
+            "task_id",
+            "status",
+            "host",
+            "ports",
+            "sandbox",
+            "pending_reason",
+            "pending",
+            "exit_code",
+            "message",
+        ] {
             assert!(instance.get(field).is_some(), "missing {field}");
         }
         assert_eq!(instance["status"], "PENDING");
         assert_eq!(instance["host"], Value::Null);
         assert_eq!(instance["ports"]["http"], 31000);
         assert_eq!(instance["pending_reason"], "Insufficient: CPU");
+        assert_eq!(instance["pending"]["vetoes"][0]["hosts"], 4);
+        assert_eq!(instance["pending"]["vetoes"][0]["examples"], json!(["h1", "h2", "h3"]));
+        assert_eq!(status_json("c/r/e/n", &[task(0, v1::TaskState::Running)])["instances"][0]["pending"], Value::Null);
+    }
+
+    #[test]
+    fn why_explains_pending_instances_veto_by_veto_and_others_by_their_last_event() {
+        let text = why_text("c/r/e/n/1", &task(1, v1::TaskState::Pending));
+        assert_eq!(
+            text,
+            "c/r/e/n/1 is PENDING (task t-1)\nWhy it is not placed: Insufficient: CPU\n\
+             REASON             HOSTS  FOR EXAMPLE\n\
+             Insufficient: CPU  4      h1, h2, h3, …"
+        );
+        let mut running = task(0, v1::TaskState::Running);
+        running.events =
+            vec![v1::TaskEvent { at_ms: 42, state: v1::TaskState::Running as i32, message: "healthy".into() }];
+        assert_eq!(
+            why_text("c/r/e/n/0", &running),
+            "c/r/e/n/0 is RUNNING (task t-0)\nHost: h1\nLast event: RUNNING at 42 ms: healthy"
+        );
+        assert_eq!(why_json("c/r/e/n/0", &running)["last_event"]["message"], "healthy");
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Invariant: callers see domain types and [`ClientError`]; gRPC stays inside this crate.
 
+mod admin;
 mod clusters;
 mod registry;
 
@@ -13,6 +14,7 @@ use atoll_model::{JobKey, JobKeyPrefix, JobSpec};
 use atoll_proto::v1::{self, scheduler_service_client::SchedulerServiceClient};
 use tonic::transport::{Channel, Endpoint};
 
+pub use admin::HostCall;
 pub use clusters::{Clusters, DEVCLUSTER_URL};
 pub use registry::{MemberEntry, RegistryReader, zookeeper_members};
 
@@ -36,19 +38,28 @@ pub enum ClientError {
 pub struct SchedulerClient {
     address: String,
     inner: SchedulerServiceClient<Channel>,
+    /// The connection, shared by the clients of the other services.
+    channel: Channel,
 }
 
 impl SchedulerClient {
-    /// Connects to the scheduler at `address` (`http://HOST:PORT`), failing fast if nothing
-    /// answers there.
+    /// Connects to the scheduler at `address`, failing fast if nothing answers there.
+    /// `address` is `http://HOST:PORT`, or `zk://ENSEMBLE/PATH` for a scheduler that announces
+    /// itself as a ServerSet member at PATH in that ZooKeeper ensemble.
     pub async fn connect(address: &str) -> Result<SchedulerClient, ClientError> {
+        let resolved = resolve_scheduler(address).await?;
+        let address = resolved.as_str();
         let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
         let endpoint = Endpoint::from_shared(address.to_owned())
             .map_err(|e| unreachable(format!("not a valid address ({e})")))?
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(30));
         let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
-        Ok(SchedulerClient { address: address.to_owned(), inner: SchedulerServiceClient::new(channel) })
+        Ok(SchedulerClient {
+            address: address.to_owned(),
+            inner: SchedulerServiceClient::new(channel.clone()),
+            channel,
+        })
     }
 
     pub fn address(&self) -> &str {
@@ -103,6 +114,21 @@ impl SchedulerClient {
         let config = response.into_inner().job.ok_or_else(|| ClientError::Malformed("no job in the answer".into()))?;
         JobSpec::try_from(&config).map_err(|e| ClientError::Malformed(e.to_string()))
     }
+}
+
+/// Turns a scheduler address into `http://HOST:PORT`: as given, or for `zk://ENSEMBLE/PATH`
+/// from the first ALIVE member of that ServerSet.
+pub async fn resolve_scheduler(address: &str) -> Result<String, ClientError> {
+    let Some(rest) = address.strip_prefix("zk://") else { return Ok(address.to_owned()) };
+    let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
+    let (ensemble, path) = rest
+        .split_once('/')
+        .map(|(ensemble, path)| (ensemble, format!("/{path}")))
+        .ok_or_else(|| unreachable("a zk:// address is zk://HOST:PORT[,HOST:PORT…]/PATH".to_owned()))?;
+    let resolver = atoll_resolver::Resolver::connect(ensemble).await.map_err(|e| unreachable(e.to_string()))?;
+    let endpoints = resolver.resolve(&path, None).await.map_err(|e| unreachable(e.to_string()))?;
+    let first = endpoints.first().ok_or_else(|| unreachable(format!("no scheduler is announced at {path}")))?;
+    Ok(format!("http://{}:{}", first.host, first.port))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -26,10 +26,12 @@ pub(crate) fn missing(field: &'static str) -> WireError {
     WireError { field, reason: "missing".to_owned() }
 }
 
+mod admin;
 mod agent;
 mod config;
 mod job;
 
+pub use admin::maintenance_mode;
 pub use agent::{ports_from_wire, ports_to_wire};
 pub use config::{
     announcer_from_wire, announcer_to_wire, health_check_from_wire, health_check_to_wire, lifecycle_from_wire,

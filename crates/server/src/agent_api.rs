@@ -52,7 +52,9 @@ type CommandStream = Pin<Box<dyn Stream<Item = Result<v1::AgentCommand, Status>>
 #[tonic::async_trait]
 impl AgentService for AgentApi {
     async fn register(&self, request: Request<v1::RegisterRequest>) -> Result<Response<v1::RegisterResponse>, Status> {
+        let peer = request.remote_addr();
         let request = request.into_inner();
+        let log_endpoint = crate::logs_api::agent_log_endpoint(peer, &request.log_address);
         let id = agent_id(&request.agent_id)?;
         let resources = AgentResources::try_from(
             request.resources.as_ref().ok_or_else(|| Status::invalid_argument("invalid agent resources: missing"))?,
@@ -79,7 +81,7 @@ impl AgentService for AgentApi {
             tasks,
         };
         tracing::info!(agent = %id, resources = %registration.resources, "agent registered");
-        self.scheduler.open_link(&id);
+        self.scheduler.open_link(&id, log_endpoint);
         self.scheduler.mutate(|state, now| Ok(((), state.register_agent(registration, now)))).map_err(core_status)?;
         self.scheduler.want_placement();
         Ok(Response::new(v1::RegisterResponse {

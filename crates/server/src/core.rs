@@ -35,6 +35,8 @@ struct Inner {
 struct AgentLink {
     sender: mpsc::UnboundedSender<v1::AgentCommand>,
     receiver: Option<mpsc::UnboundedReceiver<v1::AgentCommand>>,
+    /// Where the agent serves its tasks' logs, `http://HOST:PORT`.
+    log_endpoint: Option<String>,
 }
 
 /// Why a request failed in the core.
@@ -160,10 +162,15 @@ impl Scheduler {
         }
     }
 
-    /// Replaces the command channel of an agent that (re-)registers.
-    pub fn open_link(&self, agent: &AgentId) {
+    /// Replaces the command channel of an agent that (re-)registers, and where it serves logs.
+    pub fn open_link(&self, agent: &AgentId, log_endpoint: Option<String>) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.lock_links().insert(agent.clone(), AgentLink { sender, receiver: Some(receiver) });
+        self.lock_links().insert(agent.clone(), AgentLink { sender, receiver: Some(receiver), log_endpoint });
+    }
+
+    /// Where a registered agent serves its tasks' logs.
+    pub fn log_endpoint(&self, agent: &AgentId) -> Option<String> {
+        self.lock_links().get(agent).and_then(|link| link.log_endpoint.clone())
     }
 
     /// Hands the receiving end of an agent's command channel to its Commands stream.

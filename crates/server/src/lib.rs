@@ -9,9 +9,11 @@
 //!   ahead of disk; the caller gets UNAVAILABLE and nothing is half-written.
 //! - Protobuf types stop at the service modules; the core speaks the domain model.
 
+mod admin_api;
 mod agent_api;
 mod clock;
 mod core;
+mod logs_api;
 mod registry_api;
 mod scheduler_api;
 
@@ -98,6 +100,8 @@ pub async fn serve(
         .add_service(SchedulerServiceServer::new(scheduler_api::SchedulerApi::new(scheduler.clone())))
         .add_service(AgentServiceServer::new(agent_api::AgentApi::new(scheduler.clone())))
         .add_service(RegistryServiceServer::new(registry))
+        .add_service(admin_api::service(scheduler.clone()))
+        .add_service(logs_api::service(scheduler.clone()))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown);
     // A graceful stop waits for clients to finish; one that never answers must not hold the
     // scheduler up for ever.

@@ -33,7 +33,12 @@ pub(crate) fn core_status(e: CoreError) -> Status {
             StateError::WrongCluster { .. }
             | StateError::InvalidJob { .. }
             | StateError::NoSuchInstances { .. }
-            | StateError::NoInstancesGiven => Status::invalid_argument(refusal.to_string()),
+            | StateError::NoInstancesGiven
+            | StateError::ZeroBatchSize
+            | StateError::NothingToAdd
+            | StateError::TooManyInstances { .. } => Status::invalid_argument(refusal.to_string()),
+            StateError::InsufficientQuota(_) => Status::resource_exhausted(refusal.to_string()),
+            StateError::RestartInProgress(_) => Status::failed_precondition(refusal.to_string()),
         },
         CoreError::Storage(_) => Status::internal(e.to_string()),
     }
@@ -64,6 +69,16 @@ fn task_status(state: &ClusterState, task: &ScheduledTask) -> v1::TaskStatus {
             })
             .collect(),
         failure_count: task.failure_count,
+        pending: (task.state == TaskState::Pending).then(|| state.why_pending(&task.id)).flatten().map(|reason| {
+            v1::PendingReason {
+                summary: reason.summary.clone(),
+                vetoes: reason
+                    .vetoes
+                    .iter()
+                    .map(|v| v1::Veto { reason: v.reason.clone(), hosts: v.hosts, examples: v.examples.clone() })
+                    .collect(),
+            }
+        }),
     }
 }
 
@@ -145,5 +160,46 @@ impl SchedulerService for SchedulerApi {
             .read(|state| state.job(&key).map(v1::JobConfig::from))
             .ok_or_else(|| Status::not_found(StateError::JobNotFound(Box::new(key.clone())).to_string()))?;
         Ok(Response::new(v1::GetJobConfigResponse { job: Some(job) }))
+    }
+
+    async fn restart_tasks(
+        &self,
+        request: Request<v1::RestartTasksRequest>,
+    ) -> Result<Response<v1::RestartTasksResponse>, Status> {
+        let request = request.into_inner();
+        let key = job_key(request.job.as_ref()).map_err(wire_status)?;
+        let instances: Option<BTreeSet<u32>> =
+            if request.instances.is_empty() { None } else { Some(request.instances.into_iter().collect()) };
+        let restarted = self
+            .scheduler
+            .mutate(|state, now| state.restart(&key, instances.as_ref(), request.batch_size, now))
+            .map_err(core_status)?;
+        tracing::info!(job = %key, instances = restarted.len(), batch_size = request.batch_size, "restart started");
+        let restarted = restarted
+            .into_iter()
+            .map(|r| v1::RestartedInstance { instance: r.instance, task_id: r.replaces.0 })
+            .collect();
+        Ok(Response::new(v1::RestartTasksResponse { restarted }))
+    }
+
+    async fn add_instances(
+        &self,
+        request: Request<v1::AddInstancesRequest>,
+    ) -> Result<Response<v1::AddInstancesResponse>, Status> {
+        let request = request.into_inner();
+        let key = job_key(request.job.as_ref()).map_err(wire_status)?;
+        let (first, ids) = self
+            .scheduler
+            .mutate(|state, now| {
+                let first = state.job(&key).map_or(0, |job| job.instances);
+                Ok(((first, state.add_instances(&key, request.instance, request.count, now)?), Vec::new()))
+            })
+            .map_err(core_status)?;
+        tracing::info!(job = %key, added = ids.len(), "instances added");
+        self.scheduler.want_placement();
+        Ok(Response::new(v1::AddInstancesResponse {
+            instances: (first..).take(ids.len()).collect(),
+            task_ids: ids.into_iter().map(|id| id.0).collect(),
+        }))
     }
 }

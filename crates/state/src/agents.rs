@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use atoll_model::{AgentId, AgentResources, Attributes, JobKey, TaskId, TaskState};
 use atoll_placement::{AgentSnapshot, ClusterSnapshot, Usage};
 
-use crate::lifecycle::StatusReport;
+use crate::lifecycle::{StatusReport, is_being_killed};
 use crate::{AgentRecord, ClusterState, Effect};
 
 /// An agent's registration.
@@ -28,7 +28,6 @@ impl ClusterState {
     /// running tasks it lacks are LOST (and rescheduled).
     pub fn register_agent(&mut self, registration: Registration, now_ms: u64) -> Vec<Effect> {
         let id = registration.id.clone();
-        let maintenance = self.agents.get(&id).map(|a| a.maintenance).unwrap_or_default();
         self.agents.insert(
             id.clone(),
             AgentRecord {
@@ -37,7 +36,6 @@ impl ClusterState {
                 resources: Some(registration.resources),
                 attributes: registration.attributes,
                 last_seen_ms: now_ms,
-                maintenance,
             },
         );
         let mut effects = Vec::new();
@@ -110,11 +108,13 @@ impl ClusterState {
     /// Every registered agent with its capacity, use, attributes and maintenance mode, and the
     /// agents every job's active instances run on, for placement.
     pub fn snapshot(&self) -> ClusterSnapshot {
-        self.snapshot_for(|_| true)
+        self.snapshot_for(|_| true, false)
     }
 
-    /// The snapshot, with instance placements only for the jobs `wanted` picks.
-    pub(crate) fn snapshot_for(&self, wanted: impl Fn(&JobKey) -> bool) -> ClusterSnapshot {
+    /// The snapshot, with instance placements only for the jobs `wanted` picks. With
+    /// `stopping_free`, tasks told to stop (killed, preempted, restarted, drained) hold nothing:
+    /// the view preemption needs, so that room already on its way is not made twice.
+    pub(crate) fn snapshot_for(&self, wanted: impl Fn(&JobKey) -> bool, stopping_free: bool) -> ClusterSnapshot {
         let mut agents: BTreeMap<&AgentId, AgentSnapshot> = self
             .agents
             .values()
@@ -125,7 +125,7 @@ impl ClusterState {
                         id: a.id.clone(),
                         resources: a.resources.clone()?,
                         attributes: a.attributes.clone(),
-                        maintenance: a.maintenance,
+                        maintenance: self.host_mode(&a.hostname),
                         used: Usage::default(),
                         used_ports: Default::default(),
                     },
@@ -135,6 +135,9 @@ impl ClusterState {
         let mut placed: BTreeMap<JobKey, Vec<AgentId>> = BTreeMap::new();
         for task in self.tasks.values().filter(|t| t.state.is_on_agent()) {
             let Some(assignment) = &task.assignment else { continue };
+            if stopping_free && is_being_killed(task.state) {
+                continue;
+            }
             if let Some(agent) = agents.get_mut(&assignment.agent) {
                 agent.used.add(&task.spec.resources);
                 agent.used_ports.extend(assignment.ports.values().copied());

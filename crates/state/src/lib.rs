@@ -8,27 +8,38 @@
 //!   an illegal report is ignored and counted, never applied.
 //! - Every change to a job or task is recorded in [`Changes`]; the server makes those durable
 //!   (and only then answers the caller) by taking them with [`ClusterState::take_changes`].
-//! - Durable: jobs, tasks and the id sequence. Rebuilt on start: agents, from registrations and
-//!   from the agents that stored tasks point at.
+//! - Durable: jobs, tasks, the id sequence, host maintenance modes, role quotas and restarts in
+//!   progress. Decisions that wait on time need nothing more: a throttled task carries its
+//!   `not_before_ms`, and a pending task's wait towards preemption starts at its PENDING event.
+//!   Rebuilt on start: agents, from registrations and from the agents that stored tasks point at.
 //!
 //! [`TaskState::can_transition_to`]: atoll_model::TaskState::can_transition_to
 
 mod agents;
+mod instances;
 mod lifecycle;
 mod maintenance;
+mod preemption;
 mod queries;
+mod quota;
+mod restart;
+mod rounds;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use atoll_model::job::MAX_INSTANCES_PER_JOB;
 use atoll_model::{AgentId, AgentResources, Attributes, JobKey, JobSpec, ScheduledTask, TaskId};
 use atoll_placement::Policy;
 
 pub use agents::Registration;
-pub use atoll_placement::{MaintenanceMode, PendingReason, VetoCount};
+pub use atoll_model::{MaintenanceMode, ResourceAggregate};
+pub use atoll_placement::{PendingReason, VetoCount};
 pub use lifecycle::StatusReport;
 pub use maintenance::HostMaintenance;
 pub use queries::JobSummary;
+pub use quota::QuotaUsage;
+pub use restart::{RestartPlan, Restarted};
 
 /// Timeouts and backoffs of the state machine, in milliseconds.
 #[derive(Clone, Debug)]
@@ -43,6 +54,9 @@ pub struct StateConfig {
     pub flapping_threshold_ms: u64,
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// A task PENDING this long may preempt lower tasks to make room (Aurora's
+    /// `preemption_delay`).
+    pub preemption_delay_ms: u64,
     /// Terminal tasks kept per job, oldest pruned first.
     pub terminal_tasks_kept_per_job: usize,
     pub policy: Policy,
@@ -58,6 +72,7 @@ impl StateConfig {
             flapping_threshold_ms: 5 * 60_000,
             initial_backoff_ms: 30_000,
             max_backoff_ms: 5 * 60_000,
+            preemption_delay_ms: 3 * 60_000,
             terminal_tasks_kept_per_job: 100,
             policy: Policy::default(),
         }
@@ -74,8 +89,6 @@ pub struct AgentRecord {
     pub resources: Option<AgentResources>,
     pub attributes: Attributes,
     pub last_seen_ms: u64,
-    /// Kept across re-registrations; forgotten with the agent when it is lost.
-    pub maintenance: MaintenanceMode,
 }
 
 /// What an agent must be told to do.
@@ -93,6 +106,13 @@ pub struct Changes {
     pub tasks_put: Vec<ScheduledTask>,
     pub tasks_deleted: Vec<TaskId>,
     pub next_task_seq: u64,
+    /// Hosts (by hostname) whose maintenance mode changed to something other than NONE.
+    pub hosts_put: Vec<(String, MaintenanceMode)>,
+    /// Hosts back to NONE.
+    pub hosts_deleted: Vec<String>,
+    pub quotas_put: Vec<(String, ResourceAggregate)>,
+    pub restarts_put: Vec<RestartPlan>,
+    pub restarts_deleted: Vec<JobKey>,
 }
 
 impl Changes {
@@ -101,6 +121,11 @@ impl Changes {
             && self.jobs_deleted.is_empty()
             && self.tasks_put.is_empty()
             && self.tasks_deleted.is_empty()
+            && self.hosts_put.is_empty()
+            && self.hosts_deleted.is_empty()
+            && self.quotas_put.is_empty()
+            && self.restarts_put.is_empty()
+            && self.restarts_deleted.is_empty()
     }
 }
 
@@ -110,6 +135,11 @@ pub struct Durable {
     pub jobs: Vec<JobSpec>,
     pub tasks: Vec<ScheduledTask>,
     pub next_task_seq: u64,
+    /// Hosts in a maintenance mode other than NONE, by hostname.
+    pub host_modes: Vec<(String, MaintenanceMode)>,
+    /// Production quota per role.
+    pub quotas: Vec<(String, ResourceAggregate)>,
+    pub restarts: Vec<RestartPlan>,
 }
 
 /// A request the state machine refuses.
@@ -127,6 +157,18 @@ pub enum StateError {
     NoSuchInstances { job: Box<JobKey>, instances: Vec<u32>, count: u32 },
     #[error("no instances given; name instances (JOB/0,2-3) or kill them all")]
     NoInstancesGiven,
+    #[error("Insufficient resource quota: {0}")]
+    InsufficientQuota(String),
+    #[error("Job {0} is already restarting; wait until that restart is done (`atoll job status {0}`)")]
+    RestartInProgress(Box<JobKey>),
+    #[error("the batch size must be at least 1")]
+    ZeroBatchSize,
+    #[error("the number of instances to add must be at least 1")]
+    NothingToAdd,
+    #[error(
+        "Instance count must be between 1 and {MAX_INSTANCES_PER_JOB}, not {count}: job {job} cannot grow by that much"
+    )]
+    TooManyInstances { job: Box<JobKey>, count: u64 },
 }
 
 /// The scheduler's whole in-memory state.
@@ -139,11 +181,20 @@ pub struct ClusterState {
     /// Why each PENDING task was not placed in the last round it took part in; tasks of a job
     /// that failed alike share one reason.
     pending_reasons: BTreeMap<TaskId, Arc<PendingReason>>,
+    /// Maintenance modes other than NONE, by hostname; durable, so kept while an agent is away.
+    host_modes: BTreeMap<String, MaintenanceMode>,
+    /// Production quota per role; a role without one is not limited.
+    quotas: BTreeMap<String, ResourceAggregate>,
+    /// Restarts in progress, one per job at most.
+    restarts: BTreeMap<JobKey, RestartPlan>,
     next_task_seq: u64,
     illegal_transitions: u64,
     dirty_jobs: BTreeSet<JobKey>,
     dirty_tasks: BTreeSet<TaskId>,
     deleted_tasks: BTreeSet<TaskId>,
+    dirty_hosts: BTreeSet<String>,
+    dirty_quotas: BTreeSet<String>,
+    dirty_restarts: BTreeSet<JobKey>,
 }
 
 impl ClusterState {
@@ -161,11 +212,17 @@ impl ClusterState {
             tasks: durable.tasks.into_iter().map(|t| (t.id.clone(), t)).collect(),
             agents: BTreeMap::new(),
             pending_reasons: BTreeMap::new(),
+            host_modes: durable.host_modes.into_iter().collect(),
+            quotas: durable.quotas.into_iter().collect(),
+            restarts: durable.restarts.into_iter().map(|r| (r.job.clone(), r)).collect(),
             next_task_seq: durable.next_task_seq,
             illegal_transitions: 0,
             dirty_jobs: BTreeSet::new(),
             dirty_tasks: BTreeSet::new(),
             deleted_tasks: BTreeSet::new(),
+            dirty_hosts: BTreeSet::new(),
+            dirty_quotas: BTreeSet::new(),
+            dirty_restarts: BTreeSet::new(),
         };
         for task in state.tasks.values().filter(|t| t.state.is_on_agent()) {
             if let Some(a) = &task.assignment {
@@ -175,7 +232,6 @@ impl ClusterState {
                     resources: None,
                     attributes: Attributes::default(),
                     last_seen_ms: now_ms,
-                    maintenance: MaintenanceMode::None,
                 });
             }
         }
@@ -194,16 +250,43 @@ impl ClusterState {
         let tasks_put: Vec<ScheduledTask> =
             self.dirty_tasks.iter().filter_map(|id| self.tasks.get(id).cloned()).collect();
         let tasks_deleted: Vec<TaskId> = self.deleted_tasks.iter().cloned().collect();
+        let (hosts_put, hosts_deleted) = {
+            let modes = |host: &String| self.host_modes.get(host).map(|mode| (host.clone(), *mode));
+            (self.dirty_hosts.iter().filter_map(modes).collect(), unset(&self.dirty_hosts, &self.host_modes))
+        };
+        let quotas_put =
+            self.dirty_quotas.iter().filter_map(|role| self.quotas.get(role).map(|q| (role.clone(), *q))).collect();
+        let restarts_put = self.dirty_restarts.iter().filter_map(|job| self.restarts.get(job).cloned()).collect();
+        let restarts_deleted = unset(&self.dirty_restarts, &self.restarts);
         self.dirty_jobs.clear();
         self.dirty_tasks.clear();
         self.deleted_tasks.clear();
-        Changes { jobs_put, jobs_deleted, tasks_put, tasks_deleted, next_task_seq: self.next_task_seq }
+        self.dirty_hosts.clear();
+        self.dirty_quotas.clear();
+        self.dirty_restarts.clear();
+        Changes {
+            jobs_put,
+            jobs_deleted,
+            tasks_put,
+            tasks_deleted,
+            next_task_seq: self.next_task_seq,
+            hosts_put,
+            hosts_deleted,
+            quotas_put,
+            restarts_put,
+            restarts_deleted,
+        }
     }
 
     /// How many status reports asked for a transition Aurora's state machine forbids.
     pub fn illegal_transitions(&self) -> u64 {
         self.illegal_transitions
     }
+}
+
+/// The keys among `dirty` that `map` no longer holds.
+fn unset<K: Ord + Clone, V>(dirty: &BTreeSet<K>, map: &BTreeMap<K, V>) -> Vec<K> {
+    dirty.iter().filter(|k| !map.contains_key(*k)).cloned().collect()
 }
 
 #[cfg(test)]

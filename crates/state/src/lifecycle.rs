@@ -1,10 +1,9 @@
-//! Jobs and tasks through their lives: creation, placement, status reports, kills,
-//! rescheduling with flapping backoff, timeouts and pruning.
+//! Jobs and tasks through their lives: creation (within quota), status reports, kills, and
+//! rescheduling with flapping backoff. Placement rounds and housekeeping are in `rounds`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use atoll_model::{AgentId, Assignment, JobKey, JobSpec, ScheduledTask, TaskEvent, TaskId, TaskState};
-use atoll_placement::{PendingJob, PendingTask, Tier, place};
+use atoll_model::{AgentId, JobKey, JobSpec, ScheduledTask, TaskEvent, TaskId, TaskSpec, TaskState};
 
 use crate::{ClusterState, Effect, StateError};
 
@@ -21,21 +20,26 @@ impl ClusterState {
         if !problems.is_empty() {
             return Err(StateError::InvalidJob { job: Box::new(spec.key), problems });
         }
-        let ids = (0..spec.instances).map(|instance| self.add_task(&spec, instance, 0, None, 0, now_ms)).collect();
+        self.check_quota(&spec, &spec.task, spec.instances)?;
+        let ids = (0..spec.instances)
+            .map(|instance| self.add_task(&spec, &spec.task, instance, Lineage::first(), now_ms))
+            .collect();
         self.dirty_jobs.insert(spec.key.clone());
         self.jobs.insert(spec.key.clone(), spec);
         Ok(ids)
     }
 
-    fn add_task(
+    /// Creates a task of `spec` for one instance of `job`: PENDING, or THROTTLED while the
+    /// lineage's delay lasts.
+    pub(crate) fn add_task(
         &mut self,
         job: &JobSpec,
+        spec: &TaskSpec,
         instance: u32,
-        failure_count: u32,
-        ancestor: Option<TaskId>,
-        delay_ms: u64,
+        lineage: Lineage,
         now_ms: u64,
     ) -> TaskId {
+        let Lineage { failure_count, ancestor, delay_ms } = lineage;
         self.next_task_seq += 1;
         let id = TaskId::new(&job.key, instance, &format!("{:x}-{}", now_ms, self.next_task_seq));
         let (state, message) = if delay_ms > 0 {
@@ -52,7 +56,7 @@ impl ClusterState {
             id: id.clone(),
             job: job.key.clone(),
             instance,
-            spec: job.task.clone(),
+            spec: spec.clone(),
             requested_ports: job.requested_ports(),
             priority: job.priority,
             state,
@@ -125,6 +129,9 @@ impl ClusterState {
         if instances.is_none() {
             self.jobs.remove(job);
             self.dirty_jobs.insert(job.clone());
+            if self.restarts.remove(job).is_some() {
+                self.dirty_restarts.insert(job.clone());
+            }
         }
         Ok((targets, effects))
     }
@@ -153,7 +160,7 @@ impl ClusterState {
                 vec![Effect::Kill { agent: agent.clone(), task: task_id.clone() }]
             };
         }
-        let (current, stale_kill) = (task.state, task.state == TaskState::Killing && !report.state.is_terminal());
+        let (current, stale_kill) = (task.state, is_being_killed(task.state) && !report.state.is_terminal());
         if let Some(task) = self.tasks.get_mut(task_id) {
             if report.sandbox.is_some() && task.sandbox != report.sandbox {
                 task.sandbox = report.sandbox;
@@ -189,7 +196,7 @@ impl ClusterState {
         self.pending_reasons.remove(id);
         let task = task.clone();
         let mut effects = Vec::new();
-        if matches!(next, TaskState::Killing | TaskState::Preempting | TaskState::Restarting | TaskState::Draining)
+        if is_being_killed(next)
             && let Some(a) = &task.assignment
         {
             effects.push(Effect::Kill { agent: a.agent.clone(), task: id.clone() });
@@ -232,7 +239,8 @@ impl ClusterState {
         } else {
             0
         };
-        self.add_task(&job, task.instance, failure_count, Some(task.id.clone()), delay_ms, now_ms);
+        let lineage = Lineage { failure_count, ancestor: Some(task.id.clone()), delay_ms };
+        self.add_task(&job, &task.spec, task.instance, lineage, now_ms);
     }
 
     /// Aurora's flapping throttle: a task that ran shorter than the threshold is followed by a
@@ -250,101 +258,6 @@ impl ClusterState {
             previous_delay.saturating_mul(2).min(self.config.max_backoff_ms)
         }
     }
-
-    /// Runs one placement round over the registered agents and assigns what fits; every PENDING
-    /// task left over keeps the reason placement gave.
-    pub fn schedule(&mut self, now_ms: u64) -> Vec<Effect> {
-        let mut pending: BTreeMap<&JobKey, PendingJob> = BTreeMap::new();
-        for task in self.tasks.values().filter(|t| t.state == TaskState::Pending) {
-            let Some(job) = self.jobs.get(&task.job) else { continue };
-            let entry = pending.entry(&job.key).or_insert_with(|| PendingJob {
-                key: job.key.clone(),
-                tier: Tier::from_name(job.tier.as_deref()),
-                priority: job.priority,
-                service: job.service,
-                instances: job.instances,
-                constraints: job.constraints.clone(),
-                tasks: Vec::new(),
-            });
-            entry.tasks.push(PendingTask {
-                id: task.id.clone(),
-                resources: task.spec.resources.clone(),
-                ports: task.requested_ports.clone(),
-                not_before_ms: task.not_before_ms,
-            });
-        }
-        if pending.is_empty() {
-            return Vec::new();
-        }
-        let snapshot = self.snapshot_for(|job| pending.contains_key(job));
-        let jobs: Vec<PendingJob> = pending.into_values().collect();
-        let plan = place(&snapshot, &jobs, &self.config.policy, now_ms);
-        let mut effects = Vec::new();
-        for placement in plan.placements {
-            let Some(hostname) = self.agents.get(&placement.agent).map(|a| a.hostname.clone()) else { continue };
-            if let Some(task) = self.tasks.get_mut(&placement.task) {
-                task.assignment = Some(Assignment { agent: placement.agent.clone(), hostname, ports: placement.ports });
-            }
-            effects.extend(self.transition(&placement.task, TaskState::Assigned, "Assigned", now_ms));
-            if let Some(task) = self.tasks.get(&placement.task) {
-                effects.push(Effect::Launch { agent: placement.agent, task: Box::new(task.clone()) });
-            }
-        }
-        for unplaced in plan.unplaced {
-            self.pending_reasons.insert(unplaced.task, unplaced.reason);
-        }
-        effects
-    }
-
-    /// Periodic housekeeping: loses silent agents and stuck tasks, releases throttled tasks
-    /// whose backoff has passed, marks emptied draining hosts DRAINED, and prunes old terminal
-    /// tasks.
-    pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
-        let mut effects = self.lose_silent_agents(now_ms);
-        let timeout = self.config.transient_timeout_ms;
-        let stuck: Vec<TaskId> = self
-            .tasks
-            .values()
-            .filter(|t| matches!(t.state, TaskState::Assigned | TaskState::Killing))
-            .filter(|t| now_ms.saturating_sub(t.since_ms()) > timeout)
-            .map(|t| t.id.clone())
-            .collect();
-        for id in stuck {
-            effects.extend(self.transition(&id, TaskState::Lost, "Timed out in a transient state", now_ms));
-        }
-        let released: Vec<TaskId> = self
-            .tasks
-            .values()
-            .filter(|t| t.state == TaskState::Throttled && t.not_before_ms <= now_ms)
-            .map(|t| t.id.clone())
-            .collect();
-        for id in released {
-            effects.extend(self.transition(&id, TaskState::Pending, "Backoff over", now_ms));
-        }
-        self.finish_draining();
-        self.prune_terminal_tasks();
-        effects
-    }
-
-    fn prune_terminal_tasks(&mut self) {
-        let keep = self.config.terminal_tasks_kept_per_job;
-        let mut by_job: std::collections::BTreeMap<&JobKey, Vec<(u64, &TaskId)>> = Default::default();
-        for task in self.tasks.values().filter(|t| t.state.is_terminal()) {
-            by_job.entry(&task.job).or_default().push((task.since_ms(), &task.id));
-        }
-        let mut doomed = Vec::new();
-        for (_, mut terminal) in by_job {
-            if terminal.len() > keep {
-                terminal.sort();
-                doomed.extend(terminal[..terminal.len() - keep].iter().map(|(_, id)| (*id).clone()));
-            }
-        }
-        for id in doomed {
-            self.tasks.remove(&id);
-            self.dirty_tasks.remove(&id);
-            self.deleted_tasks.insert(id);
-        }
-    }
 }
 
 /// A task state change as an agent reports it.
@@ -354,4 +267,26 @@ pub struct StatusReport {
     pub message: String,
     pub exit_code: Option<i32>,
     pub sandbox: Option<String>,
+}
+
+/// Where a new task comes from: a new instance, or the next run of one.
+pub(crate) struct Lineage {
+    /// Failed runs of the instance before this one.
+    pub(crate) failure_count: u32,
+    /// The run this one replaces.
+    pub(crate) ancestor: Option<TaskId>,
+    /// How long the task is THROTTLED before it may be placed.
+    pub(crate) delay_ms: u64,
+}
+
+impl Lineage {
+    /// A new instance's first run.
+    pub(crate) fn first() -> Lineage {
+        Lineage { failure_count: 0, ancestor: None, delay_ms: 0 }
+    }
+}
+
+/// Whether a task has been told to stop: killed, preempted, restarted or drained.
+pub(crate) fn is_being_killed(state: TaskState) -> bool {
+    matches!(state, TaskState::Killing | TaskState::Preempting | TaskState::Restarting | TaskState::Draining)
 }

@@ -83,6 +83,20 @@ impl ClusterState {
         self.pending_reasons.get(task).map(|r| &**r)
     }
 
+    /// Every run kept of one instance of a job, found by the prefix its task ids share.
+    pub(crate) fn instance_tasks<'a>(
+        &'a self,
+        job: &'a JobKey,
+        instance: u32,
+    ) -> impl Iterator<Item = &'a ScheduledTask> + 'a {
+        let prefix = TaskId::new(job, instance, "");
+        self.tasks
+            .range(prefix.clone()..)
+            .take_while(move |(id, _)| id.0.starts_with(&prefix.0))
+            .map(|(_, task)| task)
+            .filter(move |task| task.job == *job && task.instance == instance)
+    }
+
     /// Whether any task waits for placement.
     pub fn has_pending_tasks(&self) -> bool {
         self.tasks.values().any(|t| t.state == TaskState::Pending)

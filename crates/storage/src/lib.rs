@@ -7,9 +7,15 @@
 //! - The data directory records its schema version; a newer version is refused, never rewritten.
 //! - One scheduler per data directory: a second open fails at once with [`StoreError::Locked`].
 //!
-//! Layout (schema 1): tree `jobs` maps `CLUSTER/ROLE/ENV/NAME` to a JSON job spec; tree `tasks`
-//! maps a task id to a JSON task; tree `meta` holds `schema_version` and `next_task_seq`
-//! (big-endian u64).
+//! Layout (schema 2): tree `jobs` maps `CLUSTER/ROLE/ENV/NAME` to a JSON job spec; tree `tasks`
+//! maps a task id to a JSON task; tree `hosts` maps a hostname to its maintenance mode (JSON;
+//! hosts in NONE have no record); tree `quotas` maps a role to its production quota (JSON);
+//! tree `restarts` maps `CLUSTER/ROLE/ENV/NAME` to the restart in progress (JSON); tree `meta`
+//! holds `schema_version` and `next_task_seq` (big-endian u64).
+//!
+//! Schema 1 had only `jobs`, `tasks` and `meta`: its data directory is read as is (the new trees
+//! start empty) and its recorded version raised to 2 on open, so an older Atoll, which would
+//! ignore the new trees, refuses it from then on.
 
 mod memory;
 mod sled_store;
@@ -20,7 +26,7 @@ pub use sled_store::SledStore;
 use atoll_state::{Changes, Durable};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Where the scheduler keeps what must survive a restart.
 pub trait Store: Send + Sync {

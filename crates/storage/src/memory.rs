@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use atoll_model::{JobKey, JobSpec, ScheduledTask, TaskId};
-use atoll_state::{Changes, Durable};
+use atoll_model::{JobKey, JobSpec, MaintenanceMode, ResourceAggregate, ScheduledTask, TaskId};
+use atoll_state::{Changes, Durable, RestartPlan};
 
 use crate::{Store, StoreError};
 
@@ -19,6 +19,9 @@ struct Contents {
     jobs: BTreeMap<JobKey, JobSpec>,
     tasks: BTreeMap<TaskId, ScheduledTask>,
     next_task_seq: u64,
+    host_modes: BTreeMap<String, MaintenanceMode>,
+    quotas: BTreeMap<String, ResourceAggregate>,
+    restarts: BTreeMap<JobKey, RestartPlan>,
 }
 
 impl Store for MemoryStore {
@@ -28,6 +31,9 @@ impl Store for MemoryStore {
             jobs: inner.jobs.values().cloned().collect(),
             tasks: inner.tasks.values().cloned().collect(),
             next_task_seq: inner.next_task_seq,
+            host_modes: inner.host_modes.clone().into_iter().collect(),
+            quotas: inner.quotas.clone().into_iter().collect(),
+            restarts: inner.restarts.values().cloned().collect(),
         })
     }
 
@@ -46,6 +52,15 @@ impl Store for MemoryStore {
             inner.tasks.remove(id);
         }
         inner.next_task_seq = changes.next_task_seq;
+        inner.host_modes.extend(changes.hosts_put.iter().cloned());
+        for host in &changes.hosts_deleted {
+            inner.host_modes.remove(host);
+        }
+        inner.quotas.extend(changes.quotas_put.iter().cloned());
+        inner.restarts.extend(changes.restarts_put.iter().map(|r| (r.job.clone(), r.clone())));
+        for key in &changes.restarts_deleted {
+            inner.restarts.remove(key);
+        }
         Ok(())
     }
 }

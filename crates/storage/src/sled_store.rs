@@ -17,33 +17,37 @@ pub struct SledStore {
     db: sled::Db,
     jobs: sled::Tree,
     tasks: sled::Tree,
+    hosts: sled::Tree,
+    quotas: sled::Tree,
+    restarts: sled::Tree,
     meta: sled::Tree,
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`, checking its schema version.
+    /// Opens (or creates) the store in `dir`, checking its schema version and raising an older
+    /// one to this build's.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         let shown = dir.display().to_string();
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { dir: shown.clone(), detail: e.to_string() })?;
         let db = sled::Config::new().path(dir.join("db")).open().map_err(|e| open_error(&shown, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| io(&shown, e));
         let (jobs, tasks, meta) = (tree("jobs")?, tree("tasks")?, tree("meta")?);
-        match meta.get(SCHEMA_KEY).map_err(|e| io(&shown, e))? {
-            None => {
-                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()).map_err(|e| io(&shown, e))?;
-                db.flush().map_err(|e| io(&shown, e))?;
-            }
-            Some(raw) => {
-                let found = decode_u64(&raw).ok_or_else(|| StoreError::Corrupt {
-                    dir: shown.clone(),
-                    detail: "schema_version is not a number".to_owned(),
-                })?;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema { dir: shown, found });
-                }
-            }
+        let found = match meta.get(SCHEMA_KEY).map_err(|e| io(&shown, e))? {
+            None => None,
+            Some(raw) => Some(decode_u64(&raw).ok_or_else(|| StoreError::Corrupt {
+                dir: shown.clone(),
+                detail: "schema_version is not a number".to_owned(),
+            })?),
+        };
+        if let Some(found) = found.filter(|found| *found > SCHEMA_VERSION) {
+            return Err(StoreError::NewerSchema { dir: shown, found });
         }
-        Ok(SledStore { dir: dir.to_owned(), db, jobs, tasks, meta })
+        let (hosts, quotas, restarts) = (tree("hosts")?, tree("quotas")?, tree("restarts")?);
+        if found != Some(SCHEMA_VERSION) {
+            meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()).map_err(|e| io(&shown, e))?;
+            db.flush().map_err(|e| io(&shown, e))?;
+        }
+        Ok(SledStore { dir: dir.to_owned(), db, jobs, tasks, hosts, quotas, restarts, meta })
     }
 
     /// Records a schema version, for tests of version refusal.
@@ -79,68 +83,90 @@ fn open_error(dir: &str, e: sled::Error) -> StoreError {
     }
 }
 
+impl SledStore {
+    /// Every record of `tree`, decoded; `what` names the kind in a corruption report.
+    fn records<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        what: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        tree.iter()
+            .map(|entry| {
+                let (key, value) = entry.map_err(|e| io(&self.shown(), e))?;
+                let key = String::from_utf8_lossy(&key).into_owned();
+                let record = serde_json::from_slice(&value)
+                    .map_err(|e| StoreError::Corrupt { dir: self.shown(), detail: format!("{what} {key}: {e}") })?;
+                Ok((key, record))
+            })
+            .collect()
+    }
+}
+
 impl Store for SledStore {
     fn load(&self) -> Result<Durable, StoreError> {
-        let corrupt = |what: &str, e: String| StoreError::Corrupt { dir: self.shown(), detail: format!("{what}: {e}") };
-        let mut durable = Durable::default();
-        for entry in self.jobs.iter() {
-            let (key, value) = entry.map_err(|e| io(&self.shown(), e))?;
-            let job = serde_json::from_slice(&value)
-                .map_err(|e| corrupt(&format!("job {}", String::from_utf8_lossy(&key)), e.to_string()))?;
-            durable.jobs.push(job);
-        }
-        for entry in self.tasks.iter() {
-            let (key, value) = entry.map_err(|e| io(&self.shown(), e))?;
-            let task = serde_json::from_slice(&value)
-                .map_err(|e| corrupt(&format!("task {}", String::from_utf8_lossy(&key)), e.to_string()))?;
-            durable.tasks.push(task);
-        }
+        let mut durable = Durable {
+            jobs: self.records(&self.jobs, "job")?.into_iter().map(|(_, job)| job).collect(),
+            tasks: self.records(&self.tasks, "task")?.into_iter().map(|(_, task)| task).collect(),
+            host_modes: self.records(&self.hosts, "host")?,
+            quotas: self.records(&self.quotas, "quota of role")?,
+            restarts: self.records(&self.restarts, "restart of")?.into_iter().map(|(_, plan)| plan).collect(),
+            ..Durable::default()
+        };
         if let Some(raw) = self.meta.get(NEXT_SEQ_KEY).map_err(|e| io(&self.shown(), e))? {
-            durable.next_task_seq =
-                decode_u64(&raw).ok_or_else(|| corrupt("next_task_seq", "not a number".to_owned()))?;
+            durable.next_task_seq = decode_u64(&raw).ok_or_else(|| StoreError::Corrupt {
+                dir: self.shown(),
+                detail: "next_task_seq: not a number".to_owned(),
+            })?;
         }
         Ok(durable)
     }
 
     fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
-        let jobs_put: Vec<(String, Vec<u8>)> = changes
-            .jobs_put
-            .iter()
-            .map(|j| Ok((j.key.to_string(), encode(&self.shown(), j)?)))
-            .collect::<Result<_, StoreError>>()?;
-        let tasks_put: Vec<(String, Vec<u8>)> = changes
-            .tasks_put
-            .iter()
-            .map(|t| Ok((t.id.0.clone(), encode(&self.shown(), t)?)))
-            .collect::<Result<_, StoreError>>()?;
-        let result = (&self.jobs, &self.tasks, &self.meta).transaction(|(jobs, tasks, meta)| {
-            for (key, value) in &jobs_put {
-                jobs.insert(key.as_bytes(), value.as_slice())?;
+        let dir = self.shown();
+        let jobs_put = encode_all(&dir, changes.jobs_put.iter().map(|j| (j.key.to_string(), j)))?;
+        let tasks_put = encode_all(&dir, changes.tasks_put.iter().map(|t| (t.id.0.clone(), t)))?;
+        let hosts_put = encode_all(&dir, changes.hosts_put.iter().map(|(host, mode)| (host.clone(), mode)))?;
+        let quotas_put = encode_all(&dir, changes.quotas_put.iter().map(|(role, quota)| (role.clone(), quota)))?;
+        let restarts_put = encode_all(&dir, changes.restarts_put.iter().map(|r| (r.job.to_string(), r)))?;
+        let trees = (&self.jobs, &self.tasks, &self.hosts, &self.quotas, &self.restarts, &self.meta);
+        let result = trees.transaction(|(jobs, tasks, hosts, quotas, restarts, meta)| {
+            let puts = [(jobs, &jobs_put), (tasks, &tasks_put), (hosts, &hosts_put), (quotas, &quotas_put)];
+            for (tree, records) in puts.into_iter().chain([(restarts, &restarts_put)]) {
+                for (key, value) in records {
+                    tree.insert(key.as_bytes(), value.as_slice())?;
+                }
             }
             for key in &changes.jobs_deleted {
                 jobs.remove(key.to_string().as_bytes())?;
             }
-            for (key, value) in &tasks_put {
-                tasks.insert(key.as_bytes(), value.as_slice())?;
-            }
             for id in &changes.tasks_deleted {
                 tasks.remove(id.0.as_bytes())?;
+            }
+            for host in &changes.hosts_deleted {
+                hosts.remove(host.as_bytes())?;
+            }
+            for key in &changes.restarts_deleted {
+                restarts.remove(key.to_string().as_bytes())?;
             }
             meta.insert(NEXT_SEQ_KEY, &changes.next_task_seq.to_be_bytes())?;
             Ok::<(), ConflictableTransactionError<()>>(())
         });
         match result {
             Ok(()) => {}
-            Err(TransactionError::Abort(())) => return Err(io(&self.shown(), "transaction aborted")),
-            Err(TransactionError::Storage(e)) => return Err(io(&self.shown(), e)),
+            Err(TransactionError::Abort(())) => return Err(io(&dir, "transaction aborted")),
+            Err(TransactionError::Storage(e)) => return Err(io(&dir, e)),
         }
-        self.db.flush().map_err(|e| io(&self.shown(), e))?;
+        self.db.flush().map_err(|e| io(&dir, e))?;
         Ok(())
     }
 }
 
-fn encode<T: serde::Serialize>(dir: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|e| io(dir, e))
+/// Each record as its key and JSON.
+fn encode_all<'a, T: serde::Serialize + 'a>(
+    dir: &str,
+    records: impl Iterator<Item = (String, &'a T)>,
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    records.map(|(key, value)| Ok((key, serde_json::to_vec(value).map_err(|e| io(dir, e))?))).collect()
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The executor's edge to the operating system: starting one run of a process (rendered command
-//! line, environment, log files, own process group) and signalling process groups.
+//! line, environment, output as its `Logger` asks, own process group) and signalling process
+//! groups.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 
 use atoll_model::ProcessSpec;
 use atoll_model::template::{self, RunContext};
@@ -13,25 +15,67 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 use super::planner::RunEnd;
+use crate::logs::{self, LogError, OutputPlan, Stream};
 use crate::sandbox::{LaunchFile, Sandbox};
+
+/// How long a run's end waits for its output pumps once its process group is gone; only a
+/// process that left the group can hold a pipe open longer.
+const PUMP_DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 /// Why a run could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
-    #[error("could not open log {}: {source}", path.display())]
-    Log { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Log(#[from] LogError),
     #[error("could not start bash in {}: {source}", sandbox.display())]
     Bash { sandbox: PathBuf, source: io::Error },
 }
 
+/// A started run: the child, and the pumps that copy its piped output.
+pub struct Run {
+    child: Child,
+    pgid: i32,
+    pumps: Vec<JoinHandle<()>>,
+}
+
+impl Run {
+    /// The process id of the run's leader, until it has been waited for.
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Waits for the leader to exit and for its output to be written out. With piped output
+    /// the group is killed first (as the end of a run does anyway), so that nothing left
+    /// behind holds the pipes open and the output is complete before the end is reported.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        let status = self.child.wait().await;
+        if !self.pumps.is_empty() {
+            signal_group(self.pgid, Signal::SIGKILL);
+            let pumps = std::mem::take(&mut self.pumps);
+            let drained = tokio::time::timeout(PUMP_DRAIN_LIMIT, async {
+                for pump in pumps {
+                    let _ = pump.await;
+                }
+            });
+            if drained.await.is_err() {
+                tracing::warn!(pgid = self.pgid, "a process outside the run's group still holds its output open");
+            }
+        }
+        status
+    }
+}
+
 /// Starts run `run` of `process`: `bash -c <rendered command line>` in the sandbox root, with
-/// stdin from /dev/null, output appended to the run's log files, in a new process group whose id
-/// is the child's pid.
-pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, run: u32) -> Result<Child, SpawnError> {
+/// stdin from /dev/null, output where the process's logger says (the run's log files by
+/// default), in a new process group whose id is the child's pid.
+pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, run: u32) -> Result<Run, SpawnError> {
     let log_dir = sandbox.process_log_dir(&process.name, run);
-    fs::create_dir_all(&log_dir).map_err(|source| SpawnError::Log { path: log_dir.clone(), source })?;
+    fs::create_dir_all(&log_dir).map_err(logs::io_error("create", &log_dir))?;
+    let (stdout, stdout_sink) = OutputPlan::prepare(&log_dir, Stream::Stdout, &process.logger)?.into_parts();
+    let (stderr, stderr_sink) = OutputPlan::prepare(&log_dir, Stream::Stderr, &process.logger)?.into_parts();
     let context = RunContext {
         task_id: &launch.task_id,
         user: &launch.job.role,
@@ -47,8 +91,8 @@ pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, 
         .arg(template::render(&process.cmdline, &context))
         .current_dir(root)
         .stdin(Stdio::null())
-        .stdout(open_log(&log_dir.join("stdout"))?)
-        .stderr(open_log(&log_dir.join("stderr"))?)
+        .stdout(stdout)
+        .stderr(stderr)
         .process_group(0)
         .env("HOME", &identity.home)
         .env("USER", &identity.name)
@@ -64,7 +108,16 @@ pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, 
     if profile.is_file() {
         command.env("BASH_ENV", std::path::absolute(&profile).unwrap_or(profile));
     }
-    command.spawn().map_err(|source| SpawnError::Bash { sandbox: root.to_owned(), source })
+    let mut child = command.spawn().map_err(|source| SpawnError::Bash { sandbox: root.to_owned(), source })?;
+    let pgid = child.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
+    let mut pumps = Vec::new();
+    if let (Some(sink), Some(pipe)) = (stdout_sink, child.stdout.take()) {
+        pumps.push(logs::spawn_pump(pipe, sink));
+    }
+    if let (Some(sink), Some(pipe)) = (stderr_sink, child.stderr.take()) {
+        pumps.push(logs::spawn_pump(pipe, sink));
+    }
+    Ok(Run { child, pgid, pumps })
 }
 
 /// The sandbox file every process of the task sources first, through `BASH_ENV` (Aurora's
@@ -91,14 +144,6 @@ impl Identity {
             },
         }
     }
-}
-
-fn open_log(path: &Path) -> Result<File, SpawnError> {
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|source| SpawnError::Log { path: path.to_owned(), source })
 }
 
 /// `PORT_<NAME>`: the port name upper-cased, with anything but letters and digits made `_`.

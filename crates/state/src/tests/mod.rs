@@ -1,12 +1,17 @@
 //! State machine tests: the life of a job from creation to kill, agent loss and
-//! rescheduling, restarts from durable state, and refusals; placement and maintenance in
-//! `placement`.
+//! rescheduling, restarts from durable state, and refusals here; placement, maintenance,
+//! preemption, quota, restarts and additions, and scheduler restarts in the submodules.
 
+mod durability;
+mod maintenance;
 mod placement;
+mod preemption;
+mod quota;
+mod restart;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_model::{AgentId, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState};
+use atoll_model::{AgentId, JobKey, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState};
 
 use crate::*;
 
@@ -16,6 +21,7 @@ fn config() -> StateConfig {
     config.flapping_threshold_ms = 10_000;
     config.initial_backoff_ms = 2_000;
     config.max_backoff_ms = 5_000;
+    config.preemption_delay_ms = 10_000;
     config
 }
 
@@ -59,6 +65,47 @@ fn register_with(
     )
 }
 
+/// What a store keeps: every change applied in order, as `Durable` gives it back.
+#[derive(Default)]
+struct Kept {
+    jobs: BTreeMap<JobKey, JobSpec>,
+    tasks: BTreeMap<TaskId, ScheduledTask>,
+    next_task_seq: u64,
+    hosts: BTreeMap<String, MaintenanceMode>,
+    quotas: BTreeMap<String, ResourceAggregate>,
+    restarts: BTreeMap<JobKey, RestartPlan>,
+}
+
+impl Kept {
+    /// Takes `state`'s changes and keeps them.
+    fn save(&mut self, state: &mut ClusterState) {
+        let c = state.take_changes();
+        self.jobs.extend(c.jobs_put.into_iter().map(|j| (j.key.clone(), j)));
+        self.jobs.retain(|k, _| !c.jobs_deleted.contains(k));
+        self.tasks.extend(c.tasks_put.into_iter().map(|t| (t.id.clone(), t)));
+        self.tasks.retain(|id, _| !c.tasks_deleted.contains(id));
+        self.next_task_seq = c.next_task_seq;
+        self.hosts.extend(c.hosts_put);
+        self.hosts.retain(|h, _| !c.hosts_deleted.contains(h));
+        self.quotas.extend(c.quotas_put);
+        self.restarts.extend(c.restarts_put.into_iter().map(|r| (r.job.clone(), r)));
+        self.restarts.retain(|k, _| !c.restarts_deleted.contains(k));
+    }
+
+    /// A scheduler started from what was kept, at `now`.
+    fn restore(&self, now: u64) -> ClusterState {
+        let durable = Durable {
+            jobs: self.jobs.values().cloned().collect(),
+            tasks: self.tasks.values().cloned().collect(),
+            next_task_seq: self.next_task_seq,
+            host_modes: self.hosts.clone().into_iter().collect(),
+            quotas: self.quotas.clone().into_iter().collect(),
+            restarts: self.restarts.values().cloned().collect(),
+        };
+        ClusterState::restore(config(), durable, now)
+    }
+}
+
 fn report(state: &mut ClusterState, agent: &str, task: &TaskId, s: TaskState, now: u64) -> Vec<Effect> {
     let report = StatusReport { state: s, message: String::new(), exit_code: None, sandbox: None };
     state.update_status(&AgentId(agent.into()), task, report, now)
@@ -71,6 +118,16 @@ fn running_report() -> StatusReport {
 fn states(state: &ClusterState, name: &str) -> Vec<(u32, TaskState)> {
     let key = job(name, 1, true).key;
     state.job_tasks(&key, false).iter().map(|t| (t.instance, t.state)).collect()
+}
+
+fn killed(effects: &[Effect]) -> Vec<(String, TaskId)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Kill { agent, task } => Some((agent.0.clone(), task.clone())),
+            Effect::Launch { .. } => None,
+        })
+        .collect()
 }
 
 fn launched(effects: &[Effect]) -> Vec<(String, TaskId)> {
@@ -239,10 +296,10 @@ fn restored_state_has_every_job_and_task_and_waits_for_its_agents() {
     register(&mut state, "a", 0);
     state.schedule(0);
     report(&mut state, "a", &ids[0], TaskState::Running, 1);
-    let changes = state.take_changes();
-    let durable = Durable { jobs: changes.jobs_put, tasks: changes.tasks_put, next_task_seq: changes.next_task_seq };
+    let mut kept = Kept::default();
+    kept.save(&mut state);
 
-    let mut restored = ClusterState::restore(config(), durable, 10_000);
+    let mut restored = kept.restore(10_000);
     assert_eq!(states(&restored, "hello"), vec![(0, TaskState::Running)]);
     assert!(restored.snapshot().agents.is_empty(), "no placement on agents not yet heard from");
     let effects = register_reporting(&mut restored, "a", vec![(ids[0].clone(), running_report())], 10_100);
@@ -259,9 +316,9 @@ fn an_agent_that_never_returns_after_a_restart_loses_its_tasks() {
     register(&mut state, "a", 0);
     state.schedule(0);
     report(&mut state, "a", &ids[0], TaskState::Running, 1);
-    let changes = state.take_changes();
-    let durable = Durable { jobs: changes.jobs_put, tasks: changes.tasks_put, next_task_seq: changes.next_task_seq };
-    let mut restored = ClusterState::restore(config(), durable, 10_000);
+    let mut kept = Kept::default();
+    kept.save(&mut state);
+    let mut restored = kept.restore(10_000);
     restored.tick(11_500);
     let key = job("hello", 1, true).key;
     let history: Vec<TaskState> = restored.job_tasks(&key, true).iter().map(|t| t.state).collect();

@@ -1,5 +1,5 @@
-//! Placement through the state machine: constraints across rounds, structured pending reasons,
-//! and host maintenance.
+//! Placement through the state machine: constraints across rounds and structured pending
+//! reasons.
 
 use atoll_model::Constraint;
 
@@ -9,11 +9,6 @@ fn constrained(name: &str, instances: u32, attribute: &str, rule: &str) -> JobSp
     let mut spec = job(name, instances, true);
     spec.constraints = vec![Constraint::parse(attribute, rule).unwrap()];
     spec
-}
-
-fn modes(state: &ClusterState, hosts: &[&str]) -> Vec<Option<MaintenanceMode>> {
-    let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
-    state.maintenance(&hosts).into_iter().map(|m| m.mode).collect()
 }
 
 #[test]
@@ -52,54 +47,4 @@ fn the_structured_reason_counts_hosts_per_veto() {
     let why = state.why_pending(&ids[0]).unwrap();
     assert_eq!(why.summary, "Constraint not satisfied: rack");
     assert_eq!((why.vetoes[0].hosts, why.vetoes[0].examples.clone()), (2, vec!["a".into(), "b".into()]));
-}
-
-#[test]
-fn a_draining_host_takes_nothing_and_is_drained_once_its_tasks_are_gone() {
-    let mut state = ClusterState::new(config());
-    register(&mut state, "a", 0);
-    let running = state.create_job(job("old", 1, false), 0).unwrap();
-    state.schedule(1);
-    report(&mut state, "a", &running[0], TaskState::Running, 2);
-
-    let drained = state.set_maintenance(&["a".into(), "nowhere".into()], MaintenanceMode::Drained);
-    assert_eq!(
-        drained,
-        vec![
-            HostMaintenance { host: "a".into(), mode: Some(MaintenanceMode::Draining) },
-            HostMaintenance { host: "nowhere".into(), mode: None },
-        ],
-        "draining until its task is gone; unknown hosts have no mode"
-    );
-    let waiting = state.create_job(job("new", 1, true), 3).unwrap();
-    assert!(state.schedule(4).is_empty());
-    assert_eq!(state.pending_reason(&waiting[0]), Some("Host is draining for maintenance"));
-
-    report(&mut state, "a", &running[0], TaskState::Finished, 5);
-    state.tick(6);
-    assert_eq!(modes(&state, &["a"]), vec![Some(MaintenanceMode::Drained)]);
-    register(&mut state, "a", 7);
-    assert_eq!(modes(&state, &["a"]), vec![Some(MaintenanceMode::Drained)], "kept across re-registration");
-    assert!(state.schedule(8).is_empty());
-    assert_eq!(state.pending_reason(&waiting[0]), Some("Host is drained for maintenance"));
-
-    state.set_maintenance(&["a".into()], MaintenanceMode::None);
-    assert_eq!(launched(&state.schedule(9)), vec![("a".to_owned(), waiting[0].clone())]);
-}
-
-#[test]
-fn a_host_scheduled_for_maintenance_is_used_last() {
-    let mut state = ClusterState::new(config());
-    register(&mut state, "a", 0);
-    register(&mut state, "b", 0);
-    state.set_maintenance(&["a".into()], MaintenanceMode::Scheduled);
-    let ids = state.create_job(job("web", 2, true), 0).unwrap();
-    let placed: Vec<String> = launched(&state.schedule(1)).into_iter().map(|(agent, _)| agent).collect();
-    assert_eq!(placed, vec!["b", "b"]);
-    assert_eq!(ids.len(), 2);
-    let all = state.maintenance(&[]);
-    assert_eq!(
-        all.iter().map(|m| (m.host.as_str(), m.mode)).collect::<Vec<_>>(),
-        vec![("a", Some(MaintenanceMode::Scheduled)), ("b", Some(MaintenanceMode::None))]
-    );
 }

@@ -1,9 +1,10 @@
-//! Store tests on real sled files: round trips, restarts, the lock, schema versions, atomicity.
+//! Store tests on real sled files: round trips, restarts, the lock, schema versions and their
+//! upgrade, and the records beyond jobs and tasks (host modes, quotas, restarts).
 
-use atoll_model::{JobSpec, ProcessSpec, Resources, TaskSpec};
-use atoll_state::{ClusterState, StateConfig};
+use atoll_model::{AgentId, JobSpec, MaintenanceMode, ProcessSpec, ResourceAggregate, Resources, TaskSpec, TaskState};
+use atoll_state::{ClusterState, Effect, Registration, StateConfig, StatusReport};
 
-use crate::{SCHEMA_VERSION, SledStore, Store, StoreError};
+use crate::{MemoryStore, SCHEMA_VERSION, SledStore, Store, StoreError};
 
 fn job(name: &str) -> JobSpec {
     let task = TaskSpec::new(
@@ -58,9 +59,10 @@ fn a_newer_schema_is_refused_and_left_alone() {
         store.set_schema_version(SCHEMA_VERSION + 1);
     }
     let err = SledStore::open(dir.path()).err().expect("newer schema must be refused");
-    assert!(err.to_string().contains("schema version 2, newer than this Atoll understands (1)"), "{err}");
+    let expected = format!("schema version 3, newer than this Atoll understands ({SCHEMA_VERSION})");
+    assert!(err.to_string().contains(&expected), "{err}");
     let err = SledStore::open(dir.path()).err().expect("still refused: nothing was rewritten");
-    assert!(matches!(err, StoreError::NewerSchema { found: 2, .. }));
+    assert!(matches!(err, StoreError::NewerSchema { found: 3, .. }));
 }
 
 #[test]
@@ -80,4 +82,86 @@ fn a_store_that_cannot_be_created_says_where() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let err = SledStore::open(&file.path().join("sub")).err().expect("a file is not a directory");
     assert!(err.to_string().contains(&file.path().display().to_string()), "{err}");
+}
+
+fn schema_version(store: &SledStore) -> Option<u64> {
+    store.meta.get(b"schema_version").unwrap().map(|raw| u64::from_be_bytes(raw.as_ref().try_into().unwrap()))
+}
+
+#[test]
+fn a_schema_1_directory_is_read_and_raised_to_the_current_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = ClusterState::new(StateConfig::new("devcluster"));
+    state.create_job(job("hello"), 1).unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.commit(&state.take_changes()).unwrap();
+        store.set_schema_version(1);
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(schema_version(&store), Some(SCHEMA_VERSION));
+    let durable = store.load().unwrap();
+    assert_eq!((durable.jobs.len(), durable.tasks.len()), (1, 2));
+    assert!(durable.host_modes.is_empty() && durable.quotas.is_empty() && durable.restarts.is_empty());
+}
+
+/// A state with a running job mid-restart, a drained host and a quota, its changes committed to
+/// `store`.
+fn admin_state(store: &dyn Store) -> ClusterState {
+    let mut state = ClusterState::new(StateConfig::new("devcluster"));
+    let registration = |id: &str| Registration {
+        id: AgentId(id.into()),
+        hostname: id.into(),
+        resources: "cpus:4;mem:1024;disk:1024".parse().unwrap(),
+        attributes: Default::default(),
+        tasks: Vec::new(),
+    };
+    state.register_agent(registration("a"), 0);
+    state.register_agent(registration("b"), 0);
+    state.create_job(job("hello"), 0).unwrap();
+    for effect in state.schedule(0) {
+        if let Effect::Launch { agent, task } = effect {
+            let running =
+                StatusReport { state: TaskState::Running, message: String::new(), exit_code: None, sandbox: None };
+            state.update_status(&agent, &task.id, running, 1);
+        }
+    }
+    state.restart(&job("hello").key, None, 1, 2).unwrap();
+    state.set_maintenance(&["b".to_owned()], MaintenanceMode::Scheduled, 3);
+    state.set_quota("www-data", ResourceAggregate { cpu_millis: 1500, ram_mb: 64, disk_mb: 64 });
+    store.commit(&state.take_changes()).unwrap();
+    state
+}
+
+#[test]
+fn host_modes_quotas_and_restarts_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        admin_state(&store);
+    }
+    let durable = SledStore::open(dir.path()).unwrap().load().unwrap();
+    assert_eq!(durable.host_modes, vec![("b".to_owned(), MaintenanceMode::Scheduled)]);
+    assert_eq!(
+        durable.quotas,
+        vec![("www-data".to_owned(), ResourceAggregate { cpu_millis: 1500, ram_mb: 64, disk_mb: 64 })]
+    );
+    assert_eq!(durable.restarts.len(), 1);
+    assert_eq!((durable.restarts[0].waiting.clone(), durable.restarts[0].batch.len()), (vec![1], 1));
+}
+
+#[test]
+fn the_memory_store_keeps_what_sled_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = SledStore::open(dir.path()).unwrap();
+    let memory = MemoryStore::default();
+    let mut state = admin_state(&sled);
+    let mut twin = admin_state(&memory);
+    state.set_maintenance(&["b".to_owned()], MaintenanceMode::None, 4);
+    twin.set_maintenance(&["b".to_owned()], MaintenanceMode::None, 4);
+    sled.commit(&state.take_changes()).unwrap();
+    memory.commit(&twin.take_changes()).unwrap();
+    let (from_sled, from_memory) = (sled.load().unwrap(), memory.load().unwrap());
+    assert_eq!(from_sled, from_memory);
+    assert!(from_sled.host_modes.is_empty(), "NONE removes the record");
 }

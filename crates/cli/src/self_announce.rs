@@ -1,0 +1,57 @@
+//! The scheduler announcing itself: with `--zk`, its gRPC endpoint is a ServerSet member in
+//! ZooKeeper, so clients find it through a `zk://ENSEMBLE/PATH` cluster address. The member
+//! lives as long as the scheduler's session; after an expiry it is announced again.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use atoll_announce::{Endpoint, MEMBER_PREFIX, Member, MemberStatus};
+use zookeeper_client as zk;
+
+/// The default ServerSet path of schedulers.
+pub const DEFAULT_SCHEDULER_PATH: &str = "/aurora/scheduler";
+
+/// Keeps the scheduler announced at `path` until the task is dropped or aborted.
+pub async fn announce_scheduler(ensemble: String, path: String, host: String, port: u16) {
+    let endpoint = Endpoint { host, port };
+    let member = Member {
+        service_endpoint: endpoint.clone(),
+        additional_endpoints: BTreeMap::from([("grpc".to_owned(), endpoint)]),
+        status: MemberStatus::Alive,
+        shard: None,
+    };
+    loop {
+        match announce_once(&ensemble, &path, &member).await {
+            Ok(()) => tracing::warn!(%path, "the scheduler's ZooKeeper session ended; announcing again"),
+            Err(e) => tracing::warn!(%ensemble, %path, "cannot announce the scheduler: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// One session: announce, then wait until the session is gone.
+async fn announce_once(ensemble: &str, path: &str, member: &Member) -> Result<(), zk::Error> {
+    let client = zk::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(ensemble).await?;
+    let mut current = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        current.push('/');
+        current.push_str(part);
+        match client.create(&current, &[], &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())).await {
+            Ok(_) | Err(zk::Error::NodeExists) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
+    let prefix = format!("{}/{MEMBER_PREFIX}", path.trim_end_matches('/'));
+    let (_, sequence) = client.create(&prefix, &member.to_json(), &options).await?;
+    tracing::info!(node = %format!("{prefix}{sequence}"), "scheduler announced");
+    let mut state = client.state_watcher();
+    loop {
+        if matches!(
+            state.changed().await,
+            zk::SessionState::Expired | zk::SessionState::Closed | zk::SessionState::AuthFailed
+        ) {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! A resolver for programs that consume ServerSets: turns a ServerSet path in ZooKeeper into
+//! the endpoints of its ALIVE members, and follows changes.
+//!
+//! It reads members as Finagle does: only children named `member_*`, only status ALIVE, and
+//! either the `serviceEndpoint` or the named entry of `additionalEndpoints`. Members that are
+//! not valid JSON are skipped. One ZooKeeper session per [`Resolver`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), atoll_resolver::ResolveError> {
+//! let resolver = atoll_resolver::Resolver::connect("127.0.0.1:2181").await?;
+//! let mut watch = resolver.watch("/aurora/www-data/prod/web", Some("http")).await?;
+//! loop {
+//!     let endpoints = watch.next().await?;
+//!     println!("{endpoints:?}");
+//! }
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use atoll_announce::{Endpoint, MEMBER_PREFIX, Member, MemberStatus};
+use zookeeper_client as zk;
+
+/// Why resolving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("cannot connect to ZooKeeper at {ensemble}: {detail}")]
+    Connect { ensemble: String, detail: String },
+    #[error("ZooKeeper failed reading {path}: {detail}")]
+    Read { path: String, detail: String },
+}
+
+/// A ZooKeeper session for resolving ServerSets.
+pub struct Resolver {
+    client: zk::Client,
+}
+
+impl Resolver {
+    /// Connects to `ensemble` (`HOST:PORT[,HOST:PORT…][/chroot]`).
+    pub async fn connect(ensemble: &str) -> Result<Resolver, ResolveError> {
+        let fail = |detail: String| ResolveError::Connect { ensemble: ensemble.to_owned(), detail };
+        let connect = zk::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(ensemble);
+        let client = tokio::time::timeout(Duration::from_secs(10), connect)
+            .await
+            .map_err(|_| fail("no answer within 10 s".to_owned()))?
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Resolver { client })
+    }
+
+    /// The endpoints of the ALIVE members at `path`: each member's `serviceEndpoint`, or with
+    /// `endpoint` its `additionalEndpoints[endpoint]` (members without it are left out).
+    /// Sorted; empty when the path does not exist.
+    pub async fn resolve(&self, path: &str, endpoint: Option<&str>) -> Result<Vec<Endpoint>, ResolveError> {
+        let read = |detail: String| ResolveError::Read { path: path.to_owned(), detail };
+        let names = match self.client.list_children(path).await {
+            Ok(names) => names,
+            Err(zk::Error::NoNode) => return Ok(Vec::new()),
+            Err(e) => return Err(read(e.to_string())),
+        };
+        let mut endpoints = Vec::new();
+        for name in names.iter().filter(|n| n.starts_with(MEMBER_PREFIX)) {
+            let data = match self.client.get_data(&format!("{}/{name}", path.trim_end_matches('/'))).await {
+                Ok((data, _)) => data,
+                Err(zk::Error::NoNode) => continue,
+                Err(e) => return Err(read(e.to_string())),
+            };
+            if let Some(found) = alive_endpoint(&data, endpoint) {
+                endpoints.push(found);
+            }
+        }
+        endpoints.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
+        Ok(endpoints)
+    }
+
+    /// Follows `path`: every call to [`Watch::next`] returns the endpoints once they differ
+    /// from the last ones returned (the first call returns them at once).
+    pub async fn watch<'a>(&'a self, path: &str, endpoint: Option<&str>) -> Result<Watch<'a>, ResolveError> {
+        let watcher = self
+            .client
+            .watch(path, zk::AddWatchMode::PersistentRecursive)
+            .await
+            .map_err(|e| ResolveError::Read { path: path.to_owned(), detail: e.to_string() })?;
+        Ok(Watch { resolver: self, path: path.to_owned(), endpoint: endpoint.map(str::to_owned), watcher, last: None })
+    }
+}
+
+/// The endpoint a member's JSON offers, if the member is ALIVE and has it.
+pub fn alive_endpoint(data: &[u8], endpoint: Option<&str>) -> Option<Endpoint> {
+    let member = Member::from_json(data).ok()?;
+    if member.status != MemberStatus::Alive {
+        return None;
+    }
+    match endpoint {
+        None => Some(member.service_endpoint),
+        Some(name) => member.additional_endpoints.get(name).cloned(),
+    }
+}
+
+/// A followed ServerSet.
+pub struct Watch<'a> {
+    resolver: &'a Resolver,
+    path: String,
+    endpoint: Option<String>,
+    watcher: zk::PersistentWatcher,
+    last: Option<Vec<Endpoint>>,
+}
+
+impl Watch<'_> {
+    /// Waits until the endpoints differ from the ones last returned, and returns them.
+    pub async fn next(&mut self) -> Result<Vec<Endpoint>, ResolveError> {
+        loop {
+            let now = self.resolver.resolve(&self.path, self.endpoint.as_deref()).await?;
+            if self.last.as_ref() != Some(&now) {
+                self.last = Some(now.clone());
+                return Ok(now);
+            }
+            self.watcher.changed().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_alive_members_with_the_endpoint_resolve() {
+        let alive = br#"{"serviceEndpoint":{"host":"h1","port":31000},"additionalEndpoints":{"admin":{"host":"h1","port":31001}},"status":"ALIVE","shard":0}"#;
+        let starting =
+            br#"{"serviceEndpoint":{"host":"h2","port":31000},"additionalEndpoints":{},"status":"STARTING"}"#;
+        assert_eq!(alive_endpoint(alive, None), Some(Endpoint { host: "h1".into(), port: 31000 }));
+        assert_eq!(alive_endpoint(alive, Some("admin")), Some(Endpoint { host: "h1".into(), port: 31001 }));
+        assert_eq!(alive_endpoint(alive, Some("thrift")), None);
+        assert_eq!(alive_endpoint(starting, None), None);
+        assert_eq!(alive_endpoint(b"not json", None), None);
+    }
+}

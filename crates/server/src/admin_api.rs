@@ -1,0 +1,108 @@
+//! The operator-facing `atoll.v1.AdminService`: host maintenance (drain, activate, status) and
+//! production quota per role, each change durable before it answers.
+
+use atoll_model::{JobKeyPrefix, MaintenanceMode, ResourceAggregate};
+use atoll_proto::v1;
+use atoll_proto::v1::admin_service_server::{AdminService, AdminServiceServer};
+use atoll_state::HostMaintenance;
+use tonic::{Request, Response, Status};
+
+use crate::core::Scheduler;
+use crate::scheduler_api::{core_status, wire_status};
+
+pub(crate) struct AdminApi {
+    scheduler: Scheduler,
+}
+
+/// The service, ready to serve.
+pub(crate) fn service(scheduler: Scheduler) -> AdminServiceServer<AdminApi> {
+    AdminServiceServer::new(AdminApi { scheduler })
+}
+
+impl AdminApi {
+    /// Puts the request's hosts into `mode` and answers with their modes afterwards.
+    fn set_mode(
+        &self,
+        request: v1::HostsRequest,
+        mode: MaintenanceMode,
+    ) -> Result<Response<v1::HostsResponse>, Status> {
+        if request.hosts.is_empty() {
+            return Err(Status::invalid_argument("no hosts given; name at least one host"));
+        }
+        let hosts = self
+            .scheduler
+            .mutate(|state, now| Ok(state.set_maintenance(&request.hosts, mode, now)))
+            .map_err(core_status)?;
+        tracing::info!(hosts = ?request.hosts, mode = mode.name(), "maintenance set");
+        // Drained tasks are rescheduled when they end; placing them soon helps.
+        self.scheduler.want_placement();
+        Ok(Response::new(hosts_response(hosts)))
+    }
+
+    /// The role a request names, checked against this scheduler's cluster.
+    fn role(&self, cluster: &str, role: &str) -> Result<String, Status> {
+        let prefix: JobKeyPrefix = format!("{cluster}/{role}")
+            .parse()
+            .map_err(|e: atoll_model::JobKeyError| Status::invalid_argument(e.to_string()))?;
+        let ours = &self.scheduler.config().state.cluster;
+        if prefix.cluster != *ours {
+            return Err(Status::invalid_argument(format!(
+                "quota of cluster '{}' asked of the scheduler of cluster '{ours}'",
+                prefix.cluster
+            )));
+        }
+        prefix.role.ok_or_else(|| Status::invalid_argument("invalid role: missing"))
+    }
+}
+
+fn hosts_response(hosts: Vec<HostMaintenance>) -> v1::HostsResponse {
+    v1::HostsResponse {
+        hosts: hosts
+            .into_iter()
+            .map(|h| v1::HostStatus { host: h.host, mode: h.mode.map(|m| v1::MaintenanceMode::from(m) as i32) })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn drain_hosts(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
+        self.set_mode(request.into_inner(), MaintenanceMode::Drained)
+    }
+
+    async fn activate_hosts(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
+        self.set_mode(request.into_inner(), MaintenanceMode::None)
+    }
+
+    async fn host_status(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
+        let hosts = request.into_inner().hosts;
+        Ok(Response::new(hosts_response(self.scheduler.read(|state| state.maintenance(&hosts)))))
+    }
+
+    async fn get_quota(&self, request: Request<v1::GetQuotaRequest>) -> Result<Response<v1::GetQuotaResponse>, Status> {
+        let request = request.into_inner();
+        let role = self.role(&request.cluster, &request.role)?;
+        let usage = self.scheduler.read(|state| state.quota(&role));
+        Ok(Response::new(v1::GetQuotaResponse {
+            quota: usage.quota.as_ref().map(v1::ResourceAggregate::from),
+            production: Some((&usage.production).into()),
+            dedicated: Some((&usage.dedicated).into()),
+            non_production: Some((&usage.non_production).into()),
+        }))
+    }
+
+    async fn set_quota(&self, request: Request<v1::SetQuotaRequest>) -> Result<Response<v1::SetQuotaResponse>, Status> {
+        let request = request.into_inner();
+        let role = self.role(&request.cluster, &request.role)?;
+        let wire = request.quota.ok_or_else(|| Status::invalid_argument("invalid quota: missing"))?;
+        let quota = ResourceAggregate::try_from(&wire).map_err(wire_status)?;
+        self.scheduler
+            .mutate(|state, _| {
+                state.set_quota(&role, quota);
+                Ok(((), Vec::new()))
+            })
+            .map_err(core_status)?;
+        tracing::info!(%role, cpu = quota.cores(), ram_mb = quota.ram_mb, disk_mb = quota.disk_mb, "quota set");
+        Ok(Response::new(v1::SetQuotaResponse {}))
+    }
+}

@@ -1,0 +1,142 @@
+//! The client-facing `atoll.v1.LogService`: finds the newest task of a job instance that
+//! reached an agent, and passes that agent's `AgentLogService` stream through to the client.
+//!
+//! The scheduler keeps no logs and reads no sandbox: it only knows which agent ran the task
+//! and where that agent serves logs (reported at registration, kept with the agent's link).
+//! Dropping the client's stream drops the call to the agent, which stops following.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use atoll_model::{AgentId, JobKey, TaskId};
+use atoll_proto::job_key;
+use atoll_proto::v1;
+use atoll_proto::v1::agent_log_service_client::AgentLogServiceClient;
+use atoll_proto::v1::log_service_server::{LogService, LogServiceServer};
+use atoll_state::{ClusterState, StateError};
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::Endpoint;
+use tonic::{Request, Response, Status};
+
+use crate::core::Scheduler;
+use crate::scheduler_api::wire_status;
+
+/// How long the scheduler waits to connect to an agent's log server.
+const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub(crate) struct LogsApi {
+    scheduler: Scheduler,
+}
+
+/// The service, ready to add to the scheduler's server.
+pub(crate) fn service(scheduler: Scheduler) -> LogServiceServer<LogsApi> {
+    LogServiceServer::new(LogsApi { scheduler })
+}
+
+/// Where to reach the log server of an agent that registered from `peer` and reported
+/// `reported` (`HOST:PORT`, the host unspecified when it listens on every interface).
+pub(crate) fn agent_log_endpoint(peer: Option<SocketAddr>, reported: &str) -> Option<String> {
+    let mut address: SocketAddr = reported.parse().ok()?;
+    if address.ip().is_unspecified() {
+        address.set_ip(peer?.ip());
+    }
+    Some(format!("http://{address}"))
+}
+
+/// The newest task of `instance` that was placed on an agent, and that agent.
+fn placed_task(state: &ClusterState, job: &JobKey, instance: u32) -> Result<(TaskId, AgentId), Status> {
+    if !state.knows_job(job) {
+        return Err(Status::not_found(StateError::JobNotFound(Box::new(job.clone())).to_string()));
+    }
+    let tasks: Vec<_> = state.job_tasks(job, true).into_iter().filter(|t| t.instance == instance).collect();
+    let Some(newest) = tasks.first() else {
+        let count = state.job(job).map_or(0, |spec| spec.instances);
+        let refusal = StateError::NoSuchInstances { job: Box::new(job.clone()), instances: vec![instance], count };
+        return Err(Status::not_found(refusal.to_string()));
+    };
+    tasks.iter().find_map(|task| task.assignment.as_ref().map(|a| (task.id.clone(), a.agent.clone()))).ok_or_else(
+        || {
+            Status::failed_precondition(format!(
+                "instance {instance} of job {job} has never run on an agent, so it has no logs (it is {})",
+                newest.state
+            ))
+        },
+    )
+}
+
+/// An error and its causes, `outer: inner: …`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Wrapping errors often repeat their cause's words; say them once.
+        if !text.ends_with(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<v1::LogChunk, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl LogService for LogsApi {
+    type TaskLogsStream = ChunkStream;
+
+    async fn task_logs(&self, request: Request<v1::TaskLogsRequest>) -> Result<Response<ChunkStream>, Status> {
+        let request = request.into_inner();
+        let job = job_key(request.job.as_ref()).map_err(wire_status)?;
+        let (task, agent) = self.scheduler.read(|state| placed_task(state, &job, request.instance))?;
+        let endpoint = self.scheduler.log_endpoint(&agent).ok_or_else(|| {
+            Status::unavailable(format!(
+                "agent {agent}, which ran task {task}, is not connected to the scheduler, so its logs cannot be read now"
+            ))
+        })?;
+        let unreachable =
+            |detail: String| Status::unavailable(format!("cannot reach agent {agent} at {endpoint}: {detail}"));
+        let channel = Endpoint::from_shared(endpoint.clone())
+            .map_err(|e| unreachable(e.to_string()))?
+            .connect_timeout(AGENT_CONNECT_TIMEOUT)
+            .connect()
+            .await
+            .map_err(|e| unreachable(error_chain(&e)))?;
+        let call = v1::ReadLogsRequest {
+            task_id: task.0.clone(),
+            process: request.process,
+            run: None,
+            stream: request.stream,
+            start: request.start,
+            follow: request.follow,
+        };
+        let chunks =
+            AgentLogServiceClient::new(channel).read_logs(call).await.map_err(|status| match status.code() {
+                tonic::Code::Unavailable => unreachable(status.message().to_owned()),
+                code => Status::new(code, status.message()),
+            })?;
+        tracing::debug!(%task, %agent, "streaming task logs");
+        let agent_name = agent.clone();
+        let chunks = chunks.into_inner().map(move |item| {
+            item.map_err(|status| Status::new(status.code(), format!("agent {agent_name}: {}", status.message())))
+        });
+        Ok(Response::new(Box::pin(chunks)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_on_every_interface_is_reached_at_the_address_it_registered_from() {
+        let peer: SocketAddr = "10.1.2.3:50000".parse().expect("address");
+        assert_eq!(agent_log_endpoint(Some(peer), "0.0.0.0:4100").as_deref(), Some("http://10.1.2.3:4100"));
+        assert_eq!(agent_log_endpoint(Some(peer), "127.0.0.1:4100").as_deref(), Some("http://127.0.0.1:4100"));
+        assert_eq!(agent_log_endpoint(None, "0.0.0.0:4100"), None);
+        assert_eq!(agent_log_endpoint(Some(peer), ""), None, "an agent that serves no logs");
+        let v6: SocketAddr = "[fd00::1]:50000".parse().expect("address");
+        assert_eq!(agent_log_endpoint(Some(v6), "[::]:4100").as_deref(), Some("http://[fd00::1]:4100"));
+    }
+}

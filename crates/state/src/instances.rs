@@ -1,0 +1,45 @@
+//! Adding instances to a running job (`atoll job add`): the config of one instance is cloned
+//! into new instance ids after the job's last, within the role's quota.
+
+use atoll_model::job::MAX_INSTANCES_PER_JOB;
+use atoll_model::{JobKey, TaskId};
+
+use crate::lifecycle::Lineage;
+use crate::{ClusterState, StateError};
+
+impl ClusterState {
+    /// Adds `count` instances to `job`, each a PENDING task with the config of `instance`'s
+    /// newest run. Returns the new tasks, in instance order.
+    pub fn add_instances(
+        &mut self,
+        job: &JobKey,
+        instance: u32,
+        count: u32,
+        now_ms: u64,
+    ) -> Result<Vec<TaskId>, StateError> {
+        let mut spec = self.jobs.get(job).cloned().ok_or_else(|| StateError::JobNotFound(Box::new(job.clone())))?;
+        if instance >= spec.instances {
+            let job = Box::new(job.clone());
+            return Err(StateError::NoSuchInstances { job, instances: vec![instance], count: spec.instances });
+        }
+        if count == 0 {
+            return Err(StateError::NothingToAdd);
+        }
+        let total = u64::from(spec.instances) + u64::from(count);
+        if total > u64::from(MAX_INSTANCES_PER_JOB) {
+            return Err(StateError::TooManyInstances { job: Box::new(job.clone()), count: total });
+        }
+        let template = self
+            .instance_tasks(job, instance)
+            .max_by_key(|t| (t.events.first().map(|e| e.at_ms), t.id.clone()))
+            .map_or_else(|| spec.task.clone(), |t| t.spec.clone());
+        self.check_quota(&spec, &template, count)?;
+        let first = spec.instances;
+        spec.instances += count;
+        let ids =
+            (first..spec.instances).map(|new| self.add_task(&spec, &template, new, Lineage::first(), now_ms)).collect();
+        self.dirty_jobs.insert(job.clone());
+        self.jobs.insert(job.clone(), spec);
+        Ok(ids)
+    }
+}

@@ -1,0 +1,71 @@
+//! Production quota per role, as Aurora's `QuotaManager` keeps it: only production (preferred
+//! tier) tasks off dedicated hosts count, and a job is refused at creation (or when instances
+//! are added) if its role's production use would exceed the quota, with Aurora's message.
+//!
+//! One difference: Aurora treats a role without a quota as having none at all; here a role is
+//! limited only once a quota is set for it (`atoll quota set`, which `0 0 0` makes a ban), so a
+//! fresh cluster runs production jobs without an operator's step first.
+
+use atoll_model::{JobSpec, ResourceAggregate, TaskSpec};
+
+use crate::{ClusterState, StateError};
+
+/// A role's quota and what its active tasks take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaUsage {
+    pub role: String,
+    /// None: no quota is set, and the role is not limited.
+    pub quota: Option<ResourceAggregate>,
+    /// Production tasks off dedicated hosts: what counts against the quota.
+    pub production: ResourceAggregate,
+    /// Tasks on dedicated hosts, production or not.
+    pub dedicated: ResourceAggregate,
+    /// Other non-production tasks.
+    pub non_production: ResourceAggregate,
+}
+
+impl ClusterState {
+    /// Sets `role`'s production quota.
+    pub fn set_quota(&mut self, role: &str, quota: ResourceAggregate) {
+        self.quotas.insert(role.to_owned(), quota);
+        self.dirty_quotas.insert(role.to_owned());
+    }
+
+    /// `role`'s quota and what its active tasks (pending ones included) take.
+    pub fn quota(&self, role: &str) -> QuotaUsage {
+        let mut usage = QuotaUsage {
+            role: role.to_owned(),
+            quota: self.quotas.get(role).copied(),
+            production: ResourceAggregate::default(),
+            dedicated: ResourceAggregate::default(),
+            non_production: ResourceAggregate::default(),
+        };
+        for task in self.tasks.values().filter(|t| t.state.is_active() && t.job.role == role) {
+            let Some(job) = self.jobs.get(&task.job) else { continue };
+            let bucket = if job.is_dedicated() {
+                &mut usage.dedicated
+            } else if job.is_production() {
+                &mut usage.production
+            } else {
+                &mut usage.non_production
+            };
+            *bucket = bucket.plus(ResourceAggregate::of(&task.spec.resources, 1));
+        }
+        usage
+    }
+
+    /// Refuses `instances` more tasks of `spec` for `job` if they would take its role's
+    /// production use past the quota.
+    pub(crate) fn check_quota(&self, job: &JobSpec, spec: &TaskSpec, instances: u32) -> Result<(), StateError> {
+        if !job.is_production() || job.is_dedicated() {
+            return Ok(());
+        }
+        let usage = self.quota(&job.key.role);
+        let Some(quota) = usage.quota else { return Ok(()) };
+        let requested = usage.production.plus(ResourceAggregate::of(&spec.resources, u64::from(instances)));
+        match quota.excess(&requested) {
+            Some(details) => Err(StateError::InsufficientQuota(details)),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Placement rounds (with preemption for tasks that waited too long) and periodic
+//! housekeeping: timeouts, throttle releases, restart batches, drained hosts, pruning.
+
+use std::collections::BTreeMap;
+
+use atoll_model::{Assignment, JobKey, TaskId, TaskState};
+use atoll_placement::{PendingJob, PendingTask, place};
+
+use crate::lifecycle::is_being_killed;
+use crate::{ClusterState, Effect};
+
+impl ClusterState {
+    /// Runs one placement round over the registered agents and assigns what fits; every PENDING
+    /// task left over keeps the reason placement gave.
+    pub fn schedule(&mut self, now_ms: u64) -> Vec<Effect> {
+        let mut pending: BTreeMap<&JobKey, PendingJob> = BTreeMap::new();
+        for task in self.tasks.values().filter(|t| t.state == TaskState::Pending) {
+            let Some(job) = self.jobs.get(&task.job) else { continue };
+            let entry = pending.entry(&job.key).or_insert_with(|| PendingJob {
+                key: job.key.clone(),
+                tier: job.effective_tier(),
+                priority: job.priority,
+                service: job.service,
+                instances: job.instances,
+                constraints: job.constraints.clone(),
+                tasks: Vec::new(),
+            });
+            entry.tasks.push(PendingTask {
+                id: task.id.clone(),
+                resources: task.spec.resources.clone(),
+                ports: task.requested_ports.clone(),
+                not_before_ms: task.not_before_ms,
+            });
+        }
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        let snapshot = self.snapshot_for(|job| pending.contains_key(job), false);
+        let jobs: Vec<PendingJob> = pending.into_values().collect();
+        let plan = place(&snapshot, &jobs, &self.config.policy, now_ms);
+        let unplaced: Vec<TaskId> = plan.unplaced.iter().map(|u| u.task.clone()).collect();
+        let mut effects = Vec::new();
+        for placement in plan.placements {
+            let Some(hostname) = self.agents.get(&placement.agent).map(|a| a.hostname.clone()) else { continue };
+            if let Some(task) = self.tasks.get_mut(&placement.task) {
+                task.assignment = Some(Assignment { agent: placement.agent.clone(), hostname, ports: placement.ports });
+            }
+            effects.extend(self.transition(&placement.task, TaskState::Assigned, "Assigned", now_ms));
+            if let Some(task) = self.tasks.get(&placement.task) {
+                effects.push(Effect::Launch { agent: placement.agent, task: Box::new(task.clone()) });
+            }
+        }
+        for unplaced in plan.unplaced {
+            self.pending_reasons.insert(unplaced.task, unplaced.reason);
+        }
+        effects.extend(self.preempt_for(&jobs, &unplaced, now_ms));
+        effects
+    }
+
+    /// Periodic housekeeping: loses silent agents and tasks stuck in a transient state
+    /// (ASSIGNED, or told to stop and not stopping), releases throttled tasks whose backoff has
+    /// passed, moves restarts on to their next batch, marks emptied draining hosts DRAINED, and
+    /// prunes old terminal tasks.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
+        let mut effects = self.lose_silent_agents(now_ms);
+        let timeout = self.config.transient_timeout_ms;
+        let stuck: Vec<TaskId> = self
+            .tasks
+            .values()
+            .filter(|t| t.state == TaskState::Assigned || is_being_killed(t.state))
+            .filter(|t| now_ms.saturating_sub(t.since_ms()) > timeout)
+            .map(|t| t.id.clone())
+            .collect();
+        for id in stuck {
+            effects.extend(self.transition(&id, TaskState::Lost, "Timed out in a transient state", now_ms));
+        }
+        let released: Vec<TaskId> = self
+            .tasks
+            .values()
+            .filter(|t| t.state == TaskState::Throttled && t.not_before_ms <= now_ms)
+            .map(|t| t.id.clone())
+            .collect();
+        for id in released {
+            effects.extend(self.transition(&id, TaskState::Pending, "Backoff over", now_ms));
+        }
+        effects.extend(self.advance_restarts(now_ms));
+        self.finish_draining();
+        self.prune_terminal_tasks();
+        effects
+    }
+
+    fn prune_terminal_tasks(&mut self) {
+        let keep = self.config.terminal_tasks_kept_per_job;
+        let mut by_job: BTreeMap<&JobKey, Vec<(u64, &TaskId)>> = BTreeMap::new();
+        for task in self.tasks.values().filter(|t| t.state.is_terminal()) {
+            by_job.entry(&task.job).or_default().push((task.since_ms(), &task.id));
+        }
+        let mut doomed = Vec::new();
+        for (_, mut terminal) in by_job {
+            if terminal.len() > keep {
+                terminal.sort();
+                doomed.extend(terminal[..terminal.len() - keep].iter().map(|(_, id)| (*id).clone()));
+            }
+        }
+        for id in doomed {
+            self.tasks.remove(&id);
+            self.dirty_tasks.remove(&id);
+            self.deleted_tasks.insert(id);
+        }
+    }
+}
