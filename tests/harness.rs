@@ -301,6 +301,23 @@ impl Cluster {
         format!("atoll-test-{}", self.port)
     }
 
+    /// Writes a job file for `devcluster/www-data/prod/web`: a service of `instances` instances,
+    /// each serving on its `http` port, with a default `Announcer`; returns its path.
+    pub fn announced_job(&self, instances: u32) -> String {
+        let file = self.dir.path().join("web.rhai");
+        std::fs::write(
+            &file,
+            format!(
+                r#"let web = Process(#{{ name: "web", cmdline: "echo serving on {{{{thermos.ports[http]}}}}; exec sleep 600" }});
+let t = SequentialTask(#{{ processes: [web], resources: Resources(#{{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }}) }});
+let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "prod", name: "web", instances: {instances}, task: t, announce: Announcer(#{{}}) }}) ];
+"#
+            ),
+        )
+        .expect("write job file");
+        file.display().to_string()
+    }
+
     /// Runs `atoll job ARGS --scheduler URL`.
     pub fn job(&self, args: &[&str]) -> Output {
         atoll(&[&["job"], args, &["--scheduler", &self.url]].concat())

@@ -13,21 +13,6 @@ use serde_json::Value;
 const JOB: &str = "devcluster/www-data/prod/web";
 const PATH: &str = "/aurora/www-data/prod/web";
 
-fn announced_job(cluster: &Cluster, instances: u32) -> String {
-    let file = cluster.dir.path().join("web.rhai");
-    std::fs::write(
-        &file,
-        format!(
-            r#"let web = Process(#{{ name: "web", cmdline: "echo serving on {{{{thermos.ports[http]}}}}; exec sleep 600" }});
-let t = SequentialTask(#{{ processes: [web], resources: Resources(#{{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }}) }});
-let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "prod", name: "web", instances: {instances}, task: t, announce: Announcer(#{{}}) }}) ];
-"#
-        ),
-    )
-    .unwrap();
-    file.display().to_string()
-}
-
 /// The members `atoll sd list --json` shows, by node name.
 fn members(cluster: &Cluster) -> BTreeMap<String, Value> {
     let output = atoll(&["sd", "list", JOB, "--json", "--scheduler", &cluster.url]);
@@ -52,7 +37,7 @@ fn alive_shards(members: &BTreeMap<String, Value>) -> Vec<u64> {
 #[test]
 fn running_instances_are_alive_members_with_auroras_json_and_leave_when_killed() {
     let cluster = Cluster::start(10);
-    let created = cluster.job(&["create", JOB, &announced_job(&cluster, 3), "--wait-until", "RUNNING"]);
+    let created = cluster.job(&["create", JOB, &cluster.announced_job(3), "--wait-until", "RUNNING"]);
     assert!(created.status.success(), "{}", printed(&created));
     let listed = eventually("three ALIVE members", Duration::from_secs(10), || {
         let listed = members(&cluster);
@@ -81,7 +66,7 @@ fn running_instances_are_alive_members_with_auroras_json_and_leave_when_killed()
 #[test]
 fn a_deleted_member_returns_and_a_lost_registry_is_refilled() {
     let mut cluster = Cluster::start(10);
-    let created = cluster.job(&["create", JOB, &announced_job(&cluster, 1), "--wait-until", "RUNNING"]);
+    let created = cluster.job(&["create", JOB, &cluster.announced_job(1), "--wait-until", "RUNNING"]);
     assert!(created.status.success(), "{}", printed(&created));
     let first = eventually("one ALIVE member", Duration::from_secs(10), || {
         let listed = members(&cluster);
@@ -115,7 +100,7 @@ fn a_deleted_member_returns_and_a_lost_registry_is_refilled() {
 #[test]
 fn the_members_of_a_dead_host_vanish_with_their_sessions() {
     let mut cluster = Cluster::start(30);
-    let created = cluster.job(&["create", JOB, &announced_job(&cluster, 1), "--wait-until", "RUNNING"]);
+    let created = cluster.job(&["create", JOB, &cluster.announced_job(1), "--wait-until", "RUNNING"]);
     assert!(created.status.success(), "{}", printed(&created));
     eventually("one ALIVE member", Duration::from_secs(10), || (alive_shards(&members(&cluster)) == [0]).then_some(()));
     let task = cluster.status(JOB)["instances"][0].clone();

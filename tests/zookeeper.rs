@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use atoll_tests::{Cluster, ZooKeeper, atoll, eventually, kill_sandbox_processes, printed};
+use atoll_tests::{Cluster, Daemon, ZooKeeper, atoll, eventually, kill_sandbox_processes, printed};
 use serde_json::Value;
 
 const JOB: &str = "devcluster/www-data/prod/web";
@@ -71,28 +71,13 @@ fn shards(members: &Value) -> Vec<u64> {
     alive(members).into_iter().map(|(shard, _)| shard).collect()
 }
 
-fn job_file(cluster: &Cluster, instances: u32) -> String {
-    let file = cluster.dir.path().join("web.rhai");
-    std::fs::write(
-        &file,
-        format!(
-            r#"let web = Process(#{{ name: "web", cmdline: "echo serving on {{{{thermos.ports[http]}}}}; exec sleep 600" }});
-let t = SequentialTask(#{{ processes: [web], resources: Resources(#{{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }}) }});
-let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "prod", name: "web", instances: {instances}, task: t, announce: Announcer(#{{}}) }}) ];
-"#
-        ),
-    )
-    .unwrap();
-    file.display().to_string()
-}
-
 #[test]
 fn members_in_zookeeper_are_read_by_kazoo_and_follow_their_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let mut zookeeper = ZooKeeper::start(dir.path());
     let address = zookeeper.address();
     let mut cluster = Cluster::start_with_agent_flags(30, &["--zk", &address]);
-    let created = cluster.job(&["create", JOB, &job_file(&cluster, 3), "--wait-until", "RUNNING"]);
+    let created = cluster.job(&["create", JOB, &cluster.announced_job(3), "--wait-until", "RUNNING"]);
     assert!(created.status.success(), "{}", printed(&created));
 
     let members = eventually("three ALIVE members in ZooKeeper", Duration::from_secs(15), || {
@@ -112,9 +97,19 @@ fn members_in_zookeeper_are_read_by_kazoo_and_follow_their_tasks() {
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed["members"].as_array().unwrap().len(), 3, "atoll sd reads ZooKeeper too");
 
+    let watching =
+        Daemon::start("sd-watch", dir.path(), &["sd", "watch", JOB, "--zk", &address, "--scheduler", &cluster.url]);
+    eventually("sd watch to show the three members", Duration::from_secs(10), || {
+        (watching.log().matches("ALIVE").count() >= 3).then_some(())
+    });
+
     let killed = cluster.job(&["kill", &format!("{JOB}/1")]);
     assert!(killed.status.success(), "{}", printed(&killed));
     assert_eq!(shards(&kazoo(&zookeeper, dir.path(), "list", PATH)), vec![0, 2], "gone before the kill returned");
+    eventually("sd watch to show the change: a new table of two", Duration::from_secs(10), || {
+        (watching.log().matches("ALIVE").count() >= 5).then_some(())
+    });
+    drop(watching);
 
     let (_, first) = alive(&kazoo(&zookeeper, dir.path(), "list", PATH)).remove(0);
     kazoo(&zookeeper, dir.path(), "delete", &format!("{PATH}/{first}"));

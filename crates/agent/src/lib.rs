@@ -12,5 +12,6 @@ pub mod logs;
 pub mod runtime;
 pub mod sandbox;
 mod supervisor;
+pub mod zookeeper;
 
 pub use runtime::{AgentConfig, AgentError, OnExit, run};

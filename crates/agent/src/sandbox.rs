@@ -13,6 +13,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use atoll_model::config::{Announcer, HealthCheckConfig, LifecycleConfig};
+use atoll_model::template::RunContext;
 use atoll_model::{JobKey, TaskSpec, TaskState};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,20 @@ pub struct RegistryTarget {
     /// A ZooKeeper ensemble (`HOST:PORT[,HOST:PORT…][/chroot]`) to announce in instead.
     #[serde(default)]
     pub zookeeper: Option<String>,
+}
+
+impl LaunchFile {
+    /// The run-time template bindings of this task: its id, user (the role), instance, host and
+    /// ports.
+    pub fn run_context(&self) -> RunContext<'_> {
+        RunContext {
+            task_id: &self.task_id,
+            user: &self.job.role,
+            instance: self.instance,
+            hostname: &self.hostname,
+            ports: &self.ports,
+        }
+    }
 }
 
 /// What the executor last reported about its task.

@@ -49,9 +49,16 @@ pub enum SdCommand {
     },
 }
 
-async fn open(serverset: &ServerSetArgs) -> Result<(RegistryReader, String), crate::exit::CliError> {
+/// The job's key and its ServerSet path.
+fn locate(serverset: &ServerSetArgs) -> Result<(JobKey, String), crate::exit::CliError> {
     let key: JobKey = serverset.job.parse()?;
     let path = serverset_path(&serverset.root, &key, serverset.path.as_deref());
+    Ok((key, path))
+}
+
+/// The embedded registry of the job's cluster, and the job's ServerSet path.
+async fn open(serverset: &ServerSetArgs) -> Result<(RegistryReader, String), crate::exit::CliError> {
+    let (key, path) = locate(serverset)?;
     let scheduler = job::connect(&serverset.target, &key.cluster).await?;
     Ok((RegistryReader::connect(scheduler.address()).await?, path))
 }
@@ -61,8 +68,7 @@ pub async fn run(command: SdCommand) -> CliResult {
         SdCommand::List { serverset, json } => {
             let members = match &serverset.zk {
                 Some(ensemble) => {
-                    let key: JobKey = serverset.job.parse()?;
-                    let path = serverset_path(&serverset.root, &key, serverset.path.as_deref());
+                    let (_, path) = locate(&serverset)?;
                     (atoll_client::zookeeper_members(ensemble, &path).await?, path)
                 }
                 None => {
@@ -78,30 +84,41 @@ pub async fn run(command: SdCommand) -> CliResult {
             }
             Ok(())
         }
-        SdCommand::Watch { serverset } => {
-            if serverset.zk.is_some() {
-                return Err(crate::exit::CliError::invalid_parameter(
-                    "sd watch reads the embedded registry; for ZooKeeper, run sd list or a ZooKeeper client's watch",
-                ));
-            }
-            let (reader, path) = open(&serverset).await?;
-            let mut events = reader.watch(&path).await?;
-            println!("{}", members_table(&path, &reader.members(&path).await?));
-            while let Some(event) = events.message().await.map_err(|s| crate::exit::CliError::failed(s.to_string()))? {
-                if event.path != path && !event.path.starts_with(&format!("{path}/")) {
-                    continue;
+        SdCommand::Watch { serverset } => match serverset.zk.clone() {
+            Some(ensemble) => {
+                let (_, path) = locate(&serverset)?;
+                let zookeeper = atoll_client::zookeeper(&ensemble).await?;
+                let mut changes = zookeeper.changes(&path).await.map_err(atoll_client::zookeeper_error)?;
+                loop {
+                    let members = zookeeper.members(&path).await.map_err(atoll_client::zookeeper_error)?;
+                    let entries: Vec<MemberEntry> =
+                        members.into_iter().map(|(name, member)| MemberEntry { name, member }).collect();
+                    println!("{}", members_table(&path, &entries));
+                    changes.next().await;
                 }
-                let kind = match v1::WatchEventKind::try_from(event.kind) {
-                    Ok(v1::WatchEventKind::Created) => "+",
-                    Ok(v1::WatchEventKind::Changed) => "~",
-                    Ok(v1::WatchEventKind::Deleted) => "-",
-                    _ => "?",
-                };
-                println!("[{kind}] {}", event.path);
-                println!("{}", members_table(&path, &reader.members(&path).await?));
             }
-            Ok(())
-        }
+            None => {
+                let (reader, path) = open(&serverset).await?;
+                let mut events = reader.watch(&path).await?;
+                println!("{}", members_table(&path, &reader.members(&path).await?));
+                while let Some(event) =
+                    events.message().await.map_err(|s| crate::exit::CliError::failed(s.to_string()))?
+                {
+                    if event.path != path && !event.path.starts_with(&format!("{path}/")) {
+                        continue;
+                    }
+                    let kind = match v1::WatchEventKind::try_from(event.kind) {
+                        Ok(v1::WatchEventKind::Created) => "+",
+                        Ok(v1::WatchEventKind::Changed) => "~",
+                        Ok(v1::WatchEventKind::Deleted) => "-",
+                        _ => "?",
+                    };
+                    println!("[{kind}] {}", event.path);
+                    println!("{}", members_table(&path, &reader.members(&path).await?));
+                }
+                Ok(())
+            }
+        },
     }
 }
 

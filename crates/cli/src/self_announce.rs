@@ -30,20 +30,12 @@ pub async fn announce_scheduler(ensemble: String, path: String, host: String, po
 }
 
 /// One session: announce, then wait until the session is gone.
-async fn announce_once(ensemble: &str, path: &str, member: &Member) -> Result<(), zk::Error> {
-    let client = zk::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(ensemble).await?;
-    let mut current = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        current.push('/');
-        current.push_str(part);
-        match client.create(&current, &[], &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())).await {
-            Ok(_) | Err(zk::Error::NodeExists) => {}
-            Err(e) => return Err(e),
-        }
-    }
+async fn announce_once(ensemble: &str, path: &str, member: &Member) -> Result<(), String> {
+    let client = atoll_agent::zookeeper::connect(ensemble, Duration::from_secs(10)).await?;
+    atoll_agent::zookeeper::ensure_path(&client, path).await.map_err(|e| e.to_string())?;
     let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
     let prefix = format!("{}/{MEMBER_PREFIX}", path.trim_end_matches('/'));
-    let (_, sequence) = client.create(&prefix, &member.to_json(), &options).await?;
+    let (_, sequence) = client.create(&prefix, &member.to_json(), &options).await.map_err(|e| e.to_string())?;
     tracing::info!(node = %format!("{prefix}{sequence}"), "scheduler announced");
     let mut state = client.state_watcher();
     loop {

@@ -16,7 +16,7 @@ use tonic::transport::{Channel, Endpoint};
 
 pub use admin::HostCall;
 pub use clusters::{Clusters, DEVCLUSTER_URL};
-pub use registry::{MemberEntry, RegistryReader, zookeeper_members};
+pub use registry::{MemberEntry, RegistryReader, zookeeper, zookeeper_error, zookeeper_members};
 
 /// Why a request to the scheduler failed.
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +125,7 @@ pub async fn resolve_scheduler(address: &str) -> Result<String, ClientError> {
         .split_once('/')
         .map(|(ensemble, path)| (ensemble, format!("/{path}")))
         .ok_or_else(|| unreachable("a zk:// address is zk://HOST:PORT[,HOST:PORT…]/PATH".to_owned()))?;
-    let resolver = atoll_resolver::Resolver::connect(ensemble).await.map_err(|e| unreachable(e.to_string()))?;
+    let resolver = registry::zookeeper(ensemble).await?;
     let endpoints = resolver.resolve(&path, None).await.map_err(|e| unreachable(e.to_string()))?;
     let first = endpoints.first().ok_or_else(|| unreachable(format!("no scheduler is announced at {path}")))?;
     Ok(format!("http://{}:{}", first.host, first.port))

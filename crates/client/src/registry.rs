@@ -73,29 +73,19 @@ impl RegistryReader {
 
 /// The `member_*` children of `path` in a ZooKeeper ensemble, read as a consumer would.
 pub async fn zookeeper_members(ensemble: &str, path: &str) -> Result<Vec<MemberEntry>, ClientError> {
-    use zookeeper_client as zk;
-    let unreachable = |detail: String| ClientError::Unreachable { address: ensemble.to_owned(), detail };
-    let connect = zk::Client::connector().with_session_timeout(Duration::from_secs(6)).connect(ensemble);
-    let client = tokio::time::timeout(Duration::from_secs(6), connect)
+    let resolver = zookeeper(ensemble).await?;
+    let members = resolver.members(path).await.map_err(zookeeper_error)?;
+    Ok(members.into_iter().map(|(name, member)| MemberEntry { name, member }).collect())
+}
+
+/// Connects to a ZooKeeper ensemble for reading ServerSets.
+pub async fn zookeeper(ensemble: &str) -> Result<atoll_resolver::Resolver, ClientError> {
+    atoll_resolver::Resolver::connect(ensemble)
         .await
-        .map_err(|_| unreachable("no answer".to_owned()))?
-        .map_err(|e| unreachable(e.to_string()))?;
-    let names = match client.list_children(path).await {
-        Ok(names) => names,
-        Err(zk::Error::NoNode) => return Ok(Vec::new()),
-        Err(e) => return Err(ClientError::Api { code: tonic::Code::Unknown, message: e.to_string() }),
-    };
-    let mut sorted: Vec<String> = names.into_iter().filter(|n| n.starts_with(MEMBER_PREFIX)).collect();
-    sorted.sort();
-    let mut entries = Vec::new();
-    for name in sorted {
-        match client.get_data(&format!("{}/{name}", path.trim_end_matches('/'))).await {
-            Ok((data, _)) => {
-                entries.push(MemberEntry { name, member: Member::from_json(&data).map_err(|e| e.to_string()) });
-            }
-            Err(zk::Error::NoNode) => {}
-            Err(e) => return Err(ClientError::Api { code: tonic::Code::Unknown, message: e.to_string() }),
-        }
-    }
-    Ok(entries)
+        .map_err(|e| ClientError::Unreachable { address: ensemble.to_owned(), detail: e.to_string() })
+}
+
+/// A ZooKeeper read that failed.
+pub fn zookeeper_error(e: atoll_resolver::ResolveError) -> ClientError {
+    ClientError::Api { code: tonic::Code::Unknown, message: e.to_string() }
 }

@@ -3,7 +3,8 @@
 //!
 //! It reads members as Finagle does: only children named `member_*`, only status ALIVE, and
 //! either the `serviceEndpoint` or the named entry of `additionalEndpoints`. Members that are
-//! not valid JSON are skipped. One ZooKeeper session per [`Resolver`].
+//! not valid JSON are skipped. One ZooKeeper session per [`Resolver`]; [`Resolver::members`]
+//! also serves tools that show every member (`atoll sd --zk`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), atoll_resolver::ResolveError> {
@@ -47,46 +48,79 @@ impl Resolver {
         Ok(Resolver { client })
     }
 
-    /// The endpoints of the ALIVE members at `path`: each member's `serviceEndpoint`, or with
-    /// `endpoint` its `additionalEndpoints[endpoint]` (members without it are left out).
-    /// Sorted; empty when the path does not exist.
-    pub async fn resolve(&self, path: &str, endpoint: Option<&str>) -> Result<Vec<Endpoint>, ResolveError> {
+    /// Every `member_*` child of `path` in name order, with its member or why its data is not
+    /// one; none when the path does not exist. A member deleted while being read is left out.
+    pub async fn members(&self, path: &str) -> Result<Vec<(String, Result<Member, String>)>, ResolveError> {
         let read = |detail: String| ResolveError::Read { path: path.to_owned(), detail };
-        let names = match self.client.list_children(path).await {
+        let mut names = match self.client.list_children(path).await {
             Ok(names) => names,
             Err(zk::Error::NoNode) => return Ok(Vec::new()),
             Err(e) => return Err(read(e.to_string())),
         };
-        let mut endpoints = Vec::new();
-        for name in names.iter().filter(|n| n.starts_with(MEMBER_PREFIX)) {
-            let data = match self.client.get_data(&format!("{}/{name}", path.trim_end_matches('/'))).await {
-                Ok((data, _)) => data,
-                Err(zk::Error::NoNode) => continue,
+        names.retain(|n| n.starts_with(MEMBER_PREFIX));
+        names.sort();
+        let mut members = Vec::new();
+        for name in names {
+            match self.client.get_data(&format!("{}/{name}", path.trim_end_matches('/'))).await {
+                Ok((data, _)) => members.push((name, Member::from_json(&data).map_err(|e| e.to_string()))),
+                Err(zk::Error::NoNode) => {}
                 Err(e) => return Err(read(e.to_string())),
-            };
-            if let Some(found) = alive_endpoint(&data, endpoint) {
-                endpoints.push(found);
             }
         }
+        Ok(members)
+    }
+
+    /// The endpoints of the ALIVE members at `path`: each member's `serviceEndpoint`, or with
+    /// `endpoint` its `additionalEndpoints[endpoint]` (members without it are left out).
+    /// Sorted; empty when the path does not exist.
+    pub async fn resolve(&self, path: &str, endpoint: Option<&str>) -> Result<Vec<Endpoint>, ResolveError> {
+        let mut endpoints: Vec<Endpoint> = self
+            .members(path)
+            .await?
+            .into_iter()
+            .filter_map(|(_, member)| alive_endpoint(member.ok()?, endpoint))
+            .collect();
         endpoints.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
         Ok(endpoints)
     }
 
-    /// Follows `path`: every call to [`Watch::next`] returns the endpoints once they differ
-    /// from the last ones returned (the first call returns them at once).
-    pub async fn watch<'a>(&'a self, path: &str, endpoint: Option<&str>) -> Result<Watch<'a>, ResolveError> {
+    /// Wakes on every change at or under `path` (a ZooKeeper persistent recursive watch).
+    pub async fn changes(&self, path: &str) -> Result<Changes, ResolveError> {
         let watcher = self
             .client
             .watch(path, zk::AddWatchMode::PersistentRecursive)
             .await
             .map_err(|e| ResolveError::Read { path: path.to_owned(), detail: e.to_string() })?;
-        Ok(Watch { resolver: self, path: path.to_owned(), endpoint: endpoint.map(str::to_owned), watcher, last: None })
+        Ok(Changes { watcher })
+    }
+
+    /// Follows `path`: every call to [`Watch::next`] returns the endpoints once they differ
+    /// from the last ones returned (the first call returns them at once).
+    pub async fn watch<'a>(&'a self, path: &str, endpoint: Option<&str>) -> Result<Watch<'a>, ResolveError> {
+        Ok(Watch {
+            resolver: self,
+            path: path.to_owned(),
+            endpoint: endpoint.map(str::to_owned),
+            changes: self.changes(path).await?,
+            last: None,
+        })
     }
 }
 
-/// The endpoint a member's JSON offers, if the member is ALIVE and has it.
-pub fn alive_endpoint(data: &[u8], endpoint: Option<&str>) -> Option<Endpoint> {
-    let member = Member::from_json(data).ok()?;
+/// Changes under a path, as they happen.
+pub struct Changes {
+    watcher: zk::PersistentWatcher,
+}
+
+impl Changes {
+    /// Waits for the next change.
+    pub async fn next(&mut self) {
+        self.watcher.changed().await;
+    }
+}
+
+/// The endpoint a member offers, if it is ALIVE and has it.
+pub fn alive_endpoint(member: Member, endpoint: Option<&str>) -> Option<Endpoint> {
     if member.status != MemberStatus::Alive {
         return None;
     }
@@ -101,7 +135,7 @@ pub struct Watch<'a> {
     resolver: &'a Resolver,
     path: String,
     endpoint: Option<String>,
-    watcher: zk::PersistentWatcher,
+    changes: Changes,
     last: Option<Vec<Endpoint>>,
 }
 
@@ -114,7 +148,7 @@ impl Watch<'_> {
                 self.last = Some(now.clone());
                 return Ok(now);
             }
-            self.watcher.changed().await;
+            self.changes.next().await;
         }
     }
 }
@@ -128,10 +162,11 @@ mod tests {
         let alive = br#"{"serviceEndpoint":{"host":"h1","port":31000},"additionalEndpoints":{"admin":{"host":"h1","port":31001}},"status":"ALIVE","shard":0}"#;
         let starting =
             br#"{"serviceEndpoint":{"host":"h2","port":31000},"additionalEndpoints":{},"status":"STARTING"}"#;
-        assert_eq!(alive_endpoint(alive, None), Some(Endpoint { host: "h1".into(), port: 31000 }));
-        assert_eq!(alive_endpoint(alive, Some("admin")), Some(Endpoint { host: "h1".into(), port: 31001 }));
-        assert_eq!(alive_endpoint(alive, Some("thrift")), None);
-        assert_eq!(alive_endpoint(starting, None), None);
-        assert_eq!(alive_endpoint(b"not json", None), None);
+        let read = |json: &[u8]| Member::from_json(json).unwrap();
+        assert_eq!(alive_endpoint(read(alive), None), Some(Endpoint { host: "h1".into(), port: 31000 }));
+        assert_eq!(alive_endpoint(read(alive), Some("admin")), Some(Endpoint { host: "h1".into(), port: 31001 }));
+        assert_eq!(alive_endpoint(read(alive), Some("thrift")), None);
+        assert_eq!(alive_endpoint(read(starting), None), None);
+        assert!(Member::from_json(b"not json").is_err(), "such members are skipped by members()");
     }
 }

@@ -209,7 +209,7 @@ impl Scheduler {
                         Ok(()) => {}
                         Err(e) => tracing::error!(error = %e, "housekeeping failed"),
                     }
-                    if scheduler.read(|s| s.has_pending_tasks()) {
+                    if scheduler.read(ClusterState::has_new_pending_tasks) {
                         scheduler.want_placement();
                     }
                 }

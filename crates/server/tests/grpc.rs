@@ -2,13 +2,14 @@
 //! other languages' clients, refusals of malformed requests with the right status codes, and a
 //! store failure that leaves nothing half-written.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use atoll_proto::v1::{
     self, agent_service_client::AgentServiceClient, scheduler_service_client::SchedulerServiceClient,
 };
-use atoll_server::{Scheduler, ServerConfig, SystemClock};
 use atoll_state::{Changes, Durable};
 use atoll_storage::{MemoryStore, Store, StoreError};
 use tonic::transport::Channel;
@@ -35,14 +36,7 @@ impl Store for FlakyStore {
 async fn start() -> (Channel, Arc<AtomicBool>, tokio::sync::oneshot::Sender<()>) {
     let failing = Arc::new(AtomicBool::new(false));
     let store = FlakyStore { inner: MemoryStore::default(), failing: failing.clone() };
-    let scheduler = Scheduler::start(ServerConfig::new("devcluster"), Box::new(store), Arc::new(SystemClock)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(atoll_server::serve(scheduler, listener, async {
-        let _ = stopped.await;
-    }));
-    let channel = Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap();
+    let (channel, stop) = support::serve(Box::new(store)).await;
     (channel, failing, stop)
 }
 

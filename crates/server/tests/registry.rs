@@ -1,25 +1,16 @@
 //! The embedded registry over real gRPC: sessions, ephemeral sequential members with empty
 //! persistent parents, watches, and expiry taking a silent session's members away.
 
-use std::sync::Arc;
+mod support;
+
 use std::time::Duration;
 
 use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
-use atoll_server::{Scheduler, ServerConfig, SystemClock};
 use atoll_storage::MemoryStore;
 use tonic::transport::Channel;
 
 async fn start() -> (RegistryServiceClient<Channel>, tokio::sync::oneshot::Sender<()>) {
-    let scheduler =
-        Scheduler::start(ServerConfig::new("devcluster"), Box::new(MemoryStore::default()), Arc::new(SystemClock))
-            .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(atoll_server::serve(scheduler, listener, async {
-        let _ = stopped.await;
-    }));
-    let channel = Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap();
+    let (channel, stop) = support::serve(Box::new(MemoryStore::default())).await;
     (RegistryServiceClient::new(channel), stop)
 }
 

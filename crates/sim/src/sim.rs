@@ -51,8 +51,14 @@ pub struct Sim {
     trace: Trace,
     stats: Stats,
     placement_wanted: bool,
+    /// When the next regular placement round is due, as the server runs one at least every
+    /// [`PLACEMENT_EVERY_MS`] (tasks that stay unplaceable, preemption delays).
+    next_regular_placement_ms: u64,
     quiet_ms: u64,
 }
+
+/// The server's longest wait between placement rounds.
+const PLACEMENT_EVERY_MS: u64 = 1_000;
 
 impl Sim {
     /// A cluster of `agents`, which start within the first second; the faults of
@@ -75,6 +81,7 @@ impl Sim {
             trace: Trace::default(),
             stats: Stats::default(),
             placement_wanted: false,
+            next_regular_placement_ms: PLACEMENT_EVERY_MS,
             quiet_ms: 0,
             now_ms: 0,
             config,
@@ -203,13 +210,14 @@ impl Sim {
                 self.mark("tick", None, None, 0);
                 let effects = self.state.tick(now);
                 self.route(effects);
-                if self.state.has_pending_tasks() {
+                if self.state.has_new_pending_tasks() || now >= self.next_regular_placement_ms {
                     self.want_placement();
                 }
                 self.agenda.push(now + self.config.housekeeping_ms, Event::Tick);
             }
             Event::Place => {
                 self.placement_wanted = false;
+                self.next_regular_placement_ms = now + PLACEMENT_EVERY_MS;
                 let effects = self.state.schedule(now);
                 self.mark("place", None, None, effects.len() as u64);
                 self.route(effects);

@@ -189,6 +189,8 @@ pub struct ClusterState {
     restarts: BTreeMap<JobKey, RestartPlan>,
     next_task_seq: u64,
     illegal_transitions: u64,
+    /// A task has become PENDING since the last placement round.
+    new_pending: bool,
     dirty_jobs: BTreeSet<JobKey>,
     dirty_tasks: BTreeSet<TaskId>,
     deleted_tasks: BTreeSet<TaskId>,
@@ -217,6 +219,8 @@ impl ClusterState {
             restarts: durable.restarts.into_iter().map(|r| (r.job.clone(), r)).collect(),
             next_task_seq: durable.next_task_seq,
             illegal_transitions: 0,
+            // Whatever was pending when the scheduler stopped wants a round now.
+            new_pending: true,
             dirty_jobs: BTreeSet::new(),
             dirty_tasks: BTreeSet::new(),
             deleted_tasks: BTreeSet::new(),

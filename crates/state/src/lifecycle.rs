@@ -73,6 +73,7 @@ impl ClusterState {
         };
         self.tasks.insert(id.clone(), task);
         self.dirty_tasks.insert(id.clone());
+        self.new_pending |= state == TaskState::Pending;
         id
     }
 
@@ -193,6 +194,7 @@ impl ClusterState {
         task.state = next;
         task.events.push(TaskEvent { at_ms: now_ms, state: next, message: message.to_owned() });
         self.dirty_tasks.insert(id.clone());
+        self.new_pending |= next == TaskState::Pending;
         self.pending_reasons.remove(id);
         let task = task.clone();
         let mut effects = Vec::new();

@@ -97,8 +97,9 @@ impl ClusterState {
             .filter(move |task| task.job == *job && task.instance == instance)
     }
 
-    /// Whether any task waits for placement.
-    pub fn has_pending_tasks(&self) -> bool {
-        self.tasks.values().any(|t| t.state == TaskState::Pending)
+    /// Whether a task has become PENDING since the last placement round: what should wake
+    /// placement early (tasks that stay unplaceable wait for the next regular round).
+    pub fn has_new_pending_tasks(&self) -> bool {
+        self.new_pending
     }
 }

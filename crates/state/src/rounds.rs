@@ -13,6 +13,7 @@ impl ClusterState {
     /// Runs one placement round over the registered agents and assigns what fits; every PENDING
     /// task left over keeps the reason placement gave.
     pub fn schedule(&mut self, now_ms: u64) -> Vec<Effect> {
+        self.new_pending = false;
         let mut pending: BTreeMap<&JobKey, PendingJob> = BTreeMap::new();
         for task in self.tasks.values().filter(|t| t.state == TaskState::Pending) {
             let Some(job) = self.jobs.get(&task.job) else { continue };

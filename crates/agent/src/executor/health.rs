@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use atoll_model::config::{HealthCheckConfig, HealthChecker};
-use atoll_model::template::{self, RunContext};
+use atoll_model::template;
 
 use super::http;
 use crate::sandbox::LaunchFile;
@@ -125,13 +125,7 @@ impl Checker {
                 None => Checker::None,
             },
             HealthChecker::Shell { shell_command } => {
-                let context = RunContext {
-                    task_id: &launch.task_id,
-                    user: &launch.job.role,
-                    instance: launch.instance,
-                    hostname: &launch.hostname,
-                    ports: &launch.ports,
-                };
+                let context = launch.run_context();
                 Checker::Shell { command: template::render(shell_command, &context), sandbox: sandbox.to_owned() }
             }
         }

@@ -10,7 +10,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use atoll_model::ProcessSpec;
-use atoll_model::template::{self, RunContext};
+use atoll_model::template;
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -76,13 +76,7 @@ pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, 
     fs::create_dir_all(&log_dir).map_err(logs::io_error("create", &log_dir))?;
     let (stdout, stdout_sink) = OutputPlan::prepare(&log_dir, Stream::Stdout, &process.logger)?.into_parts();
     let (stderr, stderr_sink) = OutputPlan::prepare(&log_dir, Stream::Stderr, &process.logger)?.into_parts();
-    let context = RunContext {
-        task_id: &launch.task_id,
-        user: &launch.job.role,
-        instance: launch.instance,
-        hostname: &launch.hostname,
-        ports: &launch.ports,
-    };
+    let context = launch.run_context();
     let root = sandbox.root();
     let identity = Identity::current();
     let mut command = Command::new("bash");

@@ -115,6 +115,21 @@ fn running_report() -> StatusReport {
     StatusReport { state: TaskState::Running, message: "running".into(), exit_code: None, sandbox: None }
 }
 
+/// One agent `a` running instance 0 of the `hello` service, RUNNING since 1 ms.
+fn running_hello() -> (ClusterState, Vec<TaskId>) {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    register(&mut state, "a", 0);
+    state.schedule(0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    (state, ids)
+}
+
+/// Every run kept of the service `name`'s instances, newest first, as states.
+fn history(state: &ClusterState, name: &str) -> Vec<TaskState> {
+    state.job_tasks(&job(name, 1, true).key, true).iter().map(|t| t.state).collect()
+}
+
 fn states(state: &ClusterState, name: &str) -> Vec<(u32, TaskState)> {
     let key = job(name, 1, true).key;
     state.job_tasks(&key, false).iter().map(|t| (t.instance, t.state)).collect()
@@ -192,8 +207,7 @@ fn a_silent_agent_is_lost_and_its_service_tasks_rescheduled() {
     assert!(state.heartbeat(&AgentId("a".into()), 500));
     assert!(state.tick(1_400).is_empty(), "not silent long enough");
     state.tick(1_600);
-    let key = job("hello", 1, true).key;
-    let history: Vec<TaskState> = state.job_tasks(&key, true).iter().map(|t| t.state).collect();
+    let history = history(&state, "hello");
     assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
     assert!(!state.heartbeat(&AgentId("a".into()), 1_700), "a lost agent must register again");
 
@@ -260,11 +274,7 @@ fn adhoc_failures_are_retried_up_to_max_task_failures() {
 
 #[test]
 fn illegal_reports_are_ignored_and_counted() {
-    let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
-    register(&mut state, "a", 0);
-    state.schedule(0);
-    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let (mut state, ids) = running_hello();
     report(&mut state, "a", &ids[0], TaskState::Pending, 2);
     assert_eq!(states(&state, "hello"), vec![(0, TaskState::Running)]);
     assert_eq!(state.illegal_transitions(), 1);
@@ -291,11 +301,7 @@ fn refusals_name_the_problem() {
 
 #[test]
 fn restored_state_has_every_job_and_task_and_waits_for_its_agents() {
-    let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
-    register(&mut state, "a", 0);
-    state.schedule(0);
-    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let (mut state, ids) = running_hello();
     let mut kept = Kept::default();
     kept.save(&mut state);
 
@@ -311,40 +317,26 @@ fn restored_state_has_every_job_and_task_and_waits_for_its_agents() {
 
 #[test]
 fn an_agent_that_never_returns_after_a_restart_loses_its_tasks() {
-    let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
-    register(&mut state, "a", 0);
-    state.schedule(0);
-    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let (mut state, _) = running_hello();
     let mut kept = Kept::default();
     kept.save(&mut state);
     let mut restored = kept.restore(10_000);
     restored.tick(11_500);
-    let key = job("hello", 1, true).key;
-    let history: Vec<TaskState> = restored.job_tasks(&key, true).iter().map(|t| t.state).collect();
+    let history = history(&restored, "hello");
     assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
 }
 
 #[test]
 fn an_agent_that_lost_a_running_task_while_away_reports_it_lost() {
-    let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
-    register(&mut state, "a", 0);
-    state.schedule(0);
-    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let (mut state, _) = running_hello();
     register(&mut state, "a", 2);
-    let key = job("hello", 1, true).key;
-    let history: Vec<TaskState> = state.job_tasks(&key, true).iter().map(|t| t.state).collect();
+    let history = history(&state, "hello");
     assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
 }
 
 #[test]
 fn a_kill_lost_on_the_way_is_sent_again() {
-    let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
-    register(&mut state, "a", 0);
-    state.schedule(0);
-    report(&mut state, "a", &ids[0], TaskState::Running, 1);
+    let (mut state, ids) = running_hello();
     let key = job("hello", 1, true).key;
     state.kill(&key, Some(&BTreeSet::from([0])), 2).unwrap();
     let kill = vec![Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }];
@@ -372,4 +364,27 @@ fn a_task_that_ended_while_its_agent_was_away_keeps_its_end() {
     let history: Vec<(TaskState, Option<i32>)> =
         state.job_tasks(&key, true).iter().map(|t| (t.state, t.exit_code)).collect();
     assert_eq!(history, vec![(TaskState::Finished, Some(0))], "not LOST, not run again");
+}
+
+#[test]
+fn placement_is_wanted_only_when_a_task_has_newly_become_pending() {
+    let mut state = ClusterState::new(config());
+    state.create_job(job("svc", 1, true), 0).unwrap();
+    assert!(state.has_new_pending_tasks(), "a new job's tasks are pending");
+    state.schedule(1);
+    assert!(!state.has_new_pending_tasks(), "no agent: the task stays pending, but nothing new");
+    state.tick(2);
+    assert!(!state.has_new_pending_tasks(), "housekeeping alone wakes nothing");
+
+    let ids = state.job_tasks(&job("svc", 1, true).key, false).iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+    register(&mut state, "a", 3);
+    state.schedule(3);
+    report(&mut state, "a", &ids[0], TaskState::Running, 100);
+    report(&mut state, "a", &ids[0], TaskState::Finished, 200);
+    assert_eq!(states(&state, "svc"), vec![(0, TaskState::Throttled)]);
+    state.schedule(201);
+    register(&mut state, "a", 2_150);
+    state.tick(2_300);
+    assert_eq!(states(&state, "svc"), vec![(0, TaskState::Pending)]);
+    assert!(state.has_new_pending_tasks(), "a task released from its backoff is new work");
 }

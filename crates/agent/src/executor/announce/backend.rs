@@ -28,11 +28,7 @@ impl Backend {
     pub(super) async fn open(target: &RegistryTarget) -> Result<Backend, Lost> {
         match &target.zookeeper {
             Some(ensemble) => {
-                let connector = zk::Client::connector().with_session_timeout(SESSION_TIMEOUT);
-                let client = tokio::time::timeout(SESSION_TIMEOUT, connector.connect(ensemble))
-                    .await
-                    .map_err(|_| Lost(format!("no ZooKeeper at {ensemble} answered")))?
-                    .map_err(|e| Lost(format!("cannot connect to ZooKeeper at {ensemble}: {e}")))?;
+                let client = crate::zookeeper::connect(ensemble, SESSION_TIMEOUT).await.map_err(Lost)?;
                 Ok(Backend::ZooKeeper { client })
             }
             None => {
@@ -63,7 +59,7 @@ impl Backend {
             }
             Backend::ZooKeeper { client } => {
                 let parent = prefix.rsplit_once('/').map_or("/", |(parent, _)| parent);
-                make_parents(client, parent).await?;
+                crate::zookeeper::ensure_path(client, parent).await.map_err(zk_lost)?;
                 let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
                 let (_, sequence) = client.create(prefix, data, &options).await.map_err(zk_lost)?;
                 Ok(format!("{prefix}{sequence}"))
@@ -123,19 +119,4 @@ fn lost(status: tonic::Status) -> Lost {
 
 fn zk_lost(error: zk::Error) -> Lost {
     Lost(error.to_string())
-}
-
-/// Creates every missing ancestor of `path` (and `path`) as a persistent node with empty data.
-async fn make_parents(client: &zk::Client, path: &str) -> Result<(), Lost> {
-    let mut current = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        current.push('/');
-        current.push_str(part);
-        let options = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-        match client.create(&current, &[], &options).await {
-            Ok(_) | Err(zk::Error::NodeExists) => {}
-            Err(e) => return Err(zk_lost(e)),
-        }
-    }
-    Ok(())
 }
