@@ -2,10 +2,10 @@
 //! the restarted agent adopts every live executor without restarting its task, reports the real
 //! end of a task that ended meanwhile, and reports LOST for an executor that died with it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use atoll_tests::{Cluster, eventually, group_alive, kill_sandbox_processes, printed};
+use atoll_tests::{Cluster, eventually, executor_status, group_alive, kill_sandbox_processes, printed};
 use serde_json::Value;
 
 const HELLO: &str = "devcluster/www-data/devel/hello";
@@ -25,9 +25,8 @@ fn running(cluster: &Cluster, job: &str, file: &str) -> Value {
     instance(cluster, job)
 }
 
-fn executor_status(sandbox: &str) -> Value {
-    let text = std::fs::read_to_string(PathBuf::from(sandbox).join(".executor/status.json")).expect("status file");
-    serde_json::from_str(&text).expect("status JSON")
+fn last_status(sandbox: &str) -> Value {
+    executor_status(Path::new(sandbox)).expect("a status line")
 }
 
 fn agent_index(host: &str) -> u32 {
@@ -40,7 +39,7 @@ fn a_restarted_agent_adopts_running_tasks_without_restarting_them() {
     let task = running(&cluster, HELLO, &hello_file());
     let host = task["host"].as_str().unwrap().to_owned();
     let sandbox = task["sandbox"].as_str().unwrap().to_owned();
-    let group = executor_status(&sandbox)["process_groups"][0].as_i64().expect("a process group") as i32;
+    let group = last_status(&sandbox)["process_groups"][0].as_i64().expect("a process group") as i32;
 
     cluster.crash_agent(&host);
     std::thread::sleep(Duration::from_millis(300));
@@ -82,7 +81,7 @@ let jobs = [ Job(#{ cluster: "devcluster", role: "www-data", environment: "devel
     cluster.crash_agent(&host);
     let sandbox = task["sandbox"].as_str().unwrap().to_owned();
     eventually("the task to finish unseen", Duration::from_secs(10), || {
-        (executor_status(&sandbox)["state"] == "FINISHED").then_some(())
+        (last_status(&sandbox)["state"] == "FINISHED").then_some(())
     });
     cluster.restart_agent(agent_index(&host));
     let ended = eventually("the scheduler to hear the real end", Duration::from_secs(10), || {

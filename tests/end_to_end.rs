@@ -2,10 +2,12 @@
 //! (separate processes on loopback ports chosen at run time), real gRPC, real sled files, real
 //! executors and processes. A job goes from its Rhai file to a running process and back.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use atoll_tests::{Cluster, Daemon, atoll, eventually, group_alive, kill_sandbox_processes, printed, workspace_root};
+use atoll_tests::{
+    Cluster, Daemon, atoll, eventually, executor_status, group_alive, kill_sandbox_processes, printed, workspace_root,
+};
 
 const HELLO: &str = "devcluster/www-data/devel/hello";
 
@@ -18,8 +20,7 @@ fn instance(status: &serde_json::Value, index: usize) -> &serde_json::Value {
 }
 
 fn process_groups(sandbox: &str) -> Vec<i32> {
-    let text = std::fs::read_to_string(PathBuf::from(sandbox).join(".executor/status.json")).unwrap_or_default();
-    let status: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let status = executor_status(Path::new(sandbox)).unwrap_or_default();
     status["process_groups"].as_array().into_iter().flatten().filter_map(|g| g.as_i64()).map(|g| g as i32).collect()
 }
 

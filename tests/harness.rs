@@ -156,11 +156,18 @@ pub fn group_alive(pgid: i32) -> bool {
     killpg(Pid::from_raw(pgid), None).is_ok()
 }
 
+/// The status a sandbox's executor last reported: the last complete line of its
+/// `.executor/status.jsonl`; `None` before the first or when the sandbox is unreadable.
+pub fn executor_status(sandbox: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(sandbox.join(".executor/status.jsonl")).ok()?;
+    let complete = &text[..text.rfind('\n')?];
+    serde_json::from_str(complete.rsplit('\n').next()?).ok()
+}
+
 /// Kills whatever process groups a sandbox's status file lists, and its executor: cleanup
 /// for tests that crash an agent and leave its tasks behind.
 pub fn kill_sandbox_processes(sandbox: &Path) {
-    let Ok(text) = std::fs::read_to_string(sandbox.join(".executor/status.json")) else { return };
-    let Ok(status) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    let Some(status) = executor_status(sandbox) else { return };
     // The executor first, and only once it is gone its processes: like a host that died, and
     // unlike a task whose processes ended, which its executor would record.
     if let Some(pid) = status["executor_pid"].as_i64() {

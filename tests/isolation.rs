@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use atoll_tests::{Cluster, eventually, printed};
+use atoll_tests::{Cluster, eventually, executor_status, printed};
 use serde_json::Value;
 
 fn job_file(cluster: &Cluster, name: &str, cmdline: &str, ram_mb: u32, disk_mb: u32) -> String {
@@ -47,13 +47,14 @@ fn a_task_runs_in_its_own_group_with_its_limits_which_goes_away_with_it() {
     assert_eq!(read(&memory.join("memory.limit_in_bytes")), (64u64 << 20).to_string());
     assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "50000");
     let sandbox = task["sandbox"].as_str().unwrap();
-    let status: Value =
-        serde_json::from_str(&std::fs::read_to_string(Path::new(sandbox).join(".executor/status.json")).unwrap())
-            .unwrap();
+    let status = executor_status(Path::new(sandbox)).expect("the executor's status");
     let executor = status["executor_pid"].as_i64().unwrap();
-    let procs = read(&memory.join("cgroup.procs"));
-    assert!(procs.lines().any(|pid| pid == executor.to_string()), "the executor is in the group: {procs}");
-    assert!(procs.lines().count() >= 2, "and so is the process it started: {procs}");
+    for dir in [&memory, &cpu] {
+        let procs = read(&dir.join("cgroup.procs"));
+        assert!(!procs.lines().any(|pid| pid == executor.to_string()), "the executor stays outside: {procs}");
+        let started = status["process_groups"][0].as_i64().unwrap();
+        assert!(procs.lines().any(|pid| pid == started.to_string()), "the process it started is in: {procs}");
+    }
 
     let killed = cluster.job(&["killall", job]);
     assert!(killed.status.success(), "{}", printed(&killed));

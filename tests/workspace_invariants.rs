@@ -5,7 +5,9 @@
 //!   tonic or prost;
 //! - the placement core depends only on the model (and regex-lite, for `like`/`unlike`) and uses no
 //!   clock, randomness or I/O;
-//! - every Rust source file opens with a `//!` module doc.
+//! - every Rust source file opens with a `//!` module doc;
+//! - the only unsafe code is the hook that moves a task's processes into its control groups
+//!   between fork and exec.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -148,6 +150,27 @@ fn every_rust_file_opens_with_a_module_doc() {
         let text = std::fs::read_to_string(&file).expect("read source");
         assert!(text.starts_with("//!"), "{} does not open with a //! module doc", file.display());
     }
+}
+
+#[test]
+fn unsafe_code_is_allowed_in_one_place_only() {
+    let root = workspace_root();
+    let mut files = rust_files(&root.join("crates"));
+    files.extend(rust_files(&root.join("tests")));
+    let allowed: Vec<String> = files
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).expect("read source");
+            let relative = file.strip_prefix(&root).expect("under the root").display().to_string();
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| line.trim_start().starts_with("#[allow(unsafe_code)]"))
+                .map(|(number, _)| format!("{relative}:{}", number + 1))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(allowed.len(), 1, "unsafe code is allowed at {allowed:?}");
+    assert!(allowed[0].starts_with("crates/agent/src/isolation.rs:"), "unsafe code is allowed at {allowed:?}");
 }
 
 fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use atoll_tests::{Daemon, build_atoll, eventually, free_port};
+use atoll_tests::{Daemon, build_atoll, eventually, executor_status, free_port};
 
 fn main() {
     let tasks: u32 = std::env::var("ATOLL_BENCH_TASKS").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
@@ -118,8 +118,7 @@ fn executor_pids(work: &Path) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir(work.join("sandboxes")) else { return Vec::new() };
     entries
         .flatten()
-        .filter_map(|entry| std::fs::read_to_string(entry.path().join(".executor/status.json")).ok())
-        .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .filter_map(|entry| executor_status(&entry.path()))
         .filter_map(|status| status["executor_pid"].as_i64())
         .map(|pid| pid as i32)
         .collect()

@@ -39,6 +39,7 @@ use tokio::time::{Instant, sleep_until};
 use self::announce::Announcement;
 use self::health::{Checker, HealthTracker, Verdict};
 use self::planner::{Planner, RunEnd, Start, Step};
+use crate::isolation::GroupEntry;
 use crate::sandbox::{ExecutorStatus, LaunchFile, Sandbox, SandboxError};
 
 /// The longest a kill waits for the task's member to leave the registry.
@@ -67,15 +68,20 @@ pub async fn run_task(sandbox: &Sandbox, shutdown: impl Future<Output = ()>) -> 
             return Err(error.into());
         }
     };
-    if let Err(error) = crate::isolation::join_groups(&launch.cgroups, std::process::id()) {
-        let message = format!("could not join the task's control groups: {error}");
-        if let Err(write_error) = sandbox.write_status(&status(TaskState::Failed, message.clone(), None, Vec::new())) {
-            tracing::warn!("{write_error}");
+    let entry = match GroupEntry::open(&launch.cgroups) {
+        Ok(entry) => entry,
+        Err(error) => {
+            let message = format!("could not open the task's control groups: {error}");
+            if let Err(write_error) =
+                sandbox.write_status(&status(TaskState::Failed, message.clone(), None, Vec::new()))
+            {
+                tracing::warn!("{write_error}");
+            }
+            return Err(ExecutorError::Isolation(message));
         }
-        return Err(ExecutorError::Isolation(message));
-    }
+    };
     let (health_sender, health_events) = mpsc::unbounded_channel();
-    let mut runner = TaskRunner::new(sandbox, &launch, health_sender);
+    let mut runner = TaskRunner::new(sandbox, &launch, entry, health_sender);
     let result = runner.run(shutdown, health_events).await;
     if let Some(monitor) = runner.monitor.take() {
         monitor.abort();
@@ -108,6 +114,8 @@ fn status(state: TaskState, message: String, exit_code: Option<i32>, process_gro
 struct TaskRunner<'a> {
     sandbox: &'a Sandbox,
     launch: &'a LaunchFile,
+    /// How each process started enters the task's control groups.
+    entry: GroupEntry,
     planner: Planner,
     /// Process index to the process group of its live run.
     groups: BTreeMap<usize, i32>,
@@ -119,7 +127,8 @@ struct TaskRunner<'a> {
     last_written: Option<ExecutorStatus>,
     /// The health monitor, started with the first run.
     monitor: Option<JoinHandle<()>>,
-    /// The task's ServerSet member, from the first run until the task stops.
+    /// The task's ServerSet member: its session from the start, the member itself from the
+    /// first run until the task stops.
     announcement: Option<Announcement>,
     health_events: mpsc::UnboundedSender<HealthEvent>,
 }
@@ -155,11 +164,13 @@ impl<'a> TaskRunner<'a> {
     fn new(
         sandbox: &'a Sandbox,
         launch: &'a LaunchFile,
+        entry: GroupEntry,
         health_events: mpsc::UnboundedSender<HealthEvent>,
     ) -> TaskRunner<'a> {
         TaskRunner {
             sandbox,
             launch,
+            entry,
             planner: Planner::new(&launch.spec),
             groups: BTreeMap::new(),
             waiters: JoinSet::new(),
@@ -180,6 +191,7 @@ impl<'a> TaskRunner<'a> {
         let mut shutdown = pin!(shutdown);
         let mut shutdown_pending = true;
         let mut kill_phase = KillPhase::None;
+        self.announcement = Announcement::prepare(self.launch);
         self.write_progress()?;
         loop {
             kill_phase = self.advance_kill(kill_phase);
@@ -299,14 +311,16 @@ impl<'a> TaskRunner<'a> {
         if self.monitor.is_some() {
             return;
         }
-        let checker = Checker::for_launch(self.launch, self.sandbox.root());
-        let first_status = if checker == Checker::None { MemberStatus::Alive } else { MemberStatus::Starting };
-        self.announcement = Announcement::start(self.launch, first_status);
+        let checker = Checker::for_launch(self.launch, self.sandbox.root(), &self.entry);
+        let first_status = if matches!(checker, Checker::None) { MemberStatus::Alive } else { MemberStatus::Starting };
+        if let Some(announcement) = &self.announcement {
+            announcement.announce(first_status);
+        }
         let config = self.launch.health_check.clone();
         let sandbox = self.sandbox.root().to_owned();
         let events = self.health_events.clone();
         self.monitor = Some(tokio::spawn(async move {
-            if checker == Checker::None {
+            if matches!(checker, Checker::None) {
                 let _ = events.send(HealthEvent::Healthy);
                 return;
             }
@@ -357,7 +371,7 @@ impl<'a> TaskRunner<'a> {
     /// Spawns the run and a waiter for it; a run that cannot start ends at once, through its waiter.
     fn start_run(&mut self, Start { process, run }: Start) {
         let spec = &self.launch.spec.processes[process];
-        match process::spawn_run(self.sandbox, self.launch, spec, run) {
+        match process::spawn_run(self.sandbox, self.launch, &self.entry, spec, run) {
             Ok(mut child) => {
                 tracing::info!(process = %spec.name, run, pid = child.id(), "started");
                 if let Some(pgid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {

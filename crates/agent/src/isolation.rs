@@ -10,8 +10,9 @@
 //! Invariants:
 //! - Only groups under the isolator's own parent (`atoll` by default) are ever created, written
 //!   or removed; the agent never touches another group, and never the parent's own limits.
-//! - Only pids of processes the agent or its executor started are ever written to a
-//!   `cgroup.procs`; the agent never moves itself, its shell or any other process.
+//! - Only processes an executor starts ever enter a group, and they enter it themselves, between
+//!   fork and exec ([`GroupEntry`]); the agent never moves itself, its shell, an executor or any
+//!   other process.
 //! - A group belongs to its task, not to the agent process: nothing is removed on drop, so tasks
 //!   keep their limits across an agent restart and [`Isolator::open`] finds the group again.
 //! - Operations block the calling thread (polling while a group empties); call them from
@@ -31,6 +32,9 @@ mod fake_tests;
 mod real_tests;
 
 use std::fmt;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use atoll_model::Resources;
 
@@ -41,13 +45,53 @@ pub use error::IsolationError;
 pub use group::TaskGroup;
 pub use mounts::CgroupVersion;
 
-/// Moves process `pid` into the groups whose directories are `dirs` (a task's
-/// [`TaskGroup::dirs`]): how an executor joins its task's group before it starts any process.
-pub fn join_groups(dirs: &[std::path::PathBuf], pid: u32) -> Result<(), IsolationError> {
-    for dir in dirs {
-        files::append_value(&dir.join("cgroup.procs"), &pid.to_string())?;
+/// How a task's processes enter its control groups: the `cgroup.procs` files of the task's
+/// [`TaskGroup::dirs`], held open by its executor. Each process the executor starts writes `0`
+/// (itself) to every one of them between fork and exec, so the task's limits bind the task's
+/// processes and everything they start, but never the executor that supervises them.
+#[derive(Clone, Debug, Default)]
+pub struct GroupEntry {
+    procs: Arc<Vec<OwnedFd>>,
+}
+
+impl GroupEntry {
+    /// Opens the `cgroup.procs` file of each directory; the error names the one that failed.
+    pub fn open(dirs: &[PathBuf]) -> Result<GroupEntry, IsolationError> {
+        let procs = dirs
+            .iter()
+            .map(|dir| {
+                let path = dir.join("cgroup.procs");
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .map(OwnedFd::from)
+                    .map_err(|source| IsolationError::Io { op: "open", path, source })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(GroupEntry { procs: Arc::new(procs) })
     }
-    Ok(())
+
+    /// Makes every process `command` starts enter the groups before it runs anything; if it
+    /// cannot, the spawn fails with the kernel's error.
+    #[allow(unsafe_code)]
+    pub fn apply(&self, command: &mut tokio::process::Command) {
+        if self.procs.is_empty() {
+            return;
+        }
+        let procs = Arc::clone(&self.procs);
+        let enter = move || -> std::io::Result<()> {
+            // Runs in the child between fork and exec: one write(2) per file, no allocation.
+            for fd in procs.iter() {
+                nix::unistd::write(fd, b"0").map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        };
+        // SAFETY: `enter` only calls write(2), which is async-signal-safe, on descriptors the
+        // parent opened (close-on-exec, so the task never inherits them).
+        unsafe {
+            command.pre_exec(enter);
+        }
+    }
 }
 
 /// The CFS period every task's cpu quota is expressed against, in microseconds (100 ms).

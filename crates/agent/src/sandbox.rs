@@ -2,10 +2,18 @@
 //!
 //! Every task runs in its own sandbox directory. The agent writes the launch file
 //! (`<root>/.executor/launch.json`: what to run), starts `atoll executor --sandbox <root>`, and
-//! polls the status file (`<root>/.executor/status.json`: what the executor last reported).
-//! The executor writes the status file atomically (temporary file in the same directory, fsync,
-//! rename), so a reader never sees a half-written status. Each run of each process logs to
+//! polls the status file (`<root>/.executor/status.jsonl`: what the executor reported, one JSON
+//! line per status, the last complete line the current one). Each run of each process logs to
 //! `<root>/.logs/<process>/<run>/stdout` and `stderr`, runs counted from 0.
+//!
+//! The launch file is written atomically (temporary file, then rename). The status file is only
+//! appended to, each line with one write(2), so a reader sees whole lines plus at most a partial
+//! last line, which it ignores; past [`STATUS_COMPACT_BYTES`] it is replaced, atomically, by its
+//! last line. Appending rather than replacing the file per status keeps a burst of launches from
+//! freeing thousands of inodes, which ext4 then steps over one by one as it allocates new ones.
+//! Neither file is fsynced: they describe processes on this host, which a host crash ends anyway
+//! (its tasks become LOST and are rescheduled), while an agent or executor that restarts reads
+//! them back from the page cache.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -114,9 +122,9 @@ impl Sandbox {
         self.executor_dir().join("launch.json")
     }
 
-    /// `<root>/.executor/status.json`
+    /// `<root>/.executor/status.jsonl`
     pub fn status_file(&self) -> PathBuf {
-        self.executor_dir().join("status.json")
+        self.executor_dir().join("status.jsonl")
     }
 
     /// `<root>/.logs/<process>/<run>`, holding that run's `stdout` and `stderr`.
@@ -135,24 +143,50 @@ impl Sandbox {
         parse(&path, &bytes, "a launch file")
     }
 
-    /// Replaces the status file atomically: readers see the old status or the new one, never a mix.
+    /// Appends a status to the status file as one line, written with a single write(2);
+    /// compacts the file to that line once it has grown past [`STATUS_COMPACT_BYTES`].
     pub fn write_status(&self, status: &ExecutorStatus) -> Result<(), SandboxError> {
-        write_atomically(&self.status_file(), &to_json(status))
+        let path = self.status_file();
+        let mut line = serde_json::to_vec(status).expect("a status has string keys and no fallible fields");
+        line.push(b'\n');
+        let dir = self.executor_dir();
+        fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
+        let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_error("open", &path))?;
+        file.write_all(&line).map_err(io_error("append to", &path))?;
+        let length = file.metadata().map_err(io_error("read the size of", &path))?.len();
+        if length > STATUS_COMPACT_BYTES {
+            write_atomically(&path, &line)?;
+        }
+        Ok(())
     }
 
-    /// The last status written, or `None` if the executor has not written one yet.
+    /// The last status written, or `None` if the executor has not completed one yet.
     pub fn read_status(&self) -> Result<Option<ExecutorStatus>, SandboxError> {
         let path = self.status_file();
-        match fs::read(&path) {
-            Ok(bytes) => parse(&path, &bytes, "an executor status").map(Some),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(io_error("read", &path)(error)),
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(io_error("read", &path)(error)),
+        };
+        match last_complete_line(&bytes) {
+            Some(line) => parse(&path, line, "an executor status").map(Some),
+            None => Ok(None),
         }
     }
 
     fn executor_dir(&self) -> PathBuf {
         self.root.join(".executor")
     }
+}
+
+/// The size past which the status file is compacted to its last line.
+pub const STATUS_COMPACT_BYTES: u64 = 64 * 1024;
+
+/// The last line that ends in a newline, without it.
+fn last_complete_line(bytes: &[u8]) -> Option<&[u8]> {
+    let complete = &bytes[..bytes.iter().rposition(|&b| b == b'\n')?];
+    let start = complete.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    Some(&complete[start..])
 }
 
 fn to_json(value: &impl Serialize) -> Vec<u8> {
@@ -168,7 +202,7 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Sand
     move |source| SandboxError::Io { action, path, source }
 }
 
-/// Writes `contents` to a temporary file next to `path`, syncs it, and renames it over `path`.
+/// Writes `contents` to a temporary file next to `path` and renames it over `path`.
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), SandboxError> {
     let dir = path.parent().expect("sandbox files live in a directory");
     fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
@@ -177,7 +211,6 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), SandboxError> {
     let temporary = PathBuf::from(temporary);
     let mut file = File::create(&temporary).map_err(io_error("create", &temporary))?;
     file.write_all(contents).map_err(io_error("write", &temporary))?;
-    file.sync_all().map_err(io_error("sync", &temporary))?;
     fs::rename(&temporary, path).map_err(io_error("rename into place", path))
 }
 
@@ -227,7 +260,7 @@ mod tests {
         let sandbox = Sandbox::new("/sb");
         assert_eq!(sandbox.root(), Path::new("/sb"));
         assert_eq!(sandbox.launch_file(), Path::new("/sb/.executor/launch.json"));
-        assert_eq!(sandbox.status_file(), Path::new("/sb/.executor/status.json"));
+        assert_eq!(sandbox.status_file(), Path::new("/sb/.executor/status.jsonl"));
         assert_eq!(sandbox.process_log_dir("web", 2), Path::new("/sb/.logs/web/2"));
     }
 
@@ -249,20 +282,53 @@ mod tests {
     }
 
     #[test]
-    fn status_write_replaces_the_file_and_leaves_no_temporary_behind() {
+    fn status_writes_append_lines_and_the_last_complete_one_is_read() {
         let dir = tempfile::tempdir().expect("temp dir");
         let sandbox = Sandbox::new(dir.path());
         sandbox.write_status(&status(TaskState::Running)).expect("first write");
+        let inode = |path: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(path).expect("status file"));
+        let first_inode = inode(&sandbox.status_file());
         let mut finished = status(TaskState::Finished);
         finished.exit_code = Some(0);
         finished.process_groups.clear();
         sandbox.write_status(&finished).expect("second write");
+        assert_eq!(sandbox.read_status().expect("read status"), Some(finished.clone()));
+        assert_eq!(inode(&sandbox.status_file()), first_inode, "appended, not replaced");
+        assert_eq!(fs::read_to_string(sandbox.status_file()).expect("read").lines().count(), 2);
+
+        // A line still being written is not read.
+        let mut file = fs::OpenOptions::new().append(true).open(sandbox.status_file()).expect("open");
+        file.write_all(br#"{"state":"KIL"#).expect("append a partial line");
         assert_eq!(sandbox.read_status().expect("read status"), Some(finished));
+    }
+
+    #[test]
+    fn a_long_status_file_is_compacted_to_its_last_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sandbox = Sandbox::new(dir.path());
+        let mut last = status(TaskState::Running);
+        for n in 0..2000 {
+            last.process_groups = vec![n];
+            sandbox.write_status(&last).expect("write");
+        }
+        let size = fs::metadata(sandbox.status_file()).expect("status file").len();
+        assert!(size <= STATUS_COMPACT_BYTES, "{size} bytes");
+        assert_eq!(sandbox.read_status().expect("read status"), Some(last));
         let names: Vec<_> = fs::read_dir(dir.path().join(".executor"))
             .expect("list executor dir")
             .map(|entry| entry.expect("dir entry").file_name())
             .collect();
-        assert_eq!(names, vec!["status.json"]);
+        assert_eq!(names, vec!["status.jsonl"], "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_malformed_status_line_names_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sandbox = Sandbox::new(dir.path());
+        fs::create_dir_all(dir.path().join(".executor")).expect("dir");
+        fs::write(sandbox.status_file(), "not json\n").expect("write");
+        let message = sandbox.read_status().expect_err("malformed").to_string();
+        assert!(message.contains("status.jsonl is not valid JSON for an executor status"), "{message}");
     }
 
     #[test]

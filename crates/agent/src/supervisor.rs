@@ -315,7 +315,7 @@ async fn supervise(
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
     };
     launch.cgroups = group.dirs();
-    // Writing the sandbox (with fsync) and forking block: keep them off the threads that carry
+    // Writing the sandbox and forking block: keep them off the threads that carry
     // status updates, so a burst of launches does not hold up reports.
     let (written, root) = (launch.clone(), sandbox.root().to_owned());
     let command = start.command.clone();

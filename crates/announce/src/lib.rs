@@ -11,5 +11,5 @@ pub mod path;
 pub mod registry;
 
 pub use member::{Endpoint, Member, MemberStatus, member_for};
-pub use path::{DEFAULT_ROOT, MEMBER_PREFIX, member_name, serverset_path};
+pub use path::{DEFAULT_ROOT, MEMBER_PREFIX, member_name, parent_of, serverset_path};
 pub use registry::{CreateMode, Registry, RegistryError, RegistryEvent, SessionId};

@@ -22,6 +22,14 @@ pub fn member_name(sequence: u64) -> String {
     format!("{MEMBER_PREFIX}{sequence:010}")
 }
 
+/// The node a path lives under: `/a/b` for `/a/b/member_`, `/` for `/a` and `/`.
+pub fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +41,7 @@ mod tests {
         assert_eq!(serverset_path("/sd/", &job, None), "/sd/www-data/prod/hello");
         assert_eq!(serverset_path(DEFAULT_ROOT, &job, Some("/custom/path/")), "/custom/path");
         assert_eq!(member_name(42), "member_0000000042");
+        assert_eq!(parent_of("/aurora/www-data/prod/hello/member_"), "/aurora/www-data/prod/hello");
+        assert_eq!((parent_of("/aurora"), parent_of("/")), ("/", "/"));
     }
 }

@@ -12,6 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
+use crate::path::parent_of;
+
 /// A client session, which owns the ephemeral nodes it creates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(pub u64);
@@ -104,13 +106,6 @@ fn check_path(path: &str) -> Result<(), RegistryError> {
         return Err(invalid());
     }
     Ok(())
-}
-
-fn parent_of(path: &str) -> &str {
-    match path.rfind('/') {
-        Some(0) | None => "/",
-        Some(i) => &path[..i],
-    }
 }
 
 impl Registry {

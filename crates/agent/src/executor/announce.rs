@@ -4,8 +4,9 @@
 //! holding Aurora's member JSON. The executor owns the session, so a member lives exactly as
 //! long as its task's executor: it survives agent restarts and vanishes with a dead host.
 //!
-//! The member is created when the task's processes start: STARTING if the task has a health
-//! check, ALIVE if not; it turns ALIVE once the task is healthy. The session is kept alive
+//! The session is opened, and the member's persistent parents made, when the executor starts,
+//! so that the member takes a single write once the task's processes start: STARTING if the
+//! task has a health check, ALIVE if not; it turns ALIVE once the task is healthy. The session is kept alive
 //! every second; if it expires the member is created again under a new session (and so a new
 //! sequence number), and a member someone deleted is back within a second. Withdrawing deletes
 //! the member and closes the session; the executor does that before a kill sequence starts.
@@ -25,6 +26,7 @@ mod backend;
 const TICK: Duration = Duration::from_secs(1);
 
 enum Control {
+    /// The member's status; the first one announces it.
     Status(MemberStatus),
     Withdraw(oneshot::Sender<()>),
 }
@@ -36,16 +38,22 @@ pub struct Announcement {
 }
 
 impl Announcement {
-    /// Starts announcing the task, if its job has an announcer and the agent gave a registry.
-    pub fn start(launch: &LaunchFile, status: MemberStatus) -> Option<Announcement> {
+    /// Opens the task's registry session, ready to announce, if its job has an announcer and
+    /// the agent gave a registry. Nothing is visible until [`Announcement::announce`].
+    pub fn prepare(launch: &LaunchFile) -> Option<Announcement> {
         let announcer = launch.announce.as_ref()?;
         let target = launch.registry.clone()?;
-        let member = member_for(announcer, &launch.hostname, &launch.ports, launch.instance, status);
+        let member = member_for(announcer, &launch.hostname, &launch.ports, launch.instance, MemberStatus::Starting);
         let parent = serverset_path(&target.root, &launch.job, announcer.zk_path.as_deref());
         let (control, commands) = mpsc::unbounded_channel();
         let worker =
             tokio::spawn(announce(target, format!("{parent}/{}", atoll_announce::MEMBER_PREFIX), member, commands));
         Some(Announcement { control, worker })
+    }
+
+    /// Creates the member with `status`: the task's processes have started.
+    pub fn announce(&self, status: MemberStatus) {
+        self.set_status(status);
     }
 
     /// Changes the member's status.
@@ -74,9 +82,10 @@ enum SessionEnd {
 async fn announce(
     target: RegistryTarget,
     prefix: String,
-    mut member: Member,
+    member: Member,
     mut commands: mpsc::UnboundedReceiver<Control>,
 ) {
+    let mut member = Pending { member, announced: false };
     loop {
         match session(&target, &prefix, &mut member, &mut commands).await {
             SessionEnd::Withdrawn => return,
@@ -88,11 +97,18 @@ async fn announce(
     }
 }
 
-/// One registry session: announce, keep alive, follow status changes, until lost or withdrawn.
+/// The member, and whether the executor has asked for it to be announced yet.
+struct Pending {
+    member: Member,
+    announced: bool,
+}
+
+/// One registry session: prepare, wait for the word to announce (once), announce, keep alive,
+/// follow status changes, until lost or withdrawn.
 async fn session(
     target: &RegistryTarget,
     prefix: &str,
-    member: &mut Member,
+    pending: &mut Pending,
     commands: &mut mpsc::UnboundedReceiver<Control>,
 ) -> SessionEnd {
     let mut backend = match Backend::open(target).await {
@@ -102,6 +118,25 @@ async fn session(
             return lost_or_withdrawn(commands);
         }
     };
+    if let Err(Lost(why)) = backend.prepare(prefix).await {
+        tracing::warn!(%prefix, "cannot create the ServerSet's parents: {why}");
+        return lost_or_withdrawn(commands);
+    }
+    while !pending.announced {
+        match commands.recv().await {
+            Some(Control::Status(status)) => {
+                pending.member = pending.member.with_status(status);
+                pending.announced = true;
+            }
+            Some(Control::Withdraw(done)) => {
+                let _ = done.send(());
+                return SessionEnd::Withdrawn;
+            }
+            None => return SessionEnd::Withdrawn,
+        }
+    }
+    let member = &mut pending.member;
+    let began = std::time::Instant::now();
     let mut node = match backend.create_member(prefix, &member.to_json()).await {
         Ok(node) => node,
         Err(Lost(why)) => {
@@ -109,7 +144,8 @@ async fn session(
             return lost_or_withdrawn(commands);
         }
     };
-    tracing::info!(%node, status = ?member.status, "announced");
+    let write_ms = began.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(%node, status = ?member.status, write_ms, "announced");
     let mut tick = tokio::time::interval(TICK);
     loop {
         tokio::select! {

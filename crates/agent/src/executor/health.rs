@@ -16,6 +16,7 @@ use atoll_model::config::{HealthCheckConfig, HealthChecker};
 use atoll_model::template;
 
 use super::http;
+use crate::isolation::GroupEntry;
 use crate::sandbox::LaunchFile;
 
 /// The port an HTTP health check uses; without it the task needs no health check.
@@ -95,7 +96,7 @@ impl HealthTracker {
 }
 
 /// One health check, ready to run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Checker {
     /// No check: the task is healthy as soon as it runs (an HTTP check without a health port).
     None,
@@ -105,15 +106,18 @@ pub enum Checker {
         expected_response: String,
         expected_response_code: u32,
     },
+    /// A command run by bash in the sandbox, inside the task's control groups (it uses the
+    /// task's resources, as the task's own processes do).
     Shell {
         command: String,
         sandbox: PathBuf,
+        entry: GroupEntry,
     },
 }
 
 impl Checker {
     /// The check a launched task needs.
-    pub fn for_launch(launch: &LaunchFile, sandbox: &Path) -> Checker {
+    pub fn for_launch(launch: &LaunchFile, sandbox: &Path, entry: &GroupEntry) -> Checker {
         match &launch.health_check.health_checker {
             HealthChecker::Http(http) => match launch.ports.get(HEALTH_PORT) {
                 Some(&port) => Checker::Http {
@@ -126,7 +130,11 @@ impl Checker {
             },
             HealthChecker::Shell { shell_command } => {
                 let context = launch.run_context();
-                Checker::Shell { command: template::render(shell_command, &context), sandbox: sandbox.to_owned() }
+                Checker::Shell {
+                    command: template::render(shell_command, &context),
+                    sandbox: sandbox.to_owned(),
+                    entry: entry.clone(),
+                }
             }
         }
     }
@@ -154,8 +162,10 @@ impl Checker {
                 }
                 Ok(())
             }
-            Checker::Shell { command, sandbox } => {
-                let run = tokio::process::Command::new("bash")
+            Checker::Shell { command, sandbox, entry } => {
+                let mut bash = tokio::process::Command::new("bash");
+                entry.apply(&mut bash);
+                let run = bash
                     .arg("-c")
                     .arg(command)
                     .current_dir(sandbox)
@@ -250,12 +260,18 @@ mod tests {
     #[tokio::test]
     async fn shell_checks_pass_on_exit_zero_and_snooze_passes_everything() {
         let dir = tempfile::tempdir().unwrap();
-        let pass = Checker::Shell { command: "test -d .".into(), sandbox: dir.path().to_owned() };
+        let pass = Checker::Shell {
+            command: "test -d .".into(),
+            sandbox: dir.path().to_owned(),
+            entry: GroupEntry::default(),
+        };
         assert_eq!(pass.check(dir.path(), Duration::from_secs(5)).await, Ok(()));
-        let failing = Checker::Shell { command: "exit 3".into(), sandbox: dir.path().to_owned() };
+        let failing =
+            Checker::Shell { command: "exit 3".into(), sandbox: dir.path().to_owned(), entry: GroupEntry::default() };
         let err = failing.check(dir.path(), Duration::from_secs(5)).await.unwrap_err();
         assert!(err.contains("exited with exit status: 3"), "{err}");
-        let slow = Checker::Shell { command: "sleep 5".into(), sandbox: dir.path().to_owned() };
+        let slow =
+            Checker::Shell { command: "sleep 5".into(), sandbox: dir.path().to_owned(), entry: GroupEntry::default() };
         assert!(slow.check(dir.path(), Duration::from_millis(100)).await.unwrap_err().contains("did not finish"));
         std::fs::write(dir.path().join(SNOOZE_FILE), "").unwrap();
         assert_eq!(failing.check(dir.path(), Duration::from_secs(5)).await, Ok(()));

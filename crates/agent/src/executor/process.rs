@@ -18,6 +18,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use super::planner::RunEnd;
+use crate::isolation::GroupEntry;
 use crate::logs::{self, LogError, OutputPlan, Stream};
 use crate::sandbox::{LaunchFile, Sandbox};
 
@@ -30,7 +31,7 @@ const PUMP_DRAIN_LIMIT: Duration = Duration::from_secs(1);
 pub enum SpawnError {
     #[error(transparent)]
     Log(#[from] LogError),
-    #[error("could not start bash in {}: {source}", sandbox.display())]
+    #[error("could not start bash in {} within the task's control groups: {source}", sandbox.display())]
     Bash { sandbox: PathBuf, source: io::Error },
 }
 
@@ -70,8 +71,15 @@ impl Run {
 
 /// Starts run `run` of `process`: `bash -c <rendered command line>` in the sandbox root, with
 /// stdin from /dev/null, output where the process's logger says (the run's log files by
-/// default), in a new process group whose id is the child's pid.
-pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, run: u32) -> Result<Run, SpawnError> {
+/// default), in a new process group whose id is the child's pid, inside the task's control
+/// groups.
+pub fn spawn_run(
+    sandbox: &Sandbox,
+    launch: &LaunchFile,
+    entry: &GroupEntry,
+    process: &ProcessSpec,
+    run: u32,
+) -> Result<Run, SpawnError> {
     let log_dir = sandbox.process_log_dir(&process.name, run);
     fs::create_dir_all(&log_dir).map_err(logs::io_error("create", &log_dir))?;
     let (stdout, stdout_sink) = OutputPlan::prepare(&log_dir, Stream::Stdout, &process.logger)?.into_parts();
@@ -98,6 +106,7 @@ pub fn spawn_run(sandbox: &Sandbox, launch: &LaunchFile, process: &ProcessSpec, 
     for (name, port) in &launch.ports {
         command.env(port_variable(name), port.to_string());
     }
+    entry.apply(&mut command);
     let profile = root.join(PROFILE);
     if profile.is_file() {
         command.env("BASH_ENV", std::path::absolute(&profile).unwrap_or(profile));

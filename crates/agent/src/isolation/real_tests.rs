@@ -202,3 +202,29 @@ fn real_memory_hog_is_oom_killed() -> TestResult {
 fn limits_of(cpu: f64, memory_bytes: u64, pids: Option<u64>) -> Limits {
     Limits { cpu, memory_bytes, pids }
 }
+
+#[test]
+fn real_group_entry_puts_each_started_process_in_the_group_and_leaves_the_starter_out() -> TestResult {
+    let Some(isolator) = real_isolator("real_group_entry_puts_each_started_process_in_the_group")? else {
+        return Ok(());
+    };
+    let cleanup = create(&isolator, "entry", &Limits { cpu: 0.5, memory_bytes: 64 * MIB, pids: None })?;
+    let entry = GroupEntry::open(&cleanup.group.dirs())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (pid, members) = runtime.block_on(async {
+        let mut command = tokio::process::Command::new("sleep");
+        command.arg("30").kill_on_drop(true);
+        entry.apply(&mut command);
+        let mut child = command.spawn()?;
+        let pid = child.id().ok_or("the child has a pid")?;
+        let members = cleanup.group.pids()?;
+        child.kill().await?;
+        Ok::<_, Box<dyn Error>>((pid, members))
+    })?;
+    assert_eq!(members, [pid], "the child, and only the child, is in the group");
+    for dir in cleanup.group.dirs() {
+        let procs = read_trimmed(&dir.join("cgroup.procs"))?;
+        assert!(!procs.lines().any(|p| p == std::process::id().to_string()), "the starter stays out of {dir:?}");
+    }
+    Ok(())
+}

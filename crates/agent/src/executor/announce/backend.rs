@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use atoll_announce::parent_of;
 use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
 use tonic::transport::{Channel, Endpoint};
 use zookeeper_client as zk;
@@ -44,8 +45,20 @@ impl Backend {
         }
     }
 
+    /// Makes sure the member's persistent parents exist, so that announcing takes one write.
+    /// The embedded registry creates parents with the member, so only ZooKeeper needs this.
+    pub(super) async fn prepare(&mut self, prefix: &str) -> Result<(), Lost> {
+        match self {
+            Backend::Embedded { .. } => Ok(()),
+            Backend::ZooKeeper { client } => {
+                crate::zookeeper::ensure_path(client, parent_of(prefix)).await.map_err(zk_lost)
+            }
+        }
+    }
+
     /// Creates an ephemeral sequential node named `prefix` + sequence, with persistent empty
-    /// parents; returns its path.
+    /// parents (created again if someone removed them since [`Backend::prepare`]); returns its
+    /// path.
     pub(super) async fn create_member(&mut self, prefix: &str, data: &[u8]) -> Result<String, Lost> {
         match self {
             Backend::Embedded { client, session } => {
@@ -58,10 +71,15 @@ impl Backend {
                 Ok(client.create_node(request).await.map_err(lost)?.into_inner().path)
             }
             Backend::ZooKeeper { client } => {
-                let parent = prefix.rsplit_once('/').map_or("/", |(parent, _)| parent);
-                crate::zookeeper::ensure_path(client, parent).await.map_err(zk_lost)?;
                 let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
-                let (_, sequence) = client.create(prefix, data, &options).await.map_err(zk_lost)?;
+                let created = match client.create(prefix, data, &options).await {
+                    Err(zk::Error::NoNode) => {
+                        crate::zookeeper::ensure_path(client, parent_of(prefix)).await.map_err(zk_lost)?;
+                        client.create(prefix, data, &options).await
+                    }
+                    created => created,
+                };
+                let (_, sequence) = created.map_err(zk_lost)?;
                 Ok(format!("{prefix}{sequence}"))
             }
         }
