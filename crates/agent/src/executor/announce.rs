@@ -6,8 +6,8 @@
 //!
 //! The session is opened, and the member's persistent parents made, when the executor starts,
 //! so that the member takes a single write once the task's processes start: STARTING if the
-//! task has a health check, ALIVE if not; it turns ALIVE once the task is healthy. The session is kept alive
-//! every second; if it expires the member is created again under a new session (and so a new
+//! task has a health check, ALIVE if not; it turns ALIVE once the task is healthy. The session
+//! is kept alive every second; if it expires the member is created again under a new session (and so a new
 //! sequence number), and a member someone deleted is back within a second. Withdrawing deletes
 //! the member and closes the session; the executor does that before a kill sequence starts.
 
@@ -122,17 +122,24 @@ async fn session(
         tracing::warn!(%prefix, "cannot create the ServerSet's parents: {why}");
         return lost_or_withdrawn(commands);
     }
+    let mut tick = tokio::time::interval(TICK);
     while !pending.announced {
-        match commands.recv().await {
-            Some(Control::Status(status)) => {
-                pending.member = pending.member.with_status(status);
-                pending.announced = true;
-            }
-            Some(Control::Withdraw(done)) => {
-                let _ = done.send(());
-                return SessionEnd::Withdrawn;
-            }
-            None => return SessionEnd::Withdrawn,
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Control::Status(status)) => {
+                    pending.member = pending.member.with_status(status);
+                    pending.announced = true;
+                }
+                Some(Control::Withdraw(done)) => {
+                    let _ = done.send(());
+                    return SessionEnd::Withdrawn;
+                }
+                None => return SessionEnd::Withdrawn,
+            },
+            _ = tick.tick() => if let Err(Lost(why)) = backend.keep_alive().await {
+                tracing::warn!(%prefix, "registry session lost before announcing: {why}");
+                return SessionEnd::Lost;
+            },
         }
     }
     let member = &mut pending.member;
@@ -146,7 +153,6 @@ async fn session(
     };
     let write_ms = began.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(%node, status = ?member.status, write_ms, "announced");
-    let mut tick = tokio::time::interval(TICK);
     loop {
         tokio::select! {
             command = commands.recv() => match command {

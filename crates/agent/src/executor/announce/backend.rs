@@ -100,18 +100,29 @@ impl Backend {
         Ok(())
     }
 
-    /// Keeps the session alive and says whether `node` still exists.
-    pub(super) async fn member_exists(&mut self, node: &str) -> Result<bool, Lost> {
+    /// Keeps the session alive.
+    pub(super) async fn keep_alive(&mut self) -> Result<(), Lost> {
         match self {
             Backend::Embedded { client, session } => {
                 client.keep_alive(v1::KeepAliveRequest { session_id: *session }).await.map_err(lost)?;
+                Ok(())
+            }
+            // The ZooKeeper client keeps its session alive by itself.
+            Backend::ZooKeeper { .. } => Ok(()),
+        }
+    }
+
+    /// Keeps the session alive and says whether `node` still exists.
+    pub(super) async fn member_exists(&mut self, node: &str) -> Result<bool, Lost> {
+        self.keep_alive().await?;
+        match self {
+            Backend::Embedded { client, .. } => {
                 match client.get_node(v1::GetNodeRequest { path: node.to_owned() }).await {
                     Ok(_) => Ok(true),
                     Err(status) if status.code() == tonic::Code::NotFound => Ok(false),
                     Err(status) => Err(lost(status)),
                 }
             }
-            // The ZooKeeper client keeps its session alive by itself.
             Backend::ZooKeeper { client } => Ok(client.check_stat(node).await.map_err(zk_lost)?.is_some()),
         }
     }
