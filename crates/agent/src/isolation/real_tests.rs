@@ -132,7 +132,7 @@ fn real_group_limits_processes_kill_and_remove() -> TestResult {
         }
     }
 
-    let child = Command::new("sh").args(["-c", "sleep 30"]).spawn()?;
+    let child = Command::new("sleep").arg("30").spawn()?;
     let pid = child.id();
     cleanup.children.push(child);
     group.add_process(pid)?;
