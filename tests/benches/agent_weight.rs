@@ -4,7 +4,8 @@
 //! Starts the release binary as a scheduler and one agent (separate processes, loopback),
 //! creates one job of N instances of `sleep 3600`, waits until every instance runs, then
 //! samples the agent's CPU time over 10 s (from /proc/PID/stat) and every executor's resident
-//! memory (VmRSS from /proc/PID/status).
+//! memory (VmRSS from /proc/PID/status) and proportional set size (Pss from
+//! /proc/PID/smaps_rollup: the executors share the binary's pages, so Pss is what each one adds).
 //!
 //! Run: `cargo bench -p atoll-tests --bench agent_weight` (N=200; set ATOLL_BENCH_TASKS).
 
@@ -93,6 +94,10 @@ fn main() {
     let max = *rss.iter().max().expect("executors");
     let mean = rss.iter().sum::<u64>() / rss.len() as u64;
     println!("agent_weight: executor RSS: mean {:.1} MB, max {:.1} MB", mean as f64 / 1024.0, max as f64 / 1024.0);
+    let pss: Vec<u64> =
+        executor_pids(&work).iter().filter_map(|pid| memory_kib(*pid, "smaps_rollup", "Pss:")).collect();
+    let pss_mean = pss.iter().sum::<u64>() / pss.len().max(1) as u64;
+    println!("agent_weight: executor Pss: mean {:.1} MB over {} executors", pss_mean as f64 / 1024.0, pss.len());
     println!("agent_weight: agent RSS {:.1} MB", rss_kib(agent_pid).unwrap_or(0) as f64 / 1024.0);
 
     let _ = Command::new(&atoll).args(["job", "killall", job, "--scheduler", &url]).output();
@@ -108,8 +113,13 @@ fn cpu_ticks(pid: i32) -> u64 {
 }
 
 fn rss_kib(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    memory_kib(pid, "status", "VmRSS:")
+}
+
+/// The kB figure of the line starting with `key` in `/proc/PID/FILE`.
+fn memory_kib(pid: i32, file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
