@@ -79,6 +79,12 @@ fn a_drained_host_hands_its_instance_to_the_other_agent_and_ends_drained() {
     let first = instance(&cluster.status(HELLO), 0).clone();
     let host = first["host"].as_str().expect("a running task has a host").to_owned();
 
+    // Deactivating only schedules maintenance: the task stays where it is.
+    let deactivated = json_of(&admin(&cluster, &["host", "deactivate", &host, "--json"]));
+    assert_eq!(deactivated["hosts"][0]["mode"], "SCHEDULED", "{deactivated}");
+    let still = instance(&cluster.status(HELLO), 0).clone();
+    assert_eq!((&still["task_id"], &still["status"]), (&first["task_id"], &first["status"]));
+
     let drained = admin(&cluster, &["host", "drain", &host]);
     assert!(drained.status.success(), "{}", printed(&drained));
     let moved = eventually("the instance to run on the other agent", Duration::from_secs(30), || {
@@ -99,6 +105,35 @@ fn a_drained_host_hands_its_instance_to_the_other_agent_and_ends_drained() {
     let unknown = admin(&cluster, &["host", "status", "nowhere"]);
     assert_eq!(unknown.status.code(), Some(6), "{}", printed(&unknown));
     assert!(printed(&unknown).contains("unknown host(s): nowhere"), "{}", printed(&unknown));
+}
+
+#[test]
+fn new_tasks_avoid_a_host_scheduled_for_maintenance() {
+    let cluster = Cluster::start(10);
+    let names = ["agent-1".to_owned(), "agent-2".to_owned()];
+    eventually("both agents to register", Duration::from_secs(10), || {
+        let hosts = json_of(&admin(&cluster, &["host", "status", "--json"]));
+        (hosts["hosts"].as_array().map(Vec::len) == Some(2)).then_some(())
+    });
+    // Each host in turn is scheduled for maintenance, so whichever host placement would prefer
+    // otherwise, one of the rounds goes against that preference.
+    for (round, (scheduled, open)) in [(&names[0], &names[1]), (&names[1], &names[0])].into_iter().enumerate() {
+        let deactivated = admin(&cluster, &["host", "deactivate", scheduled]);
+        assert!(deactivated.status.success(), "{}", printed(&deactivated));
+        assert!(String::from_utf8_lossy(&deactivated.stdout).contains("SCHEDULED"), "{}", printed(&deactivated));
+        let activated = admin(&cluster, &["host", "activate", open]);
+        assert!(activated.status.success(), "{}", printed(&activated));
+
+        let name = format!("spread-{round}");
+        let file = job_file(&cluster, &name, "0.1", "instances: 3,");
+        let job = format!("devcluster/www-data/devel/{name}");
+        let created = cluster.job(&["create", &job, &file, "--wait-until", "RUNNING"]);
+        assert!(created.status.success(), "{}", printed(&created));
+        let status = cluster.status(&job);
+        for index in 0..3 {
+            assert_eq!(instance(&status, index)["host"], open.as_str(), "{status}");
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! `atoll host …`: host maintenance, as Aurora's `host_drain`, `host_activate` and
-//! `host_status`: drain hosts (no new tasks; their tasks are moved elsewhere; DRAINED once
-//! empty), bring them back, and show their modes.
+//! `atoll host …`: host maintenance, as Aurora's `host_deactivate`, `host_drain`,
+//! `host_activate` and `host_status`: schedule maintenance (SCHEDULED hosts are placed on
+//! last), drain hosts (no new tasks; their tasks are moved elsewhere; DRAINED once empty), bring
+//! them back, and show their modes.
 
 use atoll_client::HostCall;
 use atoll_proto::v1;
@@ -36,6 +37,16 @@ pub enum HostCommand {
         #[command(flatten)]
         args: HostArgs,
     },
+    /// Schedule maintenance: the hosts go SCHEDULED. Their tasks keep running, and new tasks go
+    /// to them only when no other host fits; drain them when the maintenance window comes.
+    #[command(after_help = "Example:\n  atoll host deactivate agent-1 agent-2")]
+    Deactivate {
+        /// Hostnames (or agent ids).
+        #[arg(required = true)]
+        hosts: Vec<String>,
+        #[command(flatten)]
+        args: HostArgs,
+    },
     /// End maintenance: the hosts go back to NONE and take tasks again.
     #[command(after_help = "Example:\n  atoll host activate agent-1")]
     Activate {
@@ -59,6 +70,7 @@ pub enum HostCommand {
 pub async fn run(command: HostCommand) -> CliResult {
     let (call, hosts, args) = match command {
         HostCommand::Drain { hosts, args } => (HostCall::Drain, hosts, args),
+        HostCommand::Deactivate { hosts, args } => (HostCall::Deactivate, hosts, args),
         HostCommand::Activate { hosts, args } => (HostCall::Activate, hosts, args),
         HostCommand::Status { hosts, args } => (HostCall::Status, hosts, args),
     };

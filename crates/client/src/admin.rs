@@ -13,6 +13,7 @@ use crate::{ClientError, SchedulerClient};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostCall {
     Drain,
+    Deactivate,
     Activate,
     Status,
 }
@@ -51,13 +52,14 @@ impl SchedulerClient {
         Ok(response.instances.into_iter().zip(response.task_ids).collect())
     }
 
-    /// Drains, activates or reads the maintenance mode of `hosts` (of every known host for a
+    /// Drains, deactivates, activates or reads the maintenance mode of `hosts` (of every known host for a
     /// status call without hosts).
     pub async fn hosts(&self, call: HostCall, hosts: &[String]) -> Result<Vec<v1::HostStatus>, ClientError> {
         let request = v1::HostsRequest { hosts: hosts.to_vec() };
         let mut admin = self.admin();
         let response = match call {
             HostCall::Drain => admin.drain_hosts(request).await,
+            HostCall::Deactivate => admin.deactivate_hosts(request).await,
             HostCall::Activate => admin.activate_hosts(request).await,
             HostCall::Status => admin.host_status(request).await,
         };

@@ -70,6 +70,13 @@ impl AdminService for AdminApi {
         self.set_mode(request.into_inner(), MaintenanceMode::Drained)
     }
 
+    async fn deactivate_hosts(
+        &self,
+        request: Request<v1::HostsRequest>,
+    ) -> Result<Response<v1::HostsResponse>, Status> {
+        self.set_mode(request.into_inner(), MaintenanceMode::Scheduled)
+    }
+
     async fn activate_hosts(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
         self.set_mode(request.into_inner(), MaintenanceMode::None)
     }
