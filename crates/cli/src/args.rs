@@ -50,7 +50,7 @@ pub enum Command {
     /// Look at a job instance's task: its logs.
     #[command(subcommand)]
     Task(crate::task::TaskCommand),
-    /// Host maintenance: drain hosts, bring them back, show their modes.
+    /// Host maintenance: schedule it, drain hosts, bring them back, show their modes.
     #[command(subcommand)]
     Host(crate::host::HostCommand),
     /// Production quota per role: show it with its use, set it.

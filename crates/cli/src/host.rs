@@ -27,20 +27,20 @@ pub struct HostArgs {
 
 #[derive(Subcommand)]
 pub enum HostCommand {
-    /// Drain hosts: they take no new task, their tasks are killed and rescheduled elsewhere, and
-    /// each is DRAINED once none is left. `atoll host status` shows the progress.
-    #[command(after_help = "Example:\n  atoll host drain agent-1 agent-2")]
-    Drain {
+    /// Schedule maintenance: the hosts go SCHEDULED. Their tasks keep running, and new tasks go
+    /// to them only when no other host fits; drain them when the maintenance window comes.
+    #[command(after_help = "Example:\n  atoll host deactivate agent-1 agent-2")]
+    Deactivate {
         /// Hostnames (or agent ids).
         #[arg(required = true)]
         hosts: Vec<String>,
         #[command(flatten)]
         args: HostArgs,
     },
-    /// Schedule maintenance: the hosts go SCHEDULED. Their tasks keep running, and new tasks go
-    /// to them only when no other host fits; drain them when the maintenance window comes.
-    #[command(after_help = "Example:\n  atoll host deactivate agent-1 agent-2")]
-    Deactivate {
+    /// Drain hosts: they take no new task, their tasks are killed and rescheduled elsewhere, and
+    /// each is DRAINED once none is left. `atoll host status` shows the progress.
+    #[command(after_help = "Example:\n  atoll host drain agent-1 agent-2")]
+    Drain {
         /// Hostnames (or agent ids).
         #[arg(required = true)]
         hosts: Vec<String>,
