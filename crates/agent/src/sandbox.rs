@@ -152,9 +152,13 @@ impl Sandbox {
         let dir = self.executor_dir();
         fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
         let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_error("open", &path))?;
-        file.write_all(&line).map_err(io_error("append to", &path))?;
-        let length = file.metadata().map_err(io_error("read the size of", &path))?.len();
-        if length > STATUS_COMPACT_BYTES {
+        let before = file.metadata().map_err(io_error("read the size of", &path))?.len();
+        if let Err(error) = file.write_all(&line) {
+            // A line cut short (a full disk) is taken back, so the next one starts cleanly.
+            let _ = file.set_len(before);
+            return Err(io_error("append to", &path)(error));
+        }
+        if before + line.len() as u64 > STATUS_COMPACT_BYTES {
             write_atomically(&path, &line)?;
         }
         Ok(())
@@ -319,6 +323,18 @@ mod tests {
             .map(|entry| entry.expect("dir entry").file_name())
             .collect();
         assert_eq!(names, vec!["status.jsonl"], "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_status_that_cannot_be_appended_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sandbox = Sandbox::new(dir.path());
+        fs::create_dir_all(dir.path().join(".executor")).expect("dir");
+        // Every write to /dev/full fails as a full disk does.
+        std::os::unix::fs::symlink("/dev/full", sandbox.status_file()).expect("symlink");
+        let message = sandbox.write_status(&status(TaskState::Running)).expect_err("disk full").to_string();
+        assert!(message.starts_with("could not append to "), "{message}");
+        assert!(message.contains("status.jsonl: No space left on device"), "{message}");
     }
 
     #[test]
