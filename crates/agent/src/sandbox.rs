@@ -149,9 +149,17 @@ impl Sandbox {
         let path = self.status_file();
         let mut line = serde_json::to_vec(status).expect("a status has string keys and no fallible fields");
         line.push(b'\n');
-        let dir = self.executor_dir();
-        fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
-        let mut file = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_error("open", &path))?;
+        let open = || fs::OpenOptions::new().create(true).append(true).open(&path);
+        let opened = match open() {
+            // The agent made the directory with the launch file; make it only if it is missing.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let dir = self.executor_dir();
+                fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
+                open()
+            }
+            opened => opened,
+        };
+        let mut file = opened.map_err(io_error("open", &path))?;
         let before = file.metadata().map_err(io_error("read the size of", &path))?.len();
         if let Err(error) = file.write_all(&line) {
             // A line cut short (a full disk) is taken back, so the next one starts cleanly.
@@ -325,11 +333,17 @@ mod tests {
         assert_eq!(names, vec!["status.jsonl"], "no temporary file is left behind");
     }
 
+    /// A sandbox in a fresh directory, with its `.executor` directory made.
+    fn sandbox_with_executor_dir() -> (tempfile::TempDir, Sandbox) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir_all(dir.path().join(".executor")).expect("create the executor directory");
+        let sandbox = Sandbox::new(dir.path());
+        (dir, sandbox)
+    }
+
     #[test]
     fn a_status_that_cannot_be_appended_is_an_error_naming_the_file() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sandbox = Sandbox::new(dir.path());
-        fs::create_dir_all(dir.path().join(".executor")).expect("dir");
+        let (_dir, sandbox) = sandbox_with_executor_dir();
         // Every write to /dev/full fails as a full disk does.
         std::os::unix::fs::symlink("/dev/full", sandbox.status_file()).expect("symlink");
         let message = sandbox.write_status(&status(TaskState::Running)).expect_err("disk full").to_string();
@@ -339,9 +353,7 @@ mod tests {
 
     #[test]
     fn a_malformed_status_line_names_the_file() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sandbox = Sandbox::new(dir.path());
-        fs::create_dir_all(dir.path().join(".executor")).expect("dir");
+        let (_dir, sandbox) = sandbox_with_executor_dir();
         fs::write(sandbox.status_file(), "not json\n").expect("write");
         let message = sandbox.read_status().expect_err("malformed").to_string();
         assert!(message.contains("status.jsonl is not valid JSON for an executor status"), "{message}");
@@ -349,9 +361,7 @@ mod tests {
 
     #[test]
     fn malformed_launch_file_names_the_path() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sandbox = Sandbox::new(dir.path());
-        fs::create_dir_all(dir.path().join(".executor")).expect("create dir");
+        let (_dir, sandbox) = sandbox_with_executor_dir();
         fs::write(sandbox.launch_file(), "{ not json").expect("write garbage");
         let error = sandbox.read_launch().expect_err("garbage must not parse").to_string();
         assert!(error.contains(&sandbox.launch_file().display().to_string()), "{error}");

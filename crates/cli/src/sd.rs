@@ -69,7 +69,8 @@ pub async fn run(command: SdCommand) -> CliResult {
             let members = match &serverset.zk {
                 Some(ensemble) => {
                     let (_, path) = locate(&serverset)?;
-                    (atoll_client::zookeeper_members(ensemble, &path).await?, path)
+                    let zookeeper = atoll_client::zookeeper(ensemble).await?;
+                    (atoll_client::zookeeper_members(&zookeeper, &path).await?, path)
                 }
                 None => {
                     let (reader, path) = open(&serverset).await?;
@@ -90,10 +91,7 @@ pub async fn run(command: SdCommand) -> CliResult {
                 let zookeeper = atoll_client::zookeeper(&ensemble).await?;
                 let mut changes = zookeeper.changes(&path).await.map_err(atoll_client::zookeeper_error)?;
                 loop {
-                    let members = zookeeper.members(&path).await.map_err(atoll_client::zookeeper_error)?;
-                    let entries: Vec<MemberEntry> =
-                        members.into_iter().map(|(name, member)| MemberEntry { name, member }).collect();
-                    println!("{}", members_table(&path, &entries));
+                    println!("{}", members_table(&path, &atoll_client::zookeeper_members(&zookeeper, &path).await?));
                     changes.next().await;
                 }
             }

@@ -32,11 +32,10 @@ pub async fn announce_scheduler(ensemble: String, path: String, host: String, po
 /// One session: announce, then wait until the session is gone.
 async fn announce_once(ensemble: &str, path: &str, member: &Member) -> Result<(), String> {
     let client = atoll_agent::zookeeper::connect(ensemble, Duration::from_secs(10)).await?;
-    atoll_agent::zookeeper::ensure_path(&client, path).await.map_err(|e| e.to_string())?;
-    let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
     let prefix = format!("{}/{MEMBER_PREFIX}", path.trim_end_matches('/'));
-    let (_, sequence) = client.create(&prefix, &member.to_json(), &options).await.map_err(|e| e.to_string())?;
-    tracing::info!(node = %format!("{prefix}{sequence}"), "scheduler announced");
+    let node =
+        atoll_agent::zookeeper::create_member(&client, &prefix, &member.to_json()).await.map_err(|e| e.to_string())?;
+    tracing::info!(%node, "scheduler announced");
     let mut state = client.state_watcher();
     loop {
         if matches!(

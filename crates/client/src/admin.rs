@@ -52,8 +52,8 @@ impl SchedulerClient {
         Ok(response.instances.into_iter().zip(response.task_ids).collect())
     }
 
-    /// Drains, deactivates, activates or reads the maintenance mode of `hosts` (of every known host for a
-    /// status call without hosts).
+    /// Drains, deactivates, activates or reads the maintenance mode of `hosts` (of every known
+    /// host for a status call without hosts).
     pub async fn hosts(&self, call: HostCall, hosts: &[String]) -> Result<Vec<v1::HostStatus>, ClientError> {
         let request = v1::HostsRequest { hosts: hosts.to_vec() };
         let mut admin = self.admin();

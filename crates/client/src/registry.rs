@@ -71,9 +71,11 @@ impl RegistryReader {
     }
 }
 
-/// The `member_*` children of `path` in a ZooKeeper ensemble, read as a consumer would.
-pub async fn zookeeper_members(ensemble: &str, path: &str) -> Result<Vec<MemberEntry>, ClientError> {
-    let resolver = zookeeper(ensemble).await?;
+/// The `member_*` children of `path` in ZooKeeper (see [`zookeeper`]), read as a consumer would.
+pub async fn zookeeper_members(
+    resolver: &atoll_resolver::Resolver,
+    path: &str,
+) -> Result<Vec<MemberEntry>, ClientError> {
     let members = resolver.members(path).await.map_err(zookeeper_error)?;
     Ok(members.into_iter().map(|(name, member)| MemberEntry { name, member }).collect())
 }

@@ -71,16 +71,7 @@ impl Backend {
                 Ok(client.create_node(request).await.map_err(lost)?.into_inner().path)
             }
             Backend::ZooKeeper { client } => {
-                let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::anyone_all());
-                let created = match client.create(prefix, data, &options).await {
-                    Err(zk::Error::NoNode) => {
-                        crate::zookeeper::ensure_path(client, parent_of(prefix)).await.map_err(zk_lost)?;
-                        client.create(prefix, data, &options).await
-                    }
-                    created => created,
-                };
-                let (_, sequence) = created.map_err(zk_lost)?;
-                Ok(format!("{prefix}{sequence}"))
+                crate::zookeeper::create_member(client, prefix, data).await.map_err(zk_lost)
             }
         }
     }
