@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "atoll/v1/logs.proto",
         "atoll/v1/admin.proto",
         "atoll/v1/registry.proto",
+        "atoll/v1/updates.proto",
     ];
     let descriptors = protox::compile(files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

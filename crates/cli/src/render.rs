@@ -305,7 +305,7 @@ mod tests {
         assert!(text.contains("    cmdline: \"echo {{thermos.ports[http]}}\""), "{text}");
         assert!(text.contains("cron_schedule: (none)"), "{text}");
         let mut ordered = job.clone();
-        ordered.task.order = vec![vec!["hello".into()]];
+        ordered.config.task.order = vec![vec!["hello".into()]];
         assert!(inspect_text(&ordered).contains("  order:\n    - [\"hello\"]\n"), "{}", inspect_text(&ordered));
     }
 

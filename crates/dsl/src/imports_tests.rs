@@ -47,8 +47,8 @@ fn a_module_beside_the_job_file_provides_functions_constants_and_constructors() 
     );
     let jobs = evaluate_file(&job, &BTreeMap::new()).expect("evaluates");
     assert_eq!(jobs[0].key.to_string(), "devcluster/www-data/devel/imported");
-    assert_eq!(jobs[0].task.resources.ram_mb, 64);
-    assert_eq!(jobs[0].contact.as_deref(), Some("web-team"));
+    assert_eq!(jobs[0].config.task.resources.ram_mb, 64);
+    assert_eq!(jobs[0].config.contact.as_deref(), Some("web-team"));
 }
 
 #[test]

@@ -194,24 +194,27 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
     fn the_canonical_example_is_one_service() {
         let job = job_of(HELLO_WORLD);
         assert_eq!(job.key, JobKey::new("devcluster", "www-data", "devel", "hello").unwrap());
-        assert!(job.service);
-        assert_eq!(job.task.name, "hello");
-        assert_eq!(job.task.resources.cpu, 0.1);
-        assert_eq!(job.task.resources.ram_mb, 16);
-        assert_eq!(job.task.resources.disk_mb, 16);
-        assert_eq!(job.task.resources.gpu, 0);
+        assert!(job.config.service);
+        assert_eq!(job.config.task.name, "hello");
+        assert_eq!(job.config.task.resources.cpu, 0.1);
+        assert_eq!(job.config.task.resources.ram_mb, 16);
+        assert_eq!(job.config.task.resources.disk_mb, 16);
+        assert_eq!(job.config.task.resources.gpu, 0);
         assert_eq!(
-            job.task.processes,
+            job.config.task.processes,
             vec![ProcessSpec::new("hello", "while true; do echo hello world; sleep 5; done")]
         );
-        assert_eq!(job.task.order, vec![vec!["hello".to_owned()]]);
+        assert_eq!(job.config.task.order, vec![vec!["hello".to_owned()]]);
         assert_eq!(job.validate(), Vec::<String>::new());
     }
 
     #[test]
     fn template_text_is_kept_for_the_agent() {
         let job = job_of(&HELLO_WORLD.replace("echo hello world", "serve --port={{thermos.ports[http]}}"));
-        assert_eq!(job.task.processes[0].cmdline, "while true; do serve --port={{thermos.ports[http]}}; sleep 5; done");
+        assert_eq!(
+            job.config.task.processes[0].cmdline,
+            "while true; do serve --port={{thermos.ports[http]}}; sleep 5; done"
+        );
     }
 
     #[test]
@@ -221,8 +224,8 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
             .replace("ram: 16 * MB", "ram: ram()")
             .replace("disk: 16 * MB", "disk: TB");
         let job = job_of(&source);
-        assert_eq!(job.task.resources.ram_mb, 2 * 1024);
-        assert_eq!(job.task.resources.disk_mb, 1024 * 1024);
+        assert_eq!(job.config.task.resources.ram_mb, 2 * 1024);
+        assert_eq!(job.config.task.resources.disk_mb, 1024 * 1024);
     }
 
     #[test]

@@ -165,19 +165,19 @@ fn push_new(list: &mut Vec<String>, item: String) {
 /// The job's own populated fields, by their template paths. Sizes are in bytes, as a job file
 /// writes them.
 pub(crate) fn own_bindings(job: &JobSpec) -> BTreeMap<String, String> {
-    let task = &job.task;
+    let task = &job.config.task;
     let update = &job.update_config;
-    let health = &job.health_check_config;
+    let health = &job.config.health_check_config;
     let mut own: BTreeMap<String, String> = [
         ("cluster", job.key.cluster.clone()),
         ("role", job.key.role.clone()),
         ("environment", job.key.environment.clone()),
         ("name", job.key.name.clone()),
         ("instances", job.instances.to_string()),
-        ("priority", job.priority.to_string()),
-        ("production", job.production.to_string()),
-        ("service", job.service.to_string()),
-        ("max_task_failures", job.max_task_failures.to_string()),
+        ("priority", job.config.priority.to_string()),
+        ("production", job.config.production.to_string()),
+        ("service", job.config.service.to_string()),
+        ("max_task_failures", job.config.max_task_failures.to_string()),
         ("cron_collision_policy", job.cron_collision_policy.name().to_owned()),
         ("task.name", task.name.clone()),
         ("task.max_failures", task.max_failures.to_string()),
@@ -204,13 +204,13 @@ pub(crate) fn own_bindings(job: &JobSpec) -> BTreeMap<String, String> {
     .map(|(path, value)| (path.to_owned(), value))
     .collect();
     let optional = [
-        ("contact", job.contact.clone()),
-        ("tier", job.tier.clone()),
+        ("contact", job.config.contact.clone()),
+        ("tier", job.config.tier.clone()),
         ("cron_schedule", job.cron_schedule.clone()),
         ("task.user", task.user.clone()),
         ("update_config.pulse_interval_secs", update.pulse_interval_secs.map(|secs| secs.to_string())),
-        ("announce.primary_port", job.announce.as_ref().map(|announce| announce.primary_port.clone())),
-        ("announce.zk_path", job.announce.as_ref().and_then(|announce| announce.zk_path.clone())),
+        ("announce.primary_port", job.config.announce.as_ref().map(|announce| announce.primary_port.clone())),
+        ("announce.zk_path", job.config.announce.as_ref().and_then(|announce| announce.zk_path.clone())),
     ];
     own.extend(optional.into_iter().filter_map(|(path, value)| Some((path.to_owned(), value?))));
     own
@@ -223,7 +223,7 @@ pub(crate) fn each_string(job: &mut JobSpec, visit: &mut dyn FnMut(&mut String))
     for text in [&mut key.cluster, &mut key.role, &mut key.environment, &mut key.name] {
         visit(text);
     }
-    let task = &mut job.task;
+    let task = &mut job.config.task;
     visit(&mut task.name);
     task.user.iter_mut().for_each(&mut *visit);
     task.order.iter_mut().flatten().for_each(&mut *visit);
@@ -231,26 +231,26 @@ pub(crate) fn each_string(job: &mut JobSpec, visit: &mut dyn FnMut(&mut String))
         visit(&mut process.name);
         visit(&mut process.cmdline);
     }
-    for text in [&mut job.contact, &mut job.tier, &mut job.cron_schedule].into_iter().flatten() {
+    for text in [&mut job.config.contact, &mut job.config.tier, &mut job.cron_schedule].into_iter().flatten() {
         visit(text);
     }
-    for entry in &mut job.metadata {
+    for entry in &mut job.config.metadata {
         visit(&mut entry.key);
         visit(&mut entry.value);
     }
-    match &mut job.health_check_config.health_checker {
+    match &mut job.config.health_check_config.health_checker {
         HealthChecker::Http(http) => {
             visit(&mut http.endpoint);
             visit(&mut http.expected_response);
         }
         HealthChecker::Shell { shell_command } => visit(shell_command),
     }
-    if let Some(http) = &mut job.lifecycle.http {
+    if let Some(http) = &mut job.config.lifecycle.http {
         visit(&mut http.port);
         visit(&mut http.graceful_shutdown_endpoint);
         visit(&mut http.shutdown_endpoint);
     }
-    if let Some(announce) = &mut job.announce {
+    if let Some(announce) = &mut job.config.announce {
         visit(&mut announce.primary_port);
         announce.zk_path.iter_mut().for_each(&mut *visit);
         let portmap = std::mem::take(&mut announce.portmap);
@@ -265,11 +265,11 @@ pub(crate) fn each_string(job: &mut JobSpec, visit: &mut dyn FnMut(&mut String))
             })
             .collect();
     }
-    if let Some(SlaPolicy::Coordinator { coordinator_url, status_key }) = &mut job.sla_policy {
+    if let Some(SlaPolicy::Coordinator { coordinator_url, status_key }) = &mut job.config.sla_policy {
         visit(coordinator_url);
         visit(status_key);
     }
-    match &mut job.container {
+    match &mut job.config.container {
         Some(Container::Docker { image, parameters }) => {
             visit(image);
             for parameter in parameters {

@@ -82,10 +82,10 @@ fn a_job_resolves_its_own_fields_in_every_string() {
            container: Docker(#{ image: "img:{{update_config.batch_size}}", parameters: [Parameter(#{ name: "n", value: "{{tier}}" })] }),
            tier: "preferred""#,
     );
-    assert_eq!(job.contact.as_deref(), Some("r@example.com"));
-    assert_eq!((job.metadata[0].key.as_str(), job.metadata[0].value.as_str()), ("c", "t-2"));
-    assert_eq!(job.announce.and_then(|a| a.zk_path).as_deref(), Some("/devel/j"));
-    let Some(Container::Docker { image, parameters }) = job.container else { panic!("a Docker container") };
+    assert_eq!(job.config.contact.as_deref(), Some("r@example.com"));
+    assert_eq!((job.config.metadata[0].key.as_str(), job.config.metadata[0].value.as_str()), ("c", "t-2"));
+    assert_eq!(job.config.announce.and_then(|a| a.zk_path).as_deref(), Some("/devel/j"));
+    let Some(Container::Docker { image, parameters }) = job.config.container else { panic!("a Docker container") };
     assert_eq!((image.as_str(), parameters[0].value.as_str()), ("img:2", "preferred"));
 }
 
@@ -98,7 +98,7 @@ let jobs = [Job(#{ cluster: "{{dc}}", role: "www", environment: "devel", task: t
     let options = EvalOptions { bindings: map(&[("dc", "devcluster")]), ..EvalOptions::default() };
     let jobs = crate::evaluate_with(source, FILE, &options).expect("evaluates");
     assert_eq!(jobs[0].key.to_string(), "devcluster/www/devel/www-web");
-    assert_eq!(jobs[0].task.processes[0].cmdline, "serve www-web");
+    assert_eq!(jobs[0].config.task.processes[0].cmdline, "serve www-web");
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn unbound_references_are_reported_at_the_job_and_all_listed() {
     assert_eq!((diagnostics[0].line, diagnostics[0].column), (1, 13));
     let options = EvalOptions { bindings: map(&[("owner", "me"), ("version", "3")]), ..EvalOptions::default() };
     let jobs = crate::evaluate_with(&source, FILE, &options).expect("bound");
-    assert_eq!(jobs[0].metadata[0].value, "3 me");
+    assert_eq!(jobs[0].config.metadata[0].value, "3 me");
 }
 
 #[test]

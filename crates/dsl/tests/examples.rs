@@ -59,11 +59,14 @@ fn hello_world_is_still_one_service() {
     assert_eq!(jobs.len(), 1);
     let job = &jobs[0];
     assert_eq!(job.key, JobKey::new("devcluster", "www-data", "devel", "hello").expect("a valid key"));
-    assert!(job.service);
+    assert!(job.config.service);
     let hello = ProcessSpec::new("hello", "while true; do echo hello world; sleep 5; done");
-    assert_eq!(job.task.processes, vec![hello]);
-    assert_eq!(job.task.order, vec![vec!["hello".to_owned()]]);
-    assert_eq!((job.task.resources.cpu, job.task.resources.ram_mb, job.task.resources.disk_mb), (0.1, 16, 16));
+    assert_eq!(job.config.task.processes, vec![hello]);
+    assert_eq!(job.config.task.order, vec![vec!["hello".to_owned()]]);
+    assert_eq!(
+        (job.config.task.resources.cpu, job.config.task.resources.ram_mb, job.config.task.resources.disk_mb),
+        (0.1, 16, 16)
+    );
     assert_eq!(job.instances, 1);
 }
 
@@ -76,16 +79,16 @@ fn all_features_resolves_its_templates_and_requests_its_ports() {
         vec!["devcluster/www-data/prod/web", "devcluster/www-data/test/api", "devcluster/www-data/devel/migrate"]
     );
     let web = &jobs[0];
-    assert_eq!(web.contact.as_deref(), Some("web-team@example.com"), "a constant from the imported library");
-    let serve = web.task.processes.iter().find(|process| process.name == "serve").expect("a serve process");
+    assert_eq!(web.config.contact.as_deref(), Some("web-team@example.com"), "a constant from the imported library");
+    let serve = web.config.task.processes.iter().find(|process| process.name == "serve").expect("a serve process");
     assert_eq!(serve.cmdline, "echo \"web serving on port {{thermos.ports[http]}}\"; exec sleep 86400");
     assert_eq!(web.requested_ports().into_iter().collect::<Vec<_>>(), vec!["health", "http"]);
-    assert_eq!(web.metadata[1].value, "www-data");
+    assert_eq!(web.config.metadata[1].value, "www-data");
     let api = &jobs[1];
     assert_eq!(api.requested_ports().into_iter().collect::<Vec<_>>(), vec!["api", "metrics"]);
     let migrate = &jobs[2];
-    assert_eq!(migrate.task.name, "backup");
-    assert_eq!(migrate.task.order, vec![vec!["backup".to_owned(), "migrate".to_owned()]]);
+    assert_eq!(migrate.config.task.name, "backup");
+    assert_eq!(migrate.config.task.order, vec![vec!["backup".to_owned(), "migrate".to_owned()]]);
 }
 
 #[test]
@@ -106,6 +109,6 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
     assert_eq!((unbound[0].line, unbound[0].column), (3, 14));
     let bindings = BTreeMap::from([("version".to_owned(), "1.2".to_owned())]);
     let jobs = evaluate_file(&file, &bindings).expect("bound");
-    assert_eq!(jobs[0].task.processes[0].cmdline, "./server-1.2 --port={{thermos.ports[http]}} --role=www-data");
+    assert_eq!(jobs[0].config.task.processes[0].cmdline, "./server-1.2 --port={{thermos.ports[http]}} --role=www-data");
     assert_eq!(jobs[0].requested_ports().into_iter().collect::<Vec<_>>(), vec!["http"]);
 }

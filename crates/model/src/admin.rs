@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::{JobSpec, Resources};
+use crate::job::{Resources, TaskConfig};
 
 /// Aurora's tiers (`tiers.json`). Preferred tasks are production: not preemptible, counted
 /// against quota, placed first. Preemptible is the default; revocable tasks are preemptible too.
@@ -43,8 +43,8 @@ impl Tier {
     }
 }
 
-impl JobSpec {
-    /// The job's tier: the one it names; without one, preferred for a job marked
+impl TaskConfig {
+    /// The task's tier: the one it names; without one, preferred for a job marked
     /// `production: true` (Aurora's mapping of the old flag), else preemptible.
     pub fn effective_tier(&self) -> Tier {
         match &self.tier {
@@ -142,6 +142,15 @@ impl ResourceAggregate {
         }
     }
 
+    /// What this has beyond `other`, in each resource (none where `other` has more).
+    pub fn less(self, other: ResourceAggregate) -> ResourceAggregate {
+        ResourceAggregate {
+            cpu_millis: self.cpu_millis.saturating_sub(other.cpu_millis),
+            ram_mb: self.ram_mb.saturating_sub(other.ram_mb),
+            disk_mb: self.disk_mb.saturating_sub(other.disk_mb),
+        }
+    }
+
     /// CPU in cores.
     pub fn cores(&self) -> f64 {
         self.cpu_millis as f64 / 1000.0
@@ -169,13 +178,13 @@ mod tests {
     use super::*;
     use crate::{ProcessSpec, TaskSpec};
 
-    fn job(tier: Option<&str>, production: bool) -> JobSpec {
+    fn job(tier: Option<&str>, production: bool) -> TaskConfig {
         let task =
             TaskSpec::new(vec![ProcessSpec::new("p", "true")], Resources { cpu: 1.0, ram_mb: 1, disk_mb: 1, gpu: 0 });
-        let mut job = JobSpec::new("c/r/devel/j".parse().unwrap(), task);
-        job.tier = tier.map(str::to_owned);
-        job.production = production;
-        job
+        let mut config = TaskConfig::new(task);
+        config.tier = tier.map(str::to_owned);
+        config.production = production;
+        config
     }
 
     #[test]

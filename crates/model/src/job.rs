@@ -110,12 +110,28 @@ impl TaskSpec {
     }
 }
 
-/// A job: `instances` copies of one task, under one key, with Aurora's job fields.
+/// A job: `instances` copies of one task, under one key. The job-level fields (instance count,
+/// cron schedule, update policy) are here; everything a task runs with is its [`TaskConfig`],
+/// which each task carries on its own, so instances of one job may run different versions.
+///
+/// Serialized flat (the task config's fields beside the job's own), as jobs always were.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
     pub key: JobKey,
-    pub task: TaskSpec,
     pub instances: u32,
+    pub cron_schedule: Option<String>,
+    pub cron_collision_policy: CronCollisionPolicy,
+    pub update_config: UpdateConfig,
+    #[serde(flatten)]
+    pub config: TaskConfig,
+}
+
+/// Everything one task instance runs with (Aurora's `TaskConfig`): the task itself and the
+/// job fields that decide where it runs, how it is checked, announced and rescheduled.
+/// Placement, launch and rescheduling read a task's own config, never its job's current one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskConfig {
+    pub task: TaskSpec,
     /// A service's instances are restarted whenever they end.
     pub service: bool,
     pub contact: Option<String>,
@@ -124,9 +140,6 @@ pub struct JobSpec {
     pub production: bool,
     /// Runs of an ad-hoc instance that may fail before it is given up; -1 retries forever.
     pub max_task_failures: i32,
-    pub cron_schedule: Option<String>,
-    pub cron_collision_policy: CronCollisionPolicy,
-    pub update_config: UpdateConfig,
     pub constraints: Vec<Constraint>,
     pub metadata: Vec<Metadata>,
     pub health_check_config: HealthCheckConfig,
@@ -137,28 +150,17 @@ pub struct JobSpec {
     pub container: Option<Container>,
 }
 
-/// The most instances one job may have (Aurora's `-max_tasks_per_job`).
-pub const MAX_INSTANCES_PER_JOB: u32 = 4000;
-
-/// The tiers a job may name.
-pub const TIERS: [&str; 3] = ["preferred", "preemptible", "revocable"];
-
-impl JobSpec {
-    /// A job with Aurora's defaults for every field but its key and task.
-    pub fn new(key: JobKey, task: TaskSpec) -> JobSpec {
-        JobSpec {
-            key,
+impl TaskConfig {
+    /// A config with Aurora's defaults for every field but the task.
+    pub fn new(task: TaskSpec) -> TaskConfig {
+        TaskConfig {
             task,
-            instances: 1,
             service: false,
             contact: None,
             tier: None,
             priority: 0,
             production: false,
             max_task_failures: 1,
-            cron_schedule: None,
-            cron_collision_policy: CronCollisionPolicy::default(),
-            update_config: UpdateConfig::default(),
             constraints: Vec::new(),
             metadata: Vec::new(),
             health_check_config: HealthCheckConfig::default(),
@@ -170,7 +172,7 @@ impl JobSpec {
         }
     }
 
-    /// Whether the job runs on hosts dedicated to it.
+    /// Whether the task runs on hosts dedicated to its role.
     pub fn is_dedicated(&self) -> bool {
         self.constraints.iter().any(|c| matches!(c.rule, ConstraintRule::Dedicated(_)))
     }
@@ -204,6 +206,31 @@ impl JobSpec {
         }
         ports
     }
+}
+
+/// The most instances one job may have (Aurora's `-max_tasks_per_job`).
+pub const MAX_INSTANCES_PER_JOB: u32 = 4000;
+
+/// The tiers a job may name.
+pub const TIERS: [&str; 3] = ["preferred", "preemptible", "revocable"];
+
+impl JobSpec {
+    /// A job with Aurora's defaults for every field but its key and task.
+    pub fn new(key: JobKey, task: TaskSpec) -> JobSpec {
+        JobSpec {
+            key,
+            instances: 1,
+            cron_schedule: None,
+            cron_collision_policy: CronCollisionPolicy::default(),
+            update_config: UpdateConfig::default(),
+            config: TaskConfig::new(task),
+        }
+    }
+
+    /// Every named port the job's tasks need; see [`TaskConfig::requested_ports`].
+    pub fn requested_ports(&self) -> BTreeSet<String> {
+        self.config.requested_ports()
+    }
 
     /// Checks the rules every job must meet, returning every broken rule, in Aurora's words
     /// where Aurora had them.
@@ -228,18 +255,18 @@ impl JobSpec {
                 "Environment name should be one of \"prod\", \"devel\", \"test\" or staging<number>! Got {env}"
             ));
         }
-        if let Some(tier) = &self.tier
+        if let Some(tier) = &self.config.tier
             && !TIERS.contains(&tier.as_str())
         {
             problems.push(format!("Unknown tier '{tier}'; tiers are {}", TIERS.join(", ")));
         }
-        if self.max_task_failures < -1 || self.max_task_failures == 0 {
+        if self.config.max_task_failures < -1 || self.config.max_task_failures == 0 {
             problems.push(format!(
                 "max_task_failures must be -1 (retry forever) or at least 1, not {}",
-                self.max_task_failures
+                self.config.max_task_failures
             ));
         }
-        if self.service && self.cron_schedule.is_some() {
+        if self.config.service && self.cron_schedule.is_some() {
             problems.push("A service task may not be run on a cron schedule".to_owned());
         }
         if let Some(schedule) = &self.cron_schedule
@@ -252,7 +279,7 @@ impl JobSpec {
                 "Invalid cron policy: RUN_OVERLAP is no longer supported; use KILL_EXISTING or CANCEL_NEW".into(),
             );
         }
-        for constraint in &self.constraints {
+        for constraint in &self.config.constraints {
             if let ConstraintRule::Dedicated(pool) = &constraint.rule {
                 let role = pool.split('/').next().unwrap_or_default();
                 if role != "*" && role != self.key.role {
@@ -264,14 +291,14 @@ impl JobSpec {
             }
         }
         let static_ports =
-            self.announce.iter().flat_map(|a| a.portmap.values()).any(|t| matches!(t, PortTarget::Static(_)));
-        if static_ports && !self.is_dedicated() {
+            self.config.announce.iter().flat_map(|a| a.portmap.values()).any(|t| matches!(t, PortTarget::Static(_)));
+        if static_ports && !self.config.is_dedicated() {
             problems.push("Job must be dedicated in order to specify static ports!".to_owned());
         }
     }
 
     fn validate_resources(&self, problems: &mut Vec<String>) {
-        let res = &self.task.resources;
+        let res = &self.config.task.resources;
         if res.ram_mb == 0 || res.disk_mb == 0 {
             problems.push(format!(
                 "Must specify ram and disk resources, got ram:{} MB disk:{} MB",
@@ -287,11 +314,11 @@ impl JobSpec {
     }
 
     fn validate_processes(&self, problems: &mut Vec<String>) {
-        if self.task.processes.is_empty() {
+        if self.config.task.processes.is_empty() {
             problems.push("Task must have at least one process".to_owned());
         }
         let mut seen = BTreeSet::new();
-        for process in &self.task.processes {
+        for process in &self.config.task.processes {
             if let Some(problem) = process_name_problem(&process.name) {
                 problems.push(problem);
             }
@@ -299,8 +326,9 @@ impl JobSpec {
                 problems.push(format!("Duplicate process name '{}'", process.name));
             }
         }
-        let by_name: BTreeMap<&str, &ProcessSpec> = self.task.processes.iter().map(|p| (p.name.as_str(), p)).collect();
-        for chain in &self.task.order {
+        let by_name: BTreeMap<&str, &ProcessSpec> =
+            self.config.task.processes.iter().map(|p| (p.name.as_str(), p)).collect();
+        for chain in &self.config.task.order {
             for name in chain {
                 if !by_name.contains_key(name.as_str()) {
                     problems.push(format!("Task has invalid plan: ordering names unknown process '{name}'"));
@@ -330,7 +358,7 @@ impl JobSpec {
                 }
             }
         }
-        if has_cycle(&self.task.predecessors()) {
+        if has_cycle(&self.config.task.predecessors()) {
             problems.push("Task has invalid plan: Cycles detected in the task schedule!".to_owned());
         }
     }
@@ -352,7 +380,7 @@ impl JobSpec {
         {
             problems.push(format!("update_config pulse_interval_secs must be at least 60, not {pulse}"));
         }
-        if update.sla_aware && self.sla_policy.is_none() {
+        if update.sla_aware && self.config.sla_policy.is_none() {
             problems.push("update_config sla_aware needs the job to have an sla_policy".to_owned());
         }
         match &update.update_strategy {
@@ -368,7 +396,7 @@ impl JobSpec {
             ) => problems.push("update strategy batch_size must be at least 1".to_owned()),
             _ => {}
         }
-        let health = &self.health_check_config;
+        let health = &self.config.health_check_config;
         for (name, value) in [
             ("initial_interval_secs", health.initial_interval_secs),
             ("interval_secs", health.interval_secs),
@@ -386,7 +414,7 @@ impl JobSpec {
         {
             problems.push("ShellHealthChecker shell_command must not be empty".to_owned());
         }
-        match &self.sla_policy {
+        match &self.config.sla_policy {
             Some(SlaPolicy::Count { count: 0, .. }) => problems.push("CountSlaPolicy count must be at least 1".into()),
             Some(SlaPolicy::Percentage { percentage, .. }) if !(*percentage > 0.0 && *percentage <= 100.0) => {
                 problems.push(format!("PercentageSlaPolicy percentage must be in (0, 100], not {percentage}"));
@@ -396,12 +424,12 @@ impl JobSpec {
             }
             _ => {}
         }
-        if let Some(Container::Docker { image, .. }) = &self.container
+        if let Some(Container::Docker { image, .. }) = &self.config.container
             && image.trim().is_empty()
         {
             problems.push("Docker image must not be empty".to_owned());
         }
-        for entry in &self.metadata {
+        for entry in &self.config.metadata {
             if entry.key.trim().is_empty() {
                 problems.push("Metadata key must not be empty".to_owned());
             }
@@ -455,7 +483,7 @@ pub(crate) mod tests {
         let mut task = TaskSpec::new(vec![process], Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 });
         task.order = vec![vec!["hello".into()]];
         let mut job = JobSpec::new("devcluster/www-data/devel/hello".parse().unwrap(), task);
-        job.service = true;
+        job.config.service = true;
         job
     }
 
@@ -464,15 +492,15 @@ pub(crate) mod tests {
         let job = hello_job();
         assert_eq!(job.validate(), Vec::<String>::new());
         assert_eq!(job.requested_ports().into_iter().collect::<Vec<_>>(), vec!["http"]);
-        assert_eq!(job.task.resources.cpu_millis(), 100);
+        assert_eq!(job.config.task.resources.cpu_millis(), 100);
     }
 
     #[test]
     fn validation_reports_every_problem_in_aurora_words() {
         let mut job = hello_job();
         job.cron_schedule = Some("* * * * *".into());
-        job.task.resources.ram_mb = 0;
-        job.task.processes.push(ProcessSpec::new("hello", "true"));
+        job.config.task.resources.ram_mb = 0;
+        job.config.task.processes.push(ProcessSpec::new("hello", "true"));
         let problems = job.validate();
         assert!(problems.contains(&"A service task may not be run on a cron schedule".to_owned()), "{problems:?}");
         assert!(
@@ -485,8 +513,8 @@ pub(crate) mod tests {
     #[test]
     fn an_ordering_cycle_is_rejected() {
         let mut job = hello_job();
-        job.task.processes.push(ProcessSpec::new("b", "true"));
-        job.task.order = vec![vec!["hello".into(), "b".into()], vec!["b".into(), "hello".into()]];
+        job.config.task.processes.push(ProcessSpec::new("b", "true"));
+        job.config.task.order = vec![vec!["hello".into(), "b".into()], vec!["b".into(), "hello".into()]];
         assert!(job.validate().contains(&"Task has invalid plan: Cycles detected in the task schedule!".to_owned()));
     }
 
@@ -499,7 +527,10 @@ pub(crate) mod tests {
                 |j| j.key.environment = "qa".into(),
                 "Environment name should be one of \"prod\", \"devel\", \"test\" or staging<number>! Got qa",
             ),
-            (|j| j.tier = Some("gold".into()), "Unknown tier 'gold'; tiers are preferred, preemptible, revocable"),
+            (
+                |j| j.config.tier = Some("gold".into()),
+                "Unknown tier 'gold'; tiers are preferred, preemptible, revocable",
+            ),
             (|j| j.cron_schedule = Some("* * *".into()), "Invalid cron schedule: * * * (expected 5 fields"),
             (|j| j.cron_collision_policy = CronCollisionPolicy::RunOverlap, "Invalid cron policy: RUN_OVERLAP"),
             (
@@ -511,33 +542,36 @@ pub(crate) mod tests {
                 |j| {
                     let mut announce = Announcer::default();
                     announce.portmap.insert("admin".into(), PortTarget::Static(8080));
-                    j.announce = Some(announce);
+                    j.config.announce = Some(announce);
                 },
                 "Job must be dedicated in order to specify static ports!",
             ),
             (
-                |j| j.constraints = vec![crate::Constraint::parse("dedicated", "other/pool").unwrap()],
+                |j| j.config.constraints = vec![crate::Constraint::parse("dedicated", "other/pool").unwrap()],
                 "Only other may use hosts dedicated for that role.",
             ),
             (
                 |j| {
-                    j.task.processes.push(ProcessSpec::new("after", "true"));
-                    j.task.processes[0].daemon = true;
-                    j.task.order = vec![vec!["hello".into(), "after".into()]];
+                    j.config.task.processes.push(ProcessSpec::new("after", "true"));
+                    j.config.task.processes[0].daemon = true;
+                    j.config.task.order = vec![vec!["hello".into(), "after".into()]];
                 },
                 "Task has invalid plan: Process after may not depend upon daemon process hello",
             ),
             (
                 |j| {
-                    j.task.processes.push(ProcessSpec::new("after", "true"));
-                    j.task.processes[0].ephemeral = true;
-                    j.task.order = vec![vec!["hello".into(), "after".into()]];
+                    j.config.task.processes.push(ProcessSpec::new("after", "true"));
+                    j.config.task.processes[0].ephemeral = true;
+                    j.config.task.order = vec![vec!["hello".into(), "after".into()]];
                 },
                 "Task has invalid plan: Non-ephemeral process after may not depend upon ephemeral process hello",
             ),
-            (|j| j.health_check_config.interval_secs = 0.0, "health_check_config interval_secs must be positive"),
             (
-                |j| j.task.resources.cpu = 0.0,
+                |j| j.config.health_check_config.interval_secs = 0.0,
+                "health_check_config interval_secs must be positive",
+            ),
+            (
+                |j| j.config.task.resources.cpu = 0.0,
                 "Task has invalid resources.  cpu/ramMb/diskMb must all be positive: cpu:0",
             ),
         ];
@@ -556,8 +590,8 @@ pub(crate) mod tests {
         job.key.environment = "staging2".into();
         let mut announce = Announcer::default();
         announce.portmap.insert("admin".into(), PortTarget::Static(8080));
-        job.announce = Some(announce);
-        job.constraints = vec![crate::Constraint::parse("dedicated", "www-data/web").unwrap()];
+        job.config.announce = Some(announce);
+        job.config.constraints = vec![crate::Constraint::parse("dedicated", "www-data/web").unwrap()];
         assert_eq!(job.validate(), Vec::<String>::new());
     }
 
@@ -565,13 +599,13 @@ pub(crate) mod tests {
     fn requested_ports_come_from_commands_shell_checks_and_the_announcer() {
         use crate::config::{Announcer, HealthChecker, PortTarget};
         let mut job = hello_job();
-        job.health_check_config.health_checker =
+        job.config.health_check_config.health_checker =
             HealthChecker::Shell { shell_command: "curl localhost:{{thermos.ports[health]}}/ok".into() };
         let mut announce = Announcer { primary_port: "thrift".into(), ..Announcer::default() };
         announce.portmap.insert("aurora".into(), PortTarget::Named("thrift".into()));
         announce.portmap.insert("admin".into(), PortTarget::Static(9990));
         announce.portmap.insert("debug".into(), PortTarget::Named("dbg".into()));
-        job.announce = Some(announce);
+        job.config.announce = Some(announce);
         let ports: Vec<String> = job.requested_ports().into_iter().collect();
         assert_eq!(ports, vec!["dbg", "health", "http", "thrift"]);
     }

@@ -13,11 +13,14 @@ pub mod job;
 pub mod key;
 pub mod task;
 pub mod template;
+pub mod update;
+pub mod version;
 
 pub use admin::{MaintenanceMode, ResourceAggregate, Tier, UnknownMaintenanceMode};
 pub use agent::{AgentId, AgentResources, Attributes, PortRange, ResourceParseError};
 pub use constraint::{Constraint, ConstraintError, ConstraintRule};
 pub use instances::{InstanceSet, InstanceSetError};
-pub use job::{JobSpec, ProcessSpec, Resources, TaskSpec};
+pub use job::{JobSpec, ProcessSpec, Resources, TaskConfig, TaskSpec};
 pub use key::{JobKey, JobKeyError, JobKeyPrefix};
 pub use task::{Assignment, ScheduledTask, TaskEvent, TaskId, TaskState};
+pub use version::{ConfigId, ConfigIdError, ConfigVersion};

@@ -1,14 +1,14 @@
 //! Task instances as the scheduler tracks them, and Aurora's task state machine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::agent::AgentId;
-use crate::job::TaskSpec;
 use crate::key::JobKey;
+use crate::version::ConfigVersion;
 
 /// A task instance's id: `<role>-<env>-<name>-<instance>-<unique suffix>`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -186,15 +186,13 @@ pub struct TaskEvent {
 }
 
 /// One run of one instance of a job, as the scheduler records it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ScheduledTask {
     pub id: TaskId,
     pub job: JobKey,
     pub instance: u32,
-    pub spec: TaskSpec,
-    /// The named ports the task needs (its job's `requested_ports`).
-    pub requested_ports: BTreeSet<String>,
-    pub priority: i32,
+    /// The config this task was created from and runs with, whatever its job's is now.
+    pub config: ConfigVersion,
     pub state: TaskState,
     pub assignment: Option<Assignment>,
     pub sandbox: Option<String>,
@@ -212,6 +210,14 @@ impl ScheduledTask {
     /// When the task entered its current state.
     pub fn since_ms(&self) -> u64 {
         self.events.last().map_or(0, |e| e.at_ms)
+    }
+
+    /// The order tasks were created in: by creation time, then by the sequence number that
+    /// ends the id (compared as a number, so run 10 comes after run 9).
+    pub fn creation_order(&self) -> (u64, u64, &str) {
+        let created = self.events.first().map_or(0, |e| e.at_ms);
+        let sequence = self.id.0.rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        (created, sequence, &self.id.0)
     }
 
     /// When the task first became RUNNING, if it did.

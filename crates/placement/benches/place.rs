@@ -77,6 +77,8 @@ fn jobs() -> Vec<PendingJob> {
             let tasks = (0..INSTANCES)
                 .map(|i| PendingTask {
                     id: TaskId::new(&key, i as u32, &format!("19a2b3c4d5e-{}", j * INSTANCES + i)),
+                    instance: i as u32,
+                    reserved_agent: None,
                     resources: resources.clone(),
                     ports: ports.clone(),
                     not_before_ms: 0,

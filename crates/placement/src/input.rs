@@ -48,7 +48,9 @@ pub struct ClusterSnapshot {
     pub placed: BTreeMap<JobKey, Vec<AgentId>>,
 }
 
-/// A job with tasks waiting for a place.
+/// A job's tasks of one config waiting for a place. A job whose instances run different
+/// configs (during an update) comes as one `PendingJob` per config, under the same key; its
+/// count rules count the instances of every one of them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingJob {
     pub key: JobKey,
@@ -66,6 +68,12 @@ pub struct PendingJob {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingTask {
     pub id: TaskId,
+    /// The job instance it runs: its walk over the agents starts from a hash of the job and
+    /// the instance, so every run of an instance, in a plan or for real, looks at agents alike.
+    pub instance: u32,
+    /// The agent holding a slot for this task (an update's replacement going back to where the
+    /// task it replaces ran): tried first, and the task is placed before any other.
+    pub reserved_agent: Option<AgentId>,
     pub resources: Resources,
     pub ports: BTreeSet<String>,
     /// The task may not be placed before this time (milliseconds since the epoch).

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use atoll_model::{AgentId, TaskId};
+use atoll_model::{AgentId, JobKey, TaskId};
 
 use crate::constraints::{AttributeIndex, CountRule, StaticKey, StaticRules};
 use crate::feasibility::{AgentState, Ask, StaticClass, dynamic_vetoes, feasible};
-use crate::input::{AgentSnapshot, ClusterSnapshot, PendingJob, Policy};
+use crate::input::{AgentSnapshot, ClusterSnapshot, PendingJob, PendingTask, Policy};
 use crate::reasons::{PendingReason, Tally};
 use crate::sampling::{Walk, best_of, candidate_limit};
 
@@ -75,10 +75,22 @@ pub(crate) fn run(snapshot: &ClusterSnapshot, pending: &[PendingJob], policy: &P
         remaining[j] += 1;
     }
     let mut jobs: Vec<Option<JobRound>> = pending.iter().map(|_| None).collect();
+    // The other entries of each job (one per config during an update): a placement counts
+    // towards their count rules too.
+    let mut by_key: BTreeMap<&JobKey, Vec<usize>> = BTreeMap::new();
+    for (j, job) in pending.iter().enumerate() {
+        by_key.entry(&job.key).or_default().push(j);
+    }
     for (j, t) in order {
         let job = &pending[j];
         let job_round = jobs[j].get_or_insert_with(|| round.start_job(job));
-        round.place_task(job, job_round, t);
+        if let Some(agent) = round.place_task(job, job_round, t) {
+            for &sibling in by_key[&job.key].iter().filter(|&&s| s != j) {
+                if let Some(other) = jobs[sibling].as_mut() {
+                    other.counts.iter_mut().for_each(|rule| rule.record(agent));
+                }
+            }
+        }
         remaining[j] -= 1;
         if remaining[j] == 0 {
             // The job's working state is not needed any more.
@@ -88,8 +100,9 @@ pub(crate) fn run(snapshot: &ClusterSnapshot, pending: &[PendingJob], policy: &P
     round.plan
 }
 
-/// `(job, task)` indexes of the tasks that may be placed at `now_ms`: by tier, priority (highest
-/// first), how long they may have been eligible, then id.
+/// `(job, task)` indexes of the tasks that may be placed at `now_ms`: tasks with a reserved
+/// agent first (the slot is theirs), then by tier, priority (highest first), how long they may
+/// have been eligible, then id.
 fn task_order(pending: &[PendingJob], now_ms: u64) -> Vec<(usize, usize)> {
     let mut order: Vec<(usize, usize)> = pending
         .iter()
@@ -101,7 +114,8 @@ fn task_order(pending: &[PendingJob], now_ms: u64) -> Vec<(usize, usize)> {
     order.sort_by(|&(ja, ta), &(jb, tb)| {
         let (job_a, job_b) = (&pending[ja], &pending[jb]);
         let (a, b) = (&job_a.tasks[ta], &job_b.tasks[tb]);
-        (job_a.tier.cmp(&job_b.tier))
+        (a.reserved_agent.is_none().cmp(&b.reserved_agent.is_none()))
+            .then(job_a.tier.cmp(&job_b.tier))
             .then(job_b.priority.cmp(&job_a.priority))
             .then(a.not_before_ms.cmp(&b.not_before_ms))
             .then(a.id.cmp(&b.id))
@@ -119,6 +133,9 @@ struct Round<'a> {
     index: AttributeIndex,
     policy: Policy,
     plan: Plan,
+    /// The agents each job's tasks were placed on in this round, for the count rules of its
+    /// entries started later.
+    placed_in_round: BTreeMap<JobKey, Vec<usize>>,
 }
 
 impl<'a> Round<'a> {
@@ -134,6 +151,7 @@ impl<'a> Round<'a> {
             index: AttributeIndex::default(),
             policy,
             plan: Plan::default(),
+            placed_in_round: BTreeMap::new(),
         }
     }
 
@@ -145,40 +163,63 @@ impl<'a> Round<'a> {
             stats.eligibility_checks += agents.len() as u64;
             Rc::new(StaticClass::build(&StaticRules::compile(&job.constraints, agents, index), agents))
         });
-        let counts = count_rules(self.snapshot, job, agents, index);
+        let mut counts = count_rules(self.snapshot, job, agents, index);
+        for &agent in self.placed_in_round.get(&job.key).into_iter().flatten() {
+            counts.iter_mut().for_each(|rule| rule.record(agent));
+        }
         JobRound { class: Rc::clone(class), counts, failures: Vec::new() }
     }
 
-    /// Places task `t` of `job`, or records why it cannot be placed.
-    fn place_task(&mut self, job: &PendingJob, round: &mut JobRound, t: usize) {
+    /// Places task `t` of `job` and returns the agent (its index in the round), or records why
+    /// it cannot be placed.
+    fn place_task(&mut self, job: &PendingJob, round: &mut JobRound, t: usize) -> Option<usize> {
         let task = &job.tasks[t];
         let ask = Ask::of(task);
-        if let Some((_, reason)) = round.failures.iter().find(|(failed, _)| *failed == ask) {
+        let reserved = self.reserved_agent(task, round, &ask);
+        if reserved.is_none()
+            && let Some((_, reason)) = round.failures.iter().find(|(failed, _)| *failed == ask)
+        {
             self.plan.unplaced.push(Unplaced { task: task.id.clone(), reason: Arc::clone(reason) });
-            return;
+            return None;
         }
-        let eligible = &round.class.eligible;
-        let limit = candidate_limit(self.agents.len(), job.service);
-        let (states, strategy) = (&self.states, self.policy.strategy);
-        let sample = best_of(eligible, Walk::of(&task.id, eligible.len()), limit, |agent| {
-            let state = &states[agent];
-            feasible(&round.counts, agent, state, &ask).then(|| state.score(&ask, strategy))
+        let chosen = reserved.or_else(|| {
+            let eligible = &round.class.eligible;
+            let limit = candidate_limit(self.agents.len(), job.service);
+            let (states, strategy) = (&self.states, self.policy.strategy);
+            let walk = Walk::of(&job.key, task.instance, eligible.len());
+            let sample = best_of(eligible, walk, limit, |agent| {
+                let state = &states[agent];
+                feasible(&round.counts, agent, state, &ask).then(|| state.score(&ask, strategy))
+            });
+            self.plan.stats.agents_examined += sample.examined;
+            self.plan.stats.candidates_scored += sample.scored;
+            sample.best
         });
-        self.plan.stats.agents_examined += sample.examined;
-        self.plan.stats.candidates_scored += sample.scored;
-        match sample.best {
+        match chosen {
             Some(agent) => {
                 let ports = self.states[agent].take(self.agents[agent], &ask, &task.ports);
                 round.counts.iter_mut().for_each(|rule| rule.record(agent));
+                self.placed_in_round.entry(job.key.clone()).or_default().push(agent);
                 let placement = Placement { task: task.id.clone(), agent: self.agents[agent].id.clone(), ports };
                 self.plan.placements.push(placement);
+                Some(agent)
             }
             None => {
                 let reason = Arc::new(explain(round, &self.states, &ask, &self.agents));
                 round.failures.push((ask, Arc::clone(&reason)));
                 self.plan.unplaced.push(Unplaced { task: task.id.clone(), reason });
+                None
             }
         }
+    }
+
+    /// The task's reserved agent, if it still passes every filter for the task.
+    fn reserved_agent(&mut self, task: &PendingTask, round: &JobRound, ask: &Ask) -> Option<usize> {
+        let wanted = task.reserved_agent.as_ref()?;
+        let agent = self.agents.binary_search_by(|a| a.id.cmp(wanted)).ok()?;
+        self.plan.stats.agents_examined += 1;
+        let eligible = round.class.eligible.binary_search(&(agent as u32)).is_ok();
+        (eligible && feasible(&round.counts, agent, &self.states[agent], ask)).then_some(agent)
     }
 }
 

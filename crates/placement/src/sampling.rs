@@ -1,11 +1,11 @@
 //! Sampling, after Nomad's limit iterator: a task walks the eligible agents in an order derived
-//! from its id (a hash, not a random draw) and stops after `limit` feasible candidates,
+//! from its job and instance (a hash, not a random draw) and stops after `limit` feasible candidates,
 //! `max(2, ceil(log2(N)))` for services and 2 for batch jobs, so the cost of a placement grows
 //! like log(N) rather than N while different tasks still start at different agents.
 
 use std::cmp::Reverse;
 
-use atoll_model::TaskId;
+use atoll_model::{JobKey, TaskId};
 
 use crate::scoring::Score;
 
@@ -23,8 +23,9 @@ pub(crate) fn candidate_limit(agents: usize, service: bool) -> usize {
 
 /// The order in which a task visits a list of eligible agents: from `start`, `stride` places at
 /// a time (wrapping round), with `stride` coprime to the length so every agent is visited once.
-/// Both come from a hash of the task id, so tasks start at different agents and a run of full
-/// agents with neighbouring ids does not lengthen every walk.
+/// Both come from a hash of the job key and instance, so instances start at different agents, a
+/// run of full agents with neighbouring ids does not lengthen every walk, and a task's walk does
+/// not depend on when it was created (a plan and the update after it walk alike).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Walk {
     start: usize,
@@ -32,11 +33,13 @@ pub(crate) struct Walk {
 }
 
 impl Walk {
-    /// The walk of `task` over `len` eligible agents: FNV-1a of its id picks start and stride.
-    pub(crate) fn of(task: &TaskId, len: usize) -> Walk {
+    /// The walk of `instance` of `job` over `len` eligible agents: FNV-1a of
+    /// `ROLE-ENV-NAME-INSTANCE` picks start and stride.
+    pub(crate) fn of(job: &JobKey, instance: u32, len: usize) -> Walk {
         const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
         const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let hash = task.0.bytes().fold(OFFSET_BASIS, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+        let name = TaskId::new(job, instance, "");
+        let hash = name.0.bytes().fold(OFFSET_BASIS, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
         if len < 2 {
             return Walk { start: 0, stride: 1 };
         }
@@ -132,9 +135,10 @@ mod tests {
     #[test]
     fn every_walk_visits_every_agent_once() {
         for len in [0, 1, 2, 12, 97, 1000] {
-            for task in 0..20 {
-                let walk = Walk::of(&TaskId(format!("www-data-prod-web-{task}-abc")), len);
-                assert_eq!(walk, Walk::of(&TaskId(format!("www-data-prod-web-{task}-abc")), len), "stable");
+            let job: JobKey = "devcluster/www-data/prod/web".parse().expect("key parses");
+            for instance in 0..20 {
+                let walk = Walk::of(&job, instance, len);
+                assert_eq!(walk, Walk::of(&job, instance, len), "stable");
                 let eligible: Vec<u32> = (0..len as u32).collect();
                 let mut seen = Vec::new();
                 best_of(&eligible, walk, usize::MAX, |agent| {

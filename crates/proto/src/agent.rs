@@ -1,4 +1,4 @@
-//! Conversions of agent resources and port maps.
+//! Conversions of agent resources, port maps and launches.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,6 +34,22 @@ impl TryFrom<&v1::AgentResources> for model::AgentResources {
             return Err(WireError { field: "agent cpus", reason: format!("{} is not a cpu count", r.cpus) });
         }
         Ok(model::AgentResources { cpus: r.cpus, mem_mb: r.mem_mb, disk_mb: r.disk_mb, gpus: r.gpus, ports })
+    }
+}
+
+/// The launch of `task` as an agent receives it, built from the task's own config version.
+pub fn launch_to_wire(task: &model::ScheduledTask) -> v1::LaunchTask {
+    let config = &task.config;
+    v1::LaunchTask {
+        task_id: task.id.0.clone(),
+        job: Some((&task.job).into()),
+        instance: task.instance,
+        task: Some((&config.task).into()),
+        ports: task.assignment.as_ref().map(|a| ports_to_wire(&a.ports)).unwrap_or_default(),
+        health_check_config: Some(crate::health_check_to_wire(&config.health_check_config)),
+        lifecycle: Some(crate::lifecycle_to_wire(&config.lifecycle)),
+        announce: config.announce.as_ref().map(crate::announcer_to_wire),
+        config_version: config.id().to_string(),
     }
 }
 

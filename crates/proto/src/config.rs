@@ -49,7 +49,7 @@ pub(crate) fn logger_from_wire(l: Option<&v1::Logger>) -> Result<c::Logger, Wire
     Ok(c::Logger { destination, mode, rotate })
 }
 
-pub(crate) fn update_config_to_wire(u: &c::UpdateConfig) -> v1::UpdateConfig {
+pub fn update_config_to_wire(u: &c::UpdateConfig) -> v1::UpdateConfig {
     use v1::update_config::UpdateStrategy as W;
     v1::UpdateConfig {
         batch_size: u.batch_size,
@@ -76,7 +76,7 @@ pub(crate) fn update_config_to_wire(u: &c::UpdateConfig) -> v1::UpdateConfig {
     }
 }
 
-pub(crate) fn update_config_from_wire(u: Option<&v1::UpdateConfig>) -> c::UpdateConfig {
+pub fn update_config_from_wire(u: Option<&v1::UpdateConfig>) -> c::UpdateConfig {
     use v1::update_config::UpdateStrategy as W;
     let Some(u) = u else { return c::UpdateConfig::default() };
     c::UpdateConfig {

@@ -106,28 +106,34 @@ impl From<&model::JobSpec> for v1::JobConfig {
     fn from(j: &model::JobSpec) -> v1::JobConfig {
         v1::JobConfig {
             key: Some((&j.key).into()),
-            task: Some((&j.task).into()),
+            task: Some((&j.config.task).into()),
             instances: j.instances,
-            service: j.service,
-            contact: j.contact.clone(),
-            tier: j.tier.clone(),
-            priority: j.priority,
-            production: j.production,
-            max_task_failures: j.max_task_failures,
+            service: j.config.service,
+            contact: j.config.contact.clone(),
+            tier: j.config.tier.clone(),
+            priority: j.config.priority,
+            production: j.config.production,
+            max_task_failures: j.config.max_task_failures,
             cron_schedule: j.cron_schedule.clone(),
             cron_collision_policy: cron_policy_to_wire(j.cron_collision_policy) as i32,
             update_config: Some(update_config_to_wire(&j.update_config)),
-            constraints: j.constraints.iter().map(constraint_to_wire).collect(),
-            metadata: j.metadata.iter().map(|m| v1::Metadata { key: m.key.clone(), value: m.value.clone() }).collect(),
-            health_check_config: Some(health_check_to_wire(&j.health_check_config)),
-            lifecycle: Some(lifecycle_to_wire(&j.lifecycle)),
-            announce: j.announce.as_ref().map(announcer_to_wire),
+            constraints: j.config.constraints.iter().map(constraint_to_wire).collect(),
+            metadata: j
+                .config
+                .metadata
+                .iter()
+                .map(|m| v1::Metadata { key: m.key.clone(), value: m.value.clone() })
+                .collect(),
+            health_check_config: Some(health_check_to_wire(&j.config.health_check_config)),
+            lifecycle: Some(lifecycle_to_wire(&j.config.lifecycle)),
+            announce: j.config.announce.as_ref().map(announcer_to_wire),
             partition_policy: j
+                .config
                 .partition_policy
                 .as_ref()
                 .map(|p| v1::PartitionPolicy { reschedule: p.reschedule, delay_secs: p.delay_secs }),
-            sla_policy: j.sla_policy.as_ref().map(sla_to_wire),
-            container: j.container.as_ref().map(container_to_wire),
+            sla_policy: j.config.sla_policy.as_ref().map(sla_to_wire),
+            container: j.config.container.as_ref().map(container_to_wire),
         }
     }
 }
@@ -136,19 +142,14 @@ impl TryFrom<&v1::JobConfig> for model::JobSpec {
     type Error = WireError;
 
     fn try_from(j: &v1::JobConfig) -> Result<model::JobSpec, WireError> {
-        Ok(model::JobSpec {
-            key: job_key(j.key.as_ref())?,
+        let config = model::TaskConfig {
             task: model::TaskSpec::try_from(j.task.as_ref().ok_or_else(|| missing("task"))?)?,
-            instances: j.instances,
             service: j.service,
             contact: j.contact.clone(),
             tier: j.tier.clone(),
             priority: j.priority,
             production: j.production,
             max_task_failures: j.max_task_failures,
-            cron_schedule: j.cron_schedule.clone(),
-            cron_collision_policy: cron_policy_from_wire(j.cron_collision_policy)?,
-            update_config: update_config_from_wire(j.update_config.as_ref()),
             constraints: j.constraints.iter().map(constraint_from_wire).collect::<Result<_, WireError>>()?,
             metadata: j
                 .metadata
@@ -164,6 +165,14 @@ impl TryFrom<&v1::JobConfig> for model::JobSpec {
                 .map(|p| model::config::PartitionPolicy { reschedule: p.reschedule, delay_secs: p.delay_secs }),
             sla_policy: j.sla_policy.as_ref().map(sla_from_wire).transpose()?,
             container: j.container.as_ref().map(container_from_wire).transpose()?,
+        };
+        Ok(model::JobSpec {
+            key: job_key(j.key.as_ref())?,
+            instances: j.instances,
+            cron_schedule: j.cron_schedule.clone(),
+            cron_collision_policy: cron_policy_from_wire(j.cron_collision_policy)?,
+            update_config: update_config_from_wire(j.update_config.as_ref()),
+            config,
         })
     }
 }

@@ -30,14 +30,16 @@ mod admin;
 mod agent;
 mod config;
 mod job;
+mod updates;
 
 pub use admin::maintenance_mode;
-pub use agent::{ports_from_wire, ports_to_wire};
+pub use agent::{launch_to_wire, ports_from_wire, ports_to_wire};
 pub use config::{
     announcer_from_wire, announcer_to_wire, health_check_from_wire, health_check_to_wire, lifecycle_from_wire,
-    lifecycle_to_wire,
+    lifecycle_to_wire, update_config_from_wire, update_config_to_wire,
 };
 pub use job::{job_key, task_state};
+pub use updates::{enum_name, update_state};
 
 #[cfg(test)]
 mod tests {
@@ -72,12 +74,12 @@ mod tests {
         task.user = Some("nobody".into());
         let mut job = model::JobSpec::new("devcluster/www-data/prod/web".parse().unwrap(), task);
         job.instances = 3;
-        job.service = true;
-        job.contact = Some("ops@example.com".into());
-        job.tier = Some("preferred".into());
-        job.priority = 5;
-        job.production = true;
-        job.max_task_failures = -1;
+        job.config.service = true;
+        job.config.contact = Some("ops@example.com".into());
+        job.config.tier = Some("preferred".into());
+        job.config.priority = 5;
+        job.config.production = true;
+        job.config.max_task_failures = -1;
         job.cron_collision_policy = c::CronCollisionPolicy::CancelNew;
         job.update_config = c::UpdateConfig {
             batch_size: 2,
@@ -93,13 +95,13 @@ mod tests {
                 autopause_after_batch: true,
             }),
         };
-        job.constraints = vec![
+        job.config.constraints = vec![
             model::Constraint::parse("rack", "!r1,r2").unwrap(),
             model::Constraint::parse("host", "like:web-.*").unwrap(),
             model::Constraint::parse("dedicated", "www-data/web").unwrap(),
         ];
-        job.metadata = vec![c::Metadata { key: "team".into(), value: "web".into() }];
-        job.health_check_config = c::HealthCheckConfig {
+        job.config.metadata = vec![c::Metadata { key: "team".into(), value: "web".into() }];
+        job.config.health_check_config = c::HealthCheckConfig {
             health_checker: c::HealthChecker::Shell {
                 shell_command: "curl localhost:{{thermos.ports[health]}}".into(),
             },
@@ -109,8 +111,8 @@ mod tests {
             min_consecutive_successes: 2,
             timeout_secs: 0.5,
         };
-        job.lifecycle = c::LifecycleConfig { http: None };
-        job.announce = Some(c::Announcer {
+        job.config.lifecycle = c::LifecycleConfig { http: None };
+        job.config.announce = Some(c::Announcer {
             primary_port: "http".into(),
             portmap: BTreeMap::from([
                 ("admin".into(), c::PortTarget::Static(8080)),
@@ -118,9 +120,9 @@ mod tests {
             ]),
             zk_path: Some("/custom".into()),
         });
-        job.partition_policy = Some(c::PartitionPolicy { reschedule: false, delay_secs: 60 });
-        job.sla_policy = Some(c::SlaPolicy::Percentage { percentage: 95.0, duration_secs: 1800 });
-        job.container = Some(c::Container::Mesos {
+        job.config.partition_policy = Some(c::PartitionPolicy { reschedule: false, delay_secs: 60 });
+        job.config.sla_policy = Some(c::SlaPolicy::Percentage { percentage: 95.0, duration_secs: 1800 });
+        job.config.container = Some(c::Container::Mesos {
             image: Some(c::MesosImage::Docker { name: "web".into(), tag: "1.2".into() }),
             volumes: vec![c::Volume {
                 container_path: "/data".into(),
@@ -142,11 +144,11 @@ mod tests {
         let spec = every_field();
         assert_eq!(round_trip(&spec), spec);
         let mut docker = spec.clone();
-        docker.container = Some(c::Container::Docker {
+        docker.config.container = Some(c::Container::Docker {
             image: "nginx".into(),
             parameters: vec![c::DockerParameter { name: "env".into(), value: "A=1".into() }],
         });
-        docker.sla_policy =
+        docker.config.sla_policy =
             Some(c::SlaPolicy::Coordinator { coordinator_url: "http://c".into(), status_key: "drain".into() });
         docker.update_config.update_strategy = Some(c::UpdateStrategy::Queue { batch_size: 3 });
         assert_eq!(round_trip(&docker), docker);
@@ -173,8 +175,8 @@ mod tests {
         wire.cron_collision_policy = 0;
         let spec = model::JobSpec::try_from(&wire).unwrap();
         assert_eq!(spec.update_config, c::UpdateConfig::default());
-        assert_eq!(spec.health_check_config, c::HealthCheckConfig::default());
-        assert_eq!(spec.lifecycle, c::LifecycleConfig::default());
+        assert_eq!(spec.config.health_check_config, c::HealthCheckConfig::default());
+        assert_eq!(spec.config.lifecycle, c::LifecycleConfig::default());
         assert_eq!(spec.cron_collision_policy, c::CronCollisionPolicy::KillExisting);
     }
 

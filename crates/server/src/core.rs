@@ -119,7 +119,7 @@ impl Scheduler {
         }
         let (value, effects) = outcome?;
         // Still under the state lock, so agents get commands in the order the state made them.
-        self.dispatch(&state, effects);
+        self.dispatch(effects);
         drop(state);
         Ok(value)
     }
@@ -127,7 +127,7 @@ impl Scheduler {
     /// Sends each effect to its agent's command channel, if the agent is connected. An agent
     /// that is not connected learns what it must run when it registers again. Lock order:
     /// state, then links; nothing takes the links lock and then the state lock.
-    fn dispatch(&self, state: &ClusterState, effects: Vec<Effect>) {
+    fn dispatch(&self, effects: Vec<Effect>) {
         if effects.is_empty() {
             return;
         }
@@ -135,20 +135,8 @@ impl Scheduler {
         for effect in effects {
             let (agent, command) = match effect {
                 Effect::Launch { agent, task } => {
-                    let assignment = task.assignment.as_ref();
-                    let job = state.job(&task.job);
-                    let launch = v1::LaunchTask {
-                        task_id: task.id.0.clone(),
-                        job: Some((&task.job).into()),
-                        instance: task.instance,
-                        task: Some((&task.spec).into()),
-                        ports: assignment.map(|a| atoll_proto::ports_to_wire(&a.ports)).unwrap_or_default(),
-                        health_check_config: job.map(|j| atoll_proto::health_check_to_wire(&j.health_check_config)),
-                        lifecycle: job.map(|j| atoll_proto::lifecycle_to_wire(&j.lifecycle)),
-                        announce: job.and_then(|j| j.announce.as_ref()).map(atoll_proto::announcer_to_wire),
-                    };
-                    tracing::info!(task = %task.id, %agent, "launching");
-                    (agent, v1::agent_command::Command::Launch(launch))
+                    tracing::info!(task = %task.id, %agent, config = %task.config.id().short(), "launching");
+                    (agent, v1::agent_command::Command::Launch(atoll_proto::launch_to_wire(&task)))
                 }
                 Effect::Kill { agent, task } => {
                     tracing::info!(%task, %agent, "killing");

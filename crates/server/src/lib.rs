@@ -16,6 +16,7 @@ mod core;
 mod logs_api;
 mod registry_api;
 mod scheduler_api;
+mod updates_api;
 
 use std::future::Future;
 use std::path::Path;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use atoll_proto::v1::agent_service_server::AgentServiceServer;
 use atoll_proto::v1::registry_service_server::RegistryServiceServer;
 use atoll_proto::v1::scheduler_service_server::SchedulerServiceServer;
+use atoll_proto::v1::update_service_server::UpdateServiceServer;
 use atoll_state::StateConfig;
 use atoll_storage::SledStore;
 use tokio::net::TcpListener;
@@ -82,6 +84,7 @@ pub async fn serve(
     health_reporter.set_serving::<SchedulerServiceServer<scheduler_api::SchedulerApi>>().await;
     health_reporter.set_serving::<AgentServiceServer<agent_api::AgentApi>>().await;
     health_reporter.set_serving::<RegistryServiceServer<registry_api::RegistryApi>>().await;
+    health_reporter.set_serving::<UpdateServiceServer<updates_api::UpdateApi>>().await;
     let registry = registry_api::RegistryApi::start(Arc::new(SystemClock));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(atoll_proto::FILE_DESCRIPTOR_SET)
@@ -102,6 +105,7 @@ pub async fn serve(
         .add_service(RegistryServiceServer::new(registry))
         .add_service(admin_api::service(scheduler.clone()))
         .add_service(logs_api::service(scheduler.clone()))
+        .add_service(updates_api::service(scheduler.clone()))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown);
     // A graceful stop waits for clients to finish; one that never answers must not hold the
     // scheduler up for ever.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use atoll_model::{JobKeyPrefix, JobSpec, ScheduledTask, TaskState};
 use atoll_proto::v1::{self, scheduler_service_server::SchedulerService};
 use atoll_proto::{WireError, job_key, ports_to_wire};
-use atoll_state::{ClusterState, StateError};
+use atoll_state::{ClusterState, PendingReason, StateError};
 use tonic::{Request, Response, Status};
 
 use crate::core::{CoreError, Scheduler};
@@ -38,7 +38,12 @@ pub(crate) fn core_status(e: CoreError) -> Status {
             | StateError::NothingToAdd
             | StateError::TooManyInstances { .. } => Status::invalid_argument(refusal.to_string()),
             StateError::InsufficientQuota(_) => Status::resource_exhausted(refusal.to_string()),
-            StateError::RestartInProgress(_) => Status::failed_precondition(refusal.to_string()),
+            StateError::NotAService(_) => Status::invalid_argument(refusal.to_string()),
+            StateError::NoActiveUpdate(_) => Status::not_found(refusal.to_string()),
+            StateError::RestartInProgress(_)
+            | StateError::UpdateInProgress { .. }
+            | StateError::UpdateRefuses { .. }
+            | StateError::NotPulsed { .. } => Status::failed_precondition(refusal.to_string()),
         },
         CoreError::Storage(_) => Status::internal(e.to_string()),
     }
@@ -69,16 +74,20 @@ fn task_status(state: &ClusterState, task: &ScheduledTask) -> v1::TaskStatus {
             })
             .collect(),
         failure_count: task.failure_count,
-        pending: (task.state == TaskState::Pending).then(|| state.why_pending(&task.id)).flatten().map(|reason| {
-            v1::PendingReason {
-                summary: reason.summary.clone(),
-                vetoes: reason
-                    .vetoes
-                    .iter()
-                    .map(|v| v1::Veto { reason: v.reason.clone(), hosts: v.hosts, examples: v.examples.clone() })
-                    .collect(),
-            }
-        }),
+        config_version: task.config.id().to_string(),
+        pending: (task.state == TaskState::Pending).then(|| state.why_pending(&task.id)).flatten().map(pending_to_wire),
+    }
+}
+
+/// A pending reason in full: the summary and every veto with its host counts and examples.
+pub(crate) fn pending_to_wire(reason: &PendingReason) -> v1::PendingReason {
+    v1::PendingReason {
+        summary: reason.summary.clone(),
+        vetoes: reason
+            .vetoes
+            .iter()
+            .map(|v| v1::Veto { reason: v.reason.clone(), hosts: v.hosts, examples: v.examples.clone() })
+            .collect(),
     }
 }
 

@@ -255,7 +255,7 @@ impl FakeAgent {
         let fake = FakeTask {
             job: task.job,
             instance: task.instance,
-            resources: task.spec.resources,
+            resources: task.config.task.resources.clone(),
             ports,
             state: TaskState::Assigned,
             launch: self.launches,

@@ -133,7 +133,7 @@ impl Checker {
                 state: task.state,
                 agent: task.assignment.as_ref().map(|a| a.agent.clone()),
                 events: task.events.len(),
-                demand: Demand::of(&task.spec.resources),
+                demand: Demand::of(&task.config.task.resources),
                 ports: task.assignment.as_ref().map(|a| a.ports.values().copied().collect()).unwrap_or_default(),
             };
             self.remember(task.id.clone(), shadow, &mut agents, &mut instances);

@@ -37,8 +37,8 @@ pub fn job(name: &str, instances: u32, service: bool, constraints: &[(&str, &str
     let task = TaskSpec::new(vec![process], Resources { cpu: 0.25, ram_mb: 256, disk_mb: 512, gpu: 0 });
     let mut job = JobSpec::new(key(name), task);
     job.instances = instances;
-    job.service = service;
-    job.constraints = constraints
+    job.config.service = service;
+    job.config.constraints = constraints
         .iter()
         .map(|(attribute, rule)| Constraint::parse(attribute, rule).expect("valid constraint"))
         .collect();

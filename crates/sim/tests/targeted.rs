@@ -126,7 +126,7 @@ fn a_failing_batch_job_runs_max_task_failures_times_with_backoff_then_stays_fail
         config.state.max_backoff_ms = 3_000;
     });
     let mut failing = job("flaky", 1, false, &[]);
-    failing.max_task_failures = 3;
+    failing.config.max_task_failures = 3;
     sim.submit(1_000, failing, Behaviour::Fail { after_ms: (1_000, 1_000) });
     converge(&mut sim);
     let runs = sim.state().job_tasks(&key("flaky"), true);

@@ -139,7 +139,7 @@ impl ClusterState {
                 continue;
             }
             if let Some(agent) = agents.get_mut(&assignment.agent) {
-                agent.used.add(&task.spec.resources);
+                agent.used.add(&task.config.task.resources);
                 agent.used_ports.extend(assignment.ports.values().copied());
                 if wanted(&task.job) {
                     placed.entry(task.job.clone()).or_default().push(assignment.agent.clone());

@@ -1,5 +1,5 @@
-//! Adding instances to a running job (`atoll job add`): the config of one instance is cloned
-//! into new instance ids after the job's last, within the role's quota.
+//! Adding instances to a running job (`atoll job add`): the config version of one instance is
+//! given to new instance ids after the job's last, within the role's quota.
 
 use atoll_model::job::MAX_INSTANCES_PER_JOB;
 use atoll_model::{JobKey, TaskId};
@@ -25,19 +25,27 @@ impl ClusterState {
         if count == 0 {
             return Err(StateError::NothingToAdd);
         }
+        if let Some(update) = self.active_update(job) {
+            return Err(StateError::UpdateInProgress {
+                job: Box::new(job.clone()),
+                id: update.id,
+                state: update.state,
+            });
+        }
         let total = u64::from(spec.instances) + u64::from(count);
         if total > u64::from(MAX_INSTANCES_PER_JOB) {
             return Err(StateError::TooManyInstances { job: Box::new(job.clone()), count: total });
         }
-        let template = self
-            .instance_tasks(job, instance)
-            .max_by_key(|t| (t.events.first().map(|e| e.at_ms), t.id.clone()))
-            .map_or_else(|| spec.task.clone(), |t| t.spec.clone());
-        self.check_quota(&spec, &template, count)?;
+        let newest = self.instance_tasks(job, instance).max_by_key(|t| t.creation_order()).map(|t| t.config.clone());
+        let template = match newest {
+            Some(version) => version,
+            None => self.intern(spec.config.clone()),
+        };
+        self.check_quota(job, &template, count)?;
         let first = spec.instances;
         spec.instances += count;
         let ids =
-            (first..spec.instances).map(|new| self.add_task(&spec, &template, new, Lineage::first(), now_ms)).collect();
+            (first..spec.instances).map(|new| self.add_task(job, &template, new, Lineage::first(), now_ms)).collect();
         self.dirty_jobs.insert(job.clone());
         self.jobs.insert(job.clone(), spec);
         Ok(ids)

@@ -8,8 +8,11 @@
 //!   an illegal report is ignored and counted, never applied.
 //! - Every change to a job or task is recorded in [`Changes`]; the server makes those durable
 //!   (and only then answers the caller) by taking them with [`ClusterState::take_changes`].
-//! - Durable: jobs, tasks, the id sequence, host maintenance modes, role quotas and restarts in
-//!   progress. Decisions that wait on time need nothing more: a throttled task carries its
+//! - Every task carries its own config version ([`ConfigVersion`]); placement, launch and
+//!   rescheduling read it, never the job's current config. Versions are interned by content, so
+//!   tasks of one config share one copy, and a version no task or update refers to is dropped.
+//! - Durable: jobs, config versions, tasks, the id sequence, host maintenance modes, role quotas
+//!   and restarts in progress. Decisions that wait on time need nothing more: a throttled task carries its
 //!   `not_before_ms`, and a pending task's wait towards preemption starts at its PENDING event.
 //!   Rebuilt on start: agents, from registrations and from the agents that stored tasks point at.
 //!
@@ -24,12 +27,15 @@ mod queries;
 mod quota;
 mod restart;
 mod rounds;
+mod updates;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use atoll_model::job::MAX_INSTANCES_PER_JOB;
-use atoll_model::{AgentId, AgentResources, Attributes, JobKey, JobSpec, ScheduledTask, TaskId};
+use atoll_model::{
+    AgentId, AgentResources, Attributes, ConfigId, ConfigVersion, JobKey, JobSpec, ScheduledTask, TaskConfig, TaskId,
+};
 use atoll_placement::Policy;
 
 pub use agents::Registration;
@@ -40,6 +46,10 @@ pub use maintenance::HostMaintenance;
 pub use queries::JobSummary;
 pub use quota::QuotaUsage;
 pub use restart::{RestartPlan, Restarted};
+pub use updates::{
+    ChangeKind, InstanceAction, InstanceChange, InstanceEvent, InstanceUpdate, JobUpdate, PlannedInstance, Progress,
+    UnknownUpdateState, UpdateAction, UpdateEvent, UpdatePlan, UpdateStart, UpdateState,
+};
 
 /// Timeouts and backoffs of the state machine, in milliseconds.
 #[derive(Clone, Debug)]
@@ -59,6 +69,11 @@ pub struct StateConfig {
     pub preemption_delay_ms: u64,
     /// Terminal tasks kept per job, oldest pruned first.
     pub terminal_tasks_kept_per_job: usize,
+    /// A task an update started that has not reached RUNNING this long (PENDING, ASSIGNED or
+    /// STARTING) counts as a failure of its instance.
+    pub update_stuck_timeout_ms: u64,
+    /// Finished updates kept per job, oldest pruned first (Aurora keeps 10).
+    pub finished_updates_kept_per_job: usize,
     pub policy: Policy,
 }
 
@@ -74,6 +89,8 @@ impl StateConfig {
             max_backoff_ms: 5 * 60_000,
             preemption_delay_ms: 3 * 60_000,
             terminal_tasks_kept_per_job: 100,
+            update_stuck_timeout_ms: 5 * 60_000,
+            finished_updates_kept_per_job: 10,
             policy: Policy::default(),
         }
     }
@@ -103,6 +120,10 @@ pub enum Effect {
 pub struct Changes {
     pub jobs_put: Vec<JobSpec>,
     pub jobs_deleted: Vec<JobKey>,
+    /// Config versions first referred to since the last commit.
+    pub configs_put: Vec<ConfigVersion>,
+    /// Config versions nothing refers to any more.
+    pub configs_deleted: Vec<ConfigId>,
     pub tasks_put: Vec<ScheduledTask>,
     pub tasks_deleted: Vec<TaskId>,
     pub next_task_seq: u64,
@@ -113,12 +134,17 @@ pub struct Changes {
     pub quotas_put: Vec<(String, ResourceAggregate)>,
     pub restarts_put: Vec<RestartPlan>,
     pub restarts_deleted: Vec<JobKey>,
+    pub updates_put: Vec<JobUpdate>,
+    pub updates_deleted: Vec<u64>,
+    pub next_update_id: u64,
 }
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
         self.jobs_put.is_empty()
             && self.jobs_deleted.is_empty()
+            && self.configs_put.is_empty()
+            && self.configs_deleted.is_empty()
             && self.tasks_put.is_empty()
             && self.tasks_deleted.is_empty()
             && self.hosts_put.is_empty()
@@ -126,6 +152,8 @@ impl Changes {
             && self.quotas_put.is_empty()
             && self.restarts_put.is_empty()
             && self.restarts_deleted.is_empty()
+            && self.updates_put.is_empty()
+            && self.updates_deleted.is_empty()
     }
 }
 
@@ -133,6 +161,8 @@ impl Changes {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Durable {
     pub jobs: Vec<JobSpec>,
+    /// Every stored config version; tasks refer to theirs already.
+    pub configs: Vec<ConfigVersion>,
     pub tasks: Vec<ScheduledTask>,
     pub next_task_seq: u64,
     /// Hosts in a maintenance mode other than NONE, by hostname.
@@ -140,6 +170,9 @@ pub struct Durable {
     /// Production quota per role.
     pub quotas: Vec<(String, ResourceAggregate)>,
     pub restarts: Vec<RestartPlan>,
+    /// Updates in progress and the finished ones kept.
+    pub updates: Vec<JobUpdate>,
+    pub next_update_id: u64,
 }
 
 /// A request the state machine refuses.
@@ -169,6 +202,20 @@ pub enum StateError {
         "Instance count must be between 1 and {MAX_INSTANCES_PER_JOB}, not {count}: job {job} cannot grow by that much"
     )]
     TooManyInstances { job: Box<JobKey>, count: u64 },
+    #[error(
+        "Updates are not supported for non-service tasks: job {0} is not a service (set service: true, or use Service())"
+    )]
+    NotAService(Box<JobKey>),
+    #[error(
+        "Job {job} is already being updated (update {id}, {state}); see `atoll update info {job}`, or pause, resume or abort it with `atoll update pause|resume|abort {job}`"
+    )]
+    UpdateInProgress { job: Box<JobKey>, id: u64, state: UpdateState },
+    #[error("Job {0} has no update in progress; `atoll update list {cluster}` shows its updates", cluster = .0.cluster)]
+    NoActiveUpdate(Box<JobKey>),
+    #[error("update {id} of {job} is {state} and cannot be {action} now")]
+    UpdateRefuses { job: Box<JobKey>, id: u64, state: UpdateState, action: &'static str },
+    #[error("update {id} of {job} takes no pulses: its update_config has no pulse_interval_secs")]
+    NotPulsed { job: Box<JobKey>, id: u64 },
 }
 
 /// The scheduler's whole in-memory state.
@@ -176,6 +223,8 @@ pub enum StateError {
 pub struct ClusterState {
     config: StateConfig,
     jobs: BTreeMap<JobKey, JobSpec>,
+    /// Every config version a task or an update refers to, by id: one shared copy each.
+    configs: BTreeMap<ConfigId, ConfigVersion>,
     tasks: BTreeMap<TaskId, ScheduledTask>,
     agents: BTreeMap<AgentId, AgentRecord>,
     /// Why each PENDING task was not placed in the last round it took part in; tasks of a job
@@ -187,16 +236,26 @@ pub struct ClusterState {
     quotas: BTreeMap<String, ResourceAggregate>,
     /// Restarts in progress, one per job at most.
     restarts: BTreeMap<JobKey, RestartPlan>,
+    /// Updates in progress and the finished ones kept, by id.
+    updates: BTreeMap<u64, JobUpdate>,
+    /// The update in progress of each job being updated.
+    active_updates: BTreeMap<JobKey, u64>,
+    next_update_id: u64,
     next_task_seq: u64,
     illegal_transitions: u64,
     /// A task has become PENDING since the last placement round.
     new_pending: bool,
     dirty_jobs: BTreeSet<JobKey>,
+    dirty_configs: BTreeSet<ConfigId>,
+    deleted_configs: BTreeSet<ConfigId>,
+    /// A task or update was dropped since configs were last collected: some may be unused.
+    configs_released: bool,
     dirty_tasks: BTreeSet<TaskId>,
     deleted_tasks: BTreeSet<TaskId>,
     dirty_hosts: BTreeSet<String>,
     dirty_quotas: BTreeSet<String>,
     dirty_restarts: BTreeSet<JobKey>,
+    dirty_updates: BTreeSet<u64>,
 }
 
 impl ClusterState {
@@ -211,23 +270,39 @@ impl ClusterState {
         let mut state = ClusterState {
             config,
             jobs: durable.jobs.into_iter().map(|j| (j.key.clone(), j)).collect(),
+            configs: durable.configs.into_iter().map(|c| (c.id(), c)).collect(),
             tasks: durable.tasks.into_iter().map(|t| (t.id.clone(), t)).collect(),
             agents: BTreeMap::new(),
             pending_reasons: BTreeMap::new(),
             host_modes: durable.host_modes.into_iter().collect(),
             quotas: durable.quotas.into_iter().collect(),
             restarts: durable.restarts.into_iter().map(|r| (r.job.clone(), r)).collect(),
+            active_updates: durable
+                .updates
+                .iter()
+                .filter(|u| !u.state.is_terminal())
+                .map(|u| (u.job.clone(), u.id))
+                .collect(),
+            updates: durable.updates.into_iter().map(|u| (u.id, u)).collect(),
+            next_update_id: durable.next_update_id,
             next_task_seq: durable.next_task_seq,
             illegal_transitions: 0,
             // Whatever was pending when the scheduler stopped wants a round now.
             new_pending: true,
             dirty_jobs: BTreeSet::new(),
+            dirty_configs: BTreeSet::new(),
+            deleted_configs: BTreeSet::new(),
+            configs_released: false,
             dirty_tasks: BTreeSet::new(),
             deleted_tasks: BTreeSet::new(),
             dirty_hosts: BTreeSet::new(),
             dirty_quotas: BTreeSet::new(),
             dirty_restarts: BTreeSet::new(),
+            dirty_updates: BTreeSet::new(),
         };
+        for task in state.tasks.values() {
+            state.configs.entry(task.config.id()).or_insert_with(|| task.config.clone());
+        }
         for task in state.tasks.values().filter(|t| t.state.is_on_agent()) {
             if let Some(a) = &task.assignment {
                 state.agents.entry(a.agent.clone()).or_insert_with(|| AgentRecord {
@@ -254,6 +329,8 @@ impl ClusterState {
         let tasks_put: Vec<ScheduledTask> =
             self.dirty_tasks.iter().filter_map(|id| self.tasks.get(id).cloned()).collect();
         let tasks_deleted: Vec<TaskId> = self.deleted_tasks.iter().cloned().collect();
+        let configs_put = self.dirty_configs.iter().filter_map(|id| self.configs.get(id).cloned()).collect();
+        let configs_deleted = self.deleted_configs.iter().copied().collect();
         let (hosts_put, hosts_deleted) = {
             let modes = |host: &String| self.host_modes.get(host).map(|mode| (host.clone(), *mode));
             (self.dirty_hosts.iter().filter_map(modes).collect(), unset(&self.dirty_hosts, &self.host_modes))
@@ -262,15 +339,22 @@ impl ClusterState {
             self.dirty_quotas.iter().filter_map(|role| self.quotas.get(role).map(|q| (role.clone(), *q))).collect();
         let restarts_put = self.dirty_restarts.iter().filter_map(|job| self.restarts.get(job).cloned()).collect();
         let restarts_deleted = unset(&self.dirty_restarts, &self.restarts);
+        let updates_put = self.dirty_updates.iter().filter_map(|id| self.updates.get(id).cloned()).collect();
+        let updates_deleted = unset(&self.dirty_updates, &self.updates);
         self.dirty_jobs.clear();
+        self.dirty_configs.clear();
+        self.deleted_configs.clear();
         self.dirty_tasks.clear();
         self.deleted_tasks.clear();
         self.dirty_hosts.clear();
         self.dirty_quotas.clear();
         self.dirty_restarts.clear();
+        self.dirty_updates.clear();
         Changes {
             jobs_put,
             jobs_deleted,
+            configs_put,
+            configs_deleted,
             tasks_put,
             tasks_deleted,
             next_task_seq: self.next_task_seq,
@@ -279,6 +363,44 @@ impl ClusterState {
             quotas_put,
             restarts_put,
             restarts_deleted,
+            updates_put,
+            updates_deleted,
+            next_update_id: self.next_update_id,
+        }
+    }
+
+    /// The shared version of `config`: the one already known with its id, or a new one.
+    pub(crate) fn intern(&mut self, config: TaskConfig) -> ConfigVersion {
+        let id = ConfigId::of(&config);
+        if let Some(known) = self.configs.get(&id) {
+            return known.clone();
+        }
+        let version = ConfigVersion::stored(id, config);
+        self.configs.insert(id, version.clone());
+        self.dirty_configs.insert(id);
+        self.deleted_configs.remove(&id);
+        version
+    }
+
+    /// A known config version.
+    pub fn config_version(&self, id: &ConfigId) -> Option<&ConfigVersion> {
+        self.configs.get(id)
+    }
+
+    /// Drops the config versions no task and no update refers to, once something that held
+    /// one was dropped.
+    pub(crate) fn collect_configs(&mut self) {
+        if !std::mem::take(&mut self.configs_released) {
+            return;
+        }
+        let mut used: BTreeSet<ConfigId> = self.tasks.values().map(|t| t.config.id()).collect();
+        used.extend(self.update_config_ids());
+        let unused: Vec<ConfigId> = self.configs.keys().filter(|id| !used.contains(id)).copied().collect();
+        for id in unused {
+            self.configs.remove(&id);
+            if !self.dirty_configs.remove(&id) {
+                self.deleted_configs.insert(id);
+            }
         }
     }
 

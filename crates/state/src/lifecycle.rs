@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use atoll_model::{AgentId, JobKey, JobSpec, ScheduledTask, TaskEvent, TaskId, TaskSpec, TaskState};
+use atoll_model::{AgentId, ConfigVersion, JobKey, JobSpec, ScheduledTask, TaskEvent, TaskId, TaskState};
 
 use crate::{ClusterState, Effect, StateError};
 
@@ -20,33 +20,36 @@ impl ClusterState {
         if !problems.is_empty() {
             return Err(StateError::InvalidJob { job: Box::new(spec.key), problems });
         }
-        self.check_quota(&spec, &spec.task, spec.instances)?;
+        self.check_quota(&spec.key, &spec.config, spec.instances)?;
+        let version = self.intern(spec.config.clone());
         let ids = (0..spec.instances)
-            .map(|instance| self.add_task(&spec, &spec.task, instance, Lineage::first(), now_ms))
+            .map(|instance| self.add_task(&spec.key, &version, instance, Lineage::first(), now_ms))
             .collect();
         self.dirty_jobs.insert(spec.key.clone());
         self.jobs.insert(spec.key.clone(), spec);
         Ok(ids)
     }
 
-    /// Creates a task of `spec` for one instance of `job`: PENDING, or THROTTLED while the
-    /// lineage's delay lasts.
+    /// Creates a task of config `version` for one instance of `job`: PENDING, or THROTTLED
+    /// while the lineage's delay lasts.
     pub(crate) fn add_task(
         &mut self,
-        job: &JobSpec,
-        spec: &TaskSpec,
+        job: &JobKey,
+        version: &ConfigVersion,
         instance: u32,
         lineage: Lineage,
         now_ms: u64,
     ) -> TaskId {
-        let Lineage { failure_count, ancestor, delay_ms } = lineage;
+        let Lineage { failure_count, ancestor, delay_ms, message } = lineage;
         self.next_task_seq += 1;
-        let id = TaskId::new(&job.key, instance, &format!("{:x}-{}", now_ms, self.next_task_seq));
+        let id = TaskId::new(job, instance, &format!("{:x}-{}", now_ms, self.next_task_seq));
         let (state, message) = if delay_ms > 0 {
             (
                 TaskState::Throttled,
                 format!("Rescheduled, throttled for {} s: the previous run was short", delay_ms / 1000),
             )
+        } else if let Some(message) = message {
+            (TaskState::Pending, message)
         } else if ancestor.is_some() {
             (TaskState::Pending, "Rescheduled".to_owned())
         } else {
@@ -54,11 +57,9 @@ impl ClusterState {
         };
         let task = ScheduledTask {
             id: id.clone(),
-            job: job.key.clone(),
+            job: job.clone(),
             instance,
-            spec: spec.clone(),
-            requested_ports: job.requested_ports(),
-            priority: job.priority,
+            config: version.clone(),
             state,
             assignment: None,
             sandbox: None,
@@ -179,7 +180,14 @@ impl ClusterState {
         if current == report.state {
             return Vec::new();
         }
-        self.transition(task_id, report.state, &report.message, now_ms)
+        let job = self.tasks.get(task_id).map(|t| t.job.clone());
+        let mut effects = self.transition(task_id, report.state, &report.message, now_ms);
+        // An update of the job moves on at once: the next kill or replacement need not wait
+        // for the housekeeping tick.
+        if let Some(update) = job.and_then(|job| self.active_updates.get(&job).copied()) {
+            effects.extend(self.drive_update(update, now_ms));
+        }
+        effects
     }
 
     /// Moves a task to `next` if Aurora allows it, recording the event and acting on it:
@@ -219,16 +227,19 @@ impl ClusterState {
         if previous == TaskState::Killing {
             return;
         }
-        let Some(job) = self.jobs.get(&task.job).cloned() else { return };
+        let Some(job) = self.jobs.get(&task.job) else { return };
         if task.instance >= job.instances {
             return;
         }
+        let config = &task.config;
         let mut failure_count = task.failure_count;
         let reschedule = match task.state {
-            TaskState::Finished => job.service,
+            TaskState::Finished => config.service,
             TaskState::Failed => {
                 failure_count += 1;
-                job.service || job.max_task_failures == -1 || failure_count < job.max_task_failures.max(0) as u32
+                config.service
+                    || config.max_task_failures == -1
+                    || failure_count < config.max_task_failures.max(0) as u32
             }
             TaskState::Killed | TaskState::Lost => true,
             _ => false,
@@ -241,8 +252,8 @@ impl ClusterState {
         } else {
             0
         };
-        let lineage = Lineage { failure_count, ancestor: Some(task.id.clone()), delay_ms };
-        self.add_task(&job, &task.spec, task.instance, lineage, now_ms);
+        let lineage = Lineage { failure_count, ancestor: Some(task.id.clone()), delay_ms, message: None };
+        self.add_task(&task.job, &task.config, task.instance, lineage, now_ms);
     }
 
     /// Aurora's flapping throttle: a task that ran shorter than the threshold is followed by a
@@ -279,12 +290,14 @@ pub(crate) struct Lineage {
     pub(crate) ancestor: Option<TaskId>,
     /// How long the task is THROTTLED before it may be placed.
     pub(crate) delay_ms: u64,
+    /// Its first event's message, when not the usual "Created" or "Rescheduled".
+    pub(crate) message: Option<String>,
 }
 
 impl Lineage {
     /// A new instance's first run.
     pub(crate) fn first() -> Lineage {
-        Lineage { failure_count: 0, ancestor: None, delay_ms: 0 }
+        Lineage { failure_count: 0, ancestor: None, delay_ms: 0, message: None }
     }
 }
 

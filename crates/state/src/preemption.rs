@@ -62,22 +62,21 @@ impl ClusterState {
         effects
     }
 
-    /// Every task on an agent that preemption could stop, with its job's role, tier and
-    /// priority.
+    /// Every task on an agent that preemption could stop, with its role, and the tier and
+    /// priority of its own config.
     fn victims(&self) -> Vec<Victim> {
         self.tasks
             .values()
             .filter(|t| matches!(t.state, TaskState::Assigned | TaskState::Starting | TaskState::Running))
             .filter_map(|t| {
-                let job = self.jobs.get(&t.job)?;
                 let assignment = t.assignment.as_ref()?;
                 Some(Victim {
                     task: t.id.clone(),
                     agent: assignment.agent.clone(),
                     role: t.job.role.clone(),
-                    tier: job.effective_tier(),
-                    priority: t.priority,
-                    resources: t.spec.resources.clone(),
+                    tier: t.config.effective_tier(),
+                    priority: t.config.priority,
+                    resources: t.config.task.resources.clone(),
                     ports: assignment.ports.len(),
                 })
             })

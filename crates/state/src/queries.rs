@@ -29,7 +29,7 @@ impl ClusterState {
             .map(|job| {
                 let mut summary = JobSummary {
                     key: job.key.clone(),
-                    service: job.service,
+                    service: job.config.service,
                     instances: job.instances,
                     pending: 0,
                     active: 0,
@@ -59,12 +59,7 @@ impl ClusterState {
     /// instance. Ordered by instance, newest run first.
     pub fn job_tasks(&self, key: &JobKey, include_history: bool) -> Vec<&ScheduledTask> {
         let mut tasks: Vec<&ScheduledTask> = self.tasks.values().filter(|t| t.job == *key).collect();
-        tasks.sort_by(|a, b| {
-            a.instance
-                .cmp(&b.instance)
-                .then(b.events.first().map(|e| e.at_ms).cmp(&a.events.first().map(|e| e.at_ms)))
-                .then(b.id.cmp(&a.id))
-        });
+        tasks.sort_by(|a, b| a.instance.cmp(&b.instance).then(b.creation_order().cmp(&a.creation_order())));
         if !include_history {
             tasks.dedup_by_key(|t| t.instance);
         }

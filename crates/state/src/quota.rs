@@ -6,7 +6,7 @@
 //! limited only once a quota is set for it (`atoll quota set`, which `0 0 0` makes a ban), so a
 //! fresh cluster runs production jobs without an operator's step first.
 
-use atoll_model::{JobSpec, ResourceAggregate, TaskSpec};
+use atoll_model::{JobKey, ResourceAggregate, TaskConfig};
 
 use crate::{ClusterState, StateError};
 
@@ -41,28 +41,28 @@ impl ClusterState {
             non_production: ResourceAggregate::default(),
         };
         for task in self.tasks.values().filter(|t| t.state.is_active() && t.job.role == role) {
-            let Some(job) = self.jobs.get(&task.job) else { continue };
-            let bucket = if job.is_dedicated() {
+            let config = &task.config;
+            let bucket = if config.is_dedicated() {
                 &mut usage.dedicated
-            } else if job.is_production() {
+            } else if config.is_production() {
                 &mut usage.production
             } else {
                 &mut usage.non_production
             };
-            *bucket = bucket.plus(ResourceAggregate::of(&task.spec.resources, 1));
+            *bucket = bucket.plus(ResourceAggregate::of(&config.task.resources, 1));
         }
         usage
     }
 
-    /// Refuses `instances` more tasks of `spec` for `job` if they would take its role's
+    /// Refuses `instances` more tasks of `config` for `job` if they would take its role's
     /// production use past the quota.
-    pub(crate) fn check_quota(&self, job: &JobSpec, spec: &TaskSpec, instances: u32) -> Result<(), StateError> {
-        if !job.is_production() || job.is_dedicated() {
+    pub(crate) fn check_quota(&self, job: &JobKey, config: &TaskConfig, instances: u32) -> Result<(), StateError> {
+        if !config.is_production() || config.is_dedicated() {
             return Ok(());
         }
-        let usage = self.quota(&job.key.role);
+        let usage = self.quota(&job.role);
         let Some(quota) = usage.quota else { return Ok(()) };
-        let requested = usage.production.plus(ResourceAggregate::of(&spec.resources, u64::from(instances)));
+        let requested = usage.production.plus(ResourceAggregate::of(&config.task.resources, u64::from(instances)));
         match quota.excess(&requested) {
             Some(details) => Err(StateError::InsufficientQuota(details)),
             None => Ok(()),

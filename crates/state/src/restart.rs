@@ -48,6 +48,13 @@ impl ClusterState {
         if self.restarts.contains_key(job) {
             return Err(StateError::RestartInProgress(Box::new(job.clone())));
         }
+        if let Some(update) = self.active_update(job) {
+            return Err(StateError::UpdateInProgress {
+                job: Box::new(job.clone()),
+                id: update.id,
+                state: update.state,
+            });
+        }
         let count = spec.instances;
         let wanted: BTreeSet<u32> = match instances {
             Some(set) if set.is_empty() => return Err(StateError::NoInstancesGiven),

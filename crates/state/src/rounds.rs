@@ -1,9 +1,10 @@
 //! Placement rounds (with preemption for tasks that waited too long) and periodic
-//! housekeeping: timeouts, throttle releases, restart batches, drained hosts, pruning.
+//! housekeeping: timeouts, throttle releases, restart batches, updates, drained hosts, pruning
+//! of old tasks, finished updates and the config versions nothing refers to any more.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_model::{Assignment, JobKey, TaskId, TaskState};
+use atoll_model::{Assignment, ConfigId, JobKey, TaskId, TaskState};
 use atoll_placement::{PendingJob, PendingTask, place};
 
 use crate::lifecycle::is_being_killed;
@@ -14,29 +15,36 @@ impl ClusterState {
     /// task left over keeps the reason placement gave.
     pub fn schedule(&mut self, now_ms: u64) -> Vec<Effect> {
         self.new_pending = false;
-        let mut pending: BTreeMap<&JobKey, PendingJob> = BTreeMap::new();
+        // One entry per job and config version: each brings its own constraints, tier and
+        // priority, and placement counts the job's instances over all of them.
+        let mut pending: BTreeMap<(&JobKey, ConfigId), PendingJob> = BTreeMap::new();
+        let reservations = self.reservations();
         for task in self.tasks.values().filter(|t| t.state == TaskState::Pending) {
             let Some(job) = self.jobs.get(&task.job) else { continue };
-            let entry = pending.entry(&job.key).or_insert_with(|| PendingJob {
+            let config = &task.config;
+            let entry = pending.entry((&job.key, config.id())).or_insert_with(|| PendingJob {
                 key: job.key.clone(),
-                tier: job.effective_tier(),
-                priority: job.priority,
-                service: job.service,
+                tier: config.effective_tier(),
+                priority: config.priority,
+                service: config.service,
                 instances: job.instances,
-                constraints: job.constraints.clone(),
+                constraints: config.constraints.clone(),
                 tasks: Vec::new(),
             });
             entry.tasks.push(PendingTask {
                 id: task.id.clone(),
-                resources: task.spec.resources.clone(),
-                ports: task.requested_ports.clone(),
+                instance: task.instance,
+                reserved_agent: reservations.get(&task.id).cloned(),
+                resources: config.task.resources.clone(),
+                ports: config.requested_ports().clone(),
                 not_before_ms: task.not_before_ms,
             });
         }
         if pending.is_empty() {
             return Vec::new();
         }
-        let snapshot = self.snapshot_for(|job| pending.contains_key(job), false);
+        let wanted: BTreeSet<&JobKey> = pending.keys().map(|(key, _)| *key).collect();
+        let snapshot = self.snapshot_for(|job| wanted.contains(job), false);
         let jobs: Vec<PendingJob> = pending.into_values().collect();
         let plan = place(&snapshot, &jobs, &self.config.policy, now_ms);
         let unplaced: Vec<TaskId> = plan.unplaced.iter().map(|u| u.task.clone()).collect();
@@ -85,8 +93,11 @@ impl ClusterState {
             effects.extend(self.transition(&id, TaskState::Pending, "Backoff over", now_ms));
         }
         effects.extend(self.advance_restarts(now_ms));
+        effects.extend(self.advance_updates(now_ms));
         self.finish_draining();
         self.prune_terminal_tasks();
+        self.prune_finished_updates();
+        self.collect_configs();
         effects
     }
 
@@ -107,6 +118,22 @@ impl ClusterState {
             self.tasks.remove(&id);
             self.dirty_tasks.remove(&id);
             self.deleted_tasks.insert(id);
+            self.configs_released = true;
+        }
+    }
+
+    /// Keeps the newest finished updates of each job, and those of jobs still known.
+    fn prune_finished_updates(&mut self) {
+        let keep = self.config.finished_updates_kept_per_job;
+        let mut by_job: BTreeMap<&JobKey, Vec<u64>> = BTreeMap::new();
+        for update in self.updates.values().rev().filter(|u| u.state.is_terminal()) {
+            by_job.entry(&update.job).or_default().push(update.id);
+        }
+        let doomed: Vec<u64> = by_job.into_values().flat_map(|ids| ids.into_iter().skip(keep)).collect();
+        for id in doomed {
+            self.updates.remove(&id);
+            self.dirty_updates.insert(id);
+            self.configs_released = true;
         }
     }
 }

@@ -7,17 +7,24 @@
 //! - The data directory records its schema version; a newer version is refused, never rewritten.
 //! - One scheduler per data directory: a second open fails at once with [`StoreError::Locked`].
 //!
-//! Layout (schema 2): tree `jobs` maps `CLUSTER/ROLE/ENV/NAME` to a JSON job spec; tree `tasks`
-//! maps a task id to a JSON task; tree `hosts` maps a hostname to its maintenance mode (JSON;
-//! hosts in NONE have no record); tree `quotas` maps a role to its production quota (JSON);
-//! tree `restarts` maps `CLUSTER/ROLE/ENV/NAME` to the restart in progress (JSON); tree `meta`
-//! holds `schema_version` and `next_task_seq` (big-endian u64).
+//! Layout (schema 3), every value in the versioned envelope of `records`:
+//! - `jobs`: `CLUSTER/ROLE/ENV/NAME` → the job spec;
+//! - `configs`: a config id (64 hex digits) → the task config stored under it;
+//! - `tasks`: a task id → the task, naming its config;
+//! - `hosts`: a hostname → its maintenance mode (hosts in NONE have no record);
+//! - `quotas`: a role → its production quota;
+//! - `restarts`: `CLUSTER/ROLE/ENV/NAME` → the restart in progress;
+//! - `updates`: an update id in 20 decimal digits → the update;
+//! - `meta`: `schema_version`, `next_task_seq` and `next_update_id` (big-endian u64).
 //!
-//! Schema 1 had only `jobs`, `tasks` and `meta`: its data directory is read as is (the new trees
-//! start empty) and its recorded version raised to 2 on open, so an older Atoll, which would
-//! ignore the new trees, refuses it from then on.
+//! Older schemas are upgraded on open, in one transaction: schema 1 had only `jobs`, `tasks` and
+//! `meta`; schema 2 added `hosts`, `quotas` and `restarts`; both stored bare records (format 1)
+//! and tasks that carried their own task spec. The new schema version is recorded in the same
+//! transaction, so an older Atoll refuses the directory from then on. The golden tests
+//! (`sled_store/tests.rs`) read a schema-2 directory written by the release before schema 3.
 
 mod memory;
+mod records;
 mod sled_store;
 
 pub use memory::MemoryStore;
@@ -26,7 +33,7 @@ pub use sled_store::SledStore;
 use atoll_state::{Changes, Durable};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Where the scheduler keeps what must survive a restart.
 pub trait Store: Send + Sync {
@@ -47,6 +54,10 @@ pub enum StoreError {
         "data directory {dir} has schema version {found}, newer than this Atoll understands ({SCHEMA_VERSION}); run a newer Atoll"
     )]
     NewerSchema { dir: String, found: u64 },
+    #[error(
+        "data directory {dir}: {record} is stored in format {found}, newer than this Atoll understands ({known}); run a newer Atoll"
+    )]
+    NewerFormat { dir: String, record: String, found: u32, known: u32 },
     #[error("data directory {dir} is corrupt: {detail}")]
     Corrupt { dir: String, detail: String },
     #[error("storage I/O failed in {dir}: {detail}")]

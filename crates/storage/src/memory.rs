@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use atoll_model::{JobKey, JobSpec, MaintenanceMode, ResourceAggregate, ScheduledTask, TaskId};
-use atoll_state::{Changes, Durable, RestartPlan};
+use atoll_model::{
+    ConfigId, ConfigVersion, JobKey, JobSpec, MaintenanceMode, ResourceAggregate, ScheduledTask, TaskId,
+};
+use atoll_state::{Changes, Durable, JobUpdate, RestartPlan};
 
 use crate::{Store, StoreError};
 
@@ -17,11 +19,14 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Contents {
     jobs: BTreeMap<JobKey, JobSpec>,
+    configs: BTreeMap<ConfigId, ConfigVersion>,
     tasks: BTreeMap<TaskId, ScheduledTask>,
     next_task_seq: u64,
     host_modes: BTreeMap<String, MaintenanceMode>,
     quotas: BTreeMap<String, ResourceAggregate>,
     restarts: BTreeMap<JobKey, RestartPlan>,
+    updates: BTreeMap<u64, JobUpdate>,
+    next_update_id: u64,
 }
 
 impl Store for MemoryStore {
@@ -29,11 +34,14 @@ impl Store for MemoryStore {
         let inner = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(Durable {
             jobs: inner.jobs.values().cloned().collect(),
+            configs: inner.configs.values().cloned().collect(),
             tasks: inner.tasks.values().cloned().collect(),
             next_task_seq: inner.next_task_seq,
             host_modes: inner.host_modes.clone().into_iter().collect(),
             quotas: inner.quotas.clone().into_iter().collect(),
             restarts: inner.restarts.values().cloned().collect(),
+            updates: inner.updates.values().cloned().collect(),
+            next_update_id: inner.next_update_id,
         })
     }
 
@@ -44,6 +52,12 @@ impl Store for MemoryStore {
         }
         for key in &changes.jobs_deleted {
             inner.jobs.remove(key);
+        }
+        for version in &changes.configs_put {
+            inner.configs.insert(version.id(), version.clone());
+        }
+        for id in &changes.configs_deleted {
+            inner.configs.remove(id);
         }
         for task in &changes.tasks_put {
             inner.tasks.insert(task.id.clone(), task.clone());
@@ -61,6 +75,11 @@ impl Store for MemoryStore {
         for key in &changes.restarts_deleted {
             inner.restarts.remove(key);
         }
+        inner.updates.extend(changes.updates_put.iter().map(|u| (u.id, u.clone())));
+        for id in &changes.updates_deleted {
+            inner.updates.remove(id);
+        }
+        inner.next_update_id = changes.next_update_id;
         Ok(())
     }
 }

@@ -1,64 +1,217 @@
 //! The sled-backed [`Store`]: one sled database in the scheduler's data directory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use atoll_state::{Changes, Durable};
+use atoll_model::{ConfigId, ConfigVersion, JobKey, JobSpec, TaskConfig};
+use atoll_state::{Changes, Durable, JobUpdate};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+use crate::records::{self, TaskRecord, Unreadable};
 use crate::{SCHEMA_VERSION, Store, StoreError};
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const NEXT_SEQ_KEY: &[u8] = b"next_task_seq";
+const NEXT_UPDATE_KEY: &[u8] = b"next_update_id";
+
+/// The trees of the database, in the order of [`SledStore::trees`].
+#[derive(Clone, Copy)]
+enum TreeName {
+    Jobs,
+    Configs,
+    Tasks,
+    Hosts,
+    Quotas,
+    Restarts,
+    Updates,
+    Meta,
+}
 
 /// A store in a data directory, holding the directory's lock while open.
 pub struct SledStore {
     dir: PathBuf,
-    db: sled::Db,
-    jobs: sled::Tree,
-    tasks: sled::Tree,
-    hosts: sled::Tree,
-    quotas: sled::Tree,
-    restarts: sled::Tree,
-    meta: sled::Tree,
+    pub(crate) db: sled::Db,
+    trees: Vec<sled::Tree>,
+    upgraded_from: Option<u64>,
 }
 
+/// The keys and encoded values to write into one tree.
+type Writes = Vec<(Vec<u8>, Vec<u8>)>;
+
 impl SledStore {
-    /// Opens (or creates) the store in `dir`, checking its schema version and raising an older
-    /// one to this build's.
+    /// Opens (or creates) the store in `dir`, checking its schema version; an older schema's
+    /// records are rewritten in this build's formats in one transaction.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         let shown = dir.display().to_string();
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { dir: shown.clone(), detail: e.to_string() })?;
         let db = sled::Config::new().path(dir.join("db")).open().map_err(|e| open_error(&shown, e))?;
-        let tree = |name: &str| db.open_tree(name).map_err(|e| io(&shown, e));
-        let (jobs, tasks, meta) = (tree("jobs")?, tree("tasks")?, tree("meta")?);
-        let found = match meta.get(SCHEMA_KEY).map_err(|e| io(&shown, e))? {
+        let names = ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "meta"];
+        let trees = names.iter().map(|name| db.open_tree(name).map_err(|e| io(&shown, e))).collect::<Result<_, _>>()?;
+        let mut store = SledStore { dir: dir.to_owned(), db, trees, upgraded_from: None };
+        let found = match store.tree(TreeName::Meta).get(SCHEMA_KEY).map_err(|e| io(&shown, e))? {
             None => None,
             Some(raw) => Some(decode_u64(&raw).ok_or_else(|| StoreError::Corrupt {
                 dir: shown.clone(),
                 detail: "schema_version is not a number".to_owned(),
             })?),
         };
-        if let Some(found) = found.filter(|found| *found > SCHEMA_VERSION) {
-            return Err(StoreError::NewerSchema { dir: shown, found });
+        match found {
+            Some(found) if found > SCHEMA_VERSION => return Err(StoreError::NewerSchema { dir: shown, found }),
+            Some(SCHEMA_VERSION) => {}
+            Some(older) => {
+                store.upgrade()?;
+                store.upgraded_from = Some(older);
+            }
+            None => {
+                store
+                    .tree(TreeName::Meta)
+                    .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(|e| io(&shown, e))?;
+                store.db.flush().map_err(|e| io(&shown, e))?;
+            }
         }
-        let (hosts, quotas, restarts) = (tree("hosts")?, tree("quotas")?, tree("restarts")?);
-        if found != Some(SCHEMA_VERSION) {
-            meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()).map_err(|e| io(&shown, e))?;
-            db.flush().map_err(|e| io(&shown, e))?;
-        }
-        Ok(SledStore { dir: dir.to_owned(), db, jobs, tasks, hosts, quotas, restarts, meta })
+        Ok(store)
     }
 
-    /// Records a schema version, for tests of version refusal.
+    /// The schema the directory had if opening it upgraded it, for the scheduler to log.
+    pub fn upgraded_from(&self) -> Option<u64> {
+        self.upgraded_from
+    }
+
+    fn tree(&self, name: TreeName) -> &sled::Tree {
+        &self.trees[name as usize]
+    }
+
+    /// Rewrites every record of an older schema in this build's formats and records the
+    /// current schema, all in one transaction: a crash leaves the old directory as it was.
+    fn upgrade(&self) -> Result<(), StoreError> {
+        let durable = self.load()?;
+        let mut writes: Vec<Writes> = vec![Vec::new(); self.trees.len()];
+        let dir = self.shown();
+        let encode = |value: &dyn Encode| value.encode().map_err(|e| io(&dir, e));
+        for job in &durable.jobs {
+            writes[TreeName::Jobs as usize].push((job.key.to_string().into_bytes(), encode(job)?));
+        }
+        for version in &durable.configs {
+            writes[TreeName::Configs as usize].push((version.id().to_string().into_bytes(), encode(version.config())?));
+        }
+        for task in &durable.tasks {
+            writes[TreeName::Tasks as usize].push((task.id.0.clone().into_bytes(), encode(&TaskRecord::of(task))?));
+        }
+        for (host, mode) in &durable.host_modes {
+            writes[TreeName::Hosts as usize].push((host.clone().into_bytes(), encode(mode)?));
+        }
+        for (role, quota) in &durable.quotas {
+            writes[TreeName::Quotas as usize].push((role.clone().into_bytes(), encode(quota)?));
+        }
+        for plan in &durable.restarts {
+            writes[TreeName::Restarts as usize].push((plan.job.to_string().into_bytes(), encode(plan)?));
+        }
+        writes[TreeName::Meta as usize].push((SCHEMA_KEY.to_vec(), SCHEMA_VERSION.to_be_bytes().to_vec()));
+        self.transact(|trees| {
+            for (tree, records) in trees.iter().zip(&writes) {
+                for (key, value) in records {
+                    tree.insert(key.as_slice(), value.as_slice())?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Records a schema version, for tests of version refusal and upgrades.
     #[cfg(test)]
     pub(crate) fn set_schema_version(&self, version: u64) {
-        self.meta.insert(SCHEMA_KEY, &version.to_be_bytes()).expect("write schema version");
+        self.tree(TreeName::Meta).insert(SCHEMA_KEY, &version.to_be_bytes()).expect("write schema version");
         self.db.flush().expect("flush");
+    }
+
+    /// Writes a raw value, for tests of what older and broken stores hold.
+    #[cfg(test)]
+    pub(crate) fn put_raw(&self, tree: &str, key: &[u8], value: &[u8]) {
+        let index = ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "meta"]
+            .iter()
+            .position(|name| *name == tree)
+            .expect("a tree of the store");
+        self.trees[index].insert(key, value).expect("raw write");
+        self.db.flush().expect("flush");
+    }
+
+    /// The recorded schema version, for tests.
+    #[cfg(test)]
+    pub(crate) fn schema_version(&self) -> Option<u64> {
+        self.tree(TreeName::Meta).get(SCHEMA_KEY).unwrap().map(|raw| decode_u64(&raw).unwrap())
     }
 
     fn shown(&self) -> String {
         self.dir.display().to_string()
+    }
+
+    /// Runs `body` as one transaction over every tree, then flushes.
+    fn transact(
+        &self,
+        body: impl Fn(&[TransactionalTree]) -> Result<(), ConflictableTransactionError<()>>,
+    ) -> Result<(), StoreError> {
+        let dir = self.shown();
+        let trees: Vec<&sled::Tree> = self.trees.iter().collect();
+        match trees.as_slice().transaction(|views| body(views)) {
+            Ok(()) => {}
+            Err(TransactionError::Abort(())) => return Err(io(&dir, "transaction aborted")),
+            Err(TransactionError::Storage(e)) => return Err(io(&dir, e)),
+        }
+        self.db.flush().map_err(|e| io(&dir, e))?;
+        Ok(())
+    }
+
+    /// Every record of `tree` with its key, read by `decode`; `what` names the kind in a report.
+    fn records<T>(
+        &self,
+        tree: TreeName,
+        what: &str,
+        decode: impl Fn(&[u8]) -> Result<T, Unreadable>,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        self.tree(tree)
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry.map_err(|e| io(&self.shown(), e))?;
+                let key = String::from_utf8_lossy(&key).into_owned();
+                let record = decode(&value).map_err(|e| self.unreadable(what, &key, e))?;
+                Ok((key, record))
+            })
+            .collect()
+    }
+
+    fn unreadable(&self, what: &str, key: &str, error: Unreadable) -> StoreError {
+        match error {
+            Unreadable::Newer(found) => StoreError::NewerFormat {
+                dir: self.shown(),
+                record: format!("{what} {key}"),
+                found,
+                known: records::FORMAT,
+            },
+            Unreadable::Malformed(detail) => {
+                StoreError::Corrupt { dir: self.shown(), detail: format!("{what} {key}: {detail}") }
+            }
+        }
+    }
+
+    fn meta_u64(&self, key: &[u8], what: &str) -> Result<u64, StoreError> {
+        match self.tree(TreeName::Meta).get(key).map_err(|e| io(&self.shown(), e))? {
+            None => Ok(0),
+            Some(raw) => decode_u64(&raw)
+                .ok_or_else(|| StoreError::Corrupt { dir: self.shown(), detail: format!("{what}: not a number") }),
+        }
+    }
+}
+
+/// Any record, encoded in the current format: one closure then serves every kind.
+trait Encode {
+    fn encode(&self) -> Result<Vec<u8>, serde_json::Error>;
+}
+
+impl<T: serde::Serialize> Encode for T {
+    fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        records::encode(self)
     }
 }
 
@@ -83,90 +236,117 @@ fn open_error(dir: &str, e: sled::Error) -> StoreError {
     }
 }
 
-impl SledStore {
-    /// Every record of `tree`, decoded; `what` names the kind in a corruption report.
-    fn records<T: serde::de::DeserializeOwned>(
-        &self,
-        tree: &sled::Tree,
-        what: &str,
-    ) -> Result<Vec<(String, T)>, StoreError> {
-        tree.iter()
-            .map(|entry| {
-                let (key, value) = entry.map_err(|e| io(&self.shown(), e))?;
-                let key = String::from_utf8_lossy(&key).into_owned();
-                let record = serde_json::from_slice(&value)
-                    .map_err(|e| StoreError::Corrupt { dir: self.shown(), detail: format!("{what} {key}: {e}") })?;
-                Ok((key, record))
-            })
-            .collect()
-    }
-}
-
 impl Store for SledStore {
     fn load(&self) -> Result<Durable, StoreError> {
-        let mut durable = Durable {
-            jobs: self.records(&self.jobs, "job")?.into_iter().map(|(_, job)| job).collect(),
-            tasks: self.records(&self.tasks, "task")?.into_iter().map(|(_, task)| task).collect(),
-            host_modes: self.records(&self.hosts, "host")?,
-            quotas: self.records(&self.quotas, "quota of role")?,
-            restarts: self.records(&self.restarts, "restart of")?.into_iter().map(|(_, plan)| plan).collect(),
-            ..Durable::default()
-        };
-        if let Some(raw) = self.meta.get(NEXT_SEQ_KEY).map_err(|e| io(&self.shown(), e))? {
-            durable.next_task_seq = decode_u64(&raw).ok_or_else(|| StoreError::Corrupt {
-                dir: self.shown(),
-                detail: "next_task_seq: not a number".to_owned(),
-            })?;
+        let jobs: BTreeMap<JobKey, JobSpec> = self
+            .records(TreeName::Jobs, "job", records::decode_plain::<JobSpec>)?
+            .into_iter()
+            .map(|(_, job)| (job.key.clone(), job))
+            .collect();
+        let mut configs: BTreeMap<ConfigId, ConfigVersion> = BTreeMap::new();
+        for (key, config) in self.records(TreeName::Configs, "config", records::decode_plain::<TaskConfig>)? {
+            let id: ConfigId =
+                key.parse().map_err(|e| self.unreadable("config", &key, Unreadable::Malformed(format!("{e}"))))?;
+            configs.insert(id, ConfigVersion::stored(id, config));
         }
-        Ok(durable)
+        let tasks = self.records(TreeName::Tasks, "task", |bytes| records::decode_task(bytes, &jobs))?;
+        let tasks = tasks
+            .into_iter()
+            .map(|(key, (record, implied))| {
+                if let Some(config) = implied {
+                    configs.entry(record.config).or_insert_with(|| ConfigVersion::stored(record.config, config));
+                }
+                let version = configs.get(&record.config).cloned().ok_or_else(|| StoreError::Corrupt {
+                    dir: self.shown(),
+                    detail: format!("task {key} runs config {}, which is not stored", record.config),
+                })?;
+                Ok(record.into_task(version))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let updates: Vec<JobUpdate> =
+            self.records(TreeName::Updates, "update", records::decode_plain)?.into_iter().map(|(_, u)| u).collect();
+        if let Some((update, missing)) =
+            updates.iter().find_map(|u| u.config_ids().find(|id| !configs.contains_key(id)).map(|missing| (u, missing)))
+        {
+            return Err(StoreError::Corrupt {
+                dir: self.shown(),
+                detail: format!(
+                    "update {} of {} refers to config {missing}, which is not stored",
+                    update.id, update.job
+                ),
+            });
+        }
+        Ok(Durable {
+            jobs: jobs.into_values().collect(),
+            configs: configs.into_values().collect(),
+            tasks,
+            next_task_seq: self.meta_u64(NEXT_SEQ_KEY, "next_task_seq")?,
+            host_modes: self.records(TreeName::Hosts, "host", records::decode_plain)?,
+            quotas: self.records(TreeName::Quotas, "quota of role", records::decode_plain)?,
+            restarts: self
+                .records(TreeName::Restarts, "restart of", records::decode_plain)?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect(),
+            updates,
+            next_update_id: self.meta_u64(NEXT_UPDATE_KEY, "next_update_id")?,
+        })
     }
 
     fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
         let dir = self.shown();
-        let jobs_put = encode_all(&dir, changes.jobs_put.iter().map(|j| (j.key.to_string(), j)))?;
-        let tasks_put = encode_all(&dir, changes.tasks_put.iter().map(|t| (t.id.0.clone(), t)))?;
-        let hosts_put = encode_all(&dir, changes.hosts_put.iter().map(|(host, mode)| (host.clone(), mode)))?;
-        let quotas_put = encode_all(&dir, changes.quotas_put.iter().map(|(role, quota)| (role.clone(), quota)))?;
-        let restarts_put = encode_all(&dir, changes.restarts_put.iter().map(|r| (r.job.to_string(), r)))?;
-        let trees = (&self.jobs, &self.tasks, &self.hosts, &self.quotas, &self.restarts, &self.meta);
-        let result = trees.transaction(|(jobs, tasks, hosts, quotas, restarts, meta)| {
-            let puts = [(jobs, &jobs_put), (tasks, &tasks_put), (hosts, &hosts_put), (quotas, &quotas_put)];
-            for (tree, records) in puts.into_iter().chain([(restarts, &restarts_put)]) {
+        let encode = |value: &dyn Encode| value.encode().map_err(|e| io(&dir, e));
+        let mut writes: Vec<Writes> = vec![Vec::new(); self.trees.len()];
+        let mut removals: Vec<Vec<Vec<u8>>> = vec![Vec::new(); self.trees.len()];
+        for job in &changes.jobs_put {
+            writes[TreeName::Jobs as usize].push((job.key.to_string().into_bytes(), encode(job)?));
+        }
+        removals[TreeName::Jobs as usize].extend(changes.jobs_deleted.iter().map(|k| k.to_string().into_bytes()));
+        for version in &changes.configs_put {
+            writes[TreeName::Configs as usize].push((version.id().to_string().into_bytes(), encode(version.config())?));
+        }
+        removals[TreeName::Configs as usize]
+            .extend(changes.configs_deleted.iter().map(|id| id.to_string().into_bytes()));
+        for task in &changes.tasks_put {
+            writes[TreeName::Tasks as usize].push((task.id.0.clone().into_bytes(), encode(&TaskRecord::of(task))?));
+        }
+        removals[TreeName::Tasks as usize].extend(changes.tasks_deleted.iter().map(|id| id.0.clone().into_bytes()));
+        for (host, mode) in &changes.hosts_put {
+            writes[TreeName::Hosts as usize].push((host.clone().into_bytes(), encode(mode)?));
+        }
+        removals[TreeName::Hosts as usize].extend(changes.hosts_deleted.iter().map(|h| h.clone().into_bytes()));
+        for (role, quota) in &changes.quotas_put {
+            writes[TreeName::Quotas as usize].push((role.clone().into_bytes(), encode(quota)?));
+        }
+        for plan in &changes.restarts_put {
+            writes[TreeName::Restarts as usize].push((plan.job.to_string().into_bytes(), encode(plan)?));
+        }
+        removals[TreeName::Restarts as usize]
+            .extend(changes.restarts_deleted.iter().map(|k| k.to_string().into_bytes()));
+        for update in &changes.updates_put {
+            writes[TreeName::Updates as usize].push((update_key(update.id), encode(update)?));
+        }
+        removals[TreeName::Updates as usize].extend(changes.updates_deleted.iter().map(|id| update_key(*id)));
+        let meta = &mut writes[TreeName::Meta as usize];
+        meta.push((NEXT_SEQ_KEY.to_vec(), changes.next_task_seq.to_be_bytes().to_vec()));
+        meta.push((NEXT_UPDATE_KEY.to_vec(), changes.next_update_id.to_be_bytes().to_vec()));
+        self.transact(|trees| {
+            for ((tree, records), removed) in trees.iter().zip(&writes).zip(&removals) {
                 for (key, value) in records {
-                    tree.insert(key.as_bytes(), value.as_slice())?;
+                    tree.insert(key.as_slice(), value.as_slice())?;
+                }
+                for key in removed {
+                    tree.remove(key.as_slice())?;
                 }
             }
-            for key in &changes.jobs_deleted {
-                jobs.remove(key.to_string().as_bytes())?;
-            }
-            for id in &changes.tasks_deleted {
-                tasks.remove(id.0.as_bytes())?;
-            }
-            for host in &changes.hosts_deleted {
-                hosts.remove(host.as_bytes())?;
-            }
-            for key in &changes.restarts_deleted {
-                restarts.remove(key.to_string().as_bytes())?;
-            }
-            meta.insert(NEXT_SEQ_KEY, &changes.next_task_seq.to_be_bytes())?;
-            Ok::<(), ConflictableTransactionError<()>>(())
-        });
-        match result {
-            Ok(()) => {}
-            Err(TransactionError::Abort(())) => return Err(io(&dir, "transaction aborted")),
-            Err(TransactionError::Storage(e)) => return Err(io(&dir, e)),
-        }
-        self.db.flush().map_err(|e| io(&dir, e))?;
-        Ok(())
+            Ok(())
+        })
     }
 }
 
-/// Each record as its key and JSON.
-fn encode_all<'a, T: serde::Serialize + 'a>(
-    dir: &str,
-    records: impl Iterator<Item = (String, &'a T)>,
-) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-    records.map(|(key, value)| Ok((key, serde_json::to_vec(value).map_err(|e| io(dir, e))?))).collect()
+/// Updates are keyed by their id in 20 decimal digits, so they list in the order they were made.
+fn update_key(id: u64) -> Vec<u8> {
+    format!("{id:020}").into_bytes()
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ mod tests {
     use crate::test_support::{diagnostics_of, job_file_with, job_with, messages};
 
     fn announcer_of(expression: &str) -> Announcer {
-        job_with(&format!("announce: {expression}")).announce.expect("an announcer")
+        job_with(&format!("announce: {expression}")).config.announce.expect("an announcer")
     }
 
     #[test]
@@ -93,7 +93,7 @@ mod tests {
         assert_eq!(announcer.primary_port, "http");
         assert_eq!(announcer.portmap, BTreeMap::from([("aurora".to_owned(), PortTarget::Named("http".into()))]));
         assert_eq!(announcer.zk_path, None);
-        assert_eq!(job_with("").announce, None);
+        assert_eq!(job_with("").config.announce, None);
     }
 
     #[test]
@@ -120,7 +120,7 @@ mod tests {
     fn static_ports_need_a_dedicated_job() {
         let announcer = r#"announce: Announcer(#{ portmap: #{ aurora: "http", legacy: 8080 } }), constraints: #{ dedicated: "r/web" }"#;
         let job = job_with(announcer);
-        let portmap = &job.announce.as_ref().expect("an announcer").portmap;
+        let portmap = &job.config.announce.as_ref().expect("an announcer").portmap;
         assert_eq!(portmap.get("legacy"), Some(&PortTarget::Static(8080)));
         assert_eq!(job.requested_ports().into_iter().collect::<Vec<_>>(), vec!["http"]);
         let undedicated = job_file_with(r#"announce: Announcer(#{ portmap: #{ legacy: 8080 } })"#);

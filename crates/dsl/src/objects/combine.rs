@@ -124,7 +124,7 @@ let sidecar = Task(#{ name: "sidecar", processes: [Process(#{ name: "log", cmdli
 "#;
 
     fn task_of(expression: &str) -> atoll_model::TaskSpec {
-        job_of(&format!("{TASKS}{}", job_file_with_task(expression))).task
+        job_of(&format!("{TASKS}{}", job_file_with_task(expression))).config.task
     }
 
     #[test]

@@ -106,7 +106,7 @@ mod tests {
     use crate::test_support::{diagnostics_of, job_file_with, job_with, messages};
 
     fn container_of(expression: &str) -> Option<Container> {
-        job_with(&format!("container: {expression}")).container
+        job_with(&format!("container: {expression}")).config.container
     }
 
     #[test]
@@ -124,7 +124,7 @@ mod tests {
             container_of(r#"Docker(#{ image: "nginx" })"#),
             Some(Container::Docker { image: "nginx".into(), parameters: Vec::new() })
         );
-        assert_eq!(job_with("").container, None);
+        assert_eq!(job_with("").config.container, None);
     }
 
     #[test]

@@ -18,10 +18,10 @@ fn unset_fields_take_auroras_defaults() {
         min_consecutive_successes: 1,
         timeout_secs: 1.0,
     };
-    assert_eq!(job_with("").health_check_config, expected);
-    assert_eq!(job_with("health_check_config: HealthCheckConfig(#{})").health_check_config, expected);
+    assert_eq!(job_with("").config.health_check_config, expected);
+    assert_eq!(job_with("health_check_config: HealthCheckConfig(#{})").config.health_check_config, expected);
     let checker = "HealthCheckConfig(#{ health_checker: HealthCheckerConfig(#{ http: HttpHealthChecker(#{}) }) })";
-    assert_eq!(job_with(&format!("health_check_config: {checker}")).health_check_config, expected);
+    assert_eq!(job_with(&format!("health_check_config: {checker}")).config.health_check_config, expected);
     let lifecycle = LifecycleConfig {
         http: Some(HttpLifecycleConfig {
             port: "health".into(),
@@ -31,8 +31,8 @@ fn unset_fields_take_auroras_defaults() {
             shutdown_wait_secs: 5,
         }),
     };
-    assert_eq!(job_with("").lifecycle, lifecycle);
-    assert_eq!(job_with("lifecycle: LifecycleConfig(#{ http: HttpLifecycleConfig(#{}) })").lifecycle, lifecycle);
+    assert_eq!(job_with("").config.lifecycle, lifecycle);
+    assert_eq!(job_with("lifecycle: LifecycleConfig(#{ http: HttpLifecycleConfig(#{}) })").config.lifecycle, lifecycle);
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn every_http_field_can_be_set() {
         min_consecutive_successes: 2,
         timeout_secs: 0.5,
     };
-    assert_eq!(job.health_check_config, expected);
+    assert_eq!(job.config.health_check_config, expected);
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn a_shell_checker_carries_its_command() {
             shell: ShellHealthChecker(#{ shell_command: "curl -sf localhost:{{thermos.ports[admin]}}/ok" }) }) })"#,
     );
     assert_eq!(
-        job.health_check_config.health_checker,
+        job.config.health_check_config.health_checker,
         HealthChecker::Shell { shell_command: "curl -sf localhost:{{thermos.ports[admin]}}/ok".into() }
     );
     assert!(job.requested_ports().contains("admin"));
@@ -106,7 +106,7 @@ fn a_checker_config_takes_exactly_one_checker() {
 
 #[test]
 fn a_lifecycle_without_http_has_none_and_every_http_field_can_be_set() {
-    assert_eq!(job_with("lifecycle: LifecycleConfig(#{})").lifecycle, LifecycleConfig { http: None });
+    assert_eq!(job_with("lifecycle: LifecycleConfig(#{})").config.lifecycle, LifecycleConfig { http: None });
     let job = job_with(
         r#"lifecycle: LifecycleConfig(#{ http: HttpLifecycleConfig(#{ port: "admin",
             graceful_shutdown_endpoint: "/stop", shutdown_endpoint: "/kill",
@@ -119,7 +119,7 @@ fn a_lifecycle_without_http_has_none_and_every_http_field_can_be_set() {
         graceful_shutdown_wait_secs: 10,
         shutdown_wait_secs: 3,
     };
-    assert_eq!(job.lifecycle, LifecycleConfig { http: Some(expected) });
+    assert_eq!(job.config.lifecycle, LifecycleConfig { http: Some(expected) });
 }
 
 #[test]

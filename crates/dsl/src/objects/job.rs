@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use atoll_model::config::CronCollisionPolicy;
-use atoll_model::{Constraint, JobKey, JobSpec, ProcessSpec, Resources, TaskSpec};
+use atoll_model::{Constraint, JobKey, JobSpec, ProcessSpec, Resources, TaskConfig, TaskSpec};
 use rhai::{Dynamic, Engine};
 
 use super::fields::{FieldReader, ObjectSchema};
@@ -85,26 +85,26 @@ fn job(call: &Call<'_>, schema: &ObjectSchema, service_by_default: bool, argumen
         None => defaults.cron_collision_policy,
     };
     let constraints = fields.or("constraints", Described(MapOf(Text), CONSTRAINTS), Vec::new());
-    let mut job = JobSpec {
-        instances: fields.or("instances", whole(), defaults.instances),
+    let instances = fields.or("instances", whole(), defaults.instances);
+    let cron_schedule = fields.optional("cron_schedule", Text);
+    let update_config = fields.or("update_config", object(), defaults.update_config.clone());
+    let config = TaskConfig {
         service: fields.or("service", Flag, service_by_default),
         contact: fields.optional("contact", Text),
         tier: fields.optional("tier", Text),
-        priority: fields.or("priority", whole(), defaults.priority),
-        production: fields.or("production", Flag, defaults.production),
-        max_task_failures: fields.or("max_task_failures", whole(), defaults.max_task_failures),
-        cron_schedule: fields.optional("cron_schedule", Text),
-        cron_collision_policy,
-        update_config: fields.or("update_config", object(), defaults.update_config.clone()),
+        priority: fields.or("priority", whole(), defaults.config.priority),
+        production: fields.or("production", Flag, defaults.config.production),
+        max_task_failures: fields.or("max_task_failures", whole(), defaults.config.max_task_failures),
         metadata: fields.or("metadata", ListOf(object()), Vec::new()),
-        health_check_config: fields.or("health_check_config", object(), defaults.health_check_config.clone()),
-        lifecycle: fields.or("lifecycle", object(), defaults.lifecycle.clone()),
+        health_check_config: fields.or("health_check_config", object(), defaults.config.health_check_config.clone()),
+        lifecycle: fields.or("lifecycle", object(), defaults.config.lifecycle.clone()),
         announce: fields.optional("announce", object()),
         partition_policy: fields.optional("partition_policy", object()),
         sla_policy: fields.optional("sla_policy", object_described(SLA_POLICY)),
         container: fields.optional("container", object_described(CONTAINER)),
-        ..defaults
+        ..defaults.config
     };
+    let mut job = JobSpec { key: defaults.key, instances, cron_schedule, cron_collision_policy, update_config, config };
     call.report(fields.finish());
 
     let mut resolver = Resolver::new(templates::own_bindings(&job), call.session().bindings());
@@ -112,7 +112,7 @@ fn job(call: &Call<'_>, schema: &ObjectSchema, service_by_default: bool, argumen
     let mut problems = Vec::new();
     for (attribute, rule) in constraints {
         match Constraint::parse(&resolver.resolve(&attribute), &resolver.resolve(&rule)) {
-            Ok(constraint) => job.constraints.push(constraint),
+            Ok(constraint) => job.config.constraints.push(constraint),
             Err(error) => problems.push(ObjectError::from(error).to_string()),
         }
     }

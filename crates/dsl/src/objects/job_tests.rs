@@ -17,16 +17,19 @@ fn unset_fields_take_auroras_defaults_and_the_name_comes_from_the_task() {
     ));
     assert_eq!(job.key.to_string(), "c/r/test/t");
     assert_eq!(
-        (job.instances, job.service, job.priority, job.production, job.max_task_failures),
+        (job.instances, job.config.service, job.config.priority, job.config.production, job.config.max_task_failures),
         (1, false, 0, false, 1)
     );
-    assert_eq!((job.contact, job.tier, job.cron_schedule), (None, None, None));
+    assert_eq!((job.config.contact, job.config.tier, job.cron_schedule), (None, None, None));
     assert_eq!(job.cron_collision_policy, CronCollisionPolicy::KillExisting);
     assert_eq!(job.update_config, UpdateConfig::default());
-    assert_eq!(job.health_check_config, HealthCheckConfig::default());
-    assert_eq!(job.lifecycle, LifecycleConfig::default());
-    assert!(job.constraints.is_empty() && job.metadata.is_empty());
-    assert_eq!((job.announce, job.partition_policy, job.sla_policy, job.container), (None, None, None, None));
+    assert_eq!(job.config.health_check_config, HealthCheckConfig::default());
+    assert_eq!(job.config.lifecycle, LifecycleConfig::default());
+    assert!(job.config.constraints.is_empty() && job.config.metadata.is_empty());
+    assert_eq!(
+        (job.config.announce, job.config.partition_policy, job.config.sla_policy, job.config.container),
+        (None, None, None, None)
+    );
 }
 
 #[test]
@@ -37,9 +40,12 @@ fn every_scalar_field_can_be_set() {
             max_task_failures: -1, cron_schedule: "0 * * * *", cron_collision_policy: "CANCEL_NEW" }})];"#
     ));
     assert_eq!(job.key.to_string(), "c/r/prod/n");
-    assert_eq!((job.instances, job.priority, job.production, job.max_task_failures), (3, 5, true, -1));
-    assert_eq!(job.contact.as_deref(), Some("me@example.com"));
-    assert_eq!(job.tier.as_deref(), Some("preferred"));
+    assert_eq!(
+        (job.instances, job.config.priority, job.config.production, job.config.max_task_failures),
+        (3, 5, true, -1)
+    );
+    assert_eq!(job.config.contact.as_deref(), Some("me@example.com"));
+    assert_eq!(job.config.tier.as_deref(), Some("preferred"));
     assert_eq!(job.cron_schedule.as_deref(), Some("0 * * * *"));
     assert_eq!(job.cron_collision_policy, CronCollisionPolicy::CancelNew);
 }
@@ -65,7 +71,7 @@ fn a_service_is_a_job_with_service_set() {
             Job(#{{ cluster: "c", role: "r", environment: "test", name: "j", task: task, service: true }}),
         ];"#
     ));
-    assert!(jobs.iter().all(|job| job.service), "{jobs:#?}");
+    assert!(jobs.iter().all(|job| job.config.service), "{jobs:#?}");
 }
 
 #[test]
@@ -76,7 +82,7 @@ fn every_constraint_form_is_parsed() {
             shelf: "max_per:2", tag: "{{environment}}" }"#,
     );
     let rules: Vec<(String, ConstraintRule)> =
-        job.constraints.into_iter().map(|Constraint { attribute, rule }| (attribute, rule)).collect();
+        job.config.constraints.into_iter().map(|Constraint { attribute, rule }| (attribute, rule)).collect();
     let expected = [
         ("arch", ConstraintRule::Unlike("arm.*".into())),
         ("dc", ConstraintRule::Cluster("east".into())),

@@ -97,13 +97,13 @@ mod tests {
             r#"metadata: [Metadata(#{ key: "team", value: "web" }), Metadata(#{ key: "owner", value: "{{role}}" })]"#,
         );
         assert_eq!(
-            job.metadata,
+            job.config.metadata,
             vec![
                 Metadata { key: "team".into(), value: "web".into() },
                 Metadata { key: "owner".into(), value: "r".into() }
             ]
         );
-        assert!(job_with("").metadata.is_empty());
+        assert!(job_with("").config.metadata.is_empty());
     }
 
     #[test]
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn every_sla_policy_takes_its_fields() {
-        let policy = |expression: &str| job_with(&format!("instances: 30, sla_policy: {expression}")).sla_policy;
+        let policy = |expression: &str| job_with(&format!("instances: 30, sla_policy: {expression}")).config.sla_policy;
         assert_eq!(
             policy("CountSlaPolicy(#{ count: 25, duration_secs: 1800 })"),
             Some(SlaPolicy::Count { count: 25, duration_secs: 1800 })
@@ -138,7 +138,7 @@ mod tests {
             policy(r#"CoordinatorSlaPolicy(#{ coordinator_url: "http://c", status_key: "ok" })"#),
             Some(SlaPolicy::Coordinator { coordinator_url: "http://c".into(), status_key: "ok".into() })
         );
-        assert_eq!(job_with("").sla_policy, None);
+        assert_eq!(job_with("").config.sla_policy, None);
     }
 
     #[test]
@@ -163,13 +163,15 @@ mod tests {
     #[test]
     fn a_partition_policy_has_auroras_defaults() {
         assert_eq!(
-            job_with("partition_policy: PartitionPolicy(#{})").partition_policy,
+            job_with("partition_policy: PartitionPolicy(#{})").config.partition_policy,
             Some(PartitionPolicy { reschedule: true, delay_secs: 0 })
         );
         assert_eq!(
-            job_with("partition_policy: PartitionPolicy(#{ reschedule: false, delay_secs: 300 })").partition_policy,
+            job_with("partition_policy: PartitionPolicy(#{ reschedule: false, delay_secs: 300 })")
+                .config
+                .partition_policy,
             Some(PartitionPolicy { reschedule: false, delay_secs: 300 })
         );
-        assert_eq!(job_with("").partition_policy, None);
+        assert_eq!(job_with("").config.partition_policy, None);
     }
 }

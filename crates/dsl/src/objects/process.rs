@@ -93,7 +93,7 @@ mod tests {
     }
 
     fn process_of(process: &str) -> ProcessSpec {
-        job_of(&job_file_with_process(process)).task.processes.remove(0)
+        job_of(&job_file_with_process(process)).config.task.processes.remove(0)
     }
 
     #[test]

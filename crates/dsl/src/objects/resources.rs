@@ -62,7 +62,7 @@ mod tests {
     #[test]
     fn cpu_takes_integers_and_floats_and_sizes_take_fractions_of_units() {
         let job = job_of(&job_file_with_resources("cpu: 2, ram: 1.5 * GB, disk: 1, gpu: 1"));
-        assert_eq!(job.task.resources, Resources { cpu: 2.0, ram_mb: 1536, disk_mb: 1, gpu: 1 });
+        assert_eq!(job.config.task.resources, Resources { cpu: 2.0, ram_mb: 1536, disk_mb: 1, gpu: 1 });
     }
 
     #[test]
@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn gpu_defaults_to_none_and_missing_sizes_are_each_named() {
         let job = job_of(&job_file_with_resources("cpu: 0.5, ram: MB, disk: MB"));
-        assert_eq!(job.task.resources.gpu, 0);
+        assert_eq!(job.config.task.resources.gpu, 0);
         let diagnostics = diagnostics_of(&job_file_with_resources("gpu: 1"));
         let messages: Vec<&str> = diagnostics.iter().map(|d| d.split_once(": ").map_or("", |(_, m)| m)).collect();
         assert_eq!(

@@ -121,17 +121,20 @@ let resources = Resources(#{ cpu: 1, ram: GB, disk: GB });
     #[test]
     fn a_sequential_task_orders_all_processes_as_listed() {
         let job = job_of(&job_file("SequentialTask(#{ processes: [fetch, unpack, serve], resources: resources })"));
-        assert_eq!(job.task.order, vec![vec!["fetch", "unpack", "serve"]]);
-        assert_eq!(job.task.name, "fetch");
+        assert_eq!(job.config.task.order, vec![vec!["fetch", "unpack", "serve"]]);
+        assert_eq!(job.config.task.name, "fetch");
     }
 
     #[test]
     fn unset_fields_take_auroras_defaults() {
         let job = job_of(&job_file("Task(#{ processes: [serve], resources: resources })"));
-        assert_eq!(job.task.name, "serve");
-        assert!(job.task.order.is_empty());
-        assert_eq!((job.task.max_failures, job.task.max_concurrency, job.task.finalization_wait), (1, 0, 30));
-        assert_eq!(job.task.user, None);
+        assert_eq!(job.config.task.name, "serve");
+        assert!(job.config.task.order.is_empty());
+        assert_eq!(
+            (job.config.task.max_failures, job.config.task.max_concurrency, job.config.task.finalization_wait),
+            (1, 0, 30)
+        );
+        assert_eq!(job.config.task.user, None);
     }
 
     #[test]
@@ -140,7 +143,7 @@ let resources = Resources(#{ cpu: 1, ram: GB, disk: GB });
             r#"Task(#{ name: "web", processes: [fetch, serve], resources: resources, constraints: [order(fetch, serve)],
                       max_failures: 2, max_concurrency: 1, finalization_wait: 45, user: "nobody" })"#,
         ));
-        let task = job.task;
+        let task = job.config.task;
         assert_eq!((task.name.as_str(), task.processes.len()), ("web", 2));
         assert_eq!(task.order, vec![vec!["fetch", "serve"]]);
         assert_eq!((task.max_failures, task.max_concurrency, task.finalization_wait), (2, 1, 45));
@@ -151,7 +154,7 @@ let resources = Resources(#{ cpu: 1, ram: GB, disk: GB });
     #[test]
     fn a_simple_task_is_one_process_with_auroras_small_resources() {
         let job = job_of(&job_file_with_task(r#"SimpleTask("hello", "echo {{name}}")"#));
-        let task = job.task;
+        let task = job.config.task;
         assert_eq!(task.name, "hello");
         assert_eq!(task.processes, vec![ProcessSpec::new("hello", "echo j")]);
         assert_eq!(task.resources, Resources { cpu: 1.0, ram_mb: 1024, disk_mb: 1024, gpu: 0 });
@@ -190,9 +193,9 @@ let resources = Resources(#{ cpu: 1, ram: GB, disk: GB });
             r#"Task(#{ name: "web", processes: [fetch, unpack, serve], resources: resources,
                       constraints: [order(fetch, "unpack"), order(unpack, serve)], max_concurrency: 2 })"#,
         ));
-        assert_eq!(job.task.name, "web");
-        assert_eq!(job.task.order, vec![vec!["fetch", "unpack"], vec!["unpack", "serve"]]);
-        assert_eq!(job.task.max_concurrency, 2);
+        assert_eq!(job.config.task.name, "web");
+        assert_eq!(job.config.task.order, vec![vec!["fetch", "unpack"], vec!["unpack", "serve"]]);
+        assert_eq!(job.config.task.max_concurrency, 2);
     }
 
     #[test]

@@ -33,6 +33,8 @@ fn host(id: &str, attributes: &[(&str, &str)]) -> AgentSnapshot {
 fn task(id: &str, cpu: f64, ram_mb: u64, ports: &[&str]) -> PendingTask {
     PendingTask {
         id: TaskId(id.to_owned()),
+        instance: 0,
+        reserved_agent: None,
         resources: Resources { cpu, ram_mb, disk_mb: 10, gpu: 0 },
         ports: ports.iter().map(|p| (*p).to_owned()).collect(),
         not_before_ms: 0,
@@ -43,8 +45,10 @@ fn key(name: &str) -> JobKey {
     format!("devcluster/www-data/prod/{name}").parse().expect("test job key parses")
 }
 
-/// A service job with `tasks` and no constraints.
+/// A service job with `tasks` (numbered as its instances, in order) and no constraints.
 fn job(name: &str, tasks: Vec<PendingTask>) -> PendingJob {
+    let tasks: Vec<PendingTask> =
+        tasks.into_iter().enumerate().map(|(i, task)| PendingTask { instance: i as u32, ..task }).collect();
     PendingJob {
         key: key(name),
         tier: Tier::default(),
@@ -174,4 +178,52 @@ fn maintenance_draining_hosts_take_nothing_and_scheduled_ones_come_last() {
     let snapshot = cluster(vec![scheduled, agent("b", "cpus:4;mem:400;disk:100")]);
     let plan = place(&snapshot, &[job("j", vec![task("t", 1.0, 1, &[])])], &Policy::default(), 0);
     assert_eq!(placed(&plan), vec![pair("t", "b")]);
+}
+
+#[test]
+fn a_reserved_task_goes_first_and_back_to_its_agent_when_it_still_fits() {
+    let snapshot = cluster(vec![agent("a", "cpus:1;mem:100;disk:100"), agent("b", "cpus:4;mem:400;disk:100")]);
+    let mut preferred = job("other", vec![task("other", 1.0, 10, &[])]);
+    preferred.tier = Tier::Preferred;
+    let mut replacement = task("replacement", 1.0, 10, &[]);
+    replacement.reserved_agent = Some(AgentId("a".into()));
+    let plan = place(&snapshot, &[preferred.clone(), job("updated", vec![replacement.clone()])], &Policy::default(), 0);
+    assert_eq!(
+        placed(&plan),
+        vec![pair("replacement", "a"), pair("other", "b")],
+        "the slot on a is the replacement's, though the other task's tier comes first"
+    );
+
+    // The reserved agent cannot take it any more: placed as any other task.
+    let mut full = agent("a", "cpus:1;mem:100;disk:100");
+    full.used = Usage { cpu_millis: 500, ram_mb: 0, disk_mb: 0, gpu: 0 };
+    let snapshot = cluster(vec![full, agent("b", "cpus:4;mem:400;disk:100")]);
+    let plan = place(&snapshot, &[job("updated", vec![replacement.clone()])], &Policy::default(), 0);
+    assert_eq!(placed(&plan), vec![pair("replacement", "b")]);
+
+    // A reserved agent that is gone is passed over too.
+    replacement.reserved_agent = Some(AgentId("gone".into()));
+    let plan = place(
+        &cluster(vec![agent("b", "cpus:4;mem:400;disk:100")]),
+        &[job("u", vec![replacement])],
+        &Policy::default(),
+        0,
+    );
+    assert_eq!(placed(&plan), vec![pair("replacement", "b")]);
+}
+
+#[test]
+fn two_configs_of_one_job_share_its_count_rules() {
+    let snapshot = cluster(vec![host("h1", &[("host", "h1")]), host("h2", &[("host", "h2")])]);
+    let old = constrained(job("web", vec![task("old", 0.1, 1, &[])]), &[("host", "limit:1")]);
+    let mut new =
+        constrained(job("web", vec![task("new1", 0.1, 1, &[]), task("new2", 0.1, 1, &[])]), &[("host", "limit:1")]);
+    new.tasks[0].instance = 1;
+    new.tasks[1].instance = 2;
+    for pending in [vec![old.clone(), new.clone()], vec![new, old]] {
+        let plan = place(&snapshot, &pending, &Policy::default(), 0);
+        assert_eq!(plan.placements.len(), 2, "one instance per host over both configs: {plan:?}");
+        assert_eq!(plan.unplaced.len(), 1);
+        assert_eq!(plan.unplaced[0].reason.summary, "Limit not satisfied: host");
+    }
 }

@@ -1,10 +1,13 @@
 //! The checker catches each kind of broken invariant, fed the changes a faulty state machine
 //! would hand the store.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use TaskState::{Assigned, Lost, Pending, Running, Throttled};
-use atoll_model::{AgentId, Assignment, ProcessSpec, Resources, ScheduledTask, TaskEvent, TaskId, TaskSpec, TaskState};
+use atoll_model::{
+    AgentId, Assignment, ConfigVersion, ProcessSpec, Resources, ScheduledTask, TaskConfig, TaskEvent, TaskId, TaskSpec,
+    TaskState,
+};
 use atoll_state::Changes;
 
 use super::Checker;
@@ -30,9 +33,10 @@ fn task(n: u32, instance: u32, states: &[TaskState], cpu: f64, port: u16) -> Sch
         id: TaskId(format!("task-{n}")),
         job: key("web"),
         instance,
-        spec: TaskSpec::new(vec![ProcessSpec::new("main", "true")], Resources { cpu, ram_mb: 1, disk_mb: 1, gpu: 0 }),
-        requested_ports: BTreeSet::new(),
-        priority: 0,
+        config: ConfigVersion::new(TaskConfig::new(TaskSpec::new(
+            vec![ProcessSpec::new("main", "true")],
+            Resources { cpu, ram_mb: 1, disk_mb: 1, gpu: 0 },
+        ))),
         state,
         assignment: placed.then(|| Assignment {
             agent: AgentId(AGENT.into()),

@@ -49,7 +49,7 @@ fn the_preemption_delay_counts_from_the_pending_event_and_a_preemption_is_not_re
         report(&mut state, "a", id, TaskState::Running, 0);
     }
     let mut prod = job("prod", 1, true);
-    prod.production = true;
+    prod.config.production = true;
     state.create_job(prod.clone(), 100).unwrap();
     kept.save(&mut state);
 

@@ -8,10 +8,13 @@ mod placement;
 mod preemption;
 mod quota;
 mod restart;
+mod updates;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_model::{AgentId, JobKey, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState};
+use atoll_model::{
+    AgentId, ConfigId, ConfigVersion, JobKey, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState,
+};
 
 use crate::*;
 
@@ -32,7 +35,7 @@ fn job(name: &str, instances: u32, service: bool) -> JobSpec {
     );
     let mut job = JobSpec::new(format!("devcluster/www-data/devel/{name}").parse().unwrap(), task);
     job.instances = instances;
-    job.service = service;
+    job.config.service = service;
     job
 }
 
@@ -69,11 +72,14 @@ fn register_with(
 #[derive(Default)]
 struct Kept {
     jobs: BTreeMap<JobKey, JobSpec>,
+    configs: BTreeMap<ConfigId, ConfigVersion>,
     tasks: BTreeMap<TaskId, ScheduledTask>,
     next_task_seq: u64,
     hosts: BTreeMap<String, MaintenanceMode>,
     quotas: BTreeMap<String, ResourceAggregate>,
     restarts: BTreeMap<JobKey, RestartPlan>,
+    updates: BTreeMap<u64, JobUpdate>,
+    next_update_id: u64,
 }
 
 impl Kept {
@@ -82,6 +88,8 @@ impl Kept {
         let c = state.take_changes();
         self.jobs.extend(c.jobs_put.into_iter().map(|j| (j.key.clone(), j)));
         self.jobs.retain(|k, _| !c.jobs_deleted.contains(k));
+        self.configs.extend(c.configs_put.into_iter().map(|v| (v.id(), v)));
+        self.configs.retain(|id, _| !c.configs_deleted.contains(id));
         self.tasks.extend(c.tasks_put.into_iter().map(|t| (t.id.clone(), t)));
         self.tasks.retain(|id, _| !c.tasks_deleted.contains(id));
         self.next_task_seq = c.next_task_seq;
@@ -90,17 +98,23 @@ impl Kept {
         self.quotas.extend(c.quotas_put);
         self.restarts.extend(c.restarts_put.into_iter().map(|r| (r.job.clone(), r)));
         self.restarts.retain(|k, _| !c.restarts_deleted.contains(k));
+        self.updates.extend(c.updates_put.into_iter().map(|u| (u.id, u)));
+        self.updates.retain(|id, _| !c.updates_deleted.contains(id));
+        self.next_update_id = c.next_update_id;
     }
 
     /// A scheduler started from what was kept, at `now`.
     fn restore(&self, now: u64) -> ClusterState {
         let durable = Durable {
             jobs: self.jobs.values().cloned().collect(),
+            configs: self.configs.values().cloned().collect(),
             tasks: self.tasks.values().cloned().collect(),
             next_task_seq: self.next_task_seq,
             host_modes: self.hosts.clone().into_iter().collect(),
             quotas: self.quotas.clone().into_iter().collect(),
             restarts: self.restarts.values().cloned().collect(),
+            updates: self.updates.values().cloned().collect(),
+            next_update_id: self.next_update_id,
         };
         ClusterState::restore(config(), durable, now)
     }
@@ -254,7 +268,7 @@ fn finished_services_restart_with_flapping_backoff_and_adhoc_jobs_do_not() {
 fn adhoc_failures_are_retried_up_to_max_task_failures() {
     let mut state = ClusterState::new(config());
     let mut spec = job("batch", 1, false);
-    spec.max_task_failures = 2;
+    spec.config.max_task_failures = 2;
     let key = spec.key.clone();
     state.create_job(spec, 0).unwrap();
     register(&mut state, "a", 0);
@@ -290,7 +304,7 @@ fn refusals_name_the_problem() {
     elsewhere.key.cluster = "prod".into();
     assert!(state.create_job(elsewhere, 0).unwrap_err().to_string().contains("runs cluster 'devcluster'"));
     let mut bad = job("bad", 1, true);
-    bad.task.resources.ram_mb = 0;
+    bad.config.task.resources.ram_mb = 0;
     assert!(state.create_job(bad, 0).unwrap_err().to_string().contains("Must specify ram and disk resources"));
     let unknown = job("nope", 1, true).key;
     assert!(matches!(state.kill(&unknown, None, 0), Err(StateError::JobNotFound(_))));

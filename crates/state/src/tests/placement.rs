@@ -7,7 +7,7 @@ use super::*;
 
 fn constrained(name: &str, instances: u32, attribute: &str, rule: &str) -> JobSpec {
     let mut spec = job(name, instances, true);
-    spec.constraints = vec![Constraint::parse(attribute, rule).unwrap()];
+    spec.config.constraints = vec![Constraint::parse(attribute, rule).unwrap()];
     spec
 }
 

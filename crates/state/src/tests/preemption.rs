@@ -7,8 +7,8 @@ use super::*;
 fn ranked(name: &str, role: &str, instances: u32, tier: &str, priority: i32) -> JobSpec {
     let mut spec = job(name, instances, true);
     spec.key.role = role.to_owned();
-    spec.tier = Some(tier.to_owned());
-    spec.priority = priority;
+    spec.config.tier = Some(tier.to_owned());
+    spec.config.priority = priority;
     spec
 }
 

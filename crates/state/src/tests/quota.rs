@@ -6,7 +6,7 @@ use super::*;
 
 fn production(name: &str, instances: u32) -> JobSpec {
     let mut spec = job(name, instances, true);
-    spec.production = true;
+    spec.config.production = true;
     spec
 }
 
@@ -32,7 +32,7 @@ fn production_jobs_past_the_quota_are_refused_with_auroras_message() {
 
     state.create_job(job("batch", 3, false), 4).expect("non-production jobs do not count");
     let mut dedicated = production("db", 1);
-    dedicated.constraints = vec![Constraint::parse("dedicated", "www-data/db").unwrap()];
+    dedicated.config.constraints = vec![Constraint::parse("dedicated", "www-data/db").unwrap()];
     state.create_job(dedicated, 5).expect("dedicated production jobs do not count");
 }
 
@@ -43,7 +43,7 @@ fn usage_counts_active_tasks_by_kind() {
     state.create_job(production("web", 2), 0).unwrap();
     state.create_job(job("batch", 1, false), 0).unwrap();
     let mut dedicated = job("db", 1, true);
-    dedicated.constraints = vec![Constraint::parse("dedicated", "www-data/db").unwrap()];
+    dedicated.config.constraints = vec![Constraint::parse("dedicated", "www-data/db").unwrap()];
     state.create_job(dedicated, 0).unwrap();
     state.kill(&production("web", 1).key, Some(&BTreeSet::from([1])), 1).unwrap();
 

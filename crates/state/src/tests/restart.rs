@@ -90,7 +90,7 @@ fn added_instances_clone_an_instance_after_the_last() {
     let new: Vec<(u32, TaskState)> =
         tasks.iter().filter(|t| added.contains(&t.id)).map(|t| (t.instance, t.state)).collect();
     assert_eq!(new, vec![(3, TaskState::Pending), (4, TaskState::Pending)]);
-    assert_eq!(tasks[3].spec, tasks[1].spec);
+    assert!(tasks[3].config.ptr_eq(&tasks[1].config), "the new instance shares the config version");
 
     assert!(state.add_instances(&key, 9, 1, 11).unwrap_err().to_string().contains("has no instance 9"));
     assert_eq!(state.add_instances(&key, 0, 0, 11).unwrap_err(), StateError::NothingToAdd);

@@ -1,10 +1,13 @@
 //! Store tests on real sled files: round trips, restarts, the lock, schema versions and their
-//! upgrade, and the records beyond jobs and tasks (host modes, quotas, restarts).
+//! upgrade, the records beyond jobs and tasks (configs, host modes, quotas, restarts, updates),
+//! and golden data: a schema-2 directory written by the release before schema 3.
 
 use atoll_model::{AgentId, JobSpec, MaintenanceMode, ProcessSpec, ResourceAggregate, Resources, TaskSpec, TaskState};
 use atoll_state::{ClusterState, Effect, Registration, StateConfig, StatusReport};
 
 use crate::{MemoryStore, SCHEMA_VERSION, SledStore, Store, StoreError};
+
+mod golden;
 
 fn job(name: &str) -> JobSpec {
     let task = TaskSpec::new(
@@ -13,7 +16,7 @@ fn job(name: &str) -> JobSpec {
     );
     let mut job = JobSpec::new(format!("devcluster/www-data/devel/{name}").parse().unwrap(), task);
     job.instances = 2;
-    job.service = true;
+    job.config.service = true;
     job
 }
 
@@ -59,10 +62,11 @@ fn a_newer_schema_is_refused_and_left_alone() {
         store.set_schema_version(SCHEMA_VERSION + 1);
     }
     let err = SledStore::open(dir.path()).err().expect("newer schema must be refused");
-    let expected = format!("schema version 3, newer than this Atoll understands ({SCHEMA_VERSION})");
+    let newer = SCHEMA_VERSION + 1;
+    let expected = format!("schema version {newer}, newer than this Atoll understands ({SCHEMA_VERSION})");
     assert!(err.to_string().contains(&expected), "{err}");
     let err = SledStore::open(dir.path()).err().expect("still refused: nothing was rewritten");
-    assert!(matches!(err, StoreError::NewerSchema { found: 3, .. }));
+    assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == newer));
 }
 
 #[test]
@@ -70,8 +74,7 @@ fn a_corrupt_record_is_reported_with_its_key() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = SledStore::open(dir.path()).unwrap();
-        store.jobs.insert("devcluster/a/b/c", b"{not json".as_slice()).unwrap();
-        store.db.flush().unwrap();
+        store.put_raw("jobs", b"devcluster/a/b/c", b"{not json");
     }
     let err = SledStore::open(dir.path()).unwrap().load().unwrap_err().to_string();
     assert!(err.contains("is corrupt") && err.contains("job devcluster/a/b/c"), "{err}");
@@ -82,10 +85,6 @@ fn a_store_that_cannot_be_created_says_where() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let err = SledStore::open(&file.path().join("sub")).err().expect("a file is not a directory");
     assert!(err.to_string().contains(&file.path().display().to_string()), "{err}");
-}
-
-fn schema_version(store: &SledStore) -> Option<u64> {
-    store.meta.get(b"schema_version").unwrap().map(|raw| u64::from_be_bytes(raw.as_ref().try_into().unwrap()))
 }
 
 #[test]
@@ -99,7 +98,7 @@ fn a_schema_1_directory_is_read_and_raised_to_the_current_schema() {
         store.set_schema_version(1);
     }
     let store = SledStore::open(dir.path()).unwrap();
-    assert_eq!(schema_version(&store), Some(SCHEMA_VERSION));
+    assert_eq!(store.schema_version(), Some(SCHEMA_VERSION));
     let durable = store.load().unwrap();
     assert_eq!((durable.jobs.len(), durable.tasks.len()), (1, 2));
     assert!(durable.host_modes.is_empty() && durable.quotas.is_empty() && durable.restarts.is_empty());
