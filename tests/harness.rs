@@ -268,7 +268,9 @@ impl Cluster {
     fn start_agent(&self, index: u32) -> Daemon {
         let work = self.dir.path().join(format!("agent-{index}"));
         let hostname = format!("agent-{index}");
-        let first_port = 41000 + 10 * index;
+        // Each cluster its own port ranges (below the kernel's ephemeral ports, from the
+        // scheduler's port), so tasks of clusters run at once by concurrent tests never collide.
+        let first_port = 10_000 + u32::from(self.port % 1000) * 20 + 10 * index;
         let resources = format!("cpus:1;mem:512;disk:512;ports:[{first_port}-{}]", first_port + 9);
         let attributes = format!("host:{hostname};rack:r{index}");
         // Each start of an agent logs to its own file, so a restarted agent's log is its own.
@@ -328,6 +330,11 @@ let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "
     /// Runs `atoll job ARGS --scheduler URL`.
     pub fn job(&self, args: &[&str]) -> Output {
         atoll(&[&["job"], args, &["--scheduler", &self.url]].concat())
+    }
+
+    /// Runs `atoll update ARGS --scheduler URL`.
+    pub fn update(&self, args: &[&str]) -> Output {
+        atoll(&[&["update"], args, &["--scheduler", &self.url]].concat())
     }
 
     /// `job status --json`, parsed.

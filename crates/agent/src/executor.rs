@@ -107,7 +107,14 @@ fn report_unreadable_launch(sandbox: &Sandbox, error: &SandboxError) {
 }
 
 fn status(state: TaskState, message: String, exit_code: Option<i32>, process_groups: Vec<i32>) -> ExecutorStatus {
-    ExecutorStatus { state, message, exit_code, executor_pid: std::process::id(), process_groups }
+    ExecutorStatus {
+        format_version: crate::sandbox::STATUS_FORMAT,
+        state,
+        message,
+        exit_code,
+        executor_pid: std::process::id(),
+        process_groups,
+    }
 }
 
 /// The async loop: carries out the planner's steps and feeds it run ends, timers and shutdown.

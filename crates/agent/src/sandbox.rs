@@ -26,9 +26,25 @@ use atoll_model::{JobKey, TaskSpec, TaskState};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// The launch file format this build writes: 2 added `format_version` and `config_version`;
+/// format 1 (no `format_version`) was written before tasks carried config versions.
+pub const LAUNCH_FORMAT: u32 = 2;
+/// The status line format this build writes; format 1 lines have no `format_version`.
+pub const STATUS_FORMAT: u32 = 1;
+
+fn format_1() -> u32 {
+    1
+}
+
 /// Everything the executor needs to run one task, written by the agent before it starts the executor.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct LaunchFile {
+    /// The file's format; a newer one than [`LAUNCH_FORMAT`] is refused.
+    #[serde(default = "format_1")]
+    pub format_version: u32,
+    /// The id of the config version the task runs; absent from format 1.
+    #[serde(default)]
+    pub config_version: Option<String>,
     pub task_id: String,
     pub job: JobKey,
     pub instance: u32,
@@ -82,6 +98,9 @@ impl LaunchFile {
 /// What the executor last reported about its task.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ExecutorStatus {
+    /// The line's format; a newer one than [`STATUS_FORMAT`] is refused.
+    #[serde(default = "format_1")]
+    pub format_version: u32,
     pub state: TaskState,
     pub message: String,
     /// Set once the task has ended: 0 when it finished, the failed process's code when it failed.
@@ -99,6 +118,8 @@ pub enum SandboxError {
     Io { action: &'static str, path: PathBuf, source: io::Error },
     #[error("{} is not valid JSON for {what}: {source}", path.display())]
     Malformed { what: &'static str, path: PathBuf, source: serde_json::Error },
+    #[error("{} is {what} in format {found}, newer than this Atoll reads ({known}); upgrade the agent", path.display())]
+    NewerFormat { what: &'static str, path: PathBuf, found: u32, known: u32 },
 }
 
 /// A task's sandbox directory and the layout of the files in it.
@@ -137,10 +158,20 @@ impl Sandbox {
         write_atomically(&self.launch_file(), &to_json(launch))
     }
 
+    /// The launch file, in any format up to [`LAUNCH_FORMAT`].
     pub fn read_launch(&self) -> Result<LaunchFile, SandboxError> {
         let path = self.launch_file();
         let bytes = fs::read(&path).map_err(io_error("read", &path))?;
-        parse(&path, &bytes, "a launch file")
+        let launch: LaunchFile = parse(&path, &bytes, "a launch file")?;
+        if launch.format_version > LAUNCH_FORMAT {
+            return Err(SandboxError::NewerFormat {
+                what: "a launch file",
+                path,
+                found: launch.format_version,
+                known: LAUNCH_FORMAT,
+            });
+        }
+        Ok(launch)
     }
 
     /// Appends a status to the status file as one line, written with a single write(2);
@@ -180,10 +211,17 @@ impl Sandbox {
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(io_error("read", &path)(error)),
         };
-        match last_complete_line(&bytes) {
-            Some(line) => parse(&path, line, "an executor status").map(Some),
-            None => Ok(None),
+        let Some(line) = last_complete_line(&bytes) else { return Ok(None) };
+        let status: ExecutorStatus = parse(&path, line, "an executor status")?;
+        if status.format_version > STATUS_FORMAT {
+            return Err(SandboxError::NewerFormat {
+                what: "an executor status",
+                path,
+                found: status.format_version,
+                known: STATUS_FORMAT,
+            });
         }
+        Ok(Some(status))
     }
 
     fn executor_dir(&self) -> PathBuf {
@@ -234,6 +272,8 @@ mod tests {
 
     fn launch() -> LaunchFile {
         LaunchFile {
+            format_version: LAUNCH_FORMAT,
+            config_version: Some("ab".repeat(32)),
             task_id: "www-data-devel-hello-0-abc".into(),
             job: JobKey::new("devcluster", "www-data", "devel", "hello").expect("valid key"),
             instance: 0,
@@ -259,6 +299,7 @@ mod tests {
 
     fn status(state: TaskState) -> ExecutorStatus {
         ExecutorStatus {
+            format_version: STATUS_FORMAT,
             state,
             message: "running".into(),
             exit_code: None,
@@ -366,6 +407,50 @@ mod tests {
         let error = sandbox.read_launch().expect_err("garbage must not parse").to_string();
         assert!(error.contains(&sandbox.launch_file().display().to_string()), "{error}");
         assert!(error.contains("not valid JSON for a launch file"), "{error}");
+    }
+
+    /// The sandbox files the release before launch format 2 wrote (`testdata/sandbox-v1`).
+    fn golden_v1() -> (tempfile::TempDir, Sandbox) {
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sandbox-v1/.executor");
+        let (dir, sandbox) = sandbox_with_executor_dir();
+        for file in ["launch.json", "status.jsonl", "acknowledged"] {
+            fs::copy(golden.join(file), dir.path().join(".executor").join(file)).expect("copy a golden file");
+        }
+        (dir, sandbox)
+    }
+
+    #[test]
+    fn the_files_of_the_release_before_are_read() {
+        let (_dir, sandbox) = golden_v1();
+        let launch = sandbox.read_launch().expect("a format-1 launch file");
+        assert_eq!((launch.format_version, launch.config_version.as_deref()), (1, None));
+        assert_eq!(launch.job.to_string(), "devcluster/www-data/prod/web");
+        assert!(launch.announce.is_some() && !launch.cgroups.is_empty() && launch.registry.is_some());
+        assert_eq!(launch.spec.processes.len(), 2);
+        let status = sandbox.read_status().expect("format-1 status lines").expect("a last line");
+        assert_eq!((status.format_version, status.state), (1, TaskState::Killed));
+        // Written again by this build, it carries its format and reads back the same.
+        let mut upgraded = launch.clone();
+        upgraded.format_version = LAUNCH_FORMAT;
+        sandbox.write_launch(&upgraded).expect("write");
+        assert_eq!(sandbox.read_launch().expect("read"), upgraded);
+        let raw = fs::read_to_string(sandbox.launch_file()).expect("read");
+        assert!(raw.contains("\"format_version\": 2"), "{raw}");
+    }
+
+    #[test]
+    fn files_from_a_newer_atoll_are_refused_with_their_path() {
+        let (_dir, sandbox) = sandbox_with_executor_dir();
+        let mut newer = launch();
+        newer.format_version = LAUNCH_FORMAT + 1;
+        sandbox.write_launch(&newer).expect("write");
+        let error = sandbox.read_launch().expect_err("newer").to_string();
+        assert!(error.contains("launch.json is a launch file in format 3, newer than this Atoll reads (2)"), "{error}");
+        let mut status = status(TaskState::Running);
+        status.format_version = STATUS_FORMAT + 1;
+        sandbox.write_status(&status).expect("write");
+        let error = sandbox.read_status().expect_err("newer").to_string();
+        assert!(error.contains("status.jsonl is an executor status in format 2"), "{error}");
     }
 
     #[test]

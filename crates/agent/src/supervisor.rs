@@ -115,12 +115,12 @@ impl Supervisors {
         for entry in entries.flatten() {
             let sandbox = Sandbox::new(entry.path());
             let task = TaskId(entry.file_name().to_string_lossy().into_owned());
-            let Ok(launch) = sandbox.read_launch() else { continue };
             let acknowledged = std::fs::read_to_string(sandbox.root().join(".executor").join(ACKNOWLEDGED)).ok();
-            let status = read_status(&sandbox);
             if acknowledged.is_some() {
                 continue;
             }
+            let launch = sandbox.read_launch();
+            let status = read_status(&sandbox);
             found += 1;
             let (kill_tx, kill_rx) = watch::channel(false);
             let sandbox_text = sandbox.root().display().to_string();
@@ -138,6 +138,20 @@ impl Supervisors {
                 sandbox: sandbox_text,
             };
             self.lock().insert(task.clone(), Supervised { last, kill: kill_tx });
+            let launch = match launch {
+                Ok(launch) => launch,
+                Err(error) => {
+                    // Without its launch file the task cannot be watched: its processes are
+                    // ended and the scheduler hears why, with the path, and runs it again.
+                    tracing::warn!(%task, %error, "unreadable sandbox");
+                    if let Some(status) = &status {
+                        force_stop(status.executor_pid as i32, &sandbox);
+                        kill_groups(status.process_groups.clone());
+                    }
+                    reporter.report(TaskState::Lost, &format!("unreadable sandbox: {error}"), None);
+                    continue;
+                }
+            };
             match status {
                 Some(status) if status.state.is_terminal() => {
                     tracing::info!(%task, state = %status.state, "found a task that ended while the agent was away");
@@ -278,7 +292,10 @@ fn prepare_launch(launch: &v1::LaunchTask, hostname: &str, registry: &RegistryTa
     let job: JobKey = atoll_proto::job_key(launch.job.as_ref()).map_err(bad)?;
     let spec =
         TaskSpec::try_from(launch.task.as_ref().ok_or("the scheduler sent a launch without a task")?).map_err(bad)?;
+    let config_version = (!launch.config_version.is_empty()).then(|| launch.config_version.clone());
     Ok(LaunchFile {
+        format_version: crate::sandbox::LAUNCH_FORMAT,
+        config_version,
         task_id: launch.task_id.clone(),
         job,
         instance: launch.instance,

@@ -41,6 +41,9 @@ pub enum Command {
     /// Create, inspect and kill jobs.
     #[command(subcommand)]
     Job(JobCommand),
+    /// Change running services: rolling updates, pauses, rollbacks, and their history.
+    #[command(subcommand)]
+    Update(crate::update::UpdateCommand),
     /// Work with job files without a scheduler.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -316,6 +319,40 @@ pub enum JobCommand {
         instance: String,
         /// How many instances to add.
         count: u32,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Show what updating a job to its job file would change: field by field for each config
+    /// its instances run, and the instances it would add or remove. Nothing changes.
+    #[command(after_help = "Example:\n  atoll job diff devcluster/www-data/prod/web web.rhai")]
+    Diff {
+        /// CLUSTER/ROLE/ENV/NAME[/INSTANCES].
+        job: String,
+        /// The job file (Rhai) that defines the job.
+        file: PathBuf,
+        /// Print JSON for scripts instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        bindings: Bindings,
+        #[command(flatten)]
+        target: SchedulerTarget,
+    },
+    /// Dry-run updating a job to its job file on a copy of the cluster: the diff, then which
+    /// instances would be created, replaced or removed, where each new task would go, what would
+    /// be preempted, and why what cannot be placed cannot. Nothing changes; if nothing else does
+    /// either, `atoll update start` then makes the same decisions.
+    #[command(after_help = "Example:\n  atoll job plan devcluster/www-data/prod/web web.rhai")]
+    Plan {
+        /// CLUSTER/ROLE/ENV/NAME[/INSTANCES].
+        job: String,
+        /// The job file (Rhai) that defines the job.
+        file: PathBuf,
+        /// Print JSON for scripts instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        bindings: Bindings,
         #[command(flatten)]
         target: SchedulerTarget,
     },

@@ -1,4 +1,4 @@
-//! `atoll job …`: create, status, why, list, kill, killall, restart and add.
+//! `atoll job …`: create, status, why, list, diff, plan, kill, killall, restart and add.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -10,7 +10,7 @@ use atoll_proto::v1;
 
 use crate::args::{JobCommand, SchedulerTarget, WaitUntil};
 use crate::exit::{CliError, CliResult, ExitCode};
-use crate::{jobfile, render};
+use crate::{jobfile, plan, render};
 
 /// How often waiting commands ask the scheduler for news.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -88,11 +88,34 @@ pub async fn run(command: JobCommand) -> CliResult {
             );
             Ok(())
         }
+        JobCommand::Diff { job, file, json, bindings, target } => {
+            let (key, scope) = parse_scope(&job)?;
+            let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
+            let client = connect(&target, &key.cluster).await?;
+            let response = client.diff(&spec, scope.as_ref()).await.map_err(refusal)?;
+            let shown = file.display().to_string();
+            if json {
+                println!("{}", plan::diff_json(&spec, &response));
+            } else {
+                println!("{}", plan::diff_text(&spec, &shown, &response));
+            }
+            Ok(())
+        }
+        JobCommand::Plan { job, file, json, bindings, target } => {
+            let (key, scope) = parse_scope(&job)?;
+            let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
+            let client = connect(&target, &key.cluster).await?;
+            let response = client.plan(&spec, scope.as_ref()).await.map_err(refusal)?;
+            let shown = file.display().to_string();
+            if json {
+                println!("{}", plan::plan_json(&spec, &response));
+            } else {
+                println!("{}", plan::plan_text(&spec, &shown, &response));
+            }
+            Ok(())
+        }
         JobCommand::Restart { instances, batch_size, wait_timeout_secs, target } => {
-            let (key, instances) = match instances.parse::<JobKey>() {
-                Ok(key) => (key, None),
-                Err(_) => parse_instances(&instances).map(|(key, set)| (key, Some(set.0)))?,
-            };
+            let (key, instances) = parse_scope(&instances)?;
             let client = connect(&target, &key.cluster).await?;
             let restarted = client.restart(&key, instances.as_ref(), batch_size).await.map_err(refusal)?;
             wait_for_restart(&client, &key, &restarted, batch_size, Duration::from_secs(wait_timeout_secs)).await
@@ -121,6 +144,14 @@ fn refusal(e: ClientError) -> CliError {
             CliError::failed(message)
         }
         other => CliError::from(other),
+    }
+}
+
+/// Splits `CLUSTER/ROLE/ENV/NAME[/INSTANCES]`: a job, and the instances named (None: all).
+pub fn parse_scope(text: &str) -> Result<(JobKey, Option<BTreeSet<u32>>), CliError> {
+    match text.parse::<JobKey>() {
+        Ok(key) => Ok((key, None)),
+        Err(_) => parse_instances(text).map(|(key, set)| (key, Some(set.0))),
     }
 }
 

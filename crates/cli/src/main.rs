@@ -8,15 +8,18 @@ mod args;
 mod config;
 mod daemons;
 mod dev;
+mod diff;
 mod exit;
 mod host;
 mod job;
 mod jobfile;
+mod plan;
 mod quota;
 mod render;
 mod sd;
 mod self_announce;
 mod task;
+mod update;
 
 use clap::Parser;
 
@@ -53,6 +56,7 @@ fn main() -> std::process::ExitCode {
             Command::Executor(args) => daemons::executor(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Job(command) => job::run(command).await,
+            Command::Update(command) => update::run(command).await,
             Command::Config(command) => config::run(command),
             Command::Sd(command) => sd::run(command).await,
             Command::Task(command) => task::run(command).await,
@@ -77,6 +81,7 @@ fn init_tracing(command: &Command) {
         Command::Scheduler(_) | Command::Agent(_) | Command::Executor(_) => "info",
         Command::Dev(_)
         | Command::Job(_)
+        | Command::Update(_)
         | Command::Config(_)
         | Command::Sd(_)
         | Command::Task(_)

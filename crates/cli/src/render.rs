@@ -47,13 +47,21 @@ pub fn status_table(job: &str, tasks: &[v1::TaskStatus]) -> String {
                     _ => last,
                 }
             };
-            vec![t.instance.to_string(), state_name(t.state), t.host.clone(), ports_text(t), t.task_id.clone(), note]
+            vec![
+                t.instance.to_string(),
+                state_name(t.state),
+                t.host.clone(),
+                ports_text(t),
+                t.config_version.chars().take(atoll_model::version::SHORT_ID_LEN).collect(),
+                t.task_id.clone(),
+                note,
+            ]
         })
         .collect();
-    format!("{job}\n{}", table(&["INSTANCE", "STATUS", "HOST", "PORTS", "TASK ID", "NOTE"], &rows))
+    format!("{job}\n{}", table(&["INSTANCE", "STATUS", "HOST", "PORTS", "CONFIG", "TASK ID", "NOTE"], &rows))
 }
 
-fn non_empty(text: &str) -> Value {
+pub fn non_empty(text: &str) -> Value {
     if text.is_empty() { Value::Null } else { json!(text) }
 }
 
@@ -74,6 +82,7 @@ pub fn status_json(job: &str, tasks: &[v1::TaskStatus]) -> Value {
                 "pending_reason": non_empty(&t.pending_reason),
                 "pending": pending_json(t.pending.as_ref()),
                 "exit_code": t.exit_code,
+                "config_version": non_empty(&t.config_version),
                 "message": t.events.last().map_or(Value::Null, |e| non_empty(&e.message)),
             })
         })
@@ -146,8 +155,35 @@ pub fn why_json(instance: &str, task: &v1::TaskStatus) -> Value {
     })
 }
 
-fn job_key_text(key: Option<&v1::JobKey>) -> String {
+pub fn key_text(key: Option<&v1::JobKey>) -> String {
     key.map(|k| format!("{}/{}/{}/{}", k.cluster, k.role, k.environment, k.name)).unwrap_or_default()
+}
+
+/// A time (milliseconds since the epoch) as UTC text, `2026-12-01 06:18:41Z`.
+pub fn time_text(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (year, month, day) = civil_date(secs / 86_400);
+    format!("{year:04}-{month:02}-{day:02} {}Z", clock_text(ms))
+}
+
+/// The time of day of `ms` in UTC, `06:18:41`.
+pub fn clock_text(ms: u64) -> String {
+    let of_day = (ms / 1000) % 86_400;
+    format!("{:02}:{:02}:{:02}", of_day / 3600, of_day / 60 % 60, of_day % 60)
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 /// `job list` as a table.
@@ -159,7 +195,7 @@ pub fn list_table(jobs: &[v1::JobSummary]) -> String {
         .iter()
         .map(|j| {
             vec![
-                job_key_text(j.key.as_ref()),
+                key_text(j.key.as_ref()),
                 if j.service { "service" } else { "job" }.to_owned(),
                 j.instances.to_string(),
                 j.pending.to_string(),
@@ -178,7 +214,7 @@ pub fn list_json(jobs: &[v1::JobSummary]) -> Value {
         .iter()
         .map(|j| {
             json!({
-                "job": job_key_text(j.key.as_ref()),
+                "job": key_text(j.key.as_ref()),
                 "service": j.service,
                 "instances": j.instances,
                 "pending": j.pending,
@@ -257,6 +293,14 @@ fn scalar(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_are_utc_dates_and_clocks() {
+        assert_eq!(super::time_text(0), "1970-01-01 00:00:00Z");
+        assert_eq!(super::time_text(1_795_933_121_000), "2026-11-29 06:18:41Z");
+        assert_eq!(super::time_text(951_782_400_000), "2000-02-29 00:00:00Z", "a leap day");
+        assert_eq!(super::clock_text(86_399_999), "23:59:59");
+    }
+
     use super::*;
 
     fn task(instance: u32, state: v1::TaskState) -> v1::TaskStatus {
@@ -281,12 +325,16 @@ mod tests {
 
     #[test]
     fn status_table_aligns_columns_and_shows_reasons() {
-        let text = status_table("c/r/e/n", &[task(0, v1::TaskState::Running), task(1, v1::TaskState::Pending)]);
+        let mut canary = task(0, v1::TaskState::Running);
+        canary.config_version = "3f2a9c1d".repeat(8);
+        let text = status_table("c/r/e/n", &[canary, task(1, v1::TaskState::Pending)]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "c/r/e/n");
-        assert_eq!(lines[1], "INSTANCE  STATUS   HOST  PORTS       TASK ID  NOTE");
-        assert_eq!(lines[2], "0         RUNNING  h1    http=31000  t-0");
-        assert_eq!(lines[3], "1         PENDING        http=31000  t-1      Insufficient: CPU");
+        assert_eq!(lines[1], "INSTANCE  STATUS   HOST  PORTS       CONFIG    TASK ID  NOTE");
+        assert_eq!(lines[2], "0         RUNNING  h1    http=31000  3f2a9c1d  t-0");
+        assert_eq!(lines[3], "1         PENDING        http=31000            t-1      Insufficient: CPU");
+        let json = status_json("c/r/e/n", &[task(0, v1::TaskState::Running)]);
+        assert_eq!(json["instances"][0]["config_version"], Value::Null, "no version, no field value");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod admin;
 mod clusters;
 mod registry;
+mod updates;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tonic::transport::{Channel, Endpoint};
 pub use admin::HostCall;
 pub use clusters::{Clusters, DEVCLUSTER_URL};
 pub use registry::{MemberEntry, RegistryReader, zookeeper, zookeeper_error, zookeeper_members};
+pub use updates::UpdateCall;
 
 /// Why a request to the scheduler failed.
 #[derive(Debug, thiserror::Error)]

@@ -23,4 +23,5 @@ pub use instances::{InstanceSet, InstanceSetError};
 pub use job::{JobSpec, ProcessSpec, Resources, TaskConfig, TaskSpec};
 pub use key::{JobKey, JobKeyError, JobKeyPrefix};
 pub use task::{Assignment, ScheduledTask, TaskEvent, TaskId, TaskState};
+pub use update::{ChangeKind, InstanceAction, Progress, UpdateState};
 pub use version::{ConfigId, ConfigIdError, ConfigVersion};

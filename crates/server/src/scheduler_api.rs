@@ -39,8 +39,8 @@ pub(crate) fn core_status(e: CoreError) -> Status {
             | StateError::TooManyInstances { .. } => Status::invalid_argument(refusal.to_string()),
             StateError::InsufficientQuota(_) => Status::resource_exhausted(refusal.to_string()),
             StateError::NotAService(_) => Status::invalid_argument(refusal.to_string()),
-            StateError::NoActiveUpdate(_) => Status::not_found(refusal.to_string()),
-            StateError::RestartInProgress(_)
+            StateError::NoActiveUpdate(_)
+            | StateError::RestartInProgress(_)
             | StateError::UpdateInProgress { .. }
             | StateError::UpdateRefuses { .. }
             | StateError::NotPulsed { .. } => Status::failed_precondition(refusal.to_string()),

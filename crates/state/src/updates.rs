@@ -272,7 +272,12 @@ impl ClusterState {
         if spec.key.cluster != self.config.cluster {
             return Err(StateError::WrongCluster { job: Box::new(key), cluster: self.config.cluster.clone() });
         }
-        let problems = spec.validate();
+        let mut problems = spec.validate();
+        if spec.update_config.sla_aware {
+            problems.push(
+                "update_config sla_aware is not supported yet: updates do not consult SLA policies; remove sla_aware to update".to_owned(),
+            );
+        }
         if !problems.is_empty() {
             return Err(StateError::InvalidJob { job: Box::new(key), problems });
         }

@@ -22,6 +22,8 @@ fn process(name: &str, cmdline: &str) -> ProcessSpec {
 
 fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFile {
     LaunchFile {
+        format_version: crate::sandbox::LAUNCH_FORMAT,
+        config_version: None,
         task_id: "www-data-devel-hello-3-abc".into(),
         job: JobKey::new("devcluster", "www-data", "devel", "hello").expect("valid job key"),
         instance: 3,

@@ -184,6 +184,12 @@ fn refusals_in_auroras_words() {
     let err = cluster.state.act_on_update(&spec.key, UpdateAction::Pulse, None, 0).unwrap_err();
     assert!(err.to_string().contains("takes no pulses"), "{err}");
 
+    let mut sla = web(2, "serve v4");
+    sla.update_config.sla_aware = true;
+    sla.config.sla_policy = Some(atoll_model::config::SlaPolicy::Count { count: 1, duration_secs: 60 });
+    let err = Cluster::with_web(&["a"], 2).0.state.start_update(sla, None, None, 0).unwrap_err();
+    assert!(err.to_string().contains("sla_aware is not supported yet"), "{err}");
+
     let mut bad = web(2, "serve v4");
     bad.update_config.max_total_failures = 2;
     let err = Cluster::with_web(&["a"], 2).0.state.start_update(bad, None, None, 0).unwrap_err();

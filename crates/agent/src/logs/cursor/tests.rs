@@ -33,6 +33,7 @@ fn sandbox() -> (TempDir, Sandbox) {
 
 fn set_state(sandbox: &Sandbox, state: TaskState) {
     let status = ExecutorStatus {
+        format_version: crate::sandbox::STATUS_FORMAT,
         state,
         message: String::new(),
         exit_code: None,
