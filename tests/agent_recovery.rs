@@ -118,3 +118,95 @@ fn an_executor_that_died_with_its_agent_is_reported_lost_and_the_service_runs_ag
     assert!(agent.log().contains("its executor died while the agent was away"), "{}", agent.log());
     let _ = cluster.job(&["killall", HELLO]);
 }
+
+/// Rewrites a sandbox's launch file and status lines as the release before launch format 2
+/// wrote them: no `format_version`, no `config_version`.
+fn as_the_release_before(sandbox: &Path) {
+    let launch = sandbox.join(".executor/launch.json");
+    let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&launch).unwrap()).unwrap();
+    let object = file.as_object_mut().unwrap();
+    assert_eq!(object.remove("format_version"), Some(Value::from(2)), "this build writes format 2");
+    object.remove("config_version");
+    std::fs::write(&launch, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    let status = sandbox.join(".executor/status.jsonl");
+    let lines: Vec<String> = std::fs::read_to_string(&status)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut value: Value = serde_json::from_str(line).unwrap();
+            value.as_object_mut().unwrap().remove("format_version");
+            format!("{value}\n")
+        })
+        .collect();
+    std::fs::write(&status, lines.concat()).unwrap();
+}
+
+#[test]
+fn an_agent_upgraded_under_executors_of_the_release_before_adopts_them() {
+    let mut cluster = Cluster::start(10);
+    let task = running(&cluster, HELLO, &hello_file());
+    let host = task["host"].as_str().unwrap().to_owned();
+    let sandbox = PathBuf::from(task["sandbox"].as_str().unwrap());
+    let group = last_status(sandbox.to_str().unwrap())["process_groups"][0].as_i64().expect("a group") as i32;
+    cluster.crash_agent(&host);
+    as_the_release_before(&sandbox);
+    cluster.restart_agent(agent_index(&host));
+    eventually("the upgraded agent to adopt the executor", Duration::from_secs(5), || {
+        let agent = cluster.agents.iter().find(|a| a.name == host)?;
+        agent.log().contains("adopting a running executor").then_some(())
+    });
+    let after = instance(&cluster, HELLO);
+    assert_eq!((after["task_id"].clone(), after["status"].as_str()), (task["task_id"].clone(), Some("RUNNING")));
+    assert!(group_alive(group), "not restarted");
+    let killed = cluster.job(&["kill", &format!("{HELLO}/0"), "--wait-timeout-secs", "20"]);
+    assert!(killed.status.success(), "{}", printed(&killed));
+    eventually("the adopted task's processes to be gone", Duration::from_secs(10), || {
+        (!group_alive(group)).then_some(())
+    });
+}
+
+#[test]
+fn an_unreadable_sandbox_is_reported_with_its_path_and_its_task_runs_again() {
+    let mut cluster = Cluster::start(10);
+    let task = running(&cluster, HELLO, &hello_file());
+    let host = task["host"].as_str().unwrap().to_owned();
+    let sandbox = PathBuf::from(task["sandbox"].as_str().unwrap());
+    let group = last_status(sandbox.to_str().unwrap())["process_groups"][0].as_i64().expect("a group") as i32;
+    cluster.crash_agent(&host);
+    let launch = sandbox.join(".executor/launch.json");
+    std::fs::write(&launch, "{ not a launch file").unwrap();
+    cluster.restart_agent(agent_index(&host));
+    let again = eventually("the task to run again", Duration::from_secs(20), || {
+        let entry = instance(&cluster, HELLO);
+        (entry["status"] == "RUNNING" && entry["task_id"] != task["task_id"]).then_some(entry)
+    });
+    assert_ne!(again["task_id"], task["task_id"]);
+    let agent = cluster.agents.iter().find(|a| a.name == host).unwrap();
+    let log = agent.log();
+    assert!(log.contains("unreadable sandbox") && log.contains(&launch.display().to_string()), "{log}");
+    eventually("the unwatchable task's processes to be ended", Duration::from_secs(10), || {
+        (!group_alive(group)).then_some(())
+    });
+    let ended = old_run_events(&cluster, task["task_id"].as_str().unwrap());
+    let (state, message) = ended.last().cloned().expect("events");
+    assert_eq!(state, atoll_proto::v1::TaskState::Lost as i32);
+    assert!(message.contains("unreadable sandbox") && message.contains(&launch.display().to_string()), "{message}");
+    let _ = cluster.job(&["killall", HELLO]);
+}
+
+/// The events (state, message) of one run of `HELLO`, from the scheduler's kept history.
+fn old_run_events(cluster: &Cluster, task_id: &str) -> Vec<(i32, String)> {
+    use atoll_proto::v1;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut client =
+            v1::scheduler_service_client::SchedulerServiceClient::connect(cluster.url.clone()).await.unwrap();
+        let key: Vec<&str> = HELLO.split('/').collect();
+        let job =
+            v1::JobKey { cluster: key[0].into(), role: key[1].into(), environment: key[2].into(), name: key[3].into() };
+        let request = v1::GetTasksRequest { job: Some(job), include_history: true };
+        let tasks = client.get_tasks(request).await.unwrap().into_inner().tasks;
+        let run = tasks.into_iter().find(|t| t.task_id == task_id).expect("the old run is kept");
+        run.events.into_iter().map(|e| (e.state, e.message)).collect()
+    })
+}

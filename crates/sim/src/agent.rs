@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use atoll_model::{AgentId, AgentResources, Attributes, JobKey, Resources, ScheduledTask, TaskId, TaskState};
+use atoll_model::{AgentId, AgentResources, Attributes, ConfigId, JobKey, Resources, ScheduledTask, TaskId, TaskState};
 use atoll_state::{Registration, StatusReport};
 
 use crate::net::{Down, Up};
@@ -79,8 +79,23 @@ pub struct Ctx<'a> {
     pub now_ms: u64,
     pub heartbeat_ms: u64,
     pub timing: &'a TaskTiming,
-    pub behaviours: &'a BTreeMap<JobKey, Behaviour>,
+    pub behaviours: &'a Behaviours,
     pub rng: &'a mut Rng,
+}
+
+/// What each job's tasks do, and what tasks of particular config versions (an update's) do
+/// instead.
+#[derive(Clone, Debug, Default)]
+pub struct Behaviours {
+    pub by_job: BTreeMap<JobKey, Behaviour>,
+    pub by_config: BTreeMap<ConfigId, Behaviour>,
+}
+
+impl Behaviours {
+    /// What a task of `job` running config `config` does; a service's by default.
+    pub fn of(&self, job: &JobKey, config: ConfigId) -> Behaviour {
+        self.by_config.get(&config).or_else(|| self.by_job.get(job)).copied().unwrap_or(Behaviour::Serve)
+    }
 }
 
 /// One task as the fake agent runs it.
@@ -88,6 +103,7 @@ pub struct Ctx<'a> {
 pub struct FakeTask {
     pub job: JobKey,
     pub instance: u32,
+    pub config: ConfigId,
     pub resources: Resources,
     pub ports: Vec<u16>,
     /// ASSIGNED from the launch until the executor reports STARTING.
@@ -255,6 +271,7 @@ impl FakeAgent {
         let fake = FakeTask {
             job: task.job,
             instance: task.instance,
+            config: task.config.id(),
             resources: task.config.task.resources.clone(),
             ports,
             state: TaskState::Assigned,
@@ -276,7 +293,7 @@ impl FakeAgent {
         task.state = state;
         let next = match state {
             TaskState::Starting => Some((ctx.rng.between(ctx.timing.running_ms), TaskState::Running)),
-            TaskState::Running => match ctx.behaviours.get(&task.job).copied().unwrap_or(Behaviour::Serve) {
+            TaskState::Running => match ctx.behaviours.of(&task.job, task.config) {
                 Behaviour::Serve => None,
                 Behaviour::Finish { after_ms } => Some((ctx.rng.between(after_ms), TaskState::Finished)),
                 Behaviour::Fail { after_ms } => Some((ctx.rng.between(after_ms), TaskState::Failed)),

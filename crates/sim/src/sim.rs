@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use atoll_model::{AgentId, JobKey, JobSpec, TaskId};
+use atoll_model::{AgentId, ConfigId, JobKey, JobSpec, MaintenanceMode, TaskId};
 use atoll_state::{ClusterState, Effect};
 
-use crate::agent::{Behaviour, FakeAgent, Input};
+use crate::agent::{Behaviour, Behaviours, FakeAgent, Input};
 use crate::faults::Fault;
 use crate::invariants::Checker;
 use crate::net::{Delivery, Down, Network, Up};
@@ -28,6 +28,10 @@ enum Event {
     ToAgent { agent: usize, input: Input },
     Fault(Fault),
     Submit(Box<JobSpec>),
+    /// A rolling update of the job to this spec.
+    Update(Box<JobSpec>),
+    /// Draining a host for maintenance (by agent number).
+    Drain(usize),
     Kill(JobKey),
     KillDeadline(JobKey),
 }
@@ -44,7 +48,7 @@ pub struct Sim {
     pub(crate) net: Network,
     agenda: crate::queue::Agenda<Event>,
     task_rng: Rng,
-    behaviours: BTreeMap<JobKey, Behaviour>,
+    behaviours: Behaviours,
     pub(crate) jobs: BTreeMap<JobKey, JobRecord>,
     pub(crate) checker: Checker,
     physical: Physical,
@@ -74,7 +78,7 @@ impl Sim {
             net: Network::new(config.latency_ms, Rng::stream(seed, 2)),
             agenda: Default::default(),
             task_rng: Rng::stream(seed, 3),
-            behaviours: BTreeMap::new(),
+            behaviours: Behaviours::default(),
             jobs: BTreeMap::new(),
             checker: Checker::default(),
             physical: Physical::default(),
@@ -105,9 +109,21 @@ impl Sim {
 
     /// Creates `job` at `at_ms`; its tasks do what `behaviour` says.
     pub fn submit(&mut self, at_ms: u64, job: JobSpec, behaviour: Behaviour) {
-        self.behaviours.insert(job.key.clone(), behaviour);
+        self.behaviours.by_job.insert(job.key.clone(), behaviour);
         self.jobs.insert(job.key.clone(), JobRecord { instances: job.instances, behaviour, killed_at_ms: None });
         self.agenda.push(at_ms, Event::Submit(Box::new(job)));
+    }
+
+    /// Starts updating the job `spec` names to `spec` at `at_ms`; tasks of the new config do
+    /// what `behaviour` says.
+    pub fn update(&mut self, at_ms: u64, spec: JobSpec, behaviour: Behaviour) {
+        self.behaviours.by_config.insert(ConfigId::of(&spec.config), behaviour);
+        self.agenda.push(at_ms, Event::Update(Box::new(spec)));
+    }
+
+    /// Drains agent `agent`'s host at `at_ms`: its tasks move elsewhere.
+    pub fn drain(&mut self, at_ms: u64, agent: usize) {
+        self.agenda.push(at_ms, Event::Drain(agent));
     }
 
     /// Adds one fault at `at_ms`, besides those drawn from the plan.
@@ -231,6 +247,22 @@ impl Sim {
                 if let Err(e) = self.state.create_job(*job, now) {
                     return Err(self.violation("job creation", format!("{key} was refused: {e}")));
                 }
+                self.want_placement();
+            }
+            Event::Update(spec) => {
+                self.mark("update", None, None, u64::from(spec.instances));
+                let key = spec.key.clone();
+                match self.state.start_update(*spec, None, None, now) {
+                    Ok((_, effects)) => self.route(effects),
+                    Err(e) => return Err(self.violation("update start", format!("{key} was refused: {e}"))),
+                }
+                self.want_placement();
+            }
+            Event::Drain(agent) => {
+                self.mark("drain", Some(agent), None, 0);
+                let host = self.agents[agent].spec.id.0.clone();
+                let (_, effects) = self.state.set_maintenance(&[host], MaintenanceMode::Draining, now);
+                self.route(effects);
                 self.want_placement();
             }
             Event::Kill(job) => {

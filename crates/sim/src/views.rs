@@ -6,8 +6,9 @@
 //!   being reachable; orphans, instances running twice and hosts running more than they offer
 //!   are counted;
 //! - at a killed job's deadline: nothing of it is active or running anywhere;
-//! - at convergence: every service instance RUNNING on the agent the scheduler placed it on,
-//!   every batch instance ended as its behaviour says, killed jobs gone, and no orphans.
+//! - at convergence: no update in progress, every service instance RUNNING on the agent the
+//!   scheduler placed it on, every batch instance ended as its behaviour says, killed jobs
+//!   gone, and no orphans.
 
 use std::collections::BTreeMap;
 
@@ -125,9 +126,14 @@ pub fn converged(sim: &Sim) -> Result<(), String> {
             check_killed(sim, key)?;
             continue;
         }
+        if let Some(update) = sim.state.active_update(key) {
+            return Err(format!("{key}'s update {} is still {}", update.id, update.state));
+        }
         match job.behaviour {
             Behaviour::Serve => {
-                for instance in 0..job.instances {
+                // An update may have changed the job's instance count.
+                let instances = sim.state.job(key).map_or(job.instances, |spec| spec.instances);
+                for instance in 0..instances {
                     service_instance_runs(sim, key, instance)?;
                 }
             }
