@@ -24,8 +24,14 @@ mod agents;
 enum Event {
     Tick,
     Place,
-    ToScheduler { agent: usize, message: Up },
-    ToAgent { agent: usize, input: Input },
+    ToScheduler {
+        agent: usize,
+        message: Up,
+    },
+    ToAgent {
+        agent: usize,
+        input: Input,
+    },
     Fault(Fault),
     Submit(Box<JobSpec>),
     /// A rolling update of the job to this spec.

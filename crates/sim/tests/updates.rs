@@ -95,13 +95,17 @@ fn an_update_under_crashes_a_drain_and_preemption_ends_rolled_forward_or_back() 
         let expected = if outcome == UpdateState::RolledForward { web("v2") } else { web("v1") };
         assert_eq!(web_config(&sim), Some(ConfigId::of(&expected.config)), "seed {seed}: one config, the outcome's");
         assert!(stats.crashes > 0, "seed {seed}: {stats:?}");
-        let preempted = sim.state().job_tasks(&key("filler"), true).iter().any(|t| {
-            t.events.iter().any(|e| e.state == TaskState::Preempting)
-        });
+        let preempted = sim
+            .state()
+            .job_tasks(&key("filler"), true)
+            .iter()
+            .any(|t| t.events.iter().any(|e| e.state == TaskState::Preempting));
         assert!(preempted, "seed {seed}: the preferred job preempted its way in");
-        let on_drained = sim.state().job_tasks(&key("web"), false).into_iter().filter(|t| {
-            t.assignment.as_ref().is_some_and(|a| a.agent.0 == sim.agent(5).spec.id.0)
-        });
+        let on_drained = sim
+            .state()
+            .job_tasks(&key("web"), false)
+            .into_iter()
+            .filter(|t| t.assignment.as_ref().is_some_and(|a| a.agent.0 == sim.agent(5).spec.id.0));
         assert_eq!(on_drained.count(), 0, "seed {seed}: nothing of web on the drained host");
     }
 }

@@ -1,0 +1,97 @@
+//! Benchmark: a rolling update of 100 instances of a trivial service (`exec sleep 600`) with
+//! `batch_size 10` and `watch_secs 0` on `atoll dev --agents 4`, against the same 100 instances
+//! killed and created afresh.
+//!
+//! Starts the release binary as `atoll dev --agents 4`, creates the job and waits until it
+//! runs, then alternates, `ROUNDS` times each: `atoll update start JOB FILE --bind version=N
+//! --wait` (timed from the client's start to its exit, which waits until ROLLED_FORWARD), and
+//! `atoll job killall JOB` followed by `atoll job create JOB FILE --wait-until RUNNING` (timed
+//! the same way, both commands together).
+//!
+//! Run: `cargo bench -p atoll-tests --bench update_rollout` (ATOLL_BENCH_INSTANCES changes the
+//! 100, ATOLL_BENCH_ROUNDS the 3 rounds).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use atoll_tests::{Daemon, build_atoll, eventually, free_port};
+
+const KEY: &str = "devcluster/bench/devel/rollout";
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+/// Runs `atoll ARGS --scheduler URL`, failing the bench if it fails; returns how long it took.
+fn timed(atoll: &Path, url: &str, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    let output = Command::new(atoll).args(args).args(["--scheduler", url]).output().expect("run atoll");
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "atoll {args:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    took
+}
+
+fn main() {
+    let instances = env_number("ATOLL_BENCH_INSTANCES", 100);
+    let rounds = env_number("ATOLL_BENCH_ROUNDS", 3);
+    let atoll = build_atoll(true);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rollout.rhai");
+    std::fs::write(
+        &file,
+        format!(
+            "let sleeper = Process(#{{ name: \"sleeper\", cmdline: \"exec sleep 600 # {{{{version}}}}\" }});\n\
+             let task = SequentialTask(#{{ processes: [sleeper], resources: Resources(#{{ cpu: 0.01, ram: 1 * MB, disk: 1 * MB }}) }});\n\
+             let jobs = [ Service(#{{ cluster: \"devcluster\", role: \"bench\", environment: \"devel\", name: \"rollout\",\n\
+                 instances: {instances}, task: task, update_config: UpdateConfig(#{{ batch_size: 10, watch_secs: 0 }}) }}) ];\n"
+        ),
+    )
+    .expect("write job file");
+    let file = file.to_str().expect("utf-8 path");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let grpc = format!("127.0.0.1:{port}");
+    let data = dir.path().join("dev");
+    let dev = Daemon::start_program(
+        &atoll,
+        "dev",
+        dir.path(),
+        &["dev", "--agents", "4", "--grpc", &grpc, "--data-dir", data.to_str().expect("utf-8 path")],
+    );
+    eventually("atoll dev to serve", Duration::from_secs(30), || {
+        let listed = Command::new(&atoll).args(["job", "list", "devcluster", "--scheduler", &url]).output().ok()?;
+        listed.status.success().then_some(())
+    });
+    let create = ["job", "create", KEY, file, "--wait-until", "RUNNING", "--wait-timeout-secs", "300"];
+    timed(&atoll, &url, &[&create[..], &["--bind", "version=0"]].concat());
+
+    let mut updates = Vec::new();
+    let mut recreates = Vec::new();
+    for round in 1..=rounds {
+        let version = format!("version={round}");
+        let update = ["update", "start", KEY, file, "--bind", &version, "--wait", "--wait-timeout-secs", "300"];
+        updates.push(timed(&atoll, &url, &update));
+        let killed = timed(&atoll, &url, &["job", "killall", KEY, "--wait-timeout-secs", "300"]);
+        let created = timed(&atoll, &url, &[&create[..], &["--bind", &version]].concat());
+        recreates.push(killed + created);
+    }
+    let _ = Command::new(&atoll).args(["job", "killall", KEY, "--scheduler", &url]).output();
+    dev.stop();
+
+    let seconds =
+        |runs: &[Duration]| runs.iter().map(|d| format!("{:.2} s", d.as_secs_f64())).collect::<Vec<_>>().join(", ");
+    println!(
+        "update_rollout: {instances} instances on 4 agents, batch_size 10, watch_secs 0: update start --wait {}",
+        seconds(&updates)
+    );
+    println!(
+        "update_rollout: the same instances killed and created afresh (killall + create --wait-until RUNNING): {}",
+        seconds(&recreates)
+    );
+}
