@@ -108,6 +108,10 @@ pub struct SchedulerArgs {
     /// Seconds a task waits PENDING before it may preempt lower tasks to make room.
     #[arg(long, default_value_t = 180)]
     pub preemption_delay_secs: u64,
+    /// Seconds an update's new task may stay PENDING, ASSIGNED or STARTING before it counts as
+    /// a failure of its instance.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub update_stuck_timeout_secs: u64,
     /// Announce this scheduler in this ZooKeeper ensemble, `HOST:PORT[,HOST:PORT…][/chroot]`,
     /// so clients can find it at `zk://ENSEMBLE/PATH`.
     #[arg(long, value_name = "ENSEMBLE")]

@@ -43,8 +43,17 @@ pub async fn scheduler(args: SchedulerArgs) -> CliResult {
     let mut config = ServerConfig::new(&args.cluster);
     config.state.agent_timeout_ms = args.agent_timeout_secs.saturating_mul(1000);
     config.state.preemption_delay_ms = args.preemption_delay_secs.saturating_mul(1000);
+    config.state.update_stuck_timeout_ms = args.update_stuck_timeout_secs.saturating_mul(1000);
     // Open the store before binding, so a second scheduler on the same directory fails at once.
     let store = atoll_storage::SledStore::open(&args.data_dir).map_err(|e| CliError::failed(e.to_string()))?;
+    if let Some(older) = store.upgraded_from() {
+        let current = atoll_storage::SCHEMA_VERSION;
+        tracing::info!(data_dir = %args.data_dir.display(), from = older, to = current, "data directory upgraded");
+        eprintln!(
+            "Upgraded data directory {} from schema {older} to {current}; an older Atoll cannot open it now",
+            args.data_dir.display()
+        );
+    }
     let scheduler =
         atoll_server::Scheduler::start(config, Box::new(store), std::sync::Arc::new(atoll_server::SystemClock))
             .map_err(|e| CliError::failed(e.to_string()))?;

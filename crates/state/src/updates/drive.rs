@@ -13,6 +13,14 @@ use super::{InstanceAction, InstanceEvent, InstanceUpdate, JobUpdate, Progress, 
 use crate::lifecycle::{Lineage, is_being_killed};
 use crate::{ClusterState, Effect};
 
+/// What evaluating an instance needs to know of its update.
+struct Driving<'a> {
+    job: &'a JobKey,
+    update_id: u64,
+    settings: &'a UpdateConfig,
+    now_ms: u64,
+}
+
 /// The outcome of evaluating one instance.
 enum Step {
     /// Not done; look again on the next event or tick.
@@ -76,11 +84,12 @@ impl ClusterState {
     /// Evaluates each instance under way; returns whether any finished.
     fn evaluate_under_way(&mut self, update: &mut JobUpdate, now_ms: u64, effects: &mut Vec<Effect>) -> bool {
         let back = update.state.is_rolling_back();
-        let (job, id, settings) = (update.job.clone(), update.id, update.settings.clone());
+        let (job, settings) = (update.job.clone(), update.settings.clone());
+        let driving = Driving { job: &job, update_id: update.id, settings: &settings, now_ms };
         let mut changed = false;
         for instance in update.instances.iter_mut().filter(|i| i.progress == Progress::Updating) {
             let target = instance.target(back).and_then(|id| self.configs.get(&id).cloned());
-            let step = self.step_instance(&job, id, instance, target.as_ref(), &settings, now_ms, effects);
+            let step = self.step_instance(&driving, instance, target.as_ref(), effects);
             let (progress, action, message) = match step {
                 Step::Wait => continue,
                 Step::Succeeded if back => (Progress::Succeeded, InstanceAction::InstanceRolledBack, String::new()),
@@ -195,14 +204,12 @@ impl ClusterState {
     /// Evaluates one instance against its tasks, acting where it must.
     fn step_instance(
         &mut self,
-        job: &JobKey,
-        update_id: u64,
+        driving: &Driving<'_>,
         instance: &mut InstanceUpdate,
         target: Option<&ConfigVersion>,
-        settings: &UpdateConfig,
-        now_ms: u64,
         effects: &mut Vec<Effect>,
     ) -> Step {
+        let Driving { job, update_id, settings, now_ms } = *driving;
         if let Some(failure) = self.attempt_ended(instance) {
             instance.failures += 1;
             instance.stalled_since_ms = now_ms;
