@@ -119,6 +119,18 @@ fn an_executor_that_died_with_its_agent_is_reported_lost_and_the_service_runs_ag
     let _ = cluster.job(&["killall", HELLO]);
 }
 
+/// A cluster running `HELLO` whose agent was just crashed: the task's status entry, host,
+/// sandbox and process group.
+fn hello_with_its_agent_crashed() -> (Cluster, Value, String, PathBuf, i32) {
+    let mut cluster = Cluster::start(10);
+    let task = running(&cluster, HELLO, &hello_file());
+    let host = task["host"].as_str().unwrap().to_owned();
+    let sandbox = PathBuf::from(task["sandbox"].as_str().unwrap());
+    let group = last_status(sandbox.to_str().unwrap())["process_groups"][0].as_i64().expect("a group") as i32;
+    cluster.crash_agent(&host);
+    (cluster, task, host, sandbox, group)
+}
+
 /// Rewrites a sandbox's launch file and status lines as the release before launch format 2
 /// wrote them: no `format_version`, no `config_version`.
 fn as_the_release_before(sandbox: &Path) {
@@ -143,12 +155,7 @@ fn as_the_release_before(sandbox: &Path) {
 
 #[test]
 fn an_agent_upgraded_under_executors_of_the_release_before_adopts_them() {
-    let mut cluster = Cluster::start(10);
-    let task = running(&cluster, HELLO, &hello_file());
-    let host = task["host"].as_str().unwrap().to_owned();
-    let sandbox = PathBuf::from(task["sandbox"].as_str().unwrap());
-    let group = last_status(sandbox.to_str().unwrap())["process_groups"][0].as_i64().expect("a group") as i32;
-    cluster.crash_agent(&host);
+    let (mut cluster, task, host, sandbox, group) = hello_with_its_agent_crashed();
     as_the_release_before(&sandbox);
     cluster.restart_agent(agent_index(&host));
     eventually("the upgraded agent to adopt the executor", Duration::from_secs(5), || {
@@ -167,12 +174,7 @@ fn an_agent_upgraded_under_executors_of_the_release_before_adopts_them() {
 
 #[test]
 fn an_unreadable_sandbox_is_reported_with_its_path_and_its_task_runs_again() {
-    let mut cluster = Cluster::start(10);
-    let task = running(&cluster, HELLO, &hello_file());
-    let host = task["host"].as_str().unwrap().to_owned();
-    let sandbox = PathBuf::from(task["sandbox"].as_str().unwrap());
-    let group = last_status(sandbox.to_str().unwrap())["process_groups"][0].as_i64().expect("a group") as i32;
-    cluster.crash_agent(&host);
+    let (mut cluster, task, host, sandbox, group) = hello_with_its_agent_crashed();
     let launch = sandbox.join(".executor/launch.json");
     std::fs::write(&launch, "{ not a launch file").unwrap();
     cluster.restart_agent(agent_index(&host));

@@ -43,6 +43,23 @@ pub fn build_atoll(release: bool) -> PathBuf {
     target.join(if release { "release" } else { "debug" }).join("atoll")
 }
 
+/// Starts `atoll dev --agents AGENTS` from the binary `atoll` on a free loopback port, its data in
+/// `dir/dev`, and waits until it serves; returns it and its scheduler's URL. For benchmarks.
+pub fn start_dev(atoll: &Path, dir: &Path, agents: u32) -> (Daemon, String) {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let grpc = format!("127.0.0.1:{port}");
+    let data = dir.join("dev");
+    let agents = agents.to_string();
+    let args = ["dev", "--agents", &agents, "--grpc", &grpc, "--data-dir", data.to_str().expect("utf-8 path")];
+    let dev = Daemon::start_program(atoll, "dev", dir, &args);
+    eventually("atoll dev to serve", Duration::from_secs(30), || {
+        let listed = Command::new(atoll).args(["job", "list", "devcluster", "--scheduler", &url]).output().ok()?;
+        listed.status.success().then_some(())
+    });
+    (dev, url)
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");

@@ -10,7 +10,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use atoll_tests::{Daemon, build_atoll, eventually, free_port};
+use atoll_tests::{build_atoll, start_dev};
 
 fn main() {
     let jobs: usize = std::env::var("ATOLL_BENCH_JOBS").ok().and_then(|n| n.parse().ok()).unwrap_or(20);
@@ -29,25 +29,7 @@ fn main() {
         ),
     )
     .expect("write job file");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let data = dir.path().join("dev");
-    let grpc = format!("127.0.0.1:{port}");
-    let dev = Daemon::start_program(
-        &atoll,
-        "dev",
-        dir.path(),
-        &["dev", "--grpc", &grpc, "--data-dir", data.to_str().unwrap()],
-    );
-    eventually("atoll dev to serve", Duration::from_secs(30), || {
-        Command::new(&atoll)
-            .args(["job", "list", "devcluster", "--scheduler", &url])
-            .output()
-            .ok()?
-            .status
-            .success()
-            .then_some(())
-    });
+    let (dev, url) = start_dev(&atoll, dir.path(), 1);
 
     let mut samples = Vec::new();
     for i in 0..jobs {

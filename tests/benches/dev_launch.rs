@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use atoll_tests::{Daemon, build_atoll, eventually, free_port};
+use atoll_tests::{build_atoll, start_dev};
 
 /// The states the client reports on the way to RUNNING, in order.
 const STAGES: [&str; 4] = ["PENDING", "ASSIGNED", "STARTING", "RUNNING"];
@@ -34,20 +34,7 @@ fn main() {
         ),
     )
     .expect("write job file");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let grpc = format!("127.0.0.1:{port}");
-    let data = dir.path().join("dev");
-    let dev = Daemon::start_program(
-        &atoll,
-        "dev",
-        dir.path(),
-        &["dev", "--agents", "4", "--grpc", &grpc, "--data-dir", data.to_str().expect("utf-8 path")],
-    );
-    eventually("atoll dev to serve", Duration::from_secs(30), || {
-        let listed = Command::new(&atoll).args(["job", "list", "devcluster", "--scheduler", &url]).output().ok()?;
-        listed.status.success().then_some(())
-    });
+    let (dev, url) = start_dev(&atoll, dir.path(), 4);
 
     let key = "devcluster/bench/devel/launch";
     let started = Instant::now();

@@ -163,14 +163,7 @@ impl Sandbox {
         let path = self.launch_file();
         let bytes = fs::read(&path).map_err(io_error("read", &path))?;
         let launch: LaunchFile = parse(&path, &bytes, "a launch file")?;
-        if launch.format_version > LAUNCH_FORMAT {
-            return Err(SandboxError::NewerFormat {
-                what: "a launch file",
-                path,
-                found: launch.format_version,
-                known: LAUNCH_FORMAT,
-            });
-        }
+        known_format(path, "a launch file", launch.format_version, LAUNCH_FORMAT)?;
         Ok(launch)
     }
 
@@ -213,14 +206,7 @@ impl Sandbox {
         };
         let Some(line) = last_complete_line(&bytes) else { return Ok(None) };
         let status: ExecutorStatus = parse(&path, line, "an executor status")?;
-        if status.format_version > STATUS_FORMAT {
-            return Err(SandboxError::NewerFormat {
-                what: "an executor status",
-                path,
-                found: status.format_version,
-                known: STATUS_FORMAT,
-            });
-        }
+        known_format(path, "an executor status", status.format_version, STATUS_FORMAT)?;
         Ok(Some(status))
     }
 
@@ -245,6 +231,14 @@ fn to_json(value: &impl Serialize) -> Vec<u8> {
 
 fn parse<T: DeserializeOwned>(path: &Path, bytes: &[u8], what: &'static str) -> Result<T, SandboxError> {
     serde_json::from_slice(bytes).map_err(|source| SandboxError::Malformed { what, path: path.to_owned(), source })
+}
+
+/// Refuses a file in a format newer than this build reads.
+fn known_format(path: PathBuf, what: &'static str, found: u32, known: u32) -> Result<(), SandboxError> {
+    if found > known {
+        return Err(SandboxError::NewerFormat { what, path, found, known });
+    }
+    Ok(())
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SandboxError {

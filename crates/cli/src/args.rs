@@ -216,6 +216,22 @@ pub enum WaitUntil {
     Finished,
 }
 
+/// A job and the job file that proposes its new config, for `job diff` and `job plan`.
+#[derive(Args)]
+pub struct ProposedJob {
+    /// CLUSTER/ROLE/ENV/NAME[/INSTANCES].
+    pub job: String,
+    /// The job file (Rhai) that defines the job.
+    pub file: PathBuf,
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub bindings: Bindings,
+    #[command(flatten)]
+    pub target: SchedulerTarget,
+}
+
 #[derive(Subcommand)]
 pub enum JobCommand {
     /// Create a job from the job file that defines it.
@@ -329,37 +345,13 @@ pub enum JobCommand {
     /// Show what updating a job to its job file would change: field by field for each config
     /// its instances run, and the instances it would add or remove. Nothing changes.
     #[command(after_help = "Example:\n  atoll job diff devcluster/www-data/prod/web web.rhai")]
-    Diff {
-        /// CLUSTER/ROLE/ENV/NAME[/INSTANCES].
-        job: String,
-        /// The job file (Rhai) that defines the job.
-        file: PathBuf,
-        /// Print JSON for scripts instead of text.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        bindings: Bindings,
-        #[command(flatten)]
-        target: SchedulerTarget,
-    },
+    Diff(ProposedJob),
     /// Dry-run updating a job to its job file on a copy of the cluster: the diff, then which
     /// instances would be created, replaced or removed, where each new task would go, what would
     /// be preempted, and why what cannot be placed cannot. Nothing changes; if nothing else does
     /// either, `atoll update start` then makes the same decisions.
     #[command(after_help = "Example:\n  atoll job plan devcluster/www-data/prod/web web.rhai")]
-    Plan {
-        /// CLUSTER/ROLE/ENV/NAME[/INSTANCES].
-        job: String,
-        /// The job file (Rhai) that defines the job.
-        file: PathBuf,
-        /// Print JSON for scripts instead of text.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        bindings: Bindings,
-        #[command(flatten)]
-        target: SchedulerTarget,
-    },
+    Plan(ProposedJob),
     /// Kill every instance of a job, wait for them to stop, and remove the job.
     #[command(after_help = "Example:\n  atoll job killall devcluster/www-data/devel/hello")]
     Killall {

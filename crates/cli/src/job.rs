@@ -8,7 +8,7 @@ use atoll_client::{ClientError, Clusters, SchedulerClient};
 use atoll_model::{InstanceSet, JobKey, JobKeyPrefix, TaskState};
 use atoll_proto::v1;
 
-use crate::args::{JobCommand, SchedulerTarget, WaitUntil};
+use crate::args::{JobCommand, ProposedJob, SchedulerTarget, WaitUntil};
 use crate::exit::{CliError, CliResult, ExitCode};
 use crate::{jobfile, plan, render};
 
@@ -88,26 +88,22 @@ pub async fn run(command: JobCommand) -> CliResult {
             );
             Ok(())
         }
-        JobCommand::Diff { job, file, json, bindings, target } => {
-            let (key, scope) = parse_scope(&job)?;
-            let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
-            let client = connect(&target, &key.cluster).await?;
+        JobCommand::Diff(proposed) => {
+            let (spec, scope, client) = proposal(&proposed).await?;
             let response = client.diff(&spec, scope.as_ref()).await.map_err(refusal)?;
-            let shown = file.display().to_string();
-            if json {
+            let shown = proposed.file.display().to_string();
+            if proposed.json {
                 println!("{}", plan::diff_json(&spec, &response));
             } else {
                 println!("{}", plan::diff_text(&spec, &shown, &response));
             }
             Ok(())
         }
-        JobCommand::Plan { job, file, json, bindings, target } => {
-            let (key, scope) = parse_scope(&job)?;
-            let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
-            let client = connect(&target, &key.cluster).await?;
+        JobCommand::Plan(proposed) => {
+            let (spec, scope, client) = proposal(&proposed).await?;
             let response = client.plan(&spec, scope.as_ref()).await.map_err(refusal)?;
-            let shown = file.display().to_string();
-            if json {
+            let shown = proposed.file.display().to_string();
+            if proposed.json {
                 println!("{}", plan::plan_json(&spec, &response));
             } else {
                 println!("{}", plan::plan_text(&spec, &shown, &response));
@@ -133,6 +129,17 @@ pub async fn run(command: JobCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// The job a `job diff` or `job plan` names, read from its file, the instances named, and a
+/// connection to its cluster's scheduler.
+async fn proposal(
+    proposed: &ProposedJob,
+) -> Result<(atoll_model::JobSpec, Option<BTreeSet<u32>>, SchedulerClient), CliError> {
+    let (key, scope) = parse_scope(&proposed.job)?;
+    let spec = jobfile::select(&proposed.file, jobfile::load(&proposed.file, &proposed.bindings)?, &key)?;
+    let client = connect(&proposed.target, &key.cluster).await?;
+    Ok((spec, scope, client))
 }
 
 /// What the scheduler refused: a bad parameter (INVALID_ARGUMENT), or a request it cannot

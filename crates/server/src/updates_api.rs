@@ -186,14 +186,15 @@ impl UpdateService for UpdateApi {
         let (spec, scope) = proposal(request.job.as_ref(), &request.instances)?;
         let key = spec.key.clone();
         let now = self.scheduler.now_ms();
-        let (plan, changes) = self
+        // The dry run works on a copy, taken under the state lock and run outside it, so that
+        // planning holds up no report or placement.
+        let (copy, changes) = self
             .scheduler
-            .read(|state| {
-                Ok::<_, StateError>((
-                    state.plan_update(spec.clone(), scope.as_ref(), now)?,
-                    state.diff(&spec, scope.as_ref())?,
-                ))
-            })
+            .read(|state| Ok::<_, StateError>((state.clone(), state.diff(&spec, scope.as_ref())?)))
+            .map_err(|e| core_status(e.into()))?;
+        let plan = tokio::task::spawn_blocking(move || copy.into_plan(spec, scope.as_ref(), now))
+            .await
+            .map_err(|e| Status::internal(format!("the plan did not finish: {e}")))?
             .map_err(|e| core_status(e.into()))?;
         Ok(Response::new(plan_to_wire(&plan, groups(&key, &changes))))
     }

@@ -71,6 +71,17 @@ impl ClusterState {
         scope: Option<&BTreeSet<u32>>,
         now_ms: u64,
     ) -> Result<UpdatePlan, StateError> {
+        self.clone().into_plan(spec, scope, now_ms)
+    }
+
+    /// [`plan_update`](ClusterState::plan_update) on this state, which is a copy the caller
+    /// gives up (so that a server copies its state under its lock and plans outside it).
+    pub fn into_plan(
+        self,
+        spec: JobSpec,
+        scope: Option<&BTreeSet<u32>>,
+        now_ms: u64,
+    ) -> Result<UpdatePlan, StateError> {
         let job = spec.key.clone();
         let proposed = ConfigId::of(&spec.config);
         let mut instances: Vec<PlannedInstance> = self
@@ -89,7 +100,7 @@ impl ClusterState {
                 reached: change.kind == ChangeKind::Unchanged,
             })
             .collect();
-        let mut sim = self.clone();
+        let mut sim = self;
         let (start, effects) = sim.start_update(spec, scope, None, now_ms)?;
         let UpdateStart::Started { id, .. } = start else {
             return Ok(UpdatePlan { instances, preempted: Vec::new(), outcome: None, proposed });
