@@ -45,7 +45,7 @@ impl SledStore {
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         let shown = dir.display().to_string();
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { dir: shown.clone(), detail: e.to_string() })?;
-        let db = sled::Config::new().path(dir.join("db")).open().map_err(|e| open_error(&shown, e))?;
+        let db = open_db(&dir.join("db"), &shown)?;
         let names = ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "meta"];
         let trees = names.iter().map(|name| db.open_tree(name).map_err(|e| io(&shown, e))).collect::<Result<_, _>>()?;
         let mut store = SledStore { dir: dir.to_owned(), db, trees, upgraded_from: None };
@@ -212,6 +212,25 @@ trait Encode {
 impl<T: serde::Serialize> Encode for T {
     fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
         records::encode(self)
+    }
+}
+
+/// How long an open waits for a lock still held: sled lets go of its file lock from a writer
+/// thread a moment after the last handle of a closed store is dropped, so a reopen in the same
+/// process (a restart) may find it held for a few milliseconds. A lock held by another
+/// scheduler is still reported within this long.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Opens sled's database at `path`, waiting up to [`LOCK_GRACE`] for a lock being let go.
+fn open_db(path: &Path, shown: &str) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        match sled::Config::new().path(path).open().map_err(|e| open_error(shown, e)) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            opened => return opened,
+        }
     }
 }
 
