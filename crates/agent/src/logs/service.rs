@@ -14,7 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::Stream as AsyncStream;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 use super::{Chunk, LogCursor, LogError, LogRequest, Start, Stream};
@@ -35,7 +36,8 @@ impl LogServer {
         let task = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_incoming(TcpListenerStream::new(listener))
+                // Nagle's algorithm off, so each chunk goes out as it is written.
+                .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
                 .await;
             if let Err(error) = served {
                 tracing::error!("the log server stopped: {error}");
