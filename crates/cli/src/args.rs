@@ -342,14 +342,18 @@ pub enum JobCommand {
         #[command(flatten)]
         target: SchedulerTarget,
     },
-    /// Show what updating a job to its job file would change: field by field for each config
-    /// its instances run, and the instances it would add or remove. Nothing changes.
+    /// Show what updating a job to its job file would change.
+    ///
+    /// Field by field for each config its instances run, and the instances it would add or
+    /// remove. Nothing changes.
     #[command(after_help = "Example:\n  atoll job diff devcluster/www-data/prod/web web.rhai")]
     Diff(ProposedJob),
-    /// Dry-run updating a job to its job file on a copy of the cluster: the diff, then which
-    /// instances would be created, replaced or removed, where each new task would go, what would
-    /// be preempted, and why what cannot be placed cannot. Nothing changes; if nothing else does
-    /// either, `atoll update start` then makes the same decisions.
+    /// Dry-run updating a job to its job file: where each new task would go.
+    ///
+    /// Runs the update on a copy of the cluster: the diff, then which instances would be created,
+    /// replaced or removed, where each new task would go, what would be preempted, and why what
+    /// cannot be placed cannot. Nothing changes; if nothing else does either, `atoll update
+    /// start` then makes the same decisions.
     #[command(after_help = "Example:\n  atoll job plan devcluster/www-data/prod/web web.rhai")]
     Plan(ProposedJob),
     /// Kill every instance of a job, wait for them to stop, and remove the job.

@@ -22,11 +22,12 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 #[derive(Subcommand)]
 pub enum UpdateCommand {
-    /// Start a rolling update of a service to the job in FILE: only instances whose config
-    /// differs (or that the new instance count adds or removes) are touched, `batch_size` at a
-    /// time as its update_config says; each must run healthy for `watch_secs`. Too many
-    /// failures roll it back. Run `atoll job diff` and `atoll job plan` first to see what it
-    /// would do.
+    /// Start a rolling update of a service to the job in FILE.
+    ///
+    /// Only instances whose config differs (or that the new instance count adds or removes) are
+    /// touched, `batch_size` at a time as its update_config says; each must run healthy for
+    /// `watch_secs`. Too many failures roll it back. Run `atoll job diff` and `atoll job plan`
+    /// first to see what it would do.
     #[command(after_help = "Examples:\n  atoll update start devcluster/www-data/prod/web web.rhai --wait\n  \
         atoll update start devcluster/www-data/prod/web/0-1 web.rhai -m 'canary 1.2'   # two instances only")]
     Start {
@@ -69,8 +70,9 @@ pub enum UpdateCommand {
         #[command(flatten)]
         target: SchedulerTarget,
     },
-    /// Abort the job's update where it stands: updated instances keep the new config, the rest
-    /// the old (ABORTED).
+    /// Abort the job's update where it stands.
+    ///
+    /// Updated instances keep the new config, the rest the old; the update ends ABORTED.
     #[command(after_help = "Example:\n  atoll update abort devcluster/www-data/prod/web")]
     Abort {
         /// CLUSTER/ROLE/ENV/NAME.
@@ -80,8 +82,9 @@ pub enum UpdateCommand {
         #[command(flatten)]
         target: SchedulerTarget,
     },
-    /// Roll the job's update back: every instance it touched gets its previous config, in
-    /// reverse order.
+    /// Roll the job's update back.
+    ///
+    /// Every instance it touched gets its previous config, in reverse order.
     #[command(after_help = "Example:\n  atoll update rollback devcluster/www-data/prod/web --wait")]
     Rollback {
         /// CLUSTER/ROLE/ENV/NAME.
@@ -97,8 +100,10 @@ pub enum UpdateCommand {
         #[command(flatten)]
         target: SchedulerTarget,
     },
-    /// Pulse a pulsed update (update_config.pulse_interval_secs): it goes on for another
-    /// interval, and waits for a pulse when none comes.
+    /// Pulse a pulsed update, which then goes on for another interval.
+    ///
+    /// A pulsed update (update_config.pulse_interval_secs) waits for a pulse before it starts,
+    /// and again whenever none came within the interval.
     #[command(after_help = "Example:\n  atoll update pulse devcluster/www-data/prod/web")]
     Pulse {
         /// CLUSTER/ROLE/ENV/NAME.
@@ -106,8 +111,10 @@ pub enum UpdateCommand {
         #[command(flatten)]
         target: SchedulerTarget,
     },
-    /// Wait for an update (the job's newest without ID) to end, showing its progress: exit 0
-    /// if it rolled forward, 4 if it ended otherwise (rolled back, aborted, failed).
+    /// Wait for an update to end, showing its progress.
+    ///
+    /// The job's newest update without ID. Exits 0 if it rolled forward, 4 if it ended
+    /// otherwise (rolled back, aborted, failed).
     #[command(after_help = "Example:\n  atoll update wait devcluster/www-data/prod/web 3")]
     Wait {
         /// CLUSTER/ROLE/ENV/NAME.
@@ -120,8 +127,9 @@ pub enum UpdateCommand {
         #[command(flatten)]
         target: SchedulerTarget,
     },
-    /// Show an update (the job's newest without ID): its state and history, and each
-    /// instance's progress and actions with their times.
+    /// Show an update: its state and history, and each instance's progress and actions.
+    ///
+    /// The job's newest update without ID. Times are UTC.
     #[command(after_help = "Example:\n  atoll update info devcluster/www-data/prod/web --json")]
     Info {
         /// CLUSTER/ROLE/ENV/NAME.
