@@ -86,6 +86,7 @@ fn main() {
 fn parse_state_line(line: &str, key: &str) -> Option<(usize, usize)> {
     let rest = line.trim().strip_prefix(key)?.strip_prefix('/')?;
     let (instance, state) = rest.split_once(": ")?;
-    let stage = STAGES.iter().position(|s| *s == state.trim())?;
+    let state = state.split_whitespace().next()?;
+    let stage = STAGES.iter().position(|s| *s == state)?;
     Some((instance.parse().ok()?, stage))
 }

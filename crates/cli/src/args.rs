@@ -18,6 +18,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub target: SchedulerTarget,
 }
 
 #[derive(Subcommand)]
@@ -59,6 +61,16 @@ pub enum Command {
     /// Production quota per role: show it with its use, set it.
     #[command(subcommand)]
     Quota(crate::quota::QuotaCommand),
+    /// Print a shell completion script for this command line.
+    #[command(after_help = "Examples:\n  atoll completions bash > /etc/bash_completion.d/atoll\n  \
+        atoll completions zsh > \"${fpath[1]}/_atoll\"\n  atoll completions fish > ~/.config/fish/completions/atoll.fish")]
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), made from the same definitions as --help.
+    #[command(after_help = "Example:\n  atoll man > /usr/local/share/man/man1/atoll.1 && man atoll")]
+    Man,
 }
 
 /// `--bind KEY=VALUE`, for every command that reads a job file.
@@ -99,9 +111,6 @@ pub struct SchedulerArgs {
     /// The address to serve gRPC on.
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub grpc: SocketAddr,
-    /// The cluster this scheduler runs; jobs for other clusters are refused.
-    #[arg(long, default_value = "devcluster")]
-    pub cluster: String,
     /// Seconds without a heartbeat after which an agent's tasks are LOST.
     #[arg(long, default_value_t = 10)]
     pub agent_timeout_secs: u64,
@@ -135,9 +144,6 @@ pub enum OnExitArg {
 
 #[derive(Args)]
 pub struct AgentArgs {
-    /// The scheduler's address.
-    #[arg(long, default_value = atoll_client::DEVCLUSTER_URL)]
-    pub scheduler: String,
     /// Where task sandboxes live.
     #[arg(long)]
     pub work_dir: PathBuf,
@@ -199,13 +205,22 @@ pub struct DevArgs {
     pub bindings: Bindings,
 }
 
-/// Where to find the scheduler.
-#[derive(Args, Clone)]
+/// The cluster a command of the command line means, before or after the subcommand.
+pub const DEFAULT_CLUSTER: &str = "devcluster";
+
+/// Which scheduler to talk to: options taken anywhere on the line, before or after the
+/// subcommand.
+#[derive(Args, Clone, Default)]
 pub struct SchedulerTarget {
-    /// The scheduler's address; overrides the clusters file
-    /// (~/.config/atoll/clusters.toml, or the file ATOLL_CLUSTERS names).
+    /// The scheduler's address, `http://HOST:PORT` or `zk://ENSEMBLE/PATH`; overrides the
+    /// clusters file (~/.config/atoll/clusters.toml, or the file ATOLL_CLUSTERS names). For
+    /// `atoll agent`: the scheduler it serves (default http://127.0.0.1:7070).
     #[arg(long, global = true)]
     pub scheduler: Option<String>,
+    /// The cluster, for commands that name no job (host, and `atoll scheduler`, which runs
+    /// it; default devcluster); with a job key it must be the key's cluster.
+    #[arg(long, global = true)]
+    pub cluster: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -228,8 +243,6 @@ pub struct ProposedJob {
     pub json: bool,
     #[command(flatten)]
     pub bindings: Bindings,
-    #[command(flatten)]
-    pub target: SchedulerTarget,
 }
 
 #[derive(Subcommand)]
@@ -251,19 +264,21 @@ pub enum JobCommand {
         wait_timeout_secs: u64,
         #[command(flatten)]
         bindings: Bindings,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
-    /// Show the status of each instance of a job.
-    #[command(after_help = "Example:\n  atoll job status devcluster/www-data/devel/hello --json")]
+    /// Show the status of each instance of a job: its current task, and with --history its
+    /// earlier ones.
+    #[command(after_help = "Examples:\n  atoll job status devcluster/www-data/devel/hello --history\n  \
+        atoll job status devcluster/www-data/devel/hello --json     # earlier tasks under \"history\"\n\n\
+        One instance's every state, with times and messages: atoll task events JOBKEY/INSTANCE")]
     Status {
         /// CLUSTER/ROLE/ENV/NAME.
         job: String,
-        /// Print JSON for scripts instead of a table.
+        /// Also show each instance's earlier tasks, with their end states, times and messages.
+        #[arg(long)]
+        history: bool,
+        /// Print JSON for scripts instead of a table (earlier tasks included).
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Show a job with every default filled in: from its job file, or as the scheduler has it.
     #[command(
@@ -280,8 +295,6 @@ pub enum JobCommand {
         json: bool,
         #[command(flatten)]
         bindings: Bindings,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// List the jobs of a cluster, optionally of one role and environment.
     #[command(after_help = "Example:\n  atoll job list devcluster/www-data")]
@@ -291,8 +304,6 @@ pub enum JobCommand {
         /// Print JSON for scripts instead of a table.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Kill some instances of a job and wait for them to stop.
     #[command(after_help = "Example:\n  atoll job kill devcluster/www-data/devel/hello/0,2-3")]
@@ -302,8 +313,6 @@ pub enum JobCommand {
         /// Give up waiting after this many seconds (exit 9).
         #[arg(long, default_value_t = 120)]
         wait_timeout_secs: u64,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Explain one instance: why it is PENDING (each reason with the hosts it excluded), or
     /// its state and last event.
@@ -314,8 +323,6 @@ pub enum JobCommand {
         /// Print JSON for scripts instead of text.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Restart instances (all of them without INSTANCES) in batches, and wait until each runs
     /// a new task. Each batch starts once the previous batch's replacements are RUNNING.
@@ -329,8 +336,6 @@ pub enum JobCommand {
         /// Give up waiting after this many seconds (exit 9); the restart carries on.
         #[arg(long, default_value_t = 300)]
         wait_timeout_secs: u64,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Add instances to a job, each a copy of INSTANCE's config, numbered after the last.
     #[command(after_help = "Example:\n  atoll job add devcluster/www-data/devel/hello/0 2")]
@@ -339,8 +344,6 @@ pub enum JobCommand {
         instance: String,
         /// How many instances to add.
         count: u32,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Show what updating a job to its job file would change.
     ///
@@ -364,7 +367,5 @@ pub enum JobCommand {
         /// Give up waiting after this many seconds (exit 9).
         #[arg(long, default_value_t = 120)]
         wait_timeout_secs: u64,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
 }

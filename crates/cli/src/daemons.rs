@@ -38,9 +38,9 @@ pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, CliError
         .map_err(|e| CliError::failed(format!("cannot listen on {address}: {e}; pass --grpc with a free address")))
 }
 
-pub async fn scheduler(args: SchedulerArgs) -> CliResult {
+pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
     let shutdown = shutdown_signal();
-    let mut config = ServerConfig::new(&args.cluster);
+    let mut config = ServerConfig::new(cluster);
     config.state.agent_timeout_ms = args.agent_timeout_secs.saturating_mul(1000);
     config.state.preemption_delay_ms = args.preemption_delay_secs.saturating_mul(1000);
     config.state.update_stuck_timeout_ms = args.update_stuck_timeout_secs.saturating_mul(1000);
@@ -59,8 +59,8 @@ pub async fn scheduler(args: SchedulerArgs) -> CliResult {
             .map_err(|e| CliError::failed(e.to_string()))?;
     let listener = bind(args.grpc).await?;
     let address = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
-    tracing::info!(cluster = %args.cluster, %address, data_dir = %args.data_dir.display(), "scheduler serving");
-    eprintln!("Scheduler for cluster {} serving on http://{address}", args.cluster);
+    tracing::info!(%cluster, %address, data_dir = %args.data_dir.display(), "scheduler serving");
+    eprintln!("Scheduler for cluster {cluster} serving on http://{address}");
     let _announcement = args.zk.clone().map(|ensemble| {
         let host = args.advertise_host.clone().unwrap_or_else(machine_hostname);
         let path = args.serverset_path.clone();
@@ -106,7 +106,7 @@ pub fn executor_command() -> Result<Vec<String>, CliError> {
     Ok(vec![exe.display().to_string(), "executor".to_owned()])
 }
 
-pub async fn agent(args: AgentArgs) -> CliResult {
+pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
     let shutdown = shutdown_signal();
     let resources: AgentResources = match &args.resources {
         Some(text) => text.parse().map_err(|e| CliError::invalid_parameter(format!("--resources: {e}")))?,
@@ -122,7 +122,7 @@ pub async fn agent(args: AgentArgs) -> CliResult {
     let isolator = host_isolator(args.no_isolation, &args.cgroup_parent).map_err(CliError::failed)?;
     let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
     let config = AgentConfig {
-        scheduler: args.scheduler.clone(),
+        scheduler: scheduler.to_owned(),
         work_dir: args.work_dir.clone(),
         agent_id: hostname.clone(),
         hostname,

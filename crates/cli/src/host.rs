@@ -8,21 +8,16 @@ use atoll_proto::v1;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::args::SchedulerTarget;
+use crate::args::{DEFAULT_CLUSTER, SchedulerTarget};
 use crate::exit::{CliError, CliResult};
 use crate::{job, render};
 
-/// The hosts, and where their scheduler is.
+/// How host commands print.
 #[derive(Args)]
 pub struct HostArgs {
-    /// The cluster whose scheduler to ask (see --scheduler).
-    #[arg(long, default_value = "devcluster")]
-    cluster: String,
     /// Print JSON for scripts instead of a table.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    target: SchedulerTarget,
 }
 
 #[derive(Subcommand)]
@@ -67,14 +62,15 @@ pub enum HostCommand {
     },
 }
 
-pub async fn run(command: HostCommand) -> CliResult {
+pub async fn run(command: HostCommand, target: &SchedulerTarget) -> CliResult {
     let (call, hosts, args) = match command {
         HostCommand::Drain { hosts, args } => (HostCall::Drain, hosts, args),
         HostCommand::Deactivate { hosts, args } => (HostCall::Deactivate, hosts, args),
         HostCommand::Activate { hosts, args } => (HostCall::Activate, hosts, args),
         HostCommand::Status { hosts, args } => (HostCall::Status, hosts, args),
     };
-    let client = job::connect(&args.target, &args.cluster).await?;
+    let cluster = target.cluster.clone().unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
+    let client = job::connect(target, &cluster).await?;
     let statuses = client.hosts(call, &hosts).await.map_err(|e| match e {
         atoll_client::ClientError::Api { code: tonic::Code::InvalidArgument, message } => {
             CliError::invalid_parameter(message)

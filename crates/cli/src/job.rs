@@ -1,6 +1,6 @@
 //! `atoll job …`: create, status, why, list, diff, plan, kill, killall, restart and add.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -15,34 +15,34 @@ use crate::{jobfile, plan, render};
 /// How often waiting commands ask the scheduler for news.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
-pub async fn run(command: JobCommand) -> CliResult {
+pub async fn run(command: JobCommand, target: &SchedulerTarget) -> CliResult {
     match command {
-        JobCommand::Create { job, file, wait_until, wait_timeout_secs, bindings, target } => {
+        JobCommand::Create { job, file, wait_until, wait_timeout_secs, bindings } => {
             let key: JobKey = job.parse()?;
             let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
-            let client = connect(&target, &key.cluster).await?;
+            let client = connect(target, &key.cluster).await?;
             create(&client, &spec, &file).await?;
             if let Some(wanted) = wait_until {
                 wait_for(&client, &key, wanted, Duration::from_secs(wait_timeout_secs)).await?;
             }
             Ok(())
         }
-        JobCommand::Status { job, json, target } => {
+        JobCommand::Status { job, history, json } => {
             let key: JobKey = job.parse()?;
-            let client = connect(&target, &key.cluster).await?;
-            let tasks = client.tasks(&key, false).await?;
+            let client = connect(target, &key.cluster).await?;
+            let tasks = client.tasks(&key, history || json).await?;
             if json {
                 println!("{}", render::status_json(&key.to_string(), &tasks));
             } else {
-                println!("{}", render::status_table(&key.to_string(), &tasks));
+                println!("{}", render::status_table(&key.to_string(), &tasks, history));
             }
             Ok(())
         }
-        JobCommand::Inspect { job, file, json, bindings, target } => {
+        JobCommand::Inspect { job, file, json, bindings } => {
             let key: JobKey = job.parse()?;
             let spec = match file {
                 Some(file) => jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?,
-                None => connect(&target, &key.cluster).await?.job_config(&key).await?,
+                None => connect(target, &key.cluster).await?.job_config(&key).await?,
             };
             if json {
                 println!("{}", render::inspect_json(&spec));
@@ -51,9 +51,9 @@ pub async fn run(command: JobCommand) -> CliResult {
             }
             Ok(())
         }
-        JobCommand::List { prefix, json, target } => {
+        JobCommand::List { prefix, json } => {
             let prefix: JobKeyPrefix = prefix.parse()?;
-            let client = connect(&target, &prefix.cluster).await?;
+            let client = connect(target, &prefix.cluster).await?;
             let jobs = client.list_jobs(&prefix).await?;
             if json {
                 println!("{}", render::list_json(&jobs));
@@ -62,19 +62,19 @@ pub async fn run(command: JobCommand) -> CliResult {
             }
             Ok(())
         }
-        JobCommand::Kill { instances, wait_timeout_secs, target } => {
+        JobCommand::Kill { instances, wait_timeout_secs } => {
             let (key, instances) = parse_instances(&instances)?;
-            let client = connect(&target, &key.cluster).await?;
+            let client = connect(target, &key.cluster).await?;
             kill(&client, &key, Some(&instances.0), Duration::from_secs(wait_timeout_secs)).await
         }
-        JobCommand::Killall { job, wait_timeout_secs, target } => {
+        JobCommand::Killall { job, wait_timeout_secs } => {
             let key: JobKey = job.parse()?;
-            let client = connect(&target, &key.cluster).await?;
+            let client = connect(target, &key.cluster).await?;
             kill(&client, &key, None, Duration::from_secs(wait_timeout_secs)).await
         }
-        JobCommand::Why { instance, json, target } => {
+        JobCommand::Why { instance, json } => {
             let (key, instance) = parse_instance(&instance)?;
-            let client = connect(&target, &key.cluster).await?;
+            let client = connect(target, &key.cluster).await?;
             let tasks = client.tasks(&key, false).await?;
             let task = tasks.iter().find(|t| t.instance == instance).ok_or_else(|| {
                 CliError::invalid_parameter(format!(
@@ -89,7 +89,7 @@ pub async fn run(command: JobCommand) -> CliResult {
             Ok(())
         }
         JobCommand::Diff(proposed) => {
-            let (spec, scope, client) = proposal(&proposed).await?;
+            let (spec, scope, client) = proposal(&proposed, target).await?;
             let response = client.diff(&spec, scope.as_ref()).await.map_err(refusal)?;
             let shown = proposed.file.display().to_string();
             if proposed.json {
@@ -100,7 +100,7 @@ pub async fn run(command: JobCommand) -> CliResult {
             Ok(())
         }
         JobCommand::Plan(proposed) => {
-            let (spec, scope, client) = proposal(&proposed).await?;
+            let (spec, scope, client) = proposal(&proposed, target).await?;
             let response = client.plan(&spec, scope.as_ref()).await.map_err(refusal)?;
             let shown = proposed.file.display().to_string();
             if proposed.json {
@@ -110,15 +110,15 @@ pub async fn run(command: JobCommand) -> CliResult {
             }
             Ok(())
         }
-        JobCommand::Restart { instances, batch_size, wait_timeout_secs, target } => {
+        JobCommand::Restart { instances, batch_size, wait_timeout_secs } => {
             let (key, instances) = parse_scope(&instances)?;
-            let client = connect(&target, &key.cluster).await?;
+            let client = connect(target, &key.cluster).await?;
             let restarted = client.restart(&key, instances.as_ref(), batch_size).await.map_err(refusal)?;
             wait_for_restart(&client, &key, &restarted, batch_size, Duration::from_secs(wait_timeout_secs)).await
         }
-        JobCommand::Add { instance, count, target } => {
+        JobCommand::Add { instance, count } => {
             let (key, instance) = parse_instance(&instance)?;
-            let client = connect(&target, &key.cluster).await?;
+            let client = connect(target, &key.cluster).await?;
             let added = client.add_instances(&key, instance, count).await.map_err(refusal)?;
             let ids: Vec<String> = added.iter().map(|(i, _)| i.to_string()).collect();
             println!(
@@ -135,10 +135,11 @@ pub async fn run(command: JobCommand) -> CliResult {
 /// connection to its cluster's scheduler.
 async fn proposal(
     proposed: &ProposedJob,
+    target: &SchedulerTarget,
 ) -> Result<(atoll_model::JobSpec, Option<BTreeSet<u32>>, SchedulerClient), CliError> {
     let (key, scope) = parse_scope(&proposed.job)?;
     let spec = jobfile::select(&proposed.file, jobfile::load(&proposed.file, &proposed.bindings)?, &key)?;
-    let client = connect(&proposed.target, &key.cluster).await?;
+    let client = connect(target, &key.cluster).await?;
     Ok((spec, scope, client))
 }
 
@@ -224,7 +225,13 @@ async fn wait_for_restart(
 }
 
 /// Connects to `--scheduler` if given, else to the cluster's scheduler from the clusters file.
+/// A `--cluster` given as well must be the cluster the command is about.
 pub async fn connect(target: &SchedulerTarget, cluster: &str) -> Result<SchedulerClient, CliError> {
+    if let Some(named) = target.cluster.as_deref().filter(|named| *named != cluster) {
+        return Err(CliError::invalid_parameter(format!(
+            "--cluster {named} does not match the cluster this names, {cluster}; drop --cluster or name a job of {named}"
+        )));
+    }
     let address = match &target.scheduler {
         Some(address) => address.clone(),
         None => Clusters::load_default()?.scheduler(cluster)?.to_owned(),
@@ -280,19 +287,29 @@ fn reached(wanted: WaitUntil, state: TaskState) -> bool {
 /// Waits until every instance of `key` has reached `wanted`, printing each change.
 async fn wait_for(client: &SchedulerClient, key: &JobKey, wanted: WaitUntil, timeout: Duration) -> CliResult {
     let started = Instant::now();
-    let mut last: Vec<(u32, i32)> = Vec::new();
+    // How many events of each run have been printed: every state a run passes through is
+    // printed once, even those that came and went between two polls.
+    let mut printed: BTreeMap<String, usize> = BTreeMap::new();
     loop {
-        let tasks = client.tasks(key, false).await?;
-        let now: Vec<(u32, i32)> = tasks.iter().map(|t| (t.instance, t.state)).collect();
-        if now != last {
-            for t in tasks.iter().filter(|t| !last.contains(&(t.instance, t.state))) {
-                eprintln!("  {key}/{}: {}", t.instance, render::state_name(t.state));
+        let runs = client.tasks(key, true).await?;
+        let mut fresh: Vec<(u64, String)> = Vec::new();
+        for run in &runs {
+            let seen = printed.entry(run.task_id.clone()).or_default();
+            for event in run.events.iter().skip(*seen) {
+                if atoll_proto::task_state(event.state).is_ok_and(|s| s != TaskState::Init) {
+                    fresh.push((event.at_ms, render::event_line(key, run.instance, event)));
+                }
             }
-            last = now;
+            *seen = run.events.len();
         }
-        let states: Vec<TaskState> = tasks.iter().filter_map(|t| atoll_proto::task_state(t.state).ok()).collect();
+        fresh.sort();
+        for (_, line) in fresh {
+            eprintln!("{line}");
+        }
+        let current: Vec<v1::TaskStatus> = render::by_instance(&runs).into_iter().map(|(t, _)| t.clone()).collect();
+        let states: Vec<TaskState> = current.iter().filter_map(|t| atoll_proto::task_state(t.state).ok()).collect();
         if !states.is_empty() && states.iter().all(|s| reached(wanted, *s)) {
-            return check_waited_outcome(key, wanted, &tasks);
+            return check_waited_outcome(key, wanted, &current);
         }
         if started.elapsed() > timeout {
             return Err(CliError::new(

@@ -12,11 +12,24 @@ use crate::exit::{CliError, ExitCode};
 /// `FILE:LINE:COL: message` per line.
 pub fn load(path: &Path, bindings: &Bindings) -> Result<Vec<JobSpec>, CliError> {
     let shown = path.display().to_string();
+    readable(path)?;
     let bindings: BTreeMap<String, String> = bindings.bind.iter().cloned().collect();
     atoll_dsl::evaluate_file(path, &bindings).map_err(|diagnostics| {
         let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
         CliError::new(ExitCode::InvalidConfig, format!("job file {shown} is invalid:\n{}", lines.join("\n")))
     })
+}
+
+/// Refuses a job file that cannot be read, saying so plainly (exit 3, as a broken file).
+fn readable(path: &Path) -> Result<(), CliError> {
+    let plain = |detail: String| {
+        CliError::new(ExitCode::InvalidConfig, format!("cannot read job file {}: {detail}", path.display()))
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(plain("it is a directory; name a .rhai file".to_owned())),
+        Ok(_) => std::fs::File::open(path).map(drop).map_err(|e| plain(e.to_string())),
+        Err(e) => Err(plain(e.to_string())),
+    }
 }
 
 /// Picks the job with `key` out of a file's jobs.
@@ -37,5 +50,22 @@ pub fn select(path: &Path, jobs: Vec<JobSpec>, key: &JobKey) -> Result<JobSpec, 
             ExitCode::InvalidConfig,
             format!("job file {} defines job {key} {n} times; give each job its own key", path.display()),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_unreadable_file_is_said_plainly() {
+        let missing = load(Path::new("/nonexistent/web.rhai"), &Bindings::default()).unwrap_err();
+        assert_eq!(missing.code, ExitCode::InvalidConfig);
+        assert_eq!(
+            missing.message,
+            "cannot read job file /nonexistent/web.rhai: No such file or directory (os error 2)"
+        );
+        let folder = load(&std::env::temp_dir(), &Bindings::default()).unwrap_err();
+        assert!(folder.message.ends_with("it is a directory; name a .rhai file"), "{}", folder.message);
     }
 }

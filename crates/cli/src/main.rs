@@ -10,6 +10,7 @@ mod daemons;
 mod dev;
 mod diff;
 mod exit;
+mod generate;
 mod host;
 mod job;
 mod jobfile;
@@ -49,19 +50,49 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(ExitCode::CommandFailed as u8);
         }
     };
+    let target = cli.target;
     let result: Result<(), CliError> = runtime.block_on(async {
         match cli.command {
-            Command::Scheduler(args) => daemons::scheduler(args).await,
-            Command::Agent(args) => daemons::agent(args).await,
-            Command::Executor(args) => daemons::executor(args).await,
-            Command::Dev(args) => dev::run(args).await,
-            Command::Job(command) => job::run(command).await,
-            Command::Update(command) => update::run(command).await,
-            Command::Config(command) => config::run(command),
-            Command::Sd(command) => sd::run(command).await,
-            Command::Task(command) => task::run(command).await,
-            Command::Host(command) => host::run(command).await,
-            Command::Quota(command) => quota::run(command).await,
+            Command::Scheduler(args) => {
+                refuse_target(&target, "atoll scheduler", "it is the scheduler", true, false)?;
+                daemons::scheduler(args, target.cluster.as_deref().unwrap_or(args::DEFAULT_CLUSTER)).await
+            }
+            Command::Agent(args) => {
+                refuse_target(
+                    &target,
+                    "atoll agent",
+                    "it serves the cluster of the scheduler it registers with",
+                    false,
+                    true,
+                )?;
+                daemons::agent(args, target.scheduler.as_deref().unwrap_or(atoll_client::DEVCLUSTER_URL)).await
+            }
+            Command::Executor(args) => {
+                refuse_target(&target, "atoll executor", "its agent starts it", true, true)?;
+                daemons::executor(args).await
+            }
+            Command::Dev(args) => {
+                refuse_target(
+                    &target,
+                    "atoll dev",
+                    "it runs cluster devcluster on its own scheduler (--grpc)",
+                    true,
+                    true,
+                )?;
+                dev::run(args).await
+            }
+            Command::Job(command) => job::run(command, &target).await,
+            Command::Update(command) => update::run(command, &target).await,
+            Command::Config(command) => {
+                refuse_target(&target, "atoll config", "it reads job files and asks no scheduler", true, true)?;
+                config::run(command)
+            }
+            Command::Sd(command) => sd::run(command, &target).await,
+            Command::Task(command) => task::run(command, &target).await,
+            Command::Host(command) => host::run(command, &target).await,
+            Command::Quota(command) => quota::run(command, &target).await,
+            Command::Completions { shell } => generate::completions(shell),
+            Command::Man => generate::man_page(),
         }
     });
     match result {
@@ -72,6 +103,28 @@ fn main() -> std::process::ExitCode {
             }
             std::process::ExitCode::from(e.code as u8)
         }
+    }
+}
+
+/// Refuses `--scheduler` (with `no_scheduler`) and `--cluster` (with `no_cluster`) for a command
+/// that has no use for them: nothing given on the command line is ignored.
+fn refuse_target(
+    target: &args::SchedulerTarget,
+    command: &str,
+    why: &str,
+    no_scheduler: bool,
+    no_cluster: bool,
+) -> Result<(), CliError> {
+    let unused = if no_scheduler && target.scheduler.is_some() {
+        Some("--scheduler")
+    } else if no_cluster && target.cluster.is_some() {
+        Some("--cluster")
+    } else {
+        None
+    };
+    match unused {
+        Some(flag) => Err(CliError::invalid_parameter(format!("{command} takes no {flag}: {why}"))),
+        None => Ok(()),
     }
 }
 
@@ -86,7 +139,9 @@ fn init_tracing(command: &Command) {
         | Command::Sd(_)
         | Command::Task(_)
         | Command::Host(_)
-        | Command::Quota(_) => "warn",
+        | Command::Quota(_)
+        | Command::Completions { .. }
+        | Command::Man => "warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -24,8 +24,6 @@ pub enum QuotaCommand {
         /// Print JSON for scripts instead of a table.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Set a role's production quota: what its production (preferred tier) tasks may take in
     /// all. Until a quota is set, a role is not limited; `0 0 0` allows it no production job.
@@ -43,24 +41,22 @@ pub enum QuotaCommand {
         /// Disk: MB, or with a unit (100GB).
         #[arg(value_parser = parse_mb)]
         disk: u64,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
 }
 
-pub async fn run(command: QuotaCommand) -> CliResult {
+pub async fn run(command: QuotaCommand, target: &SchedulerTarget) -> CliResult {
     match command {
-        QuotaCommand::Get { role, json, target } => {
+        QuotaCommand::Get { role, json } => {
             let (cluster, role) = parse_role(&role)?;
-            let client = job::connect(&target, &cluster).await?;
+            let client = job::connect(target, &cluster).await?;
             let usage = client.quota(&cluster, &role).await.map_err(invalid)?;
             let name = format!("{cluster}/{role}");
             println!("{}", if json { quota_json(&name, &usage).to_string() } else { quota_table(&name, &usage) });
             Ok(())
         }
-        QuotaCommand::Set { role, cpu, ram, disk, target } => {
+        QuotaCommand::Set { role, cpu, ram, disk } => {
             let (cluster, role) = parse_role(&role)?;
-            let client = job::connect(&target, &cluster).await?;
+            let client = job::connect(target, &cluster).await?;
             let quota = ResourceAggregate { cpu_millis: (cpu * 1000.0).round() as u64, ram_mb: ram, disk_mb: disk };
             client.set_quota(&cluster, &role, &quota).await.map_err(invalid)?;
             println!("Quota of {cluster}/{role} set: {cpu} core(s), {ram} MB RAM, {disk} MB disk.");

@@ -30,34 +30,69 @@ fn ports_text(task: &v1::TaskStatus) -> String {
     ports.iter().map(|(name, port)| format!("{name}={port}")).collect::<Vec<_>>().join(",")
 }
 
-/// `job status` as a table.
-pub fn status_table(job: &str, tasks: &[v1::TaskStatus]) -> String {
+/// A job's runs grouped by instance: each instance's newest run, then its earlier ones newest
+/// first (the order `GetTasks` with history gives).
+pub fn by_instance(tasks: &[v1::TaskStatus]) -> Vec<(&v1::TaskStatus, Vec<&v1::TaskStatus>)> {
+    let mut instances: Vec<(&v1::TaskStatus, Vec<&v1::TaskStatus>)> = Vec::new();
+    for task in tasks {
+        match instances.last_mut() {
+            Some((current, earlier)) if current.instance == task.instance => earlier.push(task),
+            _ => instances.push((task, Vec::new())),
+        }
+    }
+    instances
+}
+
+/// What a run's last event or its pending reason says.
+fn note(t: &v1::TaskStatus) -> String {
+    if !t.pending_reason.is_empty() {
+        return t.pending_reason.clone();
+    }
+    let last = t.events.last().map(|e| e.message.clone()).unwrap_or_default();
+    match t.exit_code {
+        Some(code) if code != 0 || !last.is_empty() => format!("exit {code}: {last}"),
+        _ => last,
+    }
+}
+
+/// When a run entered its state, as UTC text.
+fn since(t: &v1::TaskStatus) -> String {
+    t.events.last().map(|e| time_text(e.at_ms)).unwrap_or_default()
+}
+
+/// `job status` as a table: each instance's current run, and with `history` its earlier runs
+/// (indented, newest first) with their end states, times and messages.
+pub fn status_table(job: &str, tasks: &[v1::TaskStatus], history: bool) -> String {
     if tasks.is_empty() {
         return format!("{job}: no tasks");
     }
-    let rows: Vec<Vec<String>> = tasks
-        .iter()
-        .map(|t| {
-            let note = if !t.pending_reason.is_empty() {
-                t.pending_reason.clone()
-            } else {
-                let last = t.events.last().map(|e| e.message.clone()).unwrap_or_default();
-                match t.exit_code {
-                    Some(code) if code != 0 || !last.is_empty() => format!("exit {code}: {last}"),
-                    _ => last,
-                }
-            };
-            vec![
-                t.instance.to_string(),
-                state_name(t.state),
-                t.host.clone(),
-                ports_text(t),
-                t.config_version.chars().take(atoll_model::version::SHORT_ID_LEN).collect(),
-                t.task_id.clone(),
-                note,
-            ]
-        })
-        .collect();
+    let short = |t: &v1::TaskStatus| t.config_version.chars().take(atoll_model::version::SHORT_ID_LEN).collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (current, earlier) in by_instance(tasks) {
+        rows.push(vec![
+            current.instance.to_string(),
+            state_name(current.state),
+            current.host.clone(),
+            ports_text(current),
+            short(current),
+            current.task_id.clone(),
+            note(current),
+        ]);
+        if history {
+            for run in earlier {
+                let state = format!("  {} {}", state_name(run.state), since(run));
+                rows.push(vec![
+                    String::new(),
+                    state,
+                    run.host.clone(),
+                    String::new(),
+                    short(run),
+                    run.task_id.clone(),
+                    note(run),
+                ]);
+            }
+        }
+    }
     format!("{job}\n{}", table(&["INSTANCE", "STATUS", "HOST", "PORTS", "CONFIG", "TASK ID", "NOTE"], &rows))
 }
 
@@ -65,13 +100,44 @@ pub fn non_empty(text: &str) -> Value {
     if text.is_empty() { Value::Null } else { json!(text) }
 }
 
-/// `job status --json`.
+/// One event as `--wait-until` prints it: `  KEY/INSTANCE: STATE`, and the message for the
+/// states that end or hold a run (FAILED, FINISHED, KILLED, LOST, THROTTLED).
+pub fn event_line(key: &atoll_model::JobKey, instance: u32, event: &v1::TaskEvent) -> String {
+    let state = atoll_proto::task_state(event.state);
+    let explained = state.is_ok_and(|s| s.is_terminal() || s == atoll_model::TaskState::Throttled);
+    if explained && !event.message.is_empty() {
+        format!("  {key}/{instance}: {} ({})", state_name(event.state), event.message)
+    } else {
+        format!("  {key}/{instance}: {}", state_name(event.state))
+    }
+}
+
+/// One event as JSON: its time in milliseconds and as UTC text, state and message.
+fn event_json(e: &v1::TaskEvent) -> Value {
+    json!({ "at_ms": e.at_ms, "at": time_text(e.at_ms), "state": state_name(e.state), "message": e.message })
+}
+
+/// `job status --json`: each instance's current run, with `history`, its earlier runs.
 pub fn status_json(job: &str, tasks: &[v1::TaskStatus]) -> Value {
-    let instances: Vec<Value> = tasks
-        .iter()
-        .map(|t| {
+    let instances: Vec<Value> = by_instance(tasks)
+        .into_iter()
+        .map(|(t, earlier)| {
             let ports: serde_json::Map<String, Value> =
                 t.ports.iter().map(|(name, port)| (name.clone(), json!(port))).collect();
+            let history: Vec<Value> = earlier
+                .iter()
+                .map(|run| {
+                    json!({
+                        "task_id": run.task_id,
+                        "status": state_name(run.state),
+                        "host": non_empty(&run.host),
+                        "exit_code": run.exit_code,
+                        "config_version": non_empty(&run.config_version),
+                        "ended_ms": run.events.last().map(|e| e.at_ms),
+                        "message": run.events.last().map_or(Value::Null, |e| non_empty(&e.message)),
+                    })
+                })
+                .collect();
             json!({
                 "instance": t.instance,
                 "task_id": t.task_id,
@@ -84,10 +150,49 @@ pub fn status_json(job: &str, tasks: &[v1::TaskStatus]) -> Value {
                 "exit_code": t.exit_code,
                 "config_version": non_empty(&t.config_version),
                 "message": t.events.last().map_or(Value::Null, |e| non_empty(&e.message)),
+                "since_ms": t.events.last().map(|e| e.at_ms),
+                "history": history,
             })
         })
         .collect();
     json!({ "job": job, "instances": instances })
+}
+
+/// `task events`: every event of every run of one instance, oldest first, with the run's task
+/// and host.
+pub fn events_table(instance: &str, runs: &[&v1::TaskStatus]) -> String {
+    let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
+    for run in runs {
+        for event in &run.events {
+            let row = vec![
+                time_text(event.at_ms),
+                state_name(event.state),
+                run.host.clone(),
+                run.task_id.clone(),
+                event.message.clone(),
+            ];
+            rows.push((event.at_ms, row));
+        }
+    }
+    rows.sort_by_key(|(at, _)| *at);
+    let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, row)| row).collect();
+    format!("{instance}\n{}", table(&["TIME", "STATE", "HOST", "TASK ID", "MESSAGE"], &rows))
+}
+
+/// `task events --json`.
+pub fn events_json(instance: &str, runs: &[&v1::TaskStatus]) -> Value {
+    let runs: Vec<Value> = runs
+        .iter()
+        .map(|run| {
+            json!({
+                "task_id": run.task_id,
+                "host": non_empty(&run.host),
+                "config_version": non_empty(&run.config_version),
+                "events": run.events.iter().map(event_json).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "instance": instance, "runs": runs })
 }
 
 /// A PENDING task's structured reason: `{"summary", "vetoes": [{"reason", "hosts", "examples"}]}`.
@@ -102,7 +207,8 @@ fn pending_json(pending: Option<&v1::PendingReason>) -> Value {
 }
 
 /// `job why`: one instance explained. A PENDING one with every reason, the hosts it excluded
-/// and a few of their names; any other with its state, host and last event.
+/// and a few of their names; any other with its state and host; then every state its run has
+/// passed through, with times and messages.
 pub fn why_text(instance: &str, task: &v1::TaskStatus) -> String {
     let state = state_name(task.state);
     let mut lines = vec![format!("{instance} is {state} (task {})", task.task_id)];
@@ -126,14 +232,16 @@ pub fn why_text(instance: &str, task: &v1::TaskStatus) -> String {
             if !task.host.is_empty() {
                 lines.push(format!("Host: {}", task.host));
             }
-            if let Some(event) = task.events.last() {
-                let message = if event.message.is_empty() { String::new() } else { format!(": {}", event.message) };
-                lines.push(format!("Last event: {} at {} ms{message}", state_name(event.state), event.at_ms));
-            }
             if let Some(code) = task.exit_code {
                 lines.push(format!("Exit code: {code}"));
             }
         }
+    }
+    let events: Vec<Vec<String>> =
+        task.events.iter().map(|e| vec![time_text(e.at_ms), state_name(e.state), e.message.clone()]).collect();
+    if !events.is_empty() {
+        lines.push("This run so far:".to_owned());
+        lines.push(table(&["TIME", "STATE", "MESSAGE"], &events));
     }
     lines.join("\n")
 }
@@ -147,11 +255,8 @@ pub fn why_json(instance: &str, task: &v1::TaskStatus) -> Value {
         "host": non_empty(&task.host),
         "pending_reason": non_empty(&task.pending_reason),
         "pending": pending_json(task.pending.as_ref()),
-        "last_event": task.events.last().map_or(Value::Null, |e| json!({
-            "state": state_name(e.state),
-            "at_ms": e.at_ms,
-            "message": e.message,
-        })),
+        "last_event": task.events.last().map_or(Value::Null, event_json),
+        "events": task.events.iter().map(event_json).collect::<Vec<_>>(),
     })
 }
 
@@ -327,7 +432,7 @@ mod tests {
     fn status_table_aligns_columns_and_shows_reasons() {
         let mut canary = task(0, v1::TaskState::Running);
         canary.config_version = "3f2a9c1d".repeat(8);
-        let text = status_table("c/r/e/n", &[canary, task(1, v1::TaskState::Pending)]);
+        let text = status_table("c/r/e/n", &[canary, task(1, v1::TaskState::Pending)], false);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "c/r/e/n");
         assert_eq!(lines[1], "INSTANCE  STATUS   HOST  PORTS       CONFIG    TASK ID  NOTE");
@@ -397,10 +502,60 @@ mod tests {
         let mut running = task(0, v1::TaskState::Running);
         running.events =
             vec![v1::TaskEvent { at_ms: 42, state: v1::TaskState::Running as i32, message: "healthy".into() }];
+        running.events = vec![
+            v1::TaskEvent { at_ms: 1_000, state: v1::TaskState::Pending as i32, message: "Created".into() },
+            v1::TaskEvent { at_ms: 61_000, state: v1::TaskState::Running as i32, message: "healthy".into() },
+        ];
         assert_eq!(
             why_text("c/r/e/n/0", &running),
-            "c/r/e/n/0 is RUNNING (task t-0)\nHost: h1\nLast event: RUNNING at 42 ms: healthy"
+            "c/r/e/n/0 is RUNNING (task t-0)\nHost: h1\nThis run so far:\n\
+             TIME                  STATE    MESSAGE\n\
+             1970-01-01 00:00:01Z  PENDING  Created\n\
+             1970-01-01 00:01:01Z  RUNNING  healthy"
         );
-        assert_eq!(why_json("c/r/e/n/0", &running)["last_event"]["message"], "healthy");
+        let json = why_json("c/r/e/n/0", &running);
+        assert_eq!(json["last_event"]["message"], "healthy");
+        assert_eq!(json["events"][1]["at"], "1970-01-01 00:01:01Z");
+    }
+
+    #[test]
+    fn history_shows_earlier_runs_under_their_instance_and_events_run_oldest_first() {
+        let mut current = task(0, v1::TaskState::Running);
+        current.task_id = "t-0-new".into();
+        current.events =
+            vec![v1::TaskEvent { at_ms: 5_000, state: v1::TaskState::Running as i32, message: "healthy".into() }];
+        let mut failed = task(0, v1::TaskState::Failed);
+        failed.exit_code = Some(1);
+        failed.events = vec![
+            v1::TaskEvent { at_ms: 1_000, state: v1::TaskState::Running as i32, message: String::new() },
+            v1::TaskEvent { at_ms: 2_000, state: v1::TaskState::Failed as i32, message: "Failed health check!".into() },
+        ];
+        let runs = [current.clone(), failed.clone(), task(1, v1::TaskState::Running)];
+        let plain = status_table("c/r/e/n", &runs, false);
+        assert_eq!(plain.lines().count(), 4, "current runs only: {plain}");
+        let history = status_table("c/r/e/n", &runs, true);
+        let lines: Vec<&str> = history.lines().collect();
+        assert_eq!(lines.len(), 5, "{history}");
+        assert!(
+            lines[3].contains("  FAILED 1970-01-01 00:00:02Z") && lines[3].contains("exit 1: Failed health check!"),
+            "{history}"
+        );
+        let json = status_json("c/r/e/n", &runs);
+        assert_eq!(json["instances"].as_array().unwrap().len(), 2);
+        assert_eq!(json["instances"][0]["history"][0]["status"], "FAILED");
+        assert_eq!(json["instances"][0]["history"][0]["ended_ms"], 2_000);
+        let events = events_table("c/r/e/n/0", &[&current, &failed]);
+        let states: Vec<&str> = events.lines().skip(2).map(|l| l.split_whitespace().nth(2).unwrap()).collect();
+        assert_eq!(states, vec!["RUNNING", "FAILED", "RUNNING"], "oldest first, over runs: {events}");
+        assert_eq!(events_json("c/r/e/n/0", &[&current])["runs"][0]["events"][0]["message"], "healthy");
+    }
+
+    #[test]
+    fn waiting_prints_the_reason_of_ends_and_throttles() {
+        let key: atoll_model::JobKey = "c/r/devel/n".parse().unwrap();
+        let failed = v1::TaskEvent { at_ms: 1, state: v1::TaskState::Failed as i32, message: "exit 1".into() };
+        assert_eq!(event_line(&key, 2, &failed), "  c/r/devel/n/2: FAILED (exit 1)");
+        let running = v1::TaskEvent { at_ms: 1, state: v1::TaskState::Running as i32, message: "healthy".into() };
+        assert_eq!(event_line(&key, 2, &running), "  c/r/devel/n/2: RUNNING");
     }
 }

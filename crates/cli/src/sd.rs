@@ -26,8 +26,6 @@ pub struct ServerSetArgs {
     /// Read from this ZooKeeper ensemble instead of the scheduler's embedded registry.
     #[arg(long, value_name = "ENSEMBLE")]
     zk: Option<String>,
-    #[command(flatten)]
-    target: SchedulerTarget,
 }
 
 #[derive(Subcommand)]
@@ -57,13 +55,18 @@ fn locate(serverset: &ServerSetArgs) -> Result<(JobKey, String), crate::exit::Cl
 }
 
 /// The embedded registry of the job's cluster, and the job's ServerSet path.
-async fn open(serverset: &ServerSetArgs) -> Result<(RegistryReader, String), crate::exit::CliError> {
+async fn open(
+    serverset: &ServerSetArgs,
+    target: &SchedulerTarget,
+) -> Result<(RegistryReader, String), crate::exit::CliError> {
     let (key, path) = locate(serverset)?;
-    let scheduler = job::connect(&serverset.target, &key.cluster).await?;
+    let scheduler = job::connect(target, &key.cluster).await?;
+    // A job the scheduler does not know is an unknown job (exit 10), not one without members.
+    scheduler.tasks(&key, false).await?;
     Ok((RegistryReader::connect(scheduler.address()).await?, path))
 }
 
-pub async fn run(command: SdCommand) -> CliResult {
+pub async fn run(command: SdCommand, target: &SchedulerTarget) -> CliResult {
     match command {
         SdCommand::List { serverset, json } => {
             let members = match &serverset.zk {
@@ -73,7 +76,7 @@ pub async fn run(command: SdCommand) -> CliResult {
                     (atoll_client::zookeeper_members(&zookeeper, &path).await?, path)
                 }
                 None => {
-                    let (reader, path) = open(&serverset).await?;
+                    let (reader, path) = open(&serverset, target).await?;
                     (reader.members(&path).await?, path)
                 }
             };
@@ -96,7 +99,7 @@ pub async fn run(command: SdCommand) -> CliResult {
                 }
             }
             None => {
-                let (reader, path) = open(&serverset).await?;
+                let (reader, path) = open(&serverset, target).await?;
                 let mut events = reader.watch(&path).await?;
                 println!("{}", members_table(&path, &reader.members(&path).await?));
                 while let Some(event) =

@@ -1,5 +1,6 @@
 //! `atoll task logs JOB/INSTANCE`: a task's stdout or stderr, streamed from the agent that ran
-//! it through the scheduler (`atoll.v1.LogService`), written to stdout as it arrives.
+//! it through the scheduler (`atoll.v1.LogService`), written to stdout as it arrives; and
+//! `atoll task events JOB/INSTANCE`: every state the instance's kept tasks went through.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use tonic::transport::Endpoint;
 
 use crate::args::SchedulerTarget;
 use crate::exit::{CliError, CliResult, ExitCode};
-use crate::job;
+use crate::{job, render};
 
 #[derive(Subcommand)]
 pub enum TaskCommand {
@@ -20,6 +21,16 @@ pub enum TaskCommand {
     #[command(after_help = "Examples:\n  atoll task logs devcluster/www-data/devel/hello/0 --tail 20\n  \
         atoll task logs devcluster/www-data/devel/hello/0 --process hello --stderr -f")]
     Logs(LogsArgs),
+    /// Show every state a job instance has been through, over all its tasks kept: each with
+    /// its time, host and message (health check failures, preemptions, throttles, exits).
+    #[command(after_help = "Example:\n  atoll task events devcluster/www-data/devel/hello/0")]
+    Events {
+        /// CLUSTER/ROLE/ENV/NAME/INSTANCE.
+        instance: String,
+        /// Print JSON for scripts instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -38,19 +49,37 @@ pub struct LogsArgs {
     /// Start with the last N lines instead of the whole log.
     #[arg(long, value_name = "N")]
     tail: Option<u32>,
-    #[command(flatten)]
-    target: SchedulerTarget,
 }
 
-pub async fn run(command: TaskCommand) -> CliResult {
+pub async fn run(command: TaskCommand, target: &SchedulerTarget) -> CliResult {
     match command {
-        TaskCommand::Logs(args) => logs(args).await,
+        TaskCommand::Logs(args) => logs(args, target).await,
+        TaskCommand::Events { instance, json } => events(&instance, json, target).await,
     }
 }
 
-async fn logs(args: LogsArgs) -> CliResult {
+async fn events(text: &str, json: bool, target: &SchedulerTarget) -> CliResult {
+    let (key, instance) = parse_instance(text)?;
+    let client = job::connect(target, &key.cluster).await?;
+    let tasks = client.tasks(&key, true).await?;
+    let runs: Vec<&v1::TaskStatus> = tasks.iter().filter(|t| t.instance == instance).collect();
+    if runs.is_empty() {
+        return Err(CliError::invalid_parameter(format!(
+            "job {key} has no instance {instance}; see `atoll job status {key}`"
+        )));
+    }
+    let name = format!("{key}/{instance}");
+    if json {
+        println!("{}", render::events_json(&name, &runs));
+    } else {
+        println!("{}", render::events_table(&name, &runs));
+    }
+    Ok(())
+}
+
+async fn logs(args: LogsArgs, target: &SchedulerTarget) -> CliResult {
     let (key, instance) = parse_instance(&args.instance)?;
-    let scheduler = job::connect(&args.target, &key.cluster).await?;
+    let scheduler = job::connect(target, &key.cluster).await?;
     let address = scheduler.address().to_owned();
     let unreachable = |detail: String| {
         CliError::new(ExitCode::Unreachable, format!("cannot reach the scheduler at {address}: {detail}"))

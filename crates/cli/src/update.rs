@@ -47,8 +47,6 @@ pub enum UpdateCommand {
         wait_timeout_secs: u64,
         #[command(flatten)]
         bindings: Bindings,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Pause the job's update: no more instances start (those under way are finished).
     #[command(after_help = "Example:\n  atoll update pause devcluster/www-data/prod/web -m 'checking metrics'")]
@@ -57,8 +55,6 @@ pub enum UpdateCommand {
         job: String,
         #[arg(short = 'm', long)]
         message: Option<String>,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Resume a paused update.
     #[command(after_help = "Example:\n  atoll update resume devcluster/www-data/prod/web")]
@@ -67,8 +63,6 @@ pub enum UpdateCommand {
         job: String,
         #[arg(short = 'm', long)]
         message: Option<String>,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Abort the job's update where it stands.
     ///
@@ -79,8 +73,6 @@ pub enum UpdateCommand {
         job: String,
         #[arg(short = 'm', long)]
         message: Option<String>,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Roll the job's update back.
     ///
@@ -97,8 +89,6 @@ pub enum UpdateCommand {
         /// Give up waiting after this many seconds (exit 9); the rollback carries on.
         #[arg(long, default_value_t = 3600)]
         wait_timeout_secs: u64,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Pulse a pulsed update, which then goes on for another interval.
     ///
@@ -108,8 +98,6 @@ pub enum UpdateCommand {
     Pulse {
         /// CLUSTER/ROLE/ENV/NAME.
         job: String,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Wait for an update to end, showing its progress.
     ///
@@ -124,8 +112,6 @@ pub enum UpdateCommand {
         /// Give up waiting after this many seconds (exit 9); the update carries on.
         #[arg(long, default_value_t = 3600)]
         wait_timeout_secs: u64,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// Show an update: its state and history, and each instance's progress and actions.
     ///
@@ -139,8 +125,6 @@ pub enum UpdateCommand {
         /// Print JSON for scripts instead of text.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
     /// List the updates of a cluster, role, environment or job, newest first.
     #[command(after_help = "Examples:\n  atoll update list devcluster\n  \
@@ -156,17 +140,15 @@ pub enum UpdateCommand {
         /// Print JSON for scripts instead of a table.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        target: SchedulerTarget,
     },
 }
 
-pub async fn run(command: UpdateCommand) -> CliResult {
+pub async fn run(command: UpdateCommand, target: &SchedulerTarget) -> CliResult {
     match command {
-        UpdateCommand::Start { job, file, wait, message, wait_timeout_secs, bindings, target } => {
+        UpdateCommand::Start { job, file, wait, message, wait_timeout_secs, bindings } => {
             let (key, scope) = job::parse_scope(&job)?;
             let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
-            let client = job::connect(&target, &key.cluster).await?;
+            let client = job::connect(target, &key.cluster).await?;
             let started = client.start_update(&spec, scope.as_ref(), message.as_deref()).await.map_err(refusal)?;
             if started.unchanged {
                 println!("Job is unchanged by proposed update.");
@@ -183,33 +165,33 @@ pub async fn run(command: UpdateCommand) -> CliResult {
             eprintln!("Update {id} of {key} started: {} instance(s) to update.", started.instances.len());
             finish(follow(&client, &key, id, Duration::from_secs(wait_timeout_secs)).await?, UpdateState::RolledForward)
         }
-        UpdateCommand::Pause { job, message, target } => act(&job, UpdateCall::Pause, message, &target).await,
-        UpdateCommand::Resume { job, message, target } => act(&job, UpdateCall::Resume, message, &target).await,
-        UpdateCommand::Abort { job, message, target } => act(&job, UpdateCall::Abort, message, &target).await,
-        UpdateCommand::Pulse { job, target } => act(&job, UpdateCall::Pulse, None, &target).await,
-        UpdateCommand::Rollback { job, message, wait, wait_timeout_secs, target } => {
-            act(&job, UpdateCall::Rollback, message, &target).await?;
+        UpdateCommand::Pause { job, message } => act(&job, UpdateCall::Pause, message, target).await,
+        UpdateCommand::Resume { job, message } => act(&job, UpdateCall::Resume, message, target).await,
+        UpdateCommand::Abort { job, message } => act(&job, UpdateCall::Abort, message, target).await,
+        UpdateCommand::Pulse { job } => act(&job, UpdateCall::Pulse, None, target).await,
+        UpdateCommand::Rollback { job, message, wait, wait_timeout_secs } => {
+            act(&job, UpdateCall::Rollback, message, target).await?;
             if wait {
                 let key: JobKey = job.parse()?;
-                let client = job::connect(&target, &key.cluster).await?;
+                let client = job::connect(target, &key.cluster).await?;
                 let id = client.job_update(&key, None).await?.id;
                 let timeout = Duration::from_secs(wait_timeout_secs);
                 return finish(follow(&client, &key, id, timeout).await?, UpdateState::RolledBack);
             }
             Ok(())
         }
-        UpdateCommand::Wait { job, id, wait_timeout_secs, target } => {
+        UpdateCommand::Wait { job, id, wait_timeout_secs } => {
             let key: JobKey = job.parse()?;
-            let client = job::connect(&target, &key.cluster).await?;
+            let client = job::connect(target, &key.cluster).await?;
             let id = match id {
                 Some(id) => id,
                 None => client.job_update(&key, None).await.map_err(refusal)?.id,
             };
             finish(follow(&client, &key, id, Duration::from_secs(wait_timeout_secs)).await?, UpdateState::RolledForward)
         }
-        UpdateCommand::Info { job, id, json, target } => {
+        UpdateCommand::Info { job, id, json } => {
             let key: JobKey = job.parse()?;
-            let client = job::connect(&target, &key.cluster).await?;
+            let client = job::connect(target, &key.cluster).await?;
             let update = client.job_update(&key, id).await.map_err(refusal)?;
             if json {
                 println!("{}", info_json(&update));
@@ -218,10 +200,10 @@ pub async fn run(command: UpdateCommand) -> CliResult {
             }
             Ok(())
         }
-        UpdateCommand::List { prefix, status, json, target } => {
+        UpdateCommand::List { prefix, status, json } => {
             let (prefix, name) = parse_list_prefix(&prefix)?;
             let states = status_filter(&status)?;
-            let client = job::connect(&target, &prefix.cluster).await?;
+            let client = job::connect(target, &prefix.cluster).await?;
             let updates = client.list_updates(&prefix, name.as_deref(), &states).await?;
             if json {
                 println!("{}", json!({ "updates": updates.iter().map(summary_json).collect::<Vec<_>>() }));

@@ -133,12 +133,56 @@ pub async fn resolve_scheduler(address: &str) -> Result<String, ClientError> {
     Ok(format!("http://{}:{}", first.host, first.port))
 }
 
+/// An error with its causes, `error: cause: cause`, each said once: layers that repeat their
+/// cause's words in their own are passed over.
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
+    let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(cause) = source {
-        text = format!("{text}: {cause}");
+        let text = cause.to_string();
+        if let Some(last) = parts.last_mut() {
+            if last.ends_with(&text) || last.contains(&format!("{text}: ")) {
+                // Already said.
+            } else if text.contains(last.as_str()) {
+                *last = text;
+            } else {
+                parts.push(text);
+            }
+        }
         source = cause.source();
     }
-    text
+    parts.dedup();
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn an_error_chain_says_each_cause_once() {
+        let refused = Layer("Connection refused (os error 111)", None);
+        let inner = Layer("tcp connect error", Some(Box::new(refused)));
+        let outer = Layer("tcp connect error", Some(Box::new(inner)));
+        let transport = Layer("transport error", Some(Box::new(outer)));
+        assert_eq!(error_chain(&transport), "transport error: tcp connect error: Connection refused (os error 111)");
+        let wrapped =
+            Layer("error trying to connect: Connection refused", Some(Box::new(Layer("Connection refused", None))));
+        assert_eq!(error_chain(&wrapped), "error trying to connect: Connection refused");
+    }
 }

@@ -18,8 +18,14 @@ impl TaskId {
     /// Builds an id the way Aurora does: any character other than a word character or `-`
     /// becomes `-`.
     pub fn new(job: &JobKey, instance: u32, suffix: &str) -> TaskId {
-        let raw = format!("{}-{}-{}-{}-{}", job.role, job.environment, job.name, instance, suffix);
-        TaskId(raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect())
+        TaskId(format!("{}{instance}-{suffix}", TaskId::job_prefix(job)))
+    }
+
+    /// What the ids of every task of `job` start with, `<role>-<env>-<name>-` (the ids of a job
+    /// whose name starts with this one's name and a `-` start so too).
+    pub fn job_prefix(job: &JobKey) -> String {
+        let raw = format!("{}-{}-{}-", job.role, job.environment, job.name);
+        raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect()
     }
 }
 

@@ -16,7 +16,8 @@ impl ClusterState {
         if self.jobs.contains_key(&spec.key) {
             return Err(StateError::JobExists(Box::new(spec.key)));
         }
-        let problems = spec.validate();
+        let mut problems = spec.validate();
+        problems.extend(not_yet_supported(&spec));
         if !problems.is_empty() {
             return Err(StateError::InvalidJob { job: Box::new(spec.key), problems });
         }
@@ -271,6 +272,26 @@ impl ClusterState {
             previous_delay.saturating_mul(2).min(self.config.max_backoff_ms)
         }
     }
+}
+
+/// The fields a job may set that the scheduler does not act on yet: refused, never accepted
+/// and ignored.
+pub(crate) fn not_yet_supported(spec: &JobSpec) -> Vec<String> {
+    let refusal = |field: &str, why: &str| format!("{field} is not supported yet: {why}; remove it from the job");
+    let mut problems = Vec::new();
+    if spec.config.sla_policy.is_some() {
+        problems.push(refusal("sla_policy", "drains and updates do not consult SLA policies"));
+    }
+    if spec.config.partition_policy.is_some() {
+        problems.push(refusal("partition_policy", "a silent agent's tasks go LOST and are rescheduled at once"));
+    }
+    if spec.config.container.is_some() {
+        problems.push(refusal("container", "tasks run in their sandbox on the host, without a container image"));
+    }
+    if spec.cron_schedule.is_some() {
+        problems.push(refusal("cron_schedule", "cron jobs are not run yet"));
+    }
+    problems
 }
 
 /// A task state change as an agent reports it.

@@ -21,7 +21,8 @@ impl ClusterState {
         self.jobs.get(key)
     }
 
-    /// Summaries of the jobs under `prefix`, in key order.
+    /// Summaries of the jobs under `prefix`, in key order: each instance counted once, by the
+    /// state of its newest run.
     pub fn list_jobs(&self, prefix: &JobKeyPrefix) -> Vec<JobSummary> {
         self.jobs
             .values()
@@ -36,7 +37,7 @@ impl ClusterState {
                     finished: 0,
                     failed: 0,
                 };
-                for task in self.tasks.values().filter(|t| t.job == job.key) {
+                for task in self.job_tasks(&job.key, false) {
                     match task.state {
                         TaskState::Pending | TaskState::Throttled => summary.pending += 1,
                         TaskState::Finished => summary.finished += 1,
@@ -52,13 +53,21 @@ impl ClusterState {
 
     /// Whether the scheduler knows `key` as a job or from tasks it still keeps.
     pub fn knows_job(&self, key: &JobKey) -> bool {
-        self.jobs.contains_key(key) || self.tasks.values().any(|t| t.job == *key)
+        self.jobs.contains_key(key) || !self.job_tasks(key, true).is_empty()
     }
 
     /// A job's tasks: with `include_history`, every run kept; otherwise the newest run of each
     /// instance. Ordered by instance, newest run first.
     pub fn job_tasks(&self, key: &JobKey, include_history: bool) -> Vec<&ScheduledTask> {
-        let mut tasks: Vec<&ScheduledTask> = self.tasks.values().filter(|t| t.job == *key).collect();
+        // Task ids start with ROLE-ENV-NAME-: a range of the map, narrowed to the job.
+        let prefix = TaskId(TaskId::job_prefix(key));
+        let mut tasks: Vec<&ScheduledTask> = self
+            .tasks
+            .range(prefix.clone()..)
+            .take_while(|(id, _)| id.0.starts_with(&prefix.0))
+            .map(|(_, task)| task)
+            .filter(|t| t.job == *key)
+            .collect();
         tasks.sort_by(|a, b| a.instance.cmp(&b.instance).then(b.creation_order().cmp(&a.creation_order())));
         if !include_history {
             tasks.dedup_by_key(|t| t.instance);

@@ -273,6 +273,7 @@ impl ClusterState {
             return Err(StateError::WrongCluster { job: Box::new(key), cluster: self.config.cluster.clone() });
         }
         let mut problems = spec.validate();
+        problems.extend(crate::lifecycle::not_yet_supported(&spec));
         if spec.update_config.sla_aware {
             problems.push(
                 "update_config sla_aware is not supported yet: updates do not consult SLA policies; remove sla_aware to update".to_owned(),

@@ -402,3 +402,50 @@ fn placement_is_wanted_only_when_a_task_has_newly_become_pending() {
     assert_eq!(states(&state, "svc"), vec![(0, TaskState::Pending)]);
     assert!(state.has_new_pending_tasks(), "a task released from its backoff is new work");
 }
+
+#[test]
+fn fields_the_scheduler_does_not_act_on_yet_are_refused_not_ignored() {
+    use atoll_model::config::{Container, PartitionPolicy, SlaPolicy};
+    type Set = fn(&mut JobSpec);
+    let cases: [(Set, &str); 4] = [
+        (|j| j.config.sla_policy = Some(SlaPolicy::Count { count: 1, duration_secs: 60 }), "sla_policy"),
+        (|j| j.config.partition_policy = Some(PartitionPolicy { reschedule: true, delay_secs: 5 }), "partition_policy"),
+        (|j| j.config.container = Some(Container::Docker { image: "web:1".into(), parameters: vec![] }), "container"),
+        (
+            |j| {
+                j.config.service = false;
+                j.cron_schedule = Some("15 2 * * *".into());
+            },
+            "cron_schedule",
+        ),
+    ];
+    for (set, field) in cases {
+        let mut state = ClusterState::new(config());
+        let mut spec = job("hello", 1, true);
+        set(&mut spec);
+        let err = state.create_job(spec, 0).unwrap_err().to_string();
+        assert!(err.contains(&format!("{field} is not supported yet: ")), "{field}: {err}");
+        assert!(err.contains("remove it from the job"), "{err}");
+        assert!(state.job(&job("hello", 1, true).key).is_none(), "nothing was created");
+    }
+}
+
+#[test]
+fn job_list_counts_each_instance_once_by_its_newest_run() {
+    let (mut state, ids) = running_hello();
+    // A failed run of instance 0, rescheduled: two tasks of one instance.
+    report(&mut state, "a", &ids[0], TaskState::Failed, 2);
+    state.heartbeat(&AgentId("a".into()), 39_999);
+    state.tick(40_000);
+    state.schedule(40_000);
+    let second = state.job_tasks(&job("hello", 1, true).key, false)[0].id.clone();
+    report(&mut state, "a", &second, TaskState::Running, 40_001);
+    let prefix = "devcluster".parse().unwrap();
+    let summary = &state.list_jobs(&prefix)[0];
+    assert_eq!(state.job_tasks(&job("hello", 1, true).key, true).len(), 2, "two runs are kept");
+    assert_eq!((summary.active, summary.failed, summary.pending), (1, 0, 0), "{summary:?}");
+    // A job whose name starts with this one's is not counted with it.
+    state.create_job(job("hello-two", 2, true), 40_002).unwrap();
+    let summary = &state.list_jobs(&prefix)[0];
+    assert_eq!((summary.key.name.as_str(), summary.active, summary.pending), ("hello", 1, 0));
+}

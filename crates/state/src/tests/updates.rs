@@ -189,6 +189,7 @@ fn refusals_in_auroras_words() {
     sla.config.sla_policy = Some(atoll_model::config::SlaPolicy::Count { count: 1, duration_secs: 60 });
     let err = Cluster::with_web(&["a"], 2).0.state.start_update(sla, None, None, 0).unwrap_err();
     assert!(err.to_string().contains("sla_aware is not supported yet"), "{err}");
+    assert!(err.to_string().contains("sla_policy is not supported yet"), "{err}");
 
     let mut bad = web(2, "serve v4");
     bad.update_config.max_total_failures = 2;
