@@ -28,7 +28,12 @@ fn every_object_reaches_the_scheduler_and_sled_intact() {
     let mut cluster = Cluster::start(10);
     let mut local = Vec::new();
     let mut keys = Vec::new();
-    let files = [ALL_FEATURES, "examples/http_service.rhai", "examples/constraints.rhai", "examples/variable_batch_update.rhai"];
+    let files = [
+        ALL_FEATURES,
+        "examples/http_service.rhai",
+        "examples/constraints.rhai",
+        "examples/variable_batch_update.rhai",
+    ];
     for file in files.map(example) {
         let defined = file_keys(&file);
         assert!(!defined.is_empty(), "{file} defines jobs");
@@ -164,4 +169,63 @@ let jobs = [ Job(#{ cluster: "devcluster", role: "www-data", environment: "devel
     let refused = atoll(&["config", "list", escape.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(3), "{}", printed(&refused));
     assert!(printed(&refused).contains("imports resolve only inside the job file's folder"), "{}", printed(&refused));
+}
+
+#[test]
+fn config_list_lists_before_binding_and_each_job_is_judged_by_its_own_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let versioned = write(dir.path(), "versioned.rhai", VERSIONED);
+    let listed = atoll(&["config", "list", versioned.to_str().unwrap()]);
+    assert!(listed.status.success(), "no --bind needed to list: {}", printed(&listed));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "devcluster/www-data/devel/versioned");
+
+    let file = write(
+        dir.path(),
+        "two.rhai",
+        r#"let t = SimpleTask("serve", "exec sleep 600");
+let jobs = [
+    Service(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "good", task: t }),
+    Service(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "bad", task: t,
+               constraints: #{ dedicated: "other/pool" } }),
+];
+"#,
+    );
+    let file = file.to_str().unwrap();
+    let listed = atoll(&["config", "list", file, "--json"]);
+    assert_eq!(listed.status.code(), Some(3), "{}", printed(&listed));
+    let json: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(json["jobs"], serde_json::json!(["devcluster/www-data/devel/good", "devcluster/www-data/devel/bad"]));
+    let problems = json["problems"]["devcluster/www-data/devel/bad"][0].as_str().unwrap();
+    assert!(problems.contains("two.rhai:4:5: Only other may use hosts dedicated for that role."), "{problems}");
+    assert!(json["problems"].get("devcluster/www-data/devel/good").is_none());
+
+    let good = atoll(&["job", "inspect", "devcluster/www-data/devel/good", file]);
+    assert!(good.status.success(), "the other job's problem does not block this one: {}", printed(&good));
+    let bad = atoll(&["job", "inspect", "devcluster/www-data/devel/bad", file]);
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(printed(&bad).contains("Only other may use hosts dedicated for that role."), "{}", printed(&bad));
+}
+
+#[test]
+fn constructors_take_nothing_when_every_field_has_a_default_and_say_their_form_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let fine = write(
+        dir.path(),
+        "defaults.rhai",
+        r#"let t = SimpleTask("serve", "exec sleep 600 {{thermos.ports[http]}}");
+let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "web", task: t,
+    announce: Announcer(), health_check_config: HealthCheckConfig(), update_config: UpdateConfig() }) ];
+"#,
+    );
+    let inspected = atoll(&["job", "inspect", "devcluster/www-data/devel/web", fine.to_str().unwrap(), "--json"]);
+    let json = json_of(&inspected);
+    assert_eq!(json["announce"]["primary_port"], "http");
+    assert_eq!(json["update_config"]["watch_secs"], 45);
+
+    let wrong = write(dir.path(), "wrong.rhai", "let p = Process(\"a\", \"b\");\nlet jobs = [];\n");
+    let listed = atoll(&["config", "list", wrong.to_str().unwrap()]);
+    assert_eq!(listed.status.code(), Some(3));
+    let text = printed(&listed);
+    assert!(text.contains("wrong.rhai:1:9:") && text.contains("Process(#{"), "{text}");
+    assert!(!text.contains("Function not found"), "{text}");
 }

@@ -19,7 +19,7 @@ pub async fn run(command: JobCommand, target: &SchedulerTarget) -> CliResult {
     match command {
         JobCommand::Create { job, file, wait_until, wait_timeout_secs, bindings } => {
             let key: JobKey = job.parse()?;
-            let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
+            let spec = jobfile::job(&file, &bindings, &key)?;
             let client = connect(target, &key.cluster).await?;
             create(&client, &spec, &file).await?;
             if let Some(wanted) = wait_until {
@@ -41,7 +41,7 @@ pub async fn run(command: JobCommand, target: &SchedulerTarget) -> CliResult {
         JobCommand::Inspect { job, file, json, bindings } => {
             let key: JobKey = job.parse()?;
             let spec = match file {
-                Some(file) => jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?,
+                Some(file) => jobfile::job(&file, &bindings, &key)?,
                 None => connect(target, &key.cluster).await?.job_config(&key).await?,
             };
             if json {
@@ -138,7 +138,7 @@ async fn proposal(
     target: &SchedulerTarget,
 ) -> Result<(atoll_model::JobSpec, Option<BTreeSet<u32>>, SchedulerClient), CliError> {
     let (key, scope) = parse_scope(&proposed.job)?;
-    let spec = jobfile::select(&proposed.file, jobfile::load(&proposed.file, &proposed.bindings)?, &key)?;
+    let spec = jobfile::job(&proposed.file, &proposed.bindings, &key)?;
     let client = connect(target, &key.cluster).await?;
     Ok((spec, scope, client))
 }

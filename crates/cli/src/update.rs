@@ -147,7 +147,7 @@ pub async fn run(command: UpdateCommand, target: &SchedulerTarget) -> CliResult 
     match command {
         UpdateCommand::Start { job, file, wait, message, wait_timeout_secs, bindings } => {
             let (key, scope) = job::parse_scope(&job)?;
-            let spec = jobfile::select(&file, jobfile::load(&file, &bindings)?, &key)?;
+            let spec = jobfile::job(&file, &bindings, &key)?;
             let client = job::connect(target, &key.cluster).await?;
             let started = client.start_update(&spec, scope.as_ref(), message.as_deref()).await.map_err(refusal)?;
             if started.unchanged {

@@ -1,17 +1,21 @@
-//! `import "lib" as lib;`: modules come from the job file's folder and nowhere else.
+//! `import "lib" as lib;`: modules come from the job file's folder and nowhere else, besides the
+//! ones Atoll ships (`import "atoll/http" as http;`, see `bundled`), which are compiled in.
 //!
 //! `"lib"` and `"lib/common"` name `lib.rhai` and `lib/common.rhai` in that folder. Absolute
-//! paths, `..`, and links that lead outside the folder are refused; so is every import when the
-//! job file was not read from a folder. Each module is evaluated once per evaluation, with the
-//! same limits as the job file; an import cycle and more than [`MAX_MODULES`] modules are errors.
+//! paths, `..`, and links that lead outside the folder are refused; so is every import of a file
+//! when the job file was not read from a folder. Each module is evaluated once per evaluation,
+//! with the same limits as the job file, and its text kept in the session (to place its
+//! problems at their fields); an import cycle and more than [`MAX_MODULES`] modules are errors.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
 
+use crate::bundled;
 use crate::sandbox::MAX_MODULES;
+use crate::session::Session;
 use crate::units;
 
 /// The extension of job files and modules.
@@ -21,23 +25,45 @@ const MAX_MODULE_BYTES: u64 = 1 << 20;
 /// Why an import that leaves the folder is refused.
 const ONLY_INSIDE: &str = "imports resolve only inside the job file's folder";
 
-/// Resolves imports in one job file's folder.
+/// Resolves imports in one job file's folder, and Atoll's own modules.
 pub(crate) struct JobFolderResolver {
     folder: Option<PathBuf>,
+    session: Arc<Session>,
     state: Mutex<State>,
+}
+
+/// A module: one of Atoll's, by name, or a file in the job file's folder.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ModuleKey {
+    Bundled(String),
+    File(PathBuf),
+}
+
+impl ModuleKey {
+    /// The name diagnostics give the module.
+    fn shown(&self) -> String {
+        match self {
+            ModuleKey::Bundled(name) => bundled::shown(name),
+            ModuleKey::File(file) => file.display().to_string(),
+        }
+    }
 }
 
 #[derive(Default)]
 struct State {
-    /// Modules evaluated so far, by file.
-    loaded: BTreeMap<PathBuf, Shared<Module>>,
+    /// Modules evaluated so far.
+    loaded: BTreeMap<ModuleKey, Shared<Module>>,
     /// Modules being evaluated, outermost first, to catch a cycle.
-    loading: Vec<PathBuf>,
+    loading: Vec<ModuleKey>,
 }
 
 impl JobFolderResolver {
-    pub(crate) fn new(folder: Option<&Path>) -> JobFolderResolver {
-        JobFolderResolver { folder: folder.map(Path::to_path_buf), state: Mutex::new(State::default()) }
+    pub(crate) fn new(folder: Option<&Path>, session: &Arc<Session>) -> JobFolderResolver {
+        JobFolderResolver {
+            folder: folder.map(Path::to_path_buf),
+            session: Arc::clone(session),
+            state: Mutex::new(State::default()),
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -73,23 +99,41 @@ impl JobFolderResolver {
         Ok(file)
     }
 
-    /// Reads, compiles and evaluates `file`, whose diagnostics name it as `shown`.
+    /// The module `path` names: one of Atoll's, or a file checked to be inside the folder.
+    fn key_of(&self, path: &str) -> Result<ModuleKey, String> {
+        if path.starts_with(bundled::PREFIX) {
+            bundled::source(path)?;
+            return Ok(ModuleKey::Bundled(path.to_owned()));
+        }
+        self.file_of(path).map(ModuleKey::File)
+    }
+
+    /// Reads `file`, refusing one too large to be a module.
+    fn read(file: &Path, path: &str) -> Result<String, String> {
+        let shown = file.display();
+        let size = std::fs::metadata(file).map_err(|error| format!("cannot import \"{path}\": {shown}: {error}"))?;
+        if size.len() > MAX_MODULE_BYTES {
+            return Err(format!("cannot import \"{path}\": {shown} is larger than {MAX_MODULE_BYTES} bytes"));
+        }
+        std::fs::read_to_string(file).map_err(|error| format!("cannot import \"{path}\": {shown}: {error}"))
+    }
+
+    /// Reads, compiles and evaluates the module `key`, which the job file calls `path`.
     fn load(
         &self,
         engine: &Engine,
-        file: &Path,
+        key: &ModuleKey,
         path: &str,
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
-        let shown = file.display().to_string();
         let fail = |message: String| Box::new(EvalAltResult::ErrorRuntime(message.into(), pos));
-        let size =
-            std::fs::metadata(file).map_err(|error| fail(format!("cannot import \"{path}\": {shown}: {error}")))?;
-        if size.len() > MAX_MODULE_BYTES {
-            return Err(fail(format!("cannot import \"{path}\": {shown} is larger than {MAX_MODULE_BYTES} bytes")));
+        let source = match key {
+            ModuleKey::Bundled(name) => bundled::source(name).map(str::to_owned),
+            ModuleKey::File(file) => Self::read(file, path),
         }
-        let source = std::fs::read_to_string(file)
-            .map_err(|error| fail(format!("cannot import \"{path}\": {shown}: {error}")))?;
+        .map_err(fail)?;
+        let shown = key.shown();
+        self.session.add_source(&shown, &source);
         let in_module = |error: Box<EvalAltResult>| Box::new(EvalAltResult::ErrorInModule(shown.clone(), error, pos));
         let mut ast =
             engine.compile_with_scope(&units::declarations(), source).map_err(|error| in_module(error.into()))?;
@@ -108,27 +152,27 @@ impl ModuleResolver for JobFolderResolver {
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         let fail = |message: String| Box::new(EvalAltResult::ErrorRuntime(message.into(), pos));
-        let file = self.file_of(path).map_err(fail)?;
+        let key = self.key_of(path).map_err(fail)?;
         {
             let mut state = self.state();
-            if let Some(module) = state.loaded.get(&file) {
+            if let Some(module) = state.loaded.get(&key) {
                 return Ok(module.clone());
             }
-            if state.loading.contains(&file) {
-                return Err(fail(format!("cannot import \"{path}\": {} imports itself", file.display())));
+            if state.loading.contains(&key) {
+                return Err(fail(format!("cannot import \"{path}\": {} imports itself", key.shown())));
             }
             if state.loaded.len() + state.loading.len() >= MAX_MODULES {
                 return Err(fail(format!(
                     "cannot import \"{path}\": a job file may import at most {MAX_MODULES} modules"
                 )));
             }
-            state.loading.push(file.clone());
+            state.loading.push(key.clone());
         }
-        let loaded = self.load(engine, &file, path, pos);
+        let loaded = self.load(engine, &key, path, pos);
         let mut state = self.state();
-        state.loading.retain(|loading| *loading != file);
+        state.loading.retain(|loading| *loading != key);
         let module = loaded?;
-        state.loaded.insert(file, module.clone());
+        state.loaded.insert(key, module.clone());
         Ok(module)
     }
 }

@@ -119,7 +119,7 @@ fn problems_inside_a_module_name_the_module_file_and_position() {
     assert_eq!(
         diagnostics,
         vec![
-            format!("{}:2:5: Resources has no field 'gpus'; did you mean 'gpu'?", module.display()),
+            format!("{}:2:58: Resources has no field 'gpus'; did you mean 'gpu'?", module.display()),
             format!("{}:5:5: broken (in function 'broken' called at {}:5:17)", module.display(), job.display()),
         ]
     );

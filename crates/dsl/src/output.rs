@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use atoll_model::JobSpec;
 use rhai::{Array, Engine, Scope};
 
 use crate::diagnostic::Diagnostic;
@@ -13,7 +12,7 @@ use crate::values::describe;
 const JOBS: &str = "jobs";
 
 /// The jobs in `scope`'s `jobs` variable, or what is wrong with it.
-pub(crate) fn jobs(engine: &Engine, scope: &Scope<'_>, file: &str) -> Result<Vec<JobSpec>, Vec<Diagnostic>> {
+pub(crate) fn jobs(engine: &Engine, scope: &Scope<'_>, file: &str) -> Result<Vec<JobValue>, Vec<Diagnostic>> {
     let Some(value) = scope.get(JOBS) else {
         return Err(vec![Diagnostic::at_start(
             file,
@@ -31,7 +30,7 @@ pub(crate) fn jobs(engine: &Engine, scope: &Scope<'_>, file: &str) -> Result<Vec
     let mut diagnostics = Vec::new();
     let mut first_index_of_key = BTreeMap::new();
     for (index, element) in elements.into_iter().enumerate() {
-        let JobValue { spec, site } = match element.flatten().try_cast_result::<JobValue>() {
+        let job = match element.flatten().try_cast_result::<JobValue>() {
             Ok(job) => job,
             Err(element) => {
                 let found = describe(engine, &element);
@@ -39,14 +38,14 @@ pub(crate) fn jobs(engine: &Engine, scope: &Scope<'_>, file: &str) -> Result<Vec
                 continue;
             }
         };
-        if let Some(first) = first_index_of_key.insert(spec.key.clone(), index) {
+        if let Some(first) = first_index_of_key.insert(job.spec.key.clone(), index) {
             diagnostics.push(Diagnostic::at(
-                &site.file,
-                site.position,
-                format!("jobs[{index}] has the same key as jobs[{first}]: {}", spec.key),
+                &job.site.file,
+                job.site.position,
+                format!("jobs[{index}] has the same key as jobs[{first}]: {}", job.spec.key),
             ));
         }
-        jobs.push(spec);
+        jobs.push(job);
     }
     if diagnostics.is_empty() { Ok(jobs) } else { Err(diagnostics) }
 }

@@ -6,7 +6,7 @@
 use rhai::{EvalAltResult, ParseError, Position};
 
 use crate::diagnostic::Diagnostic;
-use crate::sandbox;
+use crate::{objects, sandbox};
 
 /// Rhai's name prefix for closures (`rhai::engine::FN_ANONYMOUS`, which is not public).
 const CLOSURE_NAME_PREFIX: &str = "anon$";
@@ -61,6 +61,11 @@ pub(crate) fn evaluation_error(file: &str, error: Box<EvalAltResult>) -> Diagnos
 
 /// What went wrong, without position.
 fn message(error: EvalAltResult) -> String {
+    if let EvalAltResult::ErrorFunctionNotFound(signature, _) = &error
+        && let Some(message) = wrong_call(signature)
+    {
+        return message;
+    }
     match error {
         EvalAltResult::ErrorRuntime(value, _) if value.is_string() => value.to_string(),
         EvalAltResult::ErrorParsing(kind, _) => kind.to_string(),
@@ -82,6 +87,16 @@ fn message(error: EvalAltResult) -> String {
             other.to_string()
         }
     }
+}
+
+/// What a call of a constructor or function of the DSL should look like, from the signature
+/// Rhai reports for a call no registered form matches: `Process (i64, i64)`.
+fn wrong_call(signature: &str) -> Option<String> {
+    let (name, arguments) = signature.split_once(" (")?;
+    let arguments = arguments.strip_suffix(')')?;
+    // Types are separated by ", "; none contains one ("&str | ImmutableString | String").
+    let count = if arguments.is_empty() { 0 } else { arguments.split(", ").count() };
+    objects::wrong_call(name, count)
 }
 
 /// Describes an oversized value from the name Rhai's size check gives it.

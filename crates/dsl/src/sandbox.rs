@@ -1,7 +1,7 @@
 //! The Rhai engine job files run in: explicit limits (identical in debug and release builds,
 //! whose built-in defaults differ), checked also where Rhai does not check them (see
 //! `growth`), with a wall-clock deadline as a backstop, no `eval` or `this`, imports
-//! only from the job file's folder, silenced `print`/`debug`, strict variables, and the DSL's
+//! only from the job file's folder and Atoll's own modules, silenced `print`/`debug`, strict variables, and the DSL's
 //! units and constructors registered globally (so imported modules see them too).
 
 use std::path::Path;
@@ -48,7 +48,7 @@ pub(crate) fn engine(session: &Arc<Session>, import_dir: Option<&Path>) -> Engin
     engine
         .on_progress(move |_| (started.get_or_init(Instant::now).elapsed() > DEADLINE).then_some(Dynamic::UNIT))
         .on_var(move |name, _, context| guard.check(name, &context).map(|()| None))
-        .set_module_resolver(JobFolderResolver::new(import_dir));
+        .set_module_resolver(JobFolderResolver::new(import_dir, session));
     engine.register_global_module(units::module());
     objects::register(&mut engine, session);
     engine

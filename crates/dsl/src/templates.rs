@@ -8,7 +8,8 @@
 //! - The run-time references (`{{thermos.ports[NAME]}}`, `{{thermos.task_id}}`,
 //!   `{{thermos.user}}`, `{{mesos.instance}}`, `{{mesos.hostname}}`) are kept for the agent,
 //!   written without inner spaces so the model finds their port names.
-//! - Anything else is unbound, and an error.
+//! - Anything else is unbound, and an error, unless the evaluation allows unbound references
+//!   (to list a file's jobs before their bindings are known), which are then left as written.
 //!
 //! Values may themselves contain references; a reference to itself, directly or through others,
 //! is an error, and so is an expansion longer than the sandbox's string limit.
@@ -29,6 +30,8 @@ const RUN_TIME: [&str; 4] = ["thermos.task_id", "thermos.user", "mesos.instance"
 pub(crate) struct Resolver<'b> {
     own: BTreeMap<String, String>,
     binds: &'b BTreeMap<String, String>,
+    /// Whether a name nothing binds is left as written rather than a problem.
+    unbound_allowed: bool,
     /// Names already resolved, with their values.
     resolved: BTreeMap<String, String>,
     /// Names being resolved, innermost last, to catch a name that refers to itself.
@@ -39,11 +42,17 @@ pub(crate) struct Resolver<'b> {
 }
 
 impl<'b> Resolver<'b> {
-    /// A resolver for a job whose own fields are `own` (see [`own_bindings`]), with `binds`.
-    pub(crate) fn new(own: BTreeMap<String, String>, binds: &'b BTreeMap<String, String>) -> Self {
+    /// A resolver for a job whose own fields are `own` (see [`own_bindings`]), with `binds`;
+    /// with `unbound_allowed`, a name neither binds is no problem.
+    pub(crate) fn new(
+        own: BTreeMap<String, String>,
+        binds: &'b BTreeMap<String, String>,
+        unbound_allowed: bool,
+    ) -> Self {
         Resolver {
             own,
             binds,
+            unbound_allowed,
             resolved: BTreeMap::new(),
             expanding: Vec::new(),
             unbound: Vec::new(),
@@ -95,7 +104,9 @@ impl<'b> Resolver<'b> {
             return Some(value.clone());
         }
         let Some(raw) = self.own.get(name).or_else(|| self.binds.get(name)).cloned() else {
-            push_new(&mut self.unbound, format!("{{{{{name}}}}}"));
+            if !self.unbound_allowed {
+                push_new(&mut self.unbound, format!("{{{{{name}}}}}"));
+            }
             return None;
         };
         if self.expanding.iter().any(|expanding| expanding == name) {

@@ -13,7 +13,7 @@ fn map(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn own_fields_resolve_and_win_over_binds() {
     let binds = map(&[("role", "bound-role"), ("version", "1.2")]);
-    let mut resolver = Resolver::new(map(&[("role", "www-data"), ("cluster", "dev")]), &binds);
+    let mut resolver = Resolver::new(map(&[("role", "www-data"), ("cluster", "dev")]), &binds, false);
     assert_eq!(resolver.resolve("{{role}}@{{ cluster }}:{{version}}"), "www-data@dev:1.2");
     assert_eq!(resolver.resolve("{{mesos.role}}/{{mesos.cluster}}"), "www-data/dev");
     assert!(resolver.problems().is_empty());
@@ -22,7 +22,7 @@ fn own_fields_resolve_and_win_over_binds() {
 #[test]
 fn run_time_references_are_kept_without_inner_spaces() {
     let binds = BTreeMap::new();
-    let mut resolver = Resolver::new(BTreeMap::new(), &binds);
+    let mut resolver = Resolver::new(BTreeMap::new(), &binds, false);
     assert_eq!(
         resolver.resolve("--port={{ thermos.ports[http] }} --id={{thermos.task_id}} {{thermos.user}} {{mesos.instance}} {{mesos.hostname}}"),
         "--port={{thermos.ports[http]}} --id={{thermos.task_id}} {{thermos.user}} {{mesos.instance}} {{mesos.hostname}}"
@@ -33,7 +33,7 @@ fn run_time_references_are_kept_without_inner_spaces() {
 #[test]
 fn every_unbound_name_is_listed_once_in_order() {
     let binds = BTreeMap::new();
-    let mut resolver = Resolver::new(map(&[("a", "{{b}}")]), &binds);
+    let mut resolver = Resolver::new(map(&[("a", "{{b}}")]), &binds, false);
     assert_eq!(
         resolver.resolve("{{foo}} {{a}} {{foo}} {{thermos.ports[]}}"),
         "{{foo}} {{b}} {{foo}} {{thermos.ports[]}}"
@@ -44,7 +44,7 @@ fn every_unbound_name_is_listed_once_in_order() {
 #[test]
 fn what_is_not_a_reference_is_left_alone() {
     let binds = BTreeMap::new();
-    let mut resolver = Resolver::new(map(&[("x", "1")]), &binds);
+    let mut resolver = Resolver::new(map(&[("x", "1")]), &binds, false);
     assert_eq!(resolver.resolve("awk '{{ print $1 }}' {{x"), "awk '{{ print $1 }}' {{x");
     assert_eq!(resolver.resolve("{{ {{x}}"), "{{ 1");
     assert!(resolver.problems().is_empty());
@@ -54,7 +54,7 @@ fn what_is_not_a_reference_is_left_alone() {
 #[test]
 fn a_name_that_refers_to_itself_is_an_error() {
     let binds = map(&[("c", "{{c}}")]);
-    let mut resolver = Resolver::new(map(&[("a", "{{b}}"), ("b", "x{{a}}")]), &binds);
+    let mut resolver = Resolver::new(map(&[("a", "{{b}}"), ("b", "x{{a}}")]), &binds, false);
     assert_eq!(resolver.resolve("{{a}}"), "x{{a}}");
     resolver.resolve("{{c}}");
     assert_eq!(resolver.problems(), vec!["Config contains bindings that refer to themselves: {{a}} {{c}}"]);
@@ -68,7 +68,7 @@ fn an_expansion_past_the_string_limit_is_an_error() {
         own.insert(format!("n{level}"), format!("{{{{n{}}}}}{{{{n{}}}}}", level - 1, level - 1));
     }
     let binds = BTreeMap::new();
-    let mut resolver = Resolver::new(own, &binds);
+    let mut resolver = Resolver::new(own, &binds, false);
     assert!(resolver.resolve("{{n20}}").len() <= MAX_STRING_BYTES);
     assert_eq!(resolver.problems(), vec!["Config bindings expand to a string longer than 1048576 bytes"]);
 }
@@ -124,4 +124,16 @@ fn ports_in_a_shell_health_check_and_the_announcer_are_requested() {
                shell: ShellHealthChecker(#{ shell_command: "check --port {{ thermos.ports[admin] }}" }) }) })"#,
     );
     assert_eq!(job.requested_ports().into_iter().collect::<Vec<_>>(), vec!["admin", "thrift"]);
+}
+
+#[test]
+fn with_unbound_references_allowed_they_are_left_as_written() {
+    let binds = map(&[("x", "1")]);
+    let mut resolver = Resolver::new(BTreeMap::new(), &binds, true);
+    assert_eq!(resolver.resolve("{{version}}-{{x}}"), "{{version}}-1");
+    assert!(resolver.problems().is_empty());
+    let source = job_file_with(r#"contact: "{{owner}}@example.com""#);
+    let options = EvalOptions { unbound_allowed: true, ..EvalOptions::default() };
+    let jobs = crate::evaluate_with(&source, FILE, &options).expect("unbound references are allowed");
+    assert_eq!(jobs[0].config.contact.as_deref(), Some("{{owner}}@example.com"));
 }

@@ -6,7 +6,7 @@
 use rhai::{Module, Scope, Shared};
 
 /// Each unit's name and its size in bytes.
-const UNITS: [(&str, i64); 3] = [("MB", 1 << 20), ("GB", 1 << 30), ("TB", 1 << 40)];
+pub(crate) const UNITS: [(&str, i64); 3] = [("MB", 1 << 20), ("GB", 1 << 30), ("TB", 1 << 40)];
 
 /// The module holding the units as read-only variables, for `Engine::register_global_module`.
 pub(crate) fn module() -> Shared<Module> {

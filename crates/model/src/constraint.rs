@@ -13,6 +13,11 @@
 //! | `like:REGEX` / `unlike:REGEX` | the attribute matches / does not match the whole regex |
 //! | `max_per:N` | at most N instances per attribute value |
 //! | `is:VALUE` | the attribute equals VALUE |
+//! | `value:v1,v2` / `!value:v1,v2` | the values as written, colons included: `value:a:b` is the value `a:b` |
+//!
+//! A rule that starts with a word and a colon is an operator: a word that is none of them
+//! (`limt:1`) is an error that suggests the nearest, never a value. A value that itself starts
+//! with a word and a colon, or is `unique` or `group_by`, is written after `value:`.
 
 use std::fmt;
 
@@ -103,13 +108,19 @@ impl Constraint {
                 Some(rest) => (true, rest),
                 None => (false, rule),
             };
+            let list = match list.strip_prefix(LITERAL_PREFIX) {
+                Some(literal) => literal,
+                None => match operator_word(list.trim_start()) {
+                    Some(word) => return Err(fail(not_a_value(word, list, negated))),
+                    None => list,
+                },
+            };
             let values: Vec<String> = list.split(',').map(|v| v.trim().to_owned()).collect();
             if values.iter().any(String::is_empty) {
-                return Err(fail(
-                    "expected values such as 'v1,v2', '!v1', or one of limit:N, unique, cluster:V, group_by[:N], \
-                     like:RE, unlike:RE, max_per:N, is:V"
-                        .to_owned(),
-                ));
+                return Err(fail(format!(
+                    "expected values such as 'v1,v2', '!v1', or one of {}",
+                    OPERATORS.iter().map(|(_, form)| *form).collect::<Vec<_>>().join(", ")
+                )));
             }
             ConstraintRule::Value { values, negated }
         };
@@ -120,7 +131,12 @@ impl Constraint {
     pub fn rule_text(&self) -> String {
         match &self.rule {
             ConstraintRule::Value { values, negated } => {
-                format!("{}{}", if *negated { "!" } else { "" }, values.join(","))
+                let list = values.join(",");
+                // Values that would read as an operator are written after `value:`.
+                let reads_as_operator =
+                    operator_word(&list).is_some() || (!negated && BARE_OPERATORS.contains(&list.as_str()));
+                let prefix = if reads_as_operator { LITERAL_PREFIX } else { "" };
+                format!("{}{prefix}{list}", if *negated { "!" } else { "" })
             }
             ConstraintRule::Limit(n) => format!("limit:{n}"),
             ConstraintRule::Dedicated(pool) => pool.clone(),
@@ -134,6 +150,75 @@ impl Constraint {
             ConstraintRule::Is(v) => format!("is:{v}"),
         }
     }
+}
+
+/// The prefix after which a rule is values as written, even if they start like an operator.
+const LITERAL_PREFIX: &str = "value:";
+/// Every operator's word and how it is written, for suggestions and messages.
+const OPERATORS: [(&str, &str); 9] = [
+    ("limit", "limit:N"),
+    ("unique", "unique"),
+    ("cluster", "cluster:V"),
+    ("group_by", "group_by[:N]"),
+    ("like", "like:RE"),
+    ("unlike", "unlike:RE"),
+    ("max_per", "max_per:N"),
+    ("is", "is:V"),
+    ("value", "value:V"),
+];
+/// The operators written without a colon.
+const BARE_OPERATORS: [&str; 2] = ["unique", "group_by"];
+
+/// The word a rule starts with, if a colon follows it: what an operator looks like.
+fn operator_word(text: &str) -> Option<&str> {
+    let end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
+    let word = &text[..end];
+    let starts_like_a_word = word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    (starts_like_a_word && text[end..].starts_with(':')).then_some(word)
+}
+
+/// Why `list`, which starts with `word` and a colon, is not read as values.
+fn not_a_value(word: &str, list: &str, negated: bool) -> String {
+    let literal = format!(
+        "a value containing ':' is written '{}{LITERAL_PREFIX}{}'",
+        if negated { "!" } else { "" },
+        list.trim()
+    );
+    if OPERATORS.iter().any(|(operator, _)| *operator == word) {
+        let reason = if negated { "cannot be negated" } else { "must start the rule, with nothing before it" };
+        return format!("the operator '{word}' {reason}; {literal}");
+    }
+    let hint = match nearest_operator(word) {
+        Some(operator) => format!("did you mean '{operator}'?"),
+        None => format!("the operators are {}", OPERATORS.iter().map(|(_, form)| *form).collect::<Vec<_>>().join(", ")),
+    };
+    format!("unknown constraint operator '{word}'; {hint} ({literal})")
+}
+
+/// The operator nearest to `word`, if it is close enough to be a likely typo.
+fn nearest_operator(word: &str) -> Option<&'static str> {
+    let threshold = (word.chars().count() / 3).max(1);
+    OPERATORS
+        .iter()
+        .map(|(operator, _)| (edit_distance(word, operator), *operator))
+        .filter(|(distance, _)| *distance <= threshold)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, operator)| operator)
+}
+
+/// Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != *b_char);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 impl fmt::Display for Constraint {
@@ -184,6 +269,89 @@ mod tests {
         for (attribute, text, reason) in cases {
             let err = Constraint::parse(attribute, text).unwrap_err().to_string();
             assert!(err.contains(reason), "{attribute}: {text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_word_and_a_colon_that_is_no_operator_is_an_error_with_the_nearest_operator() {
+        let cases = [
+            (
+                "host",
+                "limt:1",
+                "unknown constraint operator 'limt'; did you mean 'limit'? (a value containing ':' is written 'value:limt:1')",
+            ),
+            ("rack", "grup_by:2", "unknown constraint operator 'grup_by'; did you mean 'group_by'?"),
+            ("host", "Limit:1", "did you mean 'limit'?"),
+            ("rack", "!maxper:2", "did you mean 'max_per'? (a value containing ':' is written '!value:maxper:2')"),
+            (
+                "rack",
+                "frobnicate:3",
+                "unknown constraint operator 'frobnicate'; the operators are limit:N, unique, cluster:V, group_by[:N], like:RE, unlike:RE, max_per:N, is:V, value:V",
+            ),
+            (
+                "host",
+                "!limit:1",
+                "the operator 'limit' cannot be negated; a value containing ':' is written '!value:limit:1'",
+            ),
+            ("host", " limit:1", "the operator 'limit' must start the rule, with nothing before it"),
+        ];
+        for (attribute, text, reason) in cases {
+            let err = Constraint::parse(attribute, text).unwrap_err();
+            assert_eq!((err.attribute.as_str(), err.rule.as_str()), (attribute, text));
+            assert!(err.reason.contains(reason), "{attribute}: {text}: {err}");
+        }
+        assert_eq!(
+            Constraint::parse("host", "limt:1").unwrap_err().to_string(),
+            "constraint host: 'limt:1': unknown constraint operator 'limt'; did you mean 'limit'? \
+             (a value containing ':' is written 'value:limt:1')"
+        );
+    }
+
+    #[test]
+    fn values_with_colons_are_written_after_the_value_prefix() {
+        let value = |values: &[&str], negated| ConstraintRule::Value {
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            negated,
+        };
+        let cases = [
+            ("value:us:east", value(&["us:east"], false)),
+            ("!value:limit:1", value(&["limit:1"], true)),
+            ("value:a:b, c", value(&["a:b", "c"], false)),
+            ("value:unique", value(&["unique"], false)),
+            ("r1,zone:a", value(&["r1", "zone:a"], false)),
+            ("fe80-1", value(&["fe80-1"], false)),
+            ("10.0.0.1:8080", value(&["10.0.0.1:8080"], false)),
+        ];
+        for (text, rule) in cases {
+            assert_eq!(Constraint::parse("zone", text).unwrap().rule, rule, "{text}");
+        }
+        assert!(Constraint::parse("zone", "value:").is_err());
+    }
+
+    #[test]
+    fn every_rule_reads_back_from_its_text() {
+        let value = |values: &[&str], negated| ConstraintRule::Value {
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            negated,
+        };
+        let rules = [
+            value(&["us:east"], false),
+            value(&["limit:1"], true),
+            value(&["value:x"], false),
+            value(&["unique"], false),
+            value(&["group_by"], false),
+            value(&["unique"], true),
+            value(&["r1", "a:b"], false),
+            value(&["r1", "r2"], true),
+            ConstraintRule::Is("a:b".into()),
+            ConstraintRule::Cluster("c:1".into()),
+            ConstraintRule::GroupBy(None),
+            ConstraintRule::Unique,
+        ];
+        for rule in rules {
+            let constraint = Constraint { attribute: "zone".into(), rule };
+            let text = constraint.rule_text();
+            assert_eq!(Constraint::parse("zone", &text).unwrap(), constraint, "{text}");
         }
     }
 }

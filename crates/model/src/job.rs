@@ -307,7 +307,7 @@ impl JobSpec {
         }
         if res.cpu.is_nan() || res.cpu <= 0.0 || !res.cpu.is_finite() {
             problems.push(format!(
-                "Task has invalid resources.  cpu/ramMb/diskMb must all be positive: cpu:{} ramMb:{} diskMb:{}",
+                "Task has invalid resources: cpu, ram and disk must all be positive, got cpu {}, ram {} MB, disk {} MB",
                 res.cpu, res.ram_mb, res.disk_mb
             ));
         }
@@ -572,7 +572,7 @@ pub(crate) mod tests {
             ),
             (
                 |j| j.config.task.resources.cpu = 0.0,
-                "Task has invalid resources.  cpu/ramMb/diskMb must all be positive: cpu:0",
+                "Task has invalid resources: cpu, ram and disk must all be positive, got cpu 0,",
             ),
         ];
         for (change, expected) in cases {

@@ -9,15 +9,22 @@ use std::sync::Arc;
 use atoll_model::config::{Announcer, PortTarget};
 use rhai::{Dynamic, Engine};
 
-use super::fields::{FieldReader, ObjectSchema};
+use super::fields::{FieldReader, ObjectSchema, default};
 use super::kinds::{Described, Kind, MapOf, Text};
 use super::{Call, register_constructor};
 use crate::session::Session;
 use crate::templates;
 use crate::values::describe;
 
-pub(super) const ANNOUNCER: ObjectSchema =
-    ObjectSchema { name: "Announcer", fields: &["primary_port", "portmap", "zk_path"] };
+pub(super) const ANNOUNCER: ObjectSchema = ObjectSchema {
+    name: "Announcer",
+    summary: "Publishes each instance as a ServerSet member.",
+    fields: &[
+        default("primary_port", "\"http\""),
+        default("portmap", "#{ aurora: \"{{primary_port}}\" }"),
+        default("zk_path", "none"),
+    ],
+};
 
 /// The name `{{primary_port}}` refers to inside an announcer.
 const PRIMARY_PORT: &str = "primary_port";
@@ -27,11 +34,10 @@ const PORTMAP: &str = "an object map of endpoint names to port names or static p
 const DEFAULT_ENDPOINT: &str = "aurora";
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_constructor(engine, session, "Announcer", announcer);
+    register_constructor(engine, session, &ANNOUNCER, announcer);
 }
 
-fn announcer(call: &Call<'_>, argument: Dynamic) -> Announcer {
-    let mut fields = FieldReader::new(call.engine(), &ANNOUNCER, argument);
+fn announcer(call: &Call<'_>, mut fields: FieldReader<'_>) -> Announcer {
     let defaults = Announcer::default();
     let primary_port = fields.or("primary_port", Text, defaults.primary_port);
     let portmap = match fields.optional("portmap", Described(MapOf(Port), PORTMAP)) {
@@ -47,7 +53,7 @@ fn announcer(call: &Call<'_>, argument: Dynamic) -> Announcer {
         None => BTreeMap::from([(DEFAULT_ENDPOINT.to_owned(), PortTarget::Named(primary_port.clone()))]),
     };
     let announcer = Announcer { primary_port, portmap, zk_path: fields.optional("zk_path", Text) };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     announcer
 }
 

@@ -11,16 +11,33 @@ use std::sync::Arc;
 use atoll_model::{Resources, TaskSpec};
 use rhai::{Array, Dynamic, Engine};
 
-use super::{Call, ObjectError, register_function};
+use super::{Call, FunctionSchema, ObjectError, Parameters, register_function};
 use crate::session::Session;
 use crate::values::describe;
 
-/// Tasks as separate arguments, up to this many; more can be given as one array.
-const MAX_TASK_ARGUMENTS: usize = 8;
+/// Both take up to 8 tasks as separate arguments; more can be given as one array.
+pub(super) const COMBINE_TASKS: FunctionSchema = FunctionSchema {
+    name: "combine_tasks",
+    summary: "One task running every process of the tasks in parallel, with the first task's name and settings \
+              and the resources added up.",
+    takes: "1 to 8 Tasks, or one array of Tasks",
+    form: "combine_tasks(t1, t2, ...) or combine_tasks([t1, t2, ...])",
+    arities: 1..=8,
+    parameters: Parameters::Numbered("task"),
+};
+pub(super) const CONCAT_TASKS: FunctionSchema = FunctionSchema {
+    name: "concat_tasks",
+    summary: "One task running every process of a task before any of the next, with the first task's name and \
+              settings, the largest of each resource, and the finalization waits added up.",
+    takes: "1 to 8 Tasks, or one array of Tasks",
+    form: "concat_tasks(t1, t2, ...) or concat_tasks([t1, t2, ...])",
+    arities: 1..=8,
+    parameters: Parameters::Numbered("task"),
+};
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_function(engine, session, "combine_tasks", 1..=MAX_TASK_ARGUMENTS, combine_tasks);
-    register_function(engine, session, "concat_tasks", 1..=MAX_TASK_ARGUMENTS, concat_tasks);
+    register_function(engine, session, &COMBINE_TASKS, combine_tasks);
+    register_function(engine, session, &CONCAT_TASKS, concat_tasks);
 }
 
 fn combine_tasks(call: &Call<'_>, arguments: Vec<Dynamic>) -> TaskSpec {

@@ -5,20 +5,43 @@
 use std::sync::Arc;
 
 use atoll_model::config::{Container, DockerParameter, MesosImage, Volume, VolumeMode};
-use rhai::{Dynamic, Engine};
+use rhai::Engine;
 
-use super::fields::{FieldReader, ObjectSchema};
+use super::fields::{FieldReader, ObjectSchema, default, required};
 use super::kinds::{ListOf, OneOf, Text, object, object_described};
 use super::{Call, register_constructor};
 use crate::session::Session;
 
-pub(super) const DOCKER: ObjectSchema = ObjectSchema { name: "Docker", fields: &["image", "parameters"] };
-pub(super) const PARAMETER: ObjectSchema = ObjectSchema { name: "Parameter", fields: &["name", "value"] };
-pub(super) const MESOS: ObjectSchema = ObjectSchema { name: "Mesos", fields: &["image", "volumes"] };
-pub(super) const APPC_IMAGE: ObjectSchema = ObjectSchema { name: "AppcImage", fields: &["name", "image_id"] };
-pub(super) const DOCKER_IMAGE: ObjectSchema = ObjectSchema { name: "DockerImage", fields: &["name", "tag"] };
-pub(super) const VOLUME: ObjectSchema =
-    ObjectSchema { name: "Volume", fields: &["container_path", "host_path", "mode"] };
+pub(super) const DOCKER: ObjectSchema = ObjectSchema {
+    name: "Docker",
+    summary: "A Docker container for the task (accepted, validated and carried; not run yet).",
+    fields: &[required("image"), default("parameters", "[]")],
+};
+pub(super) const PARAMETER: ObjectSchema = ObjectSchema {
+    name: "Parameter",
+    summary: "A Docker parameter: a name and a value.",
+    fields: &[required("name"), required("value")],
+};
+pub(super) const MESOS: ObjectSchema = ObjectSchema {
+    name: "Mesos",
+    summary: "A Mesos-containerizer container for the task (accepted, validated and carried; not run yet).",
+    fields: &[default("image", "none"), default("volumes", "[]")],
+};
+pub(super) const APPC_IMAGE: ObjectSchema = ObjectSchema {
+    name: "AppcImage",
+    summary: "An Appc image for a Mesos container.",
+    fields: &[required("name"), required("image_id")],
+};
+pub(super) const DOCKER_IMAGE: ObjectSchema = ObjectSchema {
+    name: "DockerImage",
+    summary: "A Docker image for a Mesos container.",
+    fields: &[required("name"), required("tag")],
+};
+pub(super) const VOLUME: ObjectSchema = ObjectSchema {
+    name: "Volume",
+    summary: "A host path mounted in a Mesos container, read-only (`\"RO\"`) or read-write (`\"RW\"`).",
+    fields: &[required("container_path"), required("host_path"), required("mode")],
+};
 
 /// How messages name the value of `Mesos.image`.
 const MESOS_IMAGE: &str = "an AppcImage or DockerImage";
@@ -26,67 +49,61 @@ const MESOS_IMAGE: &str = "an AppcImage or DockerImage";
 const MODES: OneOf = OneOf(&["RO", "RW"]);
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_constructor(engine, session, "Docker", docker);
-    register_constructor(engine, session, "Parameter", parameter);
-    register_constructor(engine, session, "Mesos", mesos);
-    register_constructor(engine, session, "AppcImage", appc_image);
-    register_constructor(engine, session, "DockerImage", docker_image);
-    register_constructor(engine, session, "Volume", volume);
+    register_constructor(engine, session, &DOCKER, docker);
+    register_constructor(engine, session, &PARAMETER, parameter);
+    register_constructor(engine, session, &MESOS, mesos);
+    register_constructor(engine, session, &APPC_IMAGE, appc_image);
+    register_constructor(engine, session, &DOCKER_IMAGE, docker_image);
+    register_constructor(engine, session, &VOLUME, volume);
 }
 
-fn docker(call: &Call<'_>, argument: Dynamic) -> Container {
-    let mut fields = FieldReader::new(call.engine(), &DOCKER, argument);
+fn docker(call: &Call<'_>, mut fields: FieldReader<'_>) -> Container {
     let container = Container::Docker {
         // A missing image stands in as a named one, so validation adds nothing to the problem.
         image: fields.required("image", Text).unwrap_or_else(|| call.session().stand_in("image")),
         parameters: fields.or("parameters", ListOf(object()), Vec::new()),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     container
 }
 
-fn parameter(call: &Call<'_>, argument: Dynamic) -> DockerParameter {
-    let mut fields = FieldReader::new(call.engine(), &PARAMETER, argument);
+fn parameter(call: &Call<'_>, mut fields: FieldReader<'_>) -> DockerParameter {
     let parameter = DockerParameter {
         name: fields.required("name", Text).unwrap_or_default(),
         value: fields.required("value", Text).unwrap_or_default(),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     parameter
 }
 
-fn mesos(call: &Call<'_>, argument: Dynamic) -> Container {
-    let mut fields = FieldReader::new(call.engine(), &MESOS, argument);
+fn mesos(call: &Call<'_>, mut fields: FieldReader<'_>) -> Container {
     let container = Container::Mesos {
         image: fields.optional("image", object_described(MESOS_IMAGE)),
         volumes: fields.or("volumes", ListOf(object()), Vec::new()),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     container
 }
 
-fn appc_image(call: &Call<'_>, argument: Dynamic) -> MesosImage {
-    let mut fields = FieldReader::new(call.engine(), &APPC_IMAGE, argument);
+fn appc_image(call: &Call<'_>, mut fields: FieldReader<'_>) -> MesosImage {
     let image = MesosImage::Appc {
         name: fields.required("name", Text).unwrap_or_default(),
         image_id: fields.required("image_id", Text).unwrap_or_default(),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     image
 }
 
-fn docker_image(call: &Call<'_>, argument: Dynamic) -> MesosImage {
-    let mut fields = FieldReader::new(call.engine(), &DOCKER_IMAGE, argument);
+fn docker_image(call: &Call<'_>, mut fields: FieldReader<'_>) -> MesosImage {
     let image = MesosImage::Docker {
         name: fields.required("name", Text).unwrap_or_default(),
         tag: fields.required("tag", Text).unwrap_or_default(),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     image
 }
 
-fn volume(call: &Call<'_>, argument: Dynamic) -> Volume {
-    let mut fields = FieldReader::new(call.engine(), &VOLUME, argument);
+fn volume(call: &Call<'_>, mut fields: FieldReader<'_>) -> Volume {
     let volume = Volume {
         container_path: fields.required("container_path", Text).unwrap_or_default(),
         host_path: fields.required("host_path", Text).unwrap_or_default(),
@@ -95,7 +112,7 @@ fn volume(call: &Call<'_>, argument: Dynamic) -> Volume {
             _ => VolumeMode::Ro,
         },
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     volume
 }
 

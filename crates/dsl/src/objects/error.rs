@@ -1,21 +1,19 @@
 //! What is wrong with a constructor's arguments. Constructors record these rather than throw
 //! them, so evaluation goes on and later problems are found too; each becomes a diagnostic at
-//! the constructor's call site.
+//! the field it is about (its key in the map literal the call was given), or at the
+//! constructor's call site.
 
 /// One problem with a constructor's arguments.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ObjectError {
-    #[error("{object} takes one object map, e.g. {object}(#{{ ... }}), not {found}")]
-    NotAMap { object: &'static str, found: String },
+    #[error("{object} takes {takes}: {form}, not {found}")]
+    WrongShape { object: &'static str, takes: &'static str, form: String, found: String },
     #[error("{object} has no field '{field}'; {}", unknown_field_hint(*.suggestion, .known))]
-    UnknownField {
-        object: &'static str,
-        field: String,
-        suggestion: Option<&'static str>,
-        known: &'static [&'static str],
-    },
+    UnknownField { object: &'static str, field: String, suggestion: Option<&'static str>, known: String },
     #[error("{object} field '{field}' must be {expected}, not {found}")]
     WrongType { object: &'static str, field: &'static str, expected: String, found: String },
+    #[error("Must specify ram and disk resources, got ram:{ram} MB disk:{disk} MB")]
+    NoSize { ram: String, disk: String },
     #[error("{object} is missing required field '{field}'")]
     MissingField { object: &'static str, field: &'static str },
     #[error("{object} takes exactly one of {}, not {given}", .fields.join(" or "))]
@@ -35,9 +33,9 @@ pub(crate) enum ObjectError {
     Constraint(#[from] atoll_model::ConstraintError),
 }
 
-fn unknown_field_hint(suggestion: Option<&str>, known: &[&str]) -> String {
+fn unknown_field_hint(suggestion: Option<&str>, known: &str) -> String {
     match suggestion {
         Some(field) => format!("did you mean '{field}'?"),
-        None => format!("its fields are {}", known.join(", ")),
+        None => format!("its fields are {known}"),
     }
 }

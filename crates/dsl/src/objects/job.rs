@@ -1,47 +1,56 @@
 //! `Job(#{ ... })` and `Service(#{ ... })` (a Job with `service: true`): a task, its instance
 //! count, its key and every job-level setting. A built job has its templates resolved, its
 //! constraints parsed, and is checked with [`JobSpec::validate`]; every problem is reported
-//! separately at the constructor's call site.
+//! separately, at its field where it has one (a constraint's at its attribute), else at the
+//! constructor's call site, and is recorded as this job's own.
 
 use std::sync::Arc;
 
 use atoll_model::config::CronCollisionPolicy;
 use atoll_model::{Constraint, JobKey, JobSpec, ProcessSpec, Resources, TaskConfig, TaskSpec};
-use rhai::{Dynamic, Engine};
+use rhai::Engine;
 
-use super::fields::{FieldReader, ObjectSchema};
+use super::fields::{Field, FieldReader, ObjectSchema, default, replacing, required};
 use super::kinds::{Described, Flag, ListOf, MapOf, Text, object, object_described, whole};
 use super::{Call, ObjectError, register_constructor};
-use crate::session::{Session, Site};
+use crate::session::{JobId, Session, Site};
 use crate::templates::{self, Resolver};
 
-const JOB_FIELDS: &[&str] = &[
-    "cluster",
-    "role",
-    "environment",
-    "name",
-    "contact",
-    "instances",
-    "task",
-    "announce",
-    "tier",
-    "priority",
-    "production",
-    "max_task_failures",
-    "cron_schedule",
-    "cron_collision_policy",
-    "update_config",
-    "constraints",
-    "metadata",
-    "health_check_config",
-    "lifecycle",
-    "partition_policy",
-    "sla_policy",
-    "container",
-    "service",
+const JOB_FIELDS: [Field; 23] = [
+    required("cluster"),
+    required("role"),
+    required("environment"),
+    default("name", "the task's name"),
+    default("contact", "none"),
+    default("instances", "1"),
+    required("task"),
+    default("announce", "none"),
+    default("tier", "none"),
+    default("priority", "0"),
+    default("production", "false"),
+    default("max_task_failures", "1"),
+    default("cron_schedule", "none"),
+    default("cron_collision_policy", "\"KILL_EXISTING\""),
+    default("update_config", "UpdateConfig(#{})"),
+    default("constraints", "#{}"),
+    default("metadata", "[]"),
+    default("health_check_config", "HealthCheckConfig(#{})"),
+    default("lifecycle", "LifecycleConfig(#{ http: HttpLifecycleConfig(#{}) })"),
+    default("partition_policy", "none"),
+    default("sla_policy", "none"),
+    default("container", "none"),
+    default("service", "false"),
 ];
-pub(super) const JOB: ObjectSchema = ObjectSchema { name: "Job", fields: JOB_FIELDS };
-pub(super) const SERVICE: ObjectSchema = ObjectSchema { name: "Service", fields: JOB_FIELDS };
+pub(super) const JOB: ObjectSchema = ObjectSchema {
+    name: "Job",
+    summary: "`instances` copies of a task under one key, CLUSTER/ROLE/ENVIRONMENT/NAME.",
+    fields: &JOB_FIELDS,
+};
+pub(super) const SERVICE: ObjectSchema = ObjectSchema {
+    name: "Service",
+    summary: "A Job with `service: true`: its instances restart whenever they end.",
+    fields: &replacing(JOB_FIELDS, default("service", "true")),
+};
 
 /// How messages name the value of `constraints`.
 const CONSTRAINTS: &str = "an object map of host attribute to rule, e.g. #{ host: \"limit:1\", rack: \"r1,r2\" }";
@@ -53,21 +62,23 @@ const CONTAINER: &str = "a Docker or Mesos container";
 /// validation adds nothing to that problem.
 const STAND_IN_ENVIRONMENT: &str = "devel";
 
-/// A job as a script holds it: the spec, and where it was made (to place problems found later,
-/// such as a duplicate key).
+/// A job as a script holds it: the spec, where it was made (to place problems found later,
+/// such as a duplicate key), and which `Job` or `Service` call made it (to tell its problems
+/// from other jobs').
 #[derive(Clone, Debug)]
 pub(crate) struct JobValue {
     pub(crate) spec: JobSpec,
     pub(crate) site: Site,
+    pub(crate) id: JobId,
 }
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_constructor(engine, session, "Job", |call, argument| job(call, &JOB, false, argument));
-    register_constructor(engine, session, "Service", |call, argument| job(call, &SERVICE, true, argument));
+    register_constructor(engine, session, &JOB, |call, fields| job(call, fields, false));
+    register_constructor(engine, session, &SERVICE, |call, fields| job(call, fields, true));
 }
 
-fn job(call: &Call<'_>, schema: &ObjectSchema, service_by_default: bool, argument: Dynamic) -> JobValue {
-    let mut fields = FieldReader::new(call.engine(), schema, argument);
+fn job(call: &Call<'_>, mut fields: FieldReader<'_>, service_by_default: bool) -> JobValue {
+    let id = call.makes_job();
     let stand_in = |what| call.session().stand_in(what);
     let cluster = fields.required("cluster", Text).unwrap_or_else(|| stand_in("cluster"));
     let role = fields.required("role", Text).unwrap_or_else(|| stand_in("role"));
@@ -79,7 +90,7 @@ fn job(call: &Call<'_>, schema: &ObjectSchema, service_by_default: bool, argumen
     let defaults = JobSpec::new(JobKey { cluster, role, environment, name }, task);
     let cron_collision_policy = match fields.optional("cron_collision_policy", Text) {
         Some(word) => CronCollisionPolicy::parse(&word).unwrap_or_else(|| {
-            fields.problem(ObjectError::CronPolicy(word));
+            fields.problem_at(&["cron_collision_policy"], ObjectError::CronPolicy(word));
             defaults.cron_collision_policy
         }),
         None => defaults.cron_collision_policy,
@@ -105,25 +116,25 @@ fn job(call: &Call<'_>, schema: &ObjectSchema, service_by_default: bool, argumen
         ..defaults.config
     };
     let mut job = JobSpec { key: defaults.key, instances, cron_schedule, cron_collision_policy, update_config, config };
-    call.report(fields.finish());
 
-    let mut resolver = Resolver::new(templates::own_bindings(&job), call.session().bindings());
+    let session = call.session();
+    let mut resolver = Resolver::new(templates::own_bindings(&job), session.bindings(), session.unbound_allowed());
     templates::each_string(&mut job, &mut |text| resolver.resolve_in_place(text));
-    let mut problems = Vec::new();
     for (attribute, rule) in constraints {
         match Constraint::parse(&resolver.resolve(&attribute), &resolver.resolve(&rule)) {
             Ok(constraint) => job.config.constraints.push(constraint),
-            Err(error) => problems.push(ObjectError::from(error).to_string()),
+            Err(error) => fields.problem_at(&["constraints", attribute.as_str()], ObjectError::from(error)),
         }
     }
-    problems.extend(resolver.problems());
+    call.report_fields(fields.finish());
+    let mut problems = resolver.problems();
     let key = &job.key;
     if let Err(error) = JobKey::new(&key.cluster, &key.role, &key.environment, &key.name) {
         problems.push(error.to_string());
     }
     problems.extend(job.validate());
     call.report(problems);
-    JobValue { spec: job, site: call.site().clone() }
+    JobValue { spec: job, site: call.site().clone(), id }
 }
 
 /// A valid task for a job whose task is missing or wrong, so that validation adds nothing to

@@ -101,25 +101,63 @@ fn every_constraint_form_is_parsed() {
 }
 
 #[test]
-fn bad_constraints_are_each_reported_at_the_job() {
+fn bad_constraints_are_each_reported_at_their_attribute() {
     let source = format!(
         "\n\n{}",
         job_file_with(r#"constraints: #{ host: "limit:0", name: "like:web-[", rack: "max_per:-2", zone: 3 }"#)
     );
+    let column = |text: &str| source.lines().nth(2).and_then(|line| line.find(text)).unwrap() + 1;
     let diagnostics = diagnostics_of(&source);
     assert_eq!(
         diagnostics,
-        vec![
-            "test.rhai:3:13: Job field 'constraints' must be an object map of host attribute to rule, e.g. \
-             #{ host: \"limit:1\", rack: \"r1,r2\" }, not an object map whose entry 'zone' is an integer"
-        ]
+        vec![format!(
+            "test.rhai:3:{}: Job field 'constraints' must be an object map of host attribute to rule, e.g. \
+             #{{ host: \"limit:1\", rack: \"r1,r2\" }}, not an object map whose entry 'zone' is an integer",
+            column("constraints")
+        )]
     );
-    let source = job_file_with(r#"constraints: #{ host: "limit:0", name: "like:web-[", rack: "max_per:-2" }"#);
-    let messages = messages(&diagnostics_of(&source));
-    assert_eq!(messages.len(), 3, "{messages:?}");
-    assert_eq!(messages[0], "constraint host: 'limit:0': limit takes a positive whole number, not '0'");
-    assert!(messages[1].starts_with("constraint name: 'like:web-[': invalid regular expression"), "{messages:?}");
-    assert_eq!(messages[2], "constraint rack: 'max_per:-2': max_per takes a positive whole number, not '-2'");
+    let source =
+        job_file_with(r#"constraints: #{ host: "limit:0", name: "like:web-[", rack: "max_per:-2", "zone": "limt:1" }"#);
+    let column = |text: &str| source.find(text).unwrap() + 1;
+    let diagnostics = diagnostics_of(&source);
+    assert_eq!(diagnostics.len(), 4, "{diagnostics:?}");
+    assert_eq!(
+        diagnostics[0],
+        format!(
+            "test.rhai:1:{}: constraint host: 'limit:0': limit takes a positive whole number, not '0'",
+            column("host:")
+        )
+    );
+    assert!(
+        diagnostics[1].starts_with(&format!(
+            "test.rhai:1:{}: constraint name: 'like:web-[': invalid regular expression",
+            column("name: \"like")
+        )),
+        "{diagnostics:?}"
+    );
+    assert_eq!(
+        diagnostics[2],
+        format!(
+            "test.rhai:1:{}: constraint rack: 'max_per:-2': max_per takes a positive whole number, not '-2'",
+            column("rack:")
+        )
+    );
+    assert!(
+        diagnostics[3].starts_with(&format!(
+            "test.rhai:1:{}: constraint zone: 'limt:1': unknown constraint operator 'limt'; did you mean 'limit'?",
+            column("\"zone\"")
+        )),
+        "{diagnostics:?}"
+    );
+}
+
+#[test]
+fn a_constraint_value_with_a_colon_is_written_after_value() {
+    let job = job_with(r#"constraints: #{ zone: "value:us:east-1" }"#);
+    assert_eq!(
+        job.config.constraints[0].rule,
+        ConstraintRule::Value { values: vec!["us:east-1".into()], negated: false }
+    );
 }
 
 #[test]
@@ -158,10 +196,10 @@ fn unknown_and_wrong_fields_are_all_reported_and_validation_still_runs() {
     assert_eq!(
         messages(&diagnostics_of(&source)),
         vec![
+            "Unknown tier 'gold'; tiers are preferred, preemptible, revocable",
             "Job has no field 'instance'; did you mean 'instances'?",
             "Job field 'priority' must be a whole number from -2147483648 to 2147483647, not a string",
             "Job field 'metadata' must be an array of Metadata, not a Metadata",
-            "Unknown tier 'gold'; tiers are preferred, preemptible, revocable",
         ]
     );
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use atoll_model::ProcessSpec;
 use rhai::{Dynamic, Engine};
 
-use super::{Call, ObjectError, register_function};
+use super::{Call, FunctionSchema, ObjectError, Parameters, register_function};
 use crate::session::Session;
 use crate::values::describe;
 
@@ -16,12 +16,19 @@ pub(crate) struct OrderConstraint {
     pub(crate) names: Vec<String>,
 }
 
-/// Rhai has no variadic functions, so `order` is registered once per arity up to this one;
-/// longer chains can be split, as `order(a, .., p)` and `order(p, q, ..)`.
-const MAX_ORDERED_PROCESSES: usize = 16;
+/// `order` takes up to 16 processes (Rhai has no variadic functions, so it is registered once
+/// per count); longer chains can be split, as `order(a, .., p)` and `order(p, q, ..)`.
+pub(super) const ORDER: FunctionSchema = FunctionSchema {
+    name: "order",
+    summary: "Processes (or their names) that run one after another, for a Task's `constraints`.",
+    takes: "1 to 16 processes or process names",
+    form: "order(p1, p2, ...)",
+    arities: 1..=16,
+    parameters: Parameters::Numbered("process"),
+};
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_function(engine, session, "order", 1..=MAX_ORDERED_PROCESSES, order);
+    register_function(engine, session, &ORDER, order);
 }
 
 /// An argument that is neither a process nor a name is reported and left out.

@@ -4,84 +4,95 @@
 use std::sync::Arc;
 
 use atoll_model::config::{Metadata, PartitionPolicy, SlaPolicy};
-use rhai::{Dynamic, Engine};
+use rhai::Engine;
 
-use super::fields::{FieldReader, ObjectSchema};
+use super::fields::{FieldReader, ObjectSchema, default, required};
 use super::kinds::{Flag, Number, Text, whole};
 use super::{Call, register_constructor};
 use crate::session::Session;
 
-pub(super) const METADATA: ObjectSchema = ObjectSchema { name: "Metadata", fields: &["key", "value"] };
-pub(super) const COUNT_SLA_POLICY: ObjectSchema =
-    ObjectSchema { name: "CountSlaPolicy", fields: &["count", "duration_secs"] };
-pub(super) const PERCENTAGE_SLA_POLICY: ObjectSchema =
-    ObjectSchema { name: "PercentageSlaPolicy", fields: &["percentage", "duration_secs"] };
-pub(super) const COORDINATOR_SLA_POLICY: ObjectSchema =
-    ObjectSchema { name: "CoordinatorSlaPolicy", fields: &["coordinator_url", "status_key"] };
-pub(super) const PARTITION_POLICY: ObjectSchema =
-    ObjectSchema { name: "PartitionPolicy", fields: &["reschedule", "delay_secs"] };
+pub(super) const METADATA: ObjectSchema = ObjectSchema {
+    name: "Metadata",
+    summary: "A key and a value shown with the job.",
+    fields: &[required("key"), required("value")],
+};
+pub(super) const COUNT_SLA_POLICY: ObjectSchema = ObjectSchema {
+    name: "CountSlaPolicy",
+    summary: "An SLA of at least `count` instances running for `duration_secs`.",
+    fields: &[required("count"), required("duration_secs")],
+};
+pub(super) const PERCENTAGE_SLA_POLICY: ObjectSchema = ObjectSchema {
+    name: "PercentageSlaPolicy",
+    summary: "An SLA of at least `percentage` of the instances running for `duration_secs`.",
+    fields: &[required("percentage"), required("duration_secs")],
+};
+pub(super) const COORDINATOR_SLA_POLICY: ObjectSchema = ObjectSchema {
+    name: "CoordinatorSlaPolicy",
+    summary: "An SLA decided by asking `coordinator_url`, which answers `{\"drain\": true}`.",
+    fields: &[required("coordinator_url"), default("status_key", "\"drain\"")],
+};
+pub(super) const PARTITION_POLICY: ObjectSchema = ObjectSchema {
+    name: "PartitionPolicy",
+    summary: "Whether, and after how long, an instance on a partitioned host is rescheduled.",
+    fields: &[default("reschedule", "true"), default("delay_secs", "0")],
+};
 
 /// Aurora's default `CoordinatorSlaPolicy.status_key`.
 const DEFAULT_STATUS_KEY: &str = "drain";
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_constructor(engine, session, "Metadata", metadata);
-    register_constructor(engine, session, "CountSlaPolicy", count_sla_policy);
-    register_constructor(engine, session, "PercentageSlaPolicy", percentage_sla_policy);
-    register_constructor(engine, session, "CoordinatorSlaPolicy", coordinator_sla_policy);
-    register_constructor(engine, session, "PartitionPolicy", partition_policy);
+    register_constructor(engine, session, &METADATA, metadata);
+    register_constructor(engine, session, &COUNT_SLA_POLICY, count_sla_policy);
+    register_constructor(engine, session, &PERCENTAGE_SLA_POLICY, percentage_sla_policy);
+    register_constructor(engine, session, &COORDINATOR_SLA_POLICY, coordinator_sla_policy);
+    register_constructor(engine, session, &PARTITION_POLICY, partition_policy);
 }
 
-fn metadata(call: &Call<'_>, argument: Dynamic) -> Metadata {
-    let mut fields = FieldReader::new(call.engine(), &METADATA, argument);
+fn metadata(call: &Call<'_>, mut fields: FieldReader<'_>) -> Metadata {
     let metadata = Metadata {
         key: fields.required("key", Text).unwrap_or_else(|| call.session().stand_in("key")),
         value: fields.required("value", Text).unwrap_or_default(),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     metadata
 }
 
 // Missing required numbers stand in as valid ones, so validation adds nothing to the problem.
 
-fn count_sla_policy(call: &Call<'_>, argument: Dynamic) -> SlaPolicy {
-    let mut fields = FieldReader::new(call.engine(), &COUNT_SLA_POLICY, argument);
+fn count_sla_policy(call: &Call<'_>, mut fields: FieldReader<'_>) -> SlaPolicy {
     let policy = SlaPolicy::Count {
         count: fields.required("count", whole()).unwrap_or(1),
         duration_secs: fields.required("duration_secs", whole()).unwrap_or_default(),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     policy
 }
 
-fn percentage_sla_policy(call: &Call<'_>, argument: Dynamic) -> SlaPolicy {
-    let mut fields = FieldReader::new(call.engine(), &PERCENTAGE_SLA_POLICY, argument);
+fn percentage_sla_policy(call: &Call<'_>, mut fields: FieldReader<'_>) -> SlaPolicy {
     let policy = SlaPolicy::Percentage {
         percentage: fields.required("percentage", Number).unwrap_or(100.0),
         duration_secs: fields.required("duration_secs", whole()).unwrap_or_default(),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     policy
 }
 
-fn coordinator_sla_policy(call: &Call<'_>, argument: Dynamic) -> SlaPolicy {
-    let mut fields = FieldReader::new(call.engine(), &COORDINATOR_SLA_POLICY, argument);
+fn coordinator_sla_policy(call: &Call<'_>, mut fields: FieldReader<'_>) -> SlaPolicy {
     let policy = SlaPolicy::Coordinator {
         coordinator_url: fields.required("coordinator_url", Text).unwrap_or_else(|| call.session().stand_in("url")),
         status_key: fields.or("status_key", Text, DEFAULT_STATUS_KEY.to_owned()),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     policy
 }
 
-fn partition_policy(call: &Call<'_>, argument: Dynamic) -> PartitionPolicy {
-    let mut fields = FieldReader::new(call.engine(), &PARTITION_POLICY, argument);
+fn partition_policy(call: &Call<'_>, mut fields: FieldReader<'_>) -> PartitionPolicy {
     let defaults = PartitionPolicy::default();
     let policy = PartitionPolicy {
         reschedule: fields.or("reschedule", Flag, defaults.reschedule),
         delay_secs: fields.or("delay_secs", whole(), defaults.delay_secs),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     policy
 }
 

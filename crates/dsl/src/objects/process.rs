@@ -5,19 +5,41 @@ use std::sync::Arc;
 
 use atoll_model::ProcessSpec;
 use atoll_model::config::{LogDestination, LogMode, Logger, RotatePolicy};
-use rhai::{Dynamic, Engine};
+use rhai::Engine;
 
-use super::fields::{FieldReader, ObjectSchema};
+use super::fields::{FieldReader, ObjectSchema, default, required};
 use super::kinds::{Bytes, Flag, OneOf, Text, object, whole};
 use super::{Call, register_constructor};
 use crate::session::Session;
 
 pub(super) const PROCESS: ObjectSchema = ObjectSchema {
     name: "Process",
-    fields: &["name", "cmdline", "max_failures", "daemon", "ephemeral", "min_duration", "final", "logger"],
+    summary: "One command line of a task, run under `bash -c` in the task's sandbox.",
+    fields: &[
+        required("name"),
+        required("cmdline"),
+        default("max_failures", "1"),
+        default("daemon", "false"),
+        default("ephemeral", "false"),
+        default("min_duration", "5"),
+        default("final", "false"),
+        default("logger", "Logger(#{})"),
+    ],
 };
-pub(super) const LOGGER: ObjectSchema = ObjectSchema { name: "Logger", fields: &["destination", "mode", "rotate"] };
-pub(super) const ROTATE_POLICY: ObjectSchema = ObjectSchema { name: "RotatePolicy", fields: &["log_size", "backups"] };
+pub(super) const LOGGER: ObjectSchema = ObjectSchema {
+    name: "Logger",
+    summary: "Where a process's stdout and stderr go.",
+    fields: &[
+        default("destination", "\"file\""),
+        default("mode", "\"standard\""),
+        default("rotate", "RotatePolicy(#{})"),
+    ],
+};
+pub(super) const ROTATE_POLICY: ObjectSchema = ObjectSchema {
+    name: "RotatePolicy",
+    summary: "How a rotating Logger rotates: at which size, keeping how many files.",
+    fields: &[default("log_size", "100 * MB"), default("backups", "5")],
+};
 
 /// `Logger.destination`'s words, in [`LogDestination`]'s order.
 const DESTINATIONS: OneOf = OneOf(&["file", "console", "both", "none"]);
@@ -25,13 +47,12 @@ const DESTINATIONS: OneOf = OneOf(&["file", "console", "both", "none"]);
 const MODES: OneOf = OneOf(&["standard", "rotate"]);
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_constructor(engine, session, "Process", process);
-    register_constructor(engine, session, "Logger", logger);
-    register_constructor(engine, session, "RotatePolicy", rotate_policy);
+    register_constructor(engine, session, &PROCESS, process);
+    register_constructor(engine, session, &LOGGER, logger);
+    register_constructor(engine, session, &ROTATE_POLICY, rotate_policy);
 }
 
-fn process(call: &Call<'_>, argument: Dynamic) -> ProcessSpec {
-    let mut fields = FieldReader::new(call.engine(), &PROCESS, argument);
+fn process(call: &Call<'_>, mut fields: FieldReader<'_>) -> ProcessSpec {
     let name = fields.required("name", Text).unwrap_or_else(|| call.session().stand_in("process"));
     let cmdline = fields.required("cmdline", Text).unwrap_or_default();
     // The model holds Aurora's defaults.
@@ -45,12 +66,11 @@ fn process(call: &Call<'_>, argument: Dynamic) -> ProcessSpec {
         logger: fields.or("logger", object(), defaults.logger.clone()),
         ..defaults
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     process
 }
 
-fn logger(call: &Call<'_>, argument: Dynamic) -> Logger {
-    let mut fields = FieldReader::new(call.engine(), &LOGGER, argument);
+fn logger(call: &Call<'_>, mut fields: FieldReader<'_>) -> Logger {
     let defaults = Logger::default();
     let destination = match fields.optional("destination", DESTINATIONS) {
         Some("console") => LogDestination::Console,
@@ -65,24 +85,23 @@ fn logger(call: &Call<'_>, argument: Dynamic) -> Logger {
         None => defaults.mode,
     };
     let logger = Logger { destination, mode, rotate: fields.or("rotate", object(), defaults.rotate) };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     logger
 }
 
-fn rotate_policy(call: &Call<'_>, argument: Dynamic) -> RotatePolicy {
-    let mut fields = FieldReader::new(call.engine(), &ROTATE_POLICY, argument);
+fn rotate_policy(call: &Call<'_>, mut fields: FieldReader<'_>) -> RotatePolicy {
     let defaults = RotatePolicy::default();
     let policy = RotatePolicy {
         log_size: fields.or("log_size", Bytes, defaults.log_size),
         backups: fields.or("backups", whole(), defaults.backups),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     policy
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::test_support::{diagnostics_of, job_file_with_task, job_of};
+    use crate::test_support::{diagnostics_of, job_file_with_task, job_of, messages};
     use atoll_model::ProcessSpec;
     use atoll_model::config::{LogDestination, LogMode, Logger, RotatePolicy};
 
@@ -165,17 +184,24 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_field_is_named_with_the_nearest_known_field() {
+    fn an_unknown_field_is_named_with_the_nearest_known_field_at_its_key() {
         let source = format!("\n\n  {}", job_file_with_process(r#"Process(#{ name: "p", cmdlin: "true" })"#));
         let diagnostics = diagnostics_of(&source);
-        let column = source.lines().nth(2).and_then(|line| line.find("Process")).map(|index| index + 1);
+        let column = |text: &str| source.lines().nth(2).and_then(|line| line.find(text)).unwrap() + 1;
         assert_eq!(
             diagnostics,
             vec![
-                format!("test.rhai:3:{}: Process has no field 'cmdlin'; did you mean 'cmdline'?", column.unwrap()),
-                format!("test.rhai:3:{}: Process is missing required field 'cmdline'", column.unwrap()),
+                format!("test.rhai:3:{}: Process is missing required field 'cmdline'", column("Process")),
+                format!("test.rhai:3:{}: Process has no field 'cmdlin'; did you mean 'cmdline'?", column("cmdlin")),
             ]
         );
+    }
+
+    #[test]
+    fn a_key_on_its_own_line_is_reported_there() {
+        let source =
+            job_file_with_process("Process(#{\n    name: \"p\",\n    cmdline: \"x\",\n    daemon: \"yes\",\n})");
+        assert_eq!(diagnostics_of(&source), vec!["test.rhai:4:5: Process field 'daemon' must be a bool, not a string"]);
     }
 
     #[test]
@@ -218,17 +244,19 @@ mod tests {
             r#"Process(#{ name: "p", cmdline: "x", logger: Logger(#{ rotate: RotatePolicy(#{ log_size: "big", backup: 2 }) }) })"#,
         ));
         assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
-        assert!(diagnostics[0].ends_with("RotatePolicy has no field 'backup'; did you mean 'backups'?"));
         assert!(
-            diagnostics[1]
+            diagnostics[0]
                 .ends_with("RotatePolicy field 'log_size' must be a number of bytes, e.g. 512 * MB, not a string")
         );
+        assert!(diagnostics[1].ends_with("RotatePolicy has no field 'backup'; did you mean 'backups'?"));
     }
 
     #[test]
     fn a_constructor_given_something_other_than_a_map_says_what_it_takes() {
         let diagnostics = diagnostics_of(&job_file_with_process(r#"Process("hello")"#));
-        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
-        assert!(diagnostics[0].ends_with("Process takes one object map, e.g. Process(#{ ... }), not a string"));
+        assert_eq!(
+            messages(&diagnostics),
+            vec!["Process takes one map of fields: Process(#{ name: ..., cmdline: ... }), not a string"]
+        );
     }
 }

@@ -6,17 +6,41 @@ use std::sync::Arc;
 use atoll_model::{ProcessSpec, Resources, TaskSpec};
 use rhai::{Dynamic, Engine};
 
-use super::fields::{FieldReader, ObjectSchema};
+use super::fields::{Field, FieldReader, ObjectSchema, default, not_allowed, replacing, required};
 use super::kinds::{Described, ListOf, Text, object, whole};
 use super::order::OrderConstraint;
-use super::{Call, ObjectError, register_constructor, register_function};
+use super::{Call, FunctionSchema, ObjectError, Parameters, register_constructor, register_function};
 use crate::session::Session;
 use crate::values::describe;
 
-const TASK_FIELDS: &[&str] =
-    &["name", "processes", "constraints", "resources", "max_failures", "max_concurrency", "finalization_wait", "user"];
-pub(super) const TASK: ObjectSchema = ObjectSchema { name: "Task", fields: TASK_FIELDS };
-pub(super) const SEQUENTIAL_TASK: ObjectSchema = ObjectSchema { name: "SequentialTask", fields: TASK_FIELDS };
+const TASK_FIELDS: [Field; 8] = [
+    default("name", "the first process's name"),
+    required("processes"),
+    default("constraints", "[]"),
+    required("resources"),
+    default("max_failures", "1"),
+    default("max_concurrency", "0"),
+    default("finalization_wait", "30"),
+    default("user", "the role"),
+];
+pub(super) const TASK: ObjectSchema = ObjectSchema {
+    name: "Task",
+    summary: "Processes that run together in one sandbox, in parallel except as `constraints: [order(...)]` orders them.",
+    fields: &TASK_FIELDS,
+};
+pub(super) const SEQUENTIAL_TASK: ObjectSchema = ObjectSchema {
+    name: "SequentialTask",
+    summary: "A Task whose processes run one after another, in list order; it takes no `constraints`.",
+    fields: &replacing(TASK_FIELDS, not_allowed("constraints")),
+};
+pub(super) const SIMPLE_TASK: FunctionSchema = FunctionSchema {
+    name: "SimpleTask",
+    summary: "A task of one process, both named `name`, with 1 cpu, 1 GB of ram and 1 GB of disk.",
+    takes: "a name and a command line",
+    form: "SimpleTask(name, command)",
+    arities: 2..=2,
+    parameters: Parameters::Named(&["name: String", "command: String"]),
+};
 
 /// How messages name the value of `constraints`.
 const ORDERS: &str = "an array of order(...) constraints";
@@ -24,24 +48,22 @@ const ORDERS: &str = "an array of order(...) constraints";
 const SIMPLE_RESOURCES: Resources = Resources { cpu: 1.0, ram_mb: 1024, disk_mb: 1024, gpu: 0 };
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_constructor(engine, session, "Task", task);
-    register_constructor(engine, session, "SequentialTask", sequential_task);
-    register_function(engine, session, "SimpleTask", 2..=2, simple_task);
+    register_constructor(engine, session, &TASK, task);
+    register_constructor(engine, session, &SEQUENTIAL_TASK, sequential_task);
+    register_function(engine, session, &SIMPLE_TASK, simple_task);
 }
 
 /// A task whose processes run in parallel except as its `constraints` order them.
-fn task(call: &Call<'_>, argument: Dynamic) -> TaskSpec {
-    let mut fields = FieldReader::new(call.engine(), &TASK, argument);
+fn task(call: &Call<'_>, mut fields: FieldReader<'_>) -> TaskSpec {
     let constraints: Vec<OrderConstraint> = fields.or("constraints", Described(ListOf(object()), ORDERS), Vec::new());
     let order = constraints.into_iter().map(|constraint| constraint.names).collect();
     read_task(call, fields, order)
 }
 
 /// A task whose processes run one after another, in the order listed.
-fn sequential_task(call: &Call<'_>, argument: Dynamic) -> TaskSpec {
-    let mut fields = FieldReader::new(call.engine(), &SEQUENTIAL_TASK, argument);
+fn sequential_task(call: &Call<'_>, mut fields: FieldReader<'_>) -> TaskSpec {
     if fields.is_given("constraints") {
-        fields.problem(ObjectError::SequentialTaskWithConstraints);
+        fields.problem_at(&["constraints"], ObjectError::SequentialTaskWithConstraints);
         // Read (and drop) it, so that it is not reported again as a wrong type.
         let _ = fields.optional("constraints", Described(ListOf(object::<OrderConstraint>()), ORDERS));
     }
@@ -72,7 +94,7 @@ fn read_task(call: &Call<'_>, mut fields: FieldReader<'_>, order: Vec<Vec<String
         user: fields.optional("user", Text),
         ..defaults
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     task
 }
 

@@ -4,32 +4,43 @@
 use std::sync::Arc;
 
 use atoll_model::config::{UpdateConfig, UpdateStrategy};
-use rhai::{Dynamic, Engine};
+use rhai::Engine;
 
-use super::fields::{FieldReader, ObjectSchema};
+use super::fields::{FieldReader, ObjectSchema, default, required};
 use super::kinds::{Flag, ListOf, object_described, whole};
 use super::{Call, register_constructor};
 use crate::session::Session;
 
 pub(super) const UPDATE_CONFIG: ObjectSchema = ObjectSchema {
     name: "UpdateConfig",
+    summary: "How a rolling update (`atoll update start`) proceeds.",
     fields: &[
-        "batch_size",
-        "watch_secs",
-        "max_per_shard_failures",
-        "max_total_failures",
-        "rollback_on_failure",
-        "wait_for_batch_completion",
-        "pulse_interval_secs",
-        "sla_aware",
-        "update_strategy",
+        default("batch_size", "1"),
+        default("watch_secs", "45"),
+        default("max_per_shard_failures", "0"),
+        default("max_total_failures", "0"),
+        default("rollback_on_failure", "true"),
+        default("wait_for_batch_completion", "false"),
+        default("pulse_interval_secs", "none"),
+        default("sla_aware", "false"),
+        default("update_strategy", "none"),
     ],
 };
-pub(super) const QUEUE: ObjectSchema = ObjectSchema { name: "QueueUpdateStrategy", fields: &["batch_size"] };
-pub(super) const BATCH: ObjectSchema =
-    ObjectSchema { name: "BatchUpdateStrategy", fields: &["batch_size", "autopause_after_batch"] };
-pub(super) const VARIABLE_BATCH: ObjectSchema =
-    ObjectSchema { name: "VariableBatchUpdateStrategy", fields: &["batch_sizes", "autopause_after_batch"] };
+pub(super) const QUEUE: ObjectSchema = ObjectSchema {
+    name: "QueueUpdateStrategy",
+    summary: "An update strategy that keeps `batch_size` instances updating at once.",
+    fields: &[default("batch_size", "1")],
+};
+pub(super) const BATCH: ObjectSchema = ObjectSchema {
+    name: "BatchUpdateStrategy",
+    summary: "An update strategy that updates groups of `batch_size`, each finished before the next starts.",
+    fields: &[default("batch_size", "1"), default("autopause_after_batch", "false")],
+};
+pub(super) const VARIABLE_BATCH: ObjectSchema = ObjectSchema {
+    name: "VariableBatchUpdateStrategy",
+    summary: "An update strategy that updates groups of the given sizes; the last size repeats.",
+    fields: &[required("batch_sizes"), default("autopause_after_batch", "false")],
+};
 
 /// How messages name the value of `update_strategy`.
 const STRATEGY: &str = "a QueueUpdateStrategy, BatchUpdateStrategy or VariableBatchUpdateStrategy";
@@ -39,14 +50,13 @@ const DEFAULT_BATCH_SIZE: u32 = 1;
 const DEFAULT_AUTOPAUSE: bool = false;
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    register_constructor(engine, session, "UpdateConfig", update_config);
-    register_constructor(engine, session, "QueueUpdateStrategy", queue);
-    register_constructor(engine, session, "BatchUpdateStrategy", batch);
-    register_constructor(engine, session, "VariableBatchUpdateStrategy", variable_batch);
+    register_constructor(engine, session, &UPDATE_CONFIG, update_config);
+    register_constructor(engine, session, &QUEUE, queue);
+    register_constructor(engine, session, &BATCH, batch);
+    register_constructor(engine, session, &VARIABLE_BATCH, variable_batch);
 }
 
-fn update_config(call: &Call<'_>, argument: Dynamic) -> UpdateConfig {
-    let mut fields = FieldReader::new(call.engine(), &UPDATE_CONFIG, argument);
+fn update_config(call: &Call<'_>, mut fields: FieldReader<'_>) -> UpdateConfig {
     let defaults = UpdateConfig::default();
     let config = UpdateConfig {
         batch_size: fields.or("batch_size", whole(), defaults.batch_size),
@@ -59,37 +69,34 @@ fn update_config(call: &Call<'_>, argument: Dynamic) -> UpdateConfig {
         sla_aware: fields.or("sla_aware", Flag, defaults.sla_aware),
         update_strategy: fields.optional("update_strategy", object_described(STRATEGY)),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     config
 }
 
 /// Keeps `batch_size` instances updating at once.
-fn queue(call: &Call<'_>, argument: Dynamic) -> UpdateStrategy {
-    let mut fields = FieldReader::new(call.engine(), &QUEUE, argument);
+fn queue(call: &Call<'_>, mut fields: FieldReader<'_>) -> UpdateStrategy {
     let strategy = UpdateStrategy::Queue { batch_size: fields.or("batch_size", whole(), DEFAULT_BATCH_SIZE) };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     strategy
 }
 
 /// Updates groups of `batch_size`, each finished before the next starts.
-fn batch(call: &Call<'_>, argument: Dynamic) -> UpdateStrategy {
-    let mut fields = FieldReader::new(call.engine(), &BATCH, argument);
+fn batch(call: &Call<'_>, mut fields: FieldReader<'_>) -> UpdateStrategy {
     let strategy = UpdateStrategy::Batch {
         batch_size: fields.or("batch_size", whole(), DEFAULT_BATCH_SIZE),
         autopause_after_batch: fields.or("autopause_after_batch", Flag, DEFAULT_AUTOPAUSE),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     strategy
 }
 
 /// Updates groups of the given sizes; the last size repeats.
-fn variable_batch(call: &Call<'_>, argument: Dynamic) -> UpdateStrategy {
-    let mut fields = FieldReader::new(call.engine(), &VARIABLE_BATCH, argument);
+fn variable_batch(call: &Call<'_>, mut fields: FieldReader<'_>) -> UpdateStrategy {
     let strategy = UpdateStrategy::VariableBatch {
         batch_sizes: fields.required("batch_sizes", ListOf(whole())).unwrap_or_else(|| vec![DEFAULT_BATCH_SIZE]),
         autopause_after_batch: fields.or("autopause_after_batch", Flag, DEFAULT_AUTOPAUSE),
     };
-    call.report(fields.finish());
+    call.report_fields(fields.finish());
     strategy
 }
 
@@ -178,9 +185,9 @@ mod tests {
         assert_eq!(
             diagnostics.iter().map(|d| d.split_once(": ").map_or("", |(_, m)| m)).collect::<Vec<_>>(),
             vec![
-                "UpdateConfig has no field 'batch_sizes'; did you mean 'batch_size'?",
                 "UpdateConfig field 'update_strategy' must be a QueueUpdateStrategy, BatchUpdateStrategy or \
                  VariableBatchUpdateStrategy, not a string",
+                "UpdateConfig has no field 'batch_sizes'; did you mean 'batch_size'?",
             ]
         );
     }
