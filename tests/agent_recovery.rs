@@ -132,13 +132,23 @@ fn hello_with_its_agent_crashed() -> (Cluster, Value, String, PathBuf, i32) {
 }
 
 /// Rewrites a sandbox's launch file and status lines as the release before launch format 2
-/// wrote them: no `format_version`, no `config_version`.
+/// wrote them: no `format_version`, no `config_version`, and in place of the whole config the
+/// parts that release kept (the task's spec, health check, lifecycle and announcer).
 fn as_the_release_before(sandbox: &Path) {
     let launch = sandbox.join(".executor/launch.json");
     let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&launch).unwrap()).unwrap();
     let object = file.as_object_mut().unwrap();
-    assert_eq!(object.remove("format_version"), Some(Value::from(2)), "this build writes format 2");
+    assert_eq!(object.remove("format_version"), Some(Value::from(3)), "this build writes format 3");
     object.remove("config_version");
+    let config = object.remove("config").expect("format 3 carries the whole config");
+    for (kept_as, in_config) in [
+        ("spec", "task"),
+        ("health_check", "health_check_config"),
+        ("lifecycle", "lifecycle"),
+        ("announce", "announce"),
+    ] {
+        object.insert(kept_as.to_owned(), config[in_config].clone());
+    }
     std::fs::write(&launch, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
     let status = sandbox.join(".executor/status.jsonl");
     let lines: Vec<String> = std::fs::read_to_string(&status)

@@ -5,6 +5,11 @@
 //!   tonic or prost;
 //! - the placement core depends only on the model (and regex-lite, for `like`/`unlike`) and uses no
 //!   clock, randomness or I/O;
+//! - the executor's planner depends only on the model and uses no clock, randomness, I/O, tokio
+//!   or operating-system crate;
+//! - the sandbox protocol, which agents and executors of different releases share, reaches no
+//!   runtime crate, and the agent starts executors as processes without linking them;
+//! - one crate alone talks to ZooKeeper;
 //! - every Rust source file opens with a `//!` module doc;
 //! - the only unsafe code is the hook that moves a task's processes into its control groups
 //!   between fork and exec.
@@ -16,12 +21,12 @@ use std::process::Command;
 use atoll_tests::workspace_root;
 use serde_json::Value;
 
-const PURE_CORE: [&str; 4] = ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state"];
+const PURE_CORE: [&str; 5] = ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state", "atoll-planner"];
 const RUNTIME_CRATES: [&str; 4] = ["tokio", "tonic", "prost", "sled"];
 /// The crates that speak gRPC: the API crate, the daemons, the client, the binary, and the tests
 /// (which talk to the scheduler as any other client would).
-const NETWORK_EDGE: [&str; 6] =
-    ["atoll-proto", "atoll-server", "atoll-agent", "atoll-client", "atoll-cli", "atoll-tests"];
+const NETWORK_EDGE: [&str; 7] =
+    ["atoll-proto", "atoll-server", "atoll-agent", "atoll-executor", "atoll-client", "atoll-cli", "atoll-tests"];
 
 /// Package name → names of its normal (not dev, not build) dependencies.
 struct Graph {
@@ -141,6 +146,68 @@ fn the_placement_core_depends_on_the_model_alone_and_has_no_clock_randomness_or_
 }
 
 #[test]
+fn the_executors_planner_depends_on_the_model_alone_and_has_no_clock_randomness_or_io() {
+    let graph = graph();
+    assert_eq!(
+        graph.direct("atoll-planner").iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        BTreeSet::from(["atoll-model"]),
+        "the planner depends on the model alone"
+    );
+    // Durations are the planner's clock, given by its caller; nothing else from `std::time` is.
+    let forbidden = [
+        "std::time",
+        "SystemTime",
+        "Instant",
+        "rand::",
+        "getrandom",
+        "std::fs",
+        "std::io",
+        "std::net",
+        "std::process",
+        "std::env",
+        "std::thread",
+        "tokio",
+        "nix::",
+        "libc",
+        "async ",
+    ];
+    let files = rust_files(&workspace_root().join("crates/planner/src"));
+    assert!(!files.is_empty(), "the planner has sources");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read source").replace("std::time::Duration", "Duration");
+        for word in forbidden {
+            assert!(!text.contains(word), "{} uses {word}", file.display());
+        }
+    }
+}
+
+#[test]
+fn the_sandbox_protocol_reaches_no_runtime_crate_and_the_agent_does_not_link_the_executor() {
+    let graph = graph();
+    let reached = graph.transitive("atoll-sandbox");
+    let bad: Vec<&str> = RUNTIME_CRATES.iter().copied().filter(|c| reached.contains(*c)).collect();
+    assert!(bad.is_empty(), "atoll-sandbox depends on {bad:?}");
+    let workspace_deps: BTreeSet<&str> =
+        reached.iter().map(String::as_str).filter(|d| graph.workspace.contains(*d)).collect();
+    assert_eq!(workspace_deps, BTreeSet::from(["atoll-model"]), "the sandbox protocol rests on the model alone");
+    for package in ["atoll-agent", "atoll-sandbox"] {
+        assert!(!graph.transitive(package).contains("atoll-executor"), "{package} links the executor");
+    }
+}
+
+#[test]
+fn one_crate_alone_talks_to_zookeeper() {
+    let graph = graph();
+    let users: Vec<&str> = graph
+        .workspace
+        .iter()
+        .map(String::as_str)
+        .filter(|package| graph.direct(package).contains("zookeeper-client"))
+        .collect();
+    assert_eq!(users, ["atoll-zookeeper"], "crates that depend on zookeeper-client");
+}
+
+#[test]
 fn every_rust_file_opens_with_a_module_doc() {
     let root = workspace_root();
     let mut files = rust_files(&root.join("crates"));
@@ -170,7 +237,7 @@ fn unsafe_code_is_allowed_in_one_place_only() {
         })
         .collect();
     assert_eq!(allowed.len(), 1, "unsafe code is allowed at {allowed:?}");
-    assert!(allowed[0].starts_with("crates/agent/src/isolation.rs:"), "unsafe code is allowed at {allowed:?}");
+    assert!(allowed[0].starts_with("crates/sandbox/src/cgroups.rs:"), "unsafe code is allowed at {allowed:?}");
 }
 
 fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {

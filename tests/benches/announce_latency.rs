@@ -1,7 +1,7 @@
 //! Benchmark: announcement latency with real ZooKeeper, from a task's process starting to its
 //! member being visible to a watcher (issue 6's target: under 100 ms).
 //!
-//! A release scheduler and two agents run with `--zk`; a watcher (the `atoll-resolver` crate, a
+//! A release scheduler and two agents run with `--zk`; a watcher (the `atoll-zookeeper` crate, a
 //! ZooKeeper persistent recursive watch) follows the job's ServerSet on a thread of its own, so
 //! it reads every change as it happens. For each of N one-instance jobs, the task's process
 //! writes its own start time (`date +%s.%N`) before anything else; the watcher notes when the
@@ -15,8 +15,8 @@
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use atoll_resolver::Resolver;
 use atoll_tests::{Cluster, ZooKeeper, eventually, printed, use_release_binary};
+use atoll_zookeeper::Resolver;
 
 fn main() {
     let jobs: usize = std::env::var("ATOLL_BENCH_JOBS").ok().and_then(|n| n.parse().ok()).unwrap_or(15);

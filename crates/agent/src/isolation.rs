@@ -2,7 +2,7 @@
 //! (shares and CFS quota) and memory limits, on cgroup v1 and v2 hosts alike, plus the sandbox
 //! disk measurement the disk limit is enforced with.
 //!
-//! The [`Isolator`] trait is what the supervisor and executor use; [`CgroupfsIsolator`] writes
+//! The [`Isolator`] trait is what the supervisor uses; [`CgroupfsIsolator`] writes
 //! cgroupfs directly (no cgroup library) under a configurable base directory, and [`NoIsolation`]
 //! serves hosts started with `--no-isolation`. [`check_host`] is the start-up check that decides
 //! which of the two an agent gets, or explains why it cannot isolate tasks.
@@ -11,8 +11,8 @@
 //! - Only groups under the isolator's own parent (`atoll` by default) are ever created, written
 //!   or removed; the agent never touches another group, and never the parent's own limits.
 //! - Only processes an executor starts ever enter a group, and they enter it themselves, between
-//!   fork and exec ([`GroupEntry`]); the agent never moves itself, its shell, an executor or any
-//!   other process.
+//!   fork and exec (`atoll_sandbox::GroupEntry`, given the group's [`TaskGroup::dirs`] through the
+//!   launch file); the agent never moves itself, its shell, an executor or any other process.
 //! - A group belongs to its task, not to the agent process: nothing is removed on drop, so tasks
 //!   keep their limits across an agent restart and [`Isolator::open`] finds the group again.
 //! - Operations block the calling thread (polling while a group empties); call them from
@@ -32,9 +32,6 @@ mod fake_tests;
 mod real_tests;
 
 use std::fmt;
-use std::os::fd::OwnedFd;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use atoll_model::Resources;
 
@@ -44,55 +41,6 @@ pub use disk::sandbox_disk_usage;
 pub use error::IsolationError;
 pub use group::TaskGroup;
 pub use mounts::CgroupVersion;
-
-/// How a task's processes enter its control groups: the `cgroup.procs` files of the task's
-/// [`TaskGroup::dirs`], held open by its executor. Each process the executor starts writes `0`
-/// (itself) to every one of them between fork and exec, so the task's limits bind the task's
-/// processes and everything they start, but never the executor that supervises them.
-#[derive(Clone, Debug, Default)]
-pub struct GroupEntry {
-    procs: Arc<Vec<OwnedFd>>,
-}
-
-impl GroupEntry {
-    /// Opens the `cgroup.procs` file of each directory; the error names the one that failed.
-    pub fn open(dirs: &[PathBuf]) -> Result<GroupEntry, IsolationError> {
-        let procs = dirs
-            .iter()
-            .map(|dir| {
-                let path = dir.join("cgroup.procs");
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&path)
-                    .map(OwnedFd::from)
-                    .map_err(|source| IsolationError::Io { op: "open", path, source })
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(GroupEntry { procs: Arc::new(procs) })
-    }
-
-    /// Makes every process `command` starts enter the groups before it runs anything; if it
-    /// cannot, the spawn fails with the kernel's error.
-    #[allow(unsafe_code)]
-    pub fn apply(&self, command: &mut tokio::process::Command) {
-        if self.procs.is_empty() {
-            return;
-        }
-        let procs = Arc::clone(&self.procs);
-        let enter = move || -> std::io::Result<()> {
-            // Runs in the child between fork and exec: one write(2) per file, no allocation.
-            for fd in procs.iter() {
-                nix::unistd::write(fd, b"0").map_err(std::io::Error::from)?;
-            }
-            Ok(())
-        };
-        // SAFETY: `enter` only calls write(2), which is async-signal-safe, on descriptors the
-        // parent opened (close-on-exec, so the task never inherits them).
-        unsafe {
-            command.pre_exec(enter);
-        }
-    }
-}
 
 /// The CFS period every task's cpu quota is expressed against, in microseconds (100 ms).
 pub const CPU_PERIOD_US: u64 = 100_000;

@@ -2,16 +2,15 @@
 //! under its own executor process in a sandbox, and reports every task state change.
 //!
 //! Invariant: the agent never runs task processes itself; each task has one executor process
-//! (`atoll executor`), which owns the task's process groups, so tasks can outlive the agent.
-//! The agent and an executor share only the sandbox's files ([`sandbox`]).
+//! (`atoll executor`, the `atoll-executor` crate, which this crate does not depend on), which
+//! owns the task's process groups, so tasks can outlive the agent. The agent and an executor
+//! share only the sandbox's files (`atoll-sandbox`).
 
-pub mod executor;
 pub mod host;
 pub mod isolation;
+mod launch;
 pub mod logs;
 pub mod runtime;
-pub mod sandbox;
 mod supervisor;
-pub mod zookeeper;
 
 pub use runtime::{AgentConfig, AgentError, OnExit, run};

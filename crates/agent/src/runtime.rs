@@ -1,6 +1,7 @@
 //! The agent's connection to the scheduler: register, heartbeat, take commands from the
 //! Commands stream, and deliver task status updates in order, reconnecting whenever the
-//! scheduler goes away.
+//! scheduler goes away. Reconnects back off exponentially with jitter, so the agents of a
+//! scheduler that restarted come back spread out rather than all at once.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use atoll_model::{AgentResources, Attributes, TaskId, TaskState};
 use atoll_proto::v1::{self, agent_service_client::AgentServiceClient};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 
@@ -105,16 +107,41 @@ async fn stay_connected(
 ) {
     // An update that could not be delivered is kept here and sent first on the next session.
     let mut undelivered: Option<TaskUpdate> = None;
+    let mut delays = reconnect_delays();
     loop {
-        match session(&config, &endpoint, &log_address, &supervisors, &mut updates, &mut undelivered).await {
+        let mut registered = false;
+        let ended =
+            session(&config, &endpoint, &log_address, &supervisors, &mut updates, &mut undelivered, &mut registered);
+        match ended.await {
             Ok(()) => tracing::warn!("scheduler asked the agent to register again"),
             Err(e) => tracing::warn!(scheduler = %config.scheduler, error = %e, "lost the scheduler; retrying"),
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        if registered {
+            delays = reconnect_delays();
+        }
+        tokio::time::sleep(delays.next().expect("reconnect delays never run out")).await;
     }
 }
 
+/// The first wait before trying the scheduler again, before jitter.
+const RECONNECT_MIN: Duration = Duration::from_millis(250);
+/// The longest wait between attempts, before jitter.
+const RECONNECT_MAX: Duration = Duration::from_secs(4);
+
+/// The waits between attempts to reach the scheduler, since the last registration: from
+/// [`RECONNECT_MIN`], doubling up to [`RECONNECT_MAX`], each lengthened by a random part of up
+/// to itself, so agents that lost their scheduler together do not return in step.
+fn reconnect_delays() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_min_delay(RECONNECT_MIN)
+        .with_max_delay(RECONNECT_MAX)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
 /// One registration: lasts until the scheduler stops answering or forgets the agent.
+/// `registered` is set once the scheduler has accepted the registration.
 async fn session(
     config: &AgentConfig,
     endpoint: &Endpoint,
@@ -122,6 +149,7 @@ async fn session(
     supervisors: &Supervisors,
     updates: &mut mpsc::UnboundedReceiver<TaskUpdate>,
     undelivered: &mut Option<TaskUpdate>,
+    registered: &mut bool,
 ) -> Result<(), tonic::Status> {
     let channel = endpoint.connect().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
     let mut client = AgentServiceClient::new(channel);
@@ -145,13 +173,14 @@ async fn session(
         tasks,
         log_address: log_address.to_owned(),
     };
-    let registered = within(CALL_TIMEOUT, client.register(request)).await?.into_inner();
+    let registration = within(CALL_TIMEOUT, client.register(request)).await?.into_inner();
+    *registered = true;
     for update in &last_updates {
         supervisors.acknowledge(update);
     }
-    tracing::info!(scheduler = %config.scheduler, cluster = %registered.cluster, "registered");
+    tracing::info!(scheduler = %config.scheduler, cluster = %registration.cluster, "registered");
     let mut commands = client.commands(v1::CommandsRequest { agent_id: config.agent_id.clone() }).await?.into_inner();
-    let mut heartbeat = tokio::time::interval(Duration::from_millis(registered.heartbeat_interval_ms.max(100)));
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(registration.heartbeat_interval_ms.max(100)));
     loop {
         if let Some(update) = undelivered.take() {
             deliver(&mut client, config, &update).await.inspect_err(|_| *undelivered = Some(update.clone()))?;
@@ -207,5 +236,22 @@ async fn handle_command(supervisors: &Supervisors, command: v1::AgentCommand) {
         Some(v1::agent_command::Command::Launch(launch)) => supervisors.launch(launch),
         Some(v1::agent_command::Command::Kill(kill)) => supervisors.kill(&TaskId(kill.task_id)),
         None => tracing::warn!("ignoring an empty command from the scheduler"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnects_back_off_exponentially_and_apart() {
+        let delays: Vec<Duration> = reconnect_delays().take(8).collect();
+        let mut base = RECONNECT_MIN;
+        for delay in &delays {
+            assert!(base <= *delay && *delay < base * 2, "{delay:?} is not within [{base:?}, {:?})", base * 2);
+            base = (base * 2).min(RECONNECT_MAX);
+        }
+        let other: Vec<Duration> = reconnect_delays().take(8).collect();
+        assert_ne!(delays, other, "two agents wait differently");
     }
 }

@@ -14,16 +14,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use atoll_model::{JobKey, TaskId, TaskSpec, TaskState};
+use atoll_model::{TaskId, TaskSpec, TaskState};
 use atoll_proto::v1;
+use atoll_sandbox::{Launch, LaunchFile, RegistryTarget, Sandbox};
 use tokio::sync::{mpsc, watch};
 
 use self::watcher::{
     Executor, executor_alive, force_stop, kill_groups, kill_orphan, read_status, spawn_executor, watch_executor,
 };
 use crate::isolation::{Isolator, Limits, TaskGroup};
+use crate::launch::launch_from_wire;
 use crate::runtime::AgentConfig;
-use crate::sandbox::{LaunchFile, RegistryTarget, Sandbox};
 
 mod watcher;
 
@@ -31,8 +32,6 @@ mod watcher;
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// Extra time an executor gets beyond its task's finalization wait before it is SIGKILLed.
 const KILL_MARGIN: Duration = Duration::from_secs(5);
-/// The sandbox file (under `.executor/`) naming the end the scheduler acknowledged.
-const ACKNOWLEDGED: &str = "acknowledged";
 
 /// A task state change to report to the scheduler.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,9 +99,8 @@ impl Supervisors {
         let mut tasks = self.lock();
         if update.state.is_terminal() && tasks.get(&update.task).is_some_and(|s| s.last.state == update.state) {
             tasks.remove(&update.task);
-            let marker = PathBuf::from(&update.sandbox).join(".executor").join(ACKNOWLEDGED);
-            if let Err(e) = std::fs::write(&marker, update.state.name()) {
-                tracing::warn!(path = %marker.display(), "cannot record an acknowledged end: {e}");
+            if let Err(e) = Sandbox::new(&update.sandbox).write_acknowledged(update.state) {
+                tracing::warn!("cannot record an acknowledged end: {e}");
             }
         }
     }
@@ -115,8 +113,7 @@ impl Supervisors {
         for entry in entries.flatten() {
             let sandbox = Sandbox::new(entry.path());
             let task = TaskId(entry.file_name().to_string_lossy().into_owned());
-            let acknowledged = std::fs::read_to_string(sandbox.root().join(".executor").join(ACKNOWLEDGED)).ok();
-            if acknowledged.is_some() {
+            if sandbox.is_acknowledged() {
                 continue;
             }
             let launch = sandbox.read_launch();
@@ -138,8 +135,8 @@ impl Supervisors {
                 sandbox: sandbox_text,
             };
             self.lock().insert(task.clone(), Supervised { last, kill: kill_tx });
-            let launch = match launch {
-                Ok(launch) => launch,
+            let file = match launch {
+                Ok(file) => file,
                 Err(error) => {
                     // Without its launch file the task cannot be watched: its processes are
                     // ended and the scheduler hears why, with the path, and runs it again.
@@ -160,8 +157,8 @@ impl Supervisors {
                 Some(status) if executor_alive(status.executor_pid as i32, sandbox.root()) => {
                     tracing::info!(%task, pid = status.executor_pid, "adopting a running executor");
                     reporter.report(status.state, &status.message, status.exit_code);
-                    let limits =
-                        TaskLimits::of(&launch, self.isolator.open(&task.0).ok().flatten(), self.disk_check_interval);
+                    let group = self.isolator.open(&task.0).ok().flatten();
+                    let limits = TaskLimits::of(&file.launch.config.task, group, self.disk_check_interval);
                     let executor = Executor::Adopted(status.executor_pid as i32);
                     tokio::spawn(async move {
                         watch_executor(executor, &sandbox, limits, kill_rx, &reporter, status.state).await;
@@ -208,16 +205,17 @@ impl Supervisors {
         }
         let reporter =
             Reporter { task: id, sandbox: sandbox_text, updates: self.updates.clone(), tasks: self.tasks.clone() };
-        let prepared = prepare_launch(&launch, &self.hostname, &self.registry);
-        let command = self.executor_command.clone();
-        let isolator = self.isolator.clone();
-        let disk_check_interval = self.disk_check_interval;
+        let received = launch_from_wire(&launch);
+        let start = Start {
+            command: self.executor_command.clone(),
+            isolator: self.isolator.clone(),
+            disk_check_interval: self.disk_check_interval,
+            hostname: self.hostname.clone(),
+            registry: self.registry.clone(),
+        };
         tokio::spawn(async move {
-            match prepared {
-                Ok(file) => {
-                    let start = Start { command, isolator, disk_check_interval };
-                    supervise(file, sandbox, start, kill_rx, &reporter).await;
-                }
+            match received {
+                Ok(launch) => supervise(launch, sandbox, start, kill_rx, &reporter).await,
                 Err(message) => reporter.report(TaskState::Failed, &message, None),
             }
         });
@@ -287,58 +285,38 @@ impl Reporter {
     }
 }
 
-fn prepare_launch(launch: &v1::LaunchTask, hostname: &str, registry: &RegistryTarget) -> Result<LaunchFile, String> {
-    let bad = |e: atoll_proto::WireError| format!("the scheduler sent an invalid launch: {e}");
-    let job: JobKey = atoll_proto::job_key(launch.job.as_ref()).map_err(bad)?;
-    let spec =
-        TaskSpec::try_from(launch.task.as_ref().ok_or("the scheduler sent a launch without a task")?).map_err(bad)?;
-    let config_version = (!launch.config_version.is_empty()).then(|| launch.config_version.clone());
-    Ok(LaunchFile {
-        format_version: crate::sandbox::LAUNCH_FORMAT,
-        config_version,
-        task_id: launch.task_id.clone(),
-        job,
-        instance: launch.instance,
-        hostname: hostname.to_owned(),
-        ports: atoll_proto::ports_from_wire(&launch.ports).map_err(bad)?,
-        spec,
-        health_check: atoll_proto::health_check_from_wire(launch.health_check_config.as_ref()),
-        lifecycle: atoll_proto::lifecycle_from_wire(launch.lifecycle.as_ref()),
-        announce: launch.announce.as_ref().map(atoll_proto::announcer_from_wire).transpose().map_err(bad)?,
-        cgroups: Vec::new(),
-        registry: Some(registry.clone()),
-    })
-}
-
-/// What starting an executor takes besides the launch.
+/// What starting an executor takes besides the launch: how, and the host's facts the launch
+/// file adds to the launch.
 struct Start {
     command: Vec<String>,
     isolator: Arc<dyn Isolator>,
     disk_check_interval: Duration,
+    hostname: String,
+    registry: RegistryTarget,
 }
 
 async fn supervise(
-    mut launch: LaunchFile,
+    launch: Launch,
     sandbox: Sandbox,
     start: Start,
     kill_requested: watch::Receiver<bool>,
     reporter: &Reporter,
 ) {
-    let limits = Limits::from_resources(&launch.spec.resources);
+    let limits = Limits::from_resources(&launch.config.task.resources);
     let (isolator, task_id) = (start.isolator.clone(), launch.task_id.clone());
-    let group = match tokio::task::spawn_blocking(move || isolator.create(&task_id, &limits)).await {
+    let group = match tokio::task::spawn_blocking(move || isolator.create(&task_id.0, &limits)).await {
         Ok(Ok(group)) => group,
         Ok(Err(e)) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
     };
-    launch.cgroups = group.dirs();
+    let file = LaunchFile::new(launch, start.hostname, group.dirs(), Some(start.registry));
+    let limits = TaskLimits::of(&file.launch.config.task, Some(group), start.disk_check_interval);
     // Writing the sandbox and forking block: keep them off the threads that carry
     // status updates, so a burst of launches does not hold up reports.
-    let (written, root) = (launch.clone(), sandbox.root().to_owned());
-    let command = start.command.clone();
+    let (root, command) = (sandbox.root().to_owned(), start.command);
     let started = tokio::task::spawn_blocking(move || {
         let sandbox = Sandbox::new(root);
-        sandbox.write_launch(&written).map_err(|e| format!("could not prepare the sandbox: {e}"))?;
+        sandbox.write_launch(&file).map_err(|e| format!("could not prepare the sandbox: {e}"))?;
         spawn_executor(&command, &sandbox).map_err(|e| format!("could not start the executor: {e}"))
     })
     .await;
@@ -348,7 +326,6 @@ async fn supervise(
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not start the executor: {e}"), None),
     };
     reporter.report(TaskState::Starting, "Executor started", None);
-    let limits = TaskLimits::of(&launch, Some(group), start.disk_check_interval);
     watch_executor(Executor::Child(child), &sandbox, limits, kill_requested, reporter, TaskState::Starting).await;
 }
 
@@ -363,11 +340,11 @@ struct TaskLimits {
 }
 
 impl TaskLimits {
-    fn of(launch: &LaunchFile, group: Option<TaskGroup>, disk_check_interval: Duration) -> TaskLimits {
+    fn of(spec: &TaskSpec, group: Option<TaskGroup>, disk_check_interval: Duration) -> TaskLimits {
         TaskLimits {
-            kill_grace: Duration::from_secs(launch.spec.finalization_wait.min(60)) + KILL_MARGIN,
+            kill_grace: Duration::from_secs(spec.finalization_wait.min(60)) + KILL_MARGIN,
             group,
-            disk_limit_bytes: launch.spec.resources.disk_mb.saturating_mul(1024 * 1024),
+            disk_limit_bytes: spec.resources.disk_mb.saturating_mul(1024 * 1024),
             disk_check_interval,
         }
     }

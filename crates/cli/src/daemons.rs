@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use atoll_agent::executor::run_task;
 use atoll_agent::isolation::{DEFAULT_BASE, HostIsolation, Isolator, NoIsolation, check_host};
-use atoll_agent::sandbox::Sandbox;
 use atoll_agent::{AgentConfig, OnExit};
+use atoll_executor::run_task;
 use atoll_model::{AgentResources, Attributes, TaskState};
+use atoll_sandbox::Sandbox;
 use atoll_server::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -65,7 +65,7 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
         let host = args.advertise_host.clone().unwrap_or_else(machine_hostname);
         let path = args.serverset_path.clone();
         eprintln!("Announcing at zk://{ensemble}{path}");
-        AbortOnDrop(tokio::spawn(crate::self_announce::announce_scheduler(ensemble, path, host, address.port())))
+        AbortOnDrop(tokio::spawn(atoll_server::announce_scheduler(ensemble, path, host, address.port())))
     });
     atoll_server::serve(scheduler, listener, shutdown).await.map_err(|e| CliError::failed(e.to_string()))
 }

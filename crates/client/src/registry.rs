@@ -1,10 +1,12 @@
 //! Reading ServerSets: the members at a path, from the scheduler's embedded registry or from
-//! ZooKeeper, and a watch on the embedded registry.
+//! ZooKeeper (read through `atoll-zookeeper`, which owns every ZooKeeper session), and a watch
+//! on the embedded registry.
 
 use std::time::Duration;
 
 use atoll_announce::{MEMBER_PREFIX, Member};
 use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
+use atoll_zookeeper::{Resolver, ZooKeeperError};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::ClientError;
@@ -72,22 +74,19 @@ impl RegistryReader {
 }
 
 /// The `member_*` children of `path` in ZooKeeper (see [`zookeeper`]), read as a consumer would.
-pub async fn zookeeper_members(
-    resolver: &atoll_resolver::Resolver,
-    path: &str,
-) -> Result<Vec<MemberEntry>, ClientError> {
+pub async fn zookeeper_members(resolver: &Resolver, path: &str) -> Result<Vec<MemberEntry>, ClientError> {
     let members = resolver.members(path).await.map_err(zookeeper_error)?;
     Ok(members.into_iter().map(|(name, member)| MemberEntry { name, member }).collect())
 }
 
 /// Connects to a ZooKeeper ensemble for reading ServerSets.
-pub async fn zookeeper(ensemble: &str) -> Result<atoll_resolver::Resolver, ClientError> {
-    atoll_resolver::Resolver::connect(ensemble)
+pub async fn zookeeper(ensemble: &str) -> Result<Resolver, ClientError> {
+    Resolver::connect(ensemble)
         .await
         .map_err(|e| ClientError::Unreachable { address: ensemble.to_owned(), detail: e.to_string() })
 }
 
 /// A ZooKeeper read that failed.
-pub fn zookeeper_error(e: atoll_resolver::ResolveError) -> ClientError {
+pub fn zookeeper_error(e: ZooKeeperError) -> ClientError {
     ClientError::Api { code: tonic::Code::Unknown, message: e.to_string() }
 }

@@ -16,6 +16,7 @@ mod core;
 mod logs_api;
 mod registry_api;
 mod scheduler_api;
+mod self_announce;
 mod updates_api;
 
 use std::future::Future;
@@ -33,6 +34,7 @@ use tonic::transport::server::TcpIncoming;
 
 pub use clock::{Clock, SystemClock};
 pub use core::Scheduler;
+pub use self_announce::{DEFAULT_SCHEDULER_PATH, announce_scheduler};
 
 /// How long a stopping scheduler waits for its clients to finish.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);

@@ -346,13 +346,3 @@ fn no_isolation_does_nothing() -> TestResult {
     assert!(NoIsolation.describe().contains("--no-isolation"));
     Ok(())
 }
-
-#[test]
-fn a_group_entry_that_cannot_open_a_procs_file_names_it() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let missing = dir.path().join("gone");
-    let error = GroupEntry::open(std::slice::from_ref(&missing)).expect_err("no such group");
-    let message = error.to_string();
-    assert!(message.starts_with("cannot open "), "{message}");
-    assert!(message.contains(&missing.join("cgroup.procs").display().to_string()), "{message}");
-}

@@ -10,12 +10,13 @@
 
 use std::time::Duration;
 
+use atoll_sandbox::Sandbox;
+use atoll_sandbox::logs::{LogFileError, LogFiles, Stream};
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
-use super::{CHUNK_SIZE, LogError, LogFiles, Stream, io_error};
-use crate::sandbox::Sandbox;
+use super::{CHUNK_SIZE, LogError};
 
 /// How often a following cursor looks for new output.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
@@ -79,11 +80,11 @@ impl LogCursor {
     pub fn open(sandbox: Sandbox, request: LogRequest) -> Result<LogCursor, LogError> {
         let task = sandbox.root().file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
         let launch_file = sandbox.launch_file();
-        if !launch_file.try_exists().map_err(io_error("look for", &launch_file))? {
+        if !launch_file.try_exists().map_err(LogFileError::io("look for", &launch_file))? {
             return Err(LogError::NoSuchTask { task });
         }
-        let launch = sandbox.read_launch()?;
-        let names: Vec<&str> = launch.spec.processes.iter().map(|p| p.name.as_str()).collect();
+        let file = sandbox.read_launch()?;
+        let names: Vec<&str> = file.launch.config.task.processes.iter().map(|p| p.name.as_str()).collect();
         let process = request.process.or_else(|| names.first().map(|name| (*name).to_owned())).unwrap_or_default();
         if !names.contains(&process.as_str()) {
             return Err(LogError::NoSuchProcess { task, process, known: names.join(", ") });
@@ -175,11 +176,11 @@ fn newest_run(sandbox: &Sandbox, process: &str) -> Result<Option<u32>, LogError>
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(io_error("list", &dir)(error)),
+        Err(error) => return Err(LogFileError::io("list", &dir)(error).into()),
     };
     let mut newest = None;
     for entry in entries {
-        let entry = entry.map_err(io_error("list", &dir))?;
+        let entry = entry.map_err(LogFileError::io("list", &dir))?;
         if let Some(run) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) {
             newest = newest.max(Some(run));
         }

@@ -10,6 +10,8 @@ use std::pin::Pin;
 use atoll_proto::v1::{
     self, agent_log_service_server::AgentLogService, agent_log_service_server::AgentLogServiceServer,
 };
+use atoll_sandbox::Sandbox;
+use atoll_sandbox::logs::Stream;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -18,8 +20,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-use super::{Chunk, LogCursor, LogError, LogRequest, Start, Stream};
-use crate::sandbox::Sandbox;
+use super::{Chunk, LogCursor, LogError, LogRequest, Start};
 
 /// The running log server; it stops when dropped.
 pub struct LogServer {
@@ -156,9 +157,7 @@ fn status(error: LogError) -> Status {
         | LogError::NotStarted { .. }
         | LogError::NoSuchRun { .. }
         | LogError::NoLogFile { .. } => Status::not_found(error.to_string()),
-        LogError::Io { .. } | LogError::MalformedIndex { .. } | LogError::Sandbox(_) => {
-            Status::internal(error.to_string())
-        }
+        LogError::Files(_) | LogError::Sandbox(_) => Status::internal(error.to_string()),
     }
 }
 

@@ -12,6 +12,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use atoll_model::TaskState;
+use atoll_sandbox::logs::Stream;
+use atoll_sandbox::{ExecutorStatus, Sandbox};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use tokio::sync::watch;
@@ -22,7 +24,6 @@ use crate::isolation::{TaskGroup, sandbox_disk_usage};
 /// The slowest a quiet task's status file is read. Reads start at [`POLL_INTERVAL`] and double
 /// while nothing changes, so a busy task is seen at once and an idle one costs little.
 const MAX_POLL_INTERVAL: Duration = Duration::from_millis(400);
-use crate::sandbox::{ExecutorStatus, Sandbox};
 
 /// The executor process a supervisor watches.
 pub(super) enum Executor {
@@ -205,15 +206,15 @@ pub(super) fn read_status(sandbox: &Sandbox) -> Option<ExecutorStatus> {
 pub(super) fn spawn_executor(command: &[String], sandbox: &Sandbox) -> std::io::Result<tokio::process::Child> {
     let (program, args) =
         command.split_first().ok_or_else(|| std::io::Error::other("no executor command configured"))?;
-    let log = |name: &str| std::fs::File::create(sandbox.root().join(".executor").join(name));
+    let log = |stream: Stream| std::fs::File::create(sandbox.executor_output(stream));
     tokio::process::Command::new(program)
         .args(args)
         .arg("--sandbox")
         .arg(sandbox.root())
         .current_dir(sandbox.root())
         .stdin(Stdio::null())
-        .stdout(log("stdout")?)
-        .stderr(log("stderr")?)
+        .stdout(log(Stream::Stdout)?)
+        .stderr(log(Stream::Stderr)?)
         // Its own process group: a Ctrl-C at the agent's terminal does not reach the task.
         .process_group(0)
         .spawn()

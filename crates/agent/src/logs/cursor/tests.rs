@@ -7,8 +7,9 @@ use atoll_model::{JobKey, ProcessSpec, Resources, TaskSpec, TaskState};
 use serde_json::json;
 use tempfile::TempDir;
 
+use atoll_sandbox::{ExecutorStatus, STATUS_FORMAT};
+
 use super::*;
-use crate::sandbox::ExecutorStatus;
 
 /// A sandbox whose task has processes `main` and `side`.
 fn sandbox() -> (TempDir, Sandbox) {
@@ -33,7 +34,7 @@ fn sandbox() -> (TempDir, Sandbox) {
 
 fn set_state(sandbox: &Sandbox, state: TaskState) {
     let status = ExecutorStatus {
-        format_version: crate::sandbox::STATUS_FORMAT,
+        format_version: STATUS_FORMAT,
         state,
         message: String::new(),
         exit_code: None,
