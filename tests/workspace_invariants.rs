@@ -3,8 +3,10 @@
 //!   tokio, tonic, prost or sled, even transitively;
 //! - only the storage crate depends on sled, and only the crates at the network edge depend on
 //!   tonic or prost;
+//! - the model depends on its few data crates alone;
 //! - the placement core depends only on the model (and regex-lite, for `like`/`unlike`) and uses no
 //!   clock, randomness or I/O;
+//! - the state machine and the simulator use no clock, randomness, I/O, thread or async code;
 //! - the executor's planner depends only on the model and uses no clock, randomness, I/O, tokio
 //!   or operating-system crate;
 //! - the sandbox protocol, which agents and executors of different releases share, reaches no
@@ -125,21 +127,51 @@ fn the_placement_core_depends_on_the_model_alone_and_has_no_clock_randomness_or_
         others.is_subset(&BTreeSet::from(["regex-lite"])),
         "placement depends on the model and regex-lite only, not {others:?}"
     );
-    let forbidden = [
-        "std::time",
-        "SystemTime",
-        "Instant",
-        "rand::",
-        "getrandom",
-        "std::fs",
-        "std::net",
-        "std::process",
-        "std::env",
-        "std::thread",
-    ];
-    for file in rust_files(&workspace_root().join("crates/placement/src")) {
-        let text = std::fs::read_to_string(&file).expect("read source");
-        for word in forbidden {
+    assert_pure("crates/placement/src", &[]);
+}
+
+#[test]
+fn the_model_depends_on_its_data_crates_alone() {
+    let graph = graph();
+    let direct: BTreeSet<&str> = graph.direct("atoll-model").iter().map(String::as_str).collect();
+    let allowed = BTreeSet::from(["serde", "serde_json", "sha2", "thiserror", "regex-lite", "strsim"]);
+    assert!(direct.is_subset(&allowed), "the model depends on {:?} beyond {allowed:?}", direct.difference(&allowed));
+}
+
+#[test]
+fn the_state_machine_and_the_simulator_have_no_clock_randomness_or_io() {
+    // Time is an argument (`now_ms`), randomness a seeded stream, the store and the network
+    // are the caller's.
+    assert_pure("crates/state/src", &[]);
+    assert_pure("crates/sim/src", &[]);
+}
+
+/// Clock, randomness, I/O, threads and async code, which a pure core does without.
+const IMPURE: [&str; 13] = [
+    "std::time",
+    "SystemTime",
+    "Instant",
+    "rand::",
+    "getrandom",
+    "std::fs",
+    "std::io",
+    "std::net",
+    "std::process",
+    "std::env",
+    "std::thread",
+    "tokio",
+    "async ",
+];
+
+/// Asserts that no source under `dir` (from the workspace root) names anything in [`IMPURE`]
+/// or in `also`.
+fn assert_pure(dir: &str, also: &[&str]) {
+    let files = rust_files(&workspace_root().join(dir));
+    assert!(!files.is_empty(), "{dir} has sources");
+    for file in files {
+        // A duration given by the caller is not a clock.
+        let text = std::fs::read_to_string(&file).expect("read source").replace("std::time::Duration", "Duration");
+        for word in IMPURE.iter().chain(also) {
             assert!(!text.contains(word), "{} uses {word}", file.display());
         }
     }
@@ -154,31 +186,7 @@ fn the_executors_planner_depends_on_the_model_alone_and_has_no_clock_randomness_
         "the planner depends on the model alone"
     );
     // Durations are the planner's clock, given by its caller; nothing else from `std::time` is.
-    let forbidden = [
-        "std::time",
-        "SystemTime",
-        "Instant",
-        "rand::",
-        "getrandom",
-        "std::fs",
-        "std::io",
-        "std::net",
-        "std::process",
-        "std::env",
-        "std::thread",
-        "tokio",
-        "nix::",
-        "libc",
-        "async ",
-    ];
-    let files = rust_files(&workspace_root().join("crates/planner/src"));
-    assert!(!files.is_empty(), "the planner has sources");
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read source").replace("std::time::Duration", "Duration");
-        for word in forbidden {
-            assert!(!text.contains(word), "{} uses {word}", file.display());
-        }
-    }
+    assert_pure("crates/planner/src", &["nix::", "libc"]);
 }
 
 #[test]

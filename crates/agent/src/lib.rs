@@ -10,7 +10,7 @@ pub mod host;
 pub mod isolation;
 mod launch;
 pub mod logs;
-pub mod runtime;
+pub mod scheduler_link;
 mod supervisor;
 
-pub use runtime::{AgentConfig, AgentError, OnExit, run};
+pub use scheduler_link::{AgentConfig, AgentError, OnExit, run};

@@ -24,7 +24,7 @@ use self::watcher::{
 };
 use crate::isolation::{Isolator, Limits, TaskGroup};
 use crate::launch::launch_from_wire;
-use crate::runtime::AgentConfig;
+use crate::scheduler_link::AgentConfig;
 
 mod watcher;
 

@@ -126,7 +126,7 @@ pub struct SchedulerArgs {
     #[arg(long, value_name = "ENSEMBLE")]
     pub zk: Option<String>,
     /// The ServerSet path the scheduler announces itself at.
-    #[arg(long, default_value = crate::self_announce::DEFAULT_SCHEDULER_PATH)]
+    #[arg(long, default_value = atoll_server::DEFAULT_SCHEDULER_PATH)]
     pub serverset_path: String,
     /// The host name clients reach this scheduler by, for its announcement; defaults to the
     /// machine's hostname.

@@ -45,18 +45,15 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
     config.state.preemption_delay_ms = args.preemption_delay_secs.saturating_mul(1000);
     config.state.update_stuck_timeout_ms = args.update_stuck_timeout_secs.saturating_mul(1000);
     // Open the store before binding, so a second scheduler on the same directory fails at once.
-    let store = atoll_storage::SledStore::open(&args.data_dir).map_err(|e| CliError::failed(e.to_string()))?;
-    if let Some(older) = store.upgraded_from() {
-        let current = atoll_storage::SCHEMA_VERSION;
-        tracing::info!(data_dir = %args.data_dir.display(), from = older, to = current, "data directory upgraded");
+    let (control_plane, upgraded_from) =
+        atoll_server::open(config, &args.data_dir).map_err(|e| CliError::failed(e.to_string()))?;
+    if let Some(older) = upgraded_from {
         eprintln!(
-            "Upgraded data directory {} from schema {older} to {current}; an older Atoll cannot open it now",
-            args.data_dir.display()
+            "Upgraded data directory {} from schema {older} to {}; an older Atoll cannot open it now",
+            args.data_dir.display(),
+            atoll_storage::SCHEMA_VERSION
         );
     }
-    let scheduler =
-        atoll_server::Scheduler::start(config, Box::new(store), std::sync::Arc::new(atoll_server::SystemClock))
-            .map_err(|e| CliError::failed(e.to_string()))?;
     let listener = bind(args.grpc).await?;
     let address = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
     tracing::info!(%cluster, %address, data_dir = %args.data_dir.display(), "scheduler serving");
@@ -67,7 +64,7 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
         eprintln!("Announcing at zk://{ensemble}{path}");
         AbortOnDrop(tokio::spawn(atoll_server::announce_scheduler(ensemble, path, host, address.port())))
     });
-    atoll_server::serve(scheduler, listener, shutdown).await.map_err(|e| CliError::failed(e.to_string()))
+    atoll_server::serve(control_plane, listener, shutdown).await.map_err(|e| CliError::failed(e.to_string()))
 }
 
 /// The isolator this host supports: its cgroups, or none when `no_isolation` allows that.

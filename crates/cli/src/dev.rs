@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use atoll_agent::{AgentConfig, OnExit};
-use atoll_client::{ClientError, SchedulerClient};
+use atoll_client::{ApiErrorKind, ClientError, SchedulerClient};
 use atoll_model::{AgentResources, JobKey, JobKeyPrefix, JobSpec, PortRange};
-use atoll_server::{Scheduler, ServerConfig, SystemClock};
+use atoll_server::ServerConfig;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -34,14 +33,12 @@ pub async fn run(args: DevArgs) -> CliResult {
     let data_dir = DataDir::new(args.data_dir.clone())?;
     let started = Instant::now();
 
-    let store = atoll_storage::SledStore::open(&data_dir.path.join("scheduler"))
-        .map_err(|e| CliError::failed(e.to_string()))?;
-    let scheduler = Scheduler::start(ServerConfig::new(CLUSTER), Box::new(store), Arc::new(SystemClock))
+    let (control_plane, _) = atoll_server::open(ServerConfig::new(CLUSTER), &data_dir.path.join("scheduler"))
         .map_err(|e| CliError::failed(e.to_string()))?;
     let listener = bind(args.grpc).await?;
     let url = format!("http://{}", listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?);
     let (stop_server, server_stopped) = watch::channel(false);
-    let server = tokio::spawn(atoll_server::serve(scheduler, listener, wait_for(server_stopped)));
+    let server = tokio::spawn(atoll_server::serve(control_plane, listener, wait_for(server_stopped)));
 
     let (stop_agents, agents_stopped) = watch::channel(false);
     let agents = start_agents(&args, &data_dir.path, &url, &agents_stopped)?;
@@ -82,7 +79,7 @@ async fn submit(client: &SchedulerClient, jobs: &[(PathBuf, JobSpec)], data_dir:
     for (file, job) in jobs {
         match client.create_job(job).await {
             Ok(ids) => eprintln!("Created {} from {} ({} instance(s))", job.key, file.display(), ids.len()),
-            Err(ClientError::Api { code: tonic::Code::AlreadyExists, .. }) => {
+            Err(ClientError::Api { kind: ApiErrorKind::AlreadyExists, .. }) => {
                 eprintln!("{} already exists in {}; keeping it", job.key, data_dir.display());
             }
             Err(e) => eprintln!("Could not create {} from {}: {e}", job.key, file.display()),

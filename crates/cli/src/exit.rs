@@ -1,6 +1,6 @@
 //! Exit codes (Aurora's) and the error type every command returns.
 
-use atoll_client::ClientError;
+use atoll_client::{ApiErrorKind, ClientError};
 
 /// The process exit codes, as Aurora's client used them; success is 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,8 +38,8 @@ impl From<ClientError> for CliError {
     fn from(e: ClientError) -> CliError {
         let code = match &e {
             ClientError::Unreachable { .. } => ExitCode::Unreachable,
-            ClientError::Api { code: tonic::Code::AlreadyExists, .. } => ExitCode::CommandFailed,
-            ClientError::Api { code: tonic::Code::DeadlineExceeded, .. } => ExitCode::Timeout,
+            ClientError::Api { kind: ApiErrorKind::AlreadyExists, .. } => ExitCode::CommandFailed,
+            ClientError::Api { kind: ApiErrorKind::DeadlineExceeded, .. } => ExitCode::Timeout,
             ClientError::Api { .. } | ClientError::Malformed(_) => ExitCode::ApiError,
             ClientError::ClustersFile { .. } | ClientError::UnknownCluster { .. } => ExitCode::InvalidParameter,
         };

@@ -3,7 +3,7 @@
 //! last), drain hosts (no new tasks; their tasks are moved elsewhere; DRAINED once empty), bring
 //! them back, and show their modes.
 
-use atoll_client::HostCall;
+use atoll_client::{ApiErrorKind, HostCall};
 use atoll_proto::v1;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -72,7 +72,7 @@ pub async fn run(command: HostCommand, target: &SchedulerTarget) -> CliResult {
     let cluster = target.cluster.clone().unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
     let client = job::connect(target, &cluster).await?;
     let statuses = client.hosts(call, &hosts).await.map_err(|e| match e {
-        atoll_client::ClientError::Api { code: tonic::Code::InvalidArgument, message } => {
+        atoll_client::ClientError::Api { kind: ApiErrorKind::InvalidArgument, message } => {
             CliError::invalid_parameter(message)
         }
         other => CliError::from(other),

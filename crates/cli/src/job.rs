@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use atoll_client::{ClientError, Clusters, SchedulerClient};
+use atoll_client::{ApiErrorKind, ClientError, Clusters, SchedulerClient};
 use atoll_model::{InstanceSet, JobKey, JobKeyPrefix, TaskState};
 use atoll_proto::v1;
 
@@ -147,8 +147,8 @@ async fn proposal(
 /// carry out now (quota, a restart under way).
 fn refusal(e: ClientError) -> CliError {
     match e {
-        ClientError::Api { code: tonic::Code::InvalidArgument, message } => CliError::invalid_parameter(message),
-        ClientError::Api { code: tonic::Code::ResourceExhausted | tonic::Code::FailedPrecondition, message } => {
+        ClientError::Api { kind: ApiErrorKind::InvalidArgument, message } => CliError::invalid_parameter(message),
+        ClientError::Api { kind: ApiErrorKind::ResourceExhausted | ApiErrorKind::FailedPrecondition, message } => {
             CliError::failed(message)
         }
         other => CliError::from(other),
@@ -187,10 +187,8 @@ async fn wait_for_restart(
         return Ok(());
     }
     eprintln!("Restarting {} instance(s) of {key}, {batch_size} at a time…", restarted.len());
-    let started = Instant::now();
     let mut done: BTreeSet<u32> = BTreeSet::new();
-    loop {
-        let tasks = client.tasks(key, false).await?;
+    poll_tasks(client, key, false, timeout, |tasks| {
         for (instance, old) in restarted {
             if done.contains(instance) {
                 continue;
@@ -207,20 +205,47 @@ async fn wait_for_restart(
         }
         if done.len() == restarted.len() {
             println!("Restarted {} instance(s) of {key}.", restarted.len());
-            return Ok(());
+            return Look::Done(Ok(()));
         }
-        if started.elapsed() > timeout {
-            return Err(CliError::new(
-                ExitCode::Timeout,
-                format!(
-                    "timed out after {} s: {} of {} instance(s) of {key} restarted; the restart carries on",
-                    timeout.as_secs(),
-                    done.len(),
-                    restarted.len()
-                ),
-            ));
+        Look::NotYet(format!(
+            ": {} of {} instance(s) of {key} restarted; the restart carries on",
+            done.len(),
+            restarted.len()
+        ))
+    })
+    .await
+}
+
+/// What one look at a job's tasks found, while waiting for them.
+enum Look {
+    /// The wait is over, with this result.
+    Done(CliResult),
+    /// Not yet; what a timeout now would say is still awaited, after "timed out after N s".
+    NotYet(String),
+}
+
+/// Looks at `key`'s tasks (every run kept, with `history`) every [`POLL_INTERVAL`] until
+/// `look` is done, or fails with [`ExitCode::Timeout`] once `timeout` has passed.
+async fn poll_tasks(
+    client: &SchedulerClient,
+    key: &JobKey,
+    history: bool,
+    timeout: Duration,
+    mut look: impl FnMut(&[v1::TaskStatus]) -> Look,
+) -> CliResult {
+    let started = Instant::now();
+    loop {
+        let tasks = client.tasks(key, history).await?;
+        match look(&tasks) {
+            Look::Done(result) => return result,
+            Look::NotYet(awaited) if started.elapsed() > timeout => {
+                return Err(CliError::new(
+                    ExitCode::Timeout,
+                    format!("timed out after {} s{awaited}", timeout.as_secs()),
+                ));
+            }
+            Look::NotYet(_) => tokio::time::sleep(POLL_INTERVAL).await,
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 
@@ -259,11 +284,11 @@ fn parse_instances(text: &str) -> Result<(JobKey, InstanceSet), CliError> {
 pub async fn create(client: &SchedulerClient, spec: &atoll_model::JobSpec, file: &Path) -> CliResult {
     let ids = client.create_job(spec).await.map_err(|e| match e {
         // The scheduler refused the job itself (say, a cluster it does not run): a config problem.
-        ClientError::Api { code: tonic::Code::InvalidArgument, message } => {
+        ClientError::Api { kind: ApiErrorKind::InvalidArgument, message } => {
             CliError::new(ExitCode::InvalidConfig, message)
         }
         // Past the role's production quota.
-        ClientError::Api { code: tonic::Code::ResourceExhausted, message } => CliError::failed(message),
+        ClientError::Api { kind: ApiErrorKind::ResourceExhausted, message } => CliError::failed(message),
         other => CliError::from(other),
     })?;
     println!(
@@ -286,14 +311,12 @@ fn reached(wanted: WaitUntil, state: TaskState) -> bool {
 
 /// Waits until every instance of `key` has reached `wanted`, printing each change.
 async fn wait_for(client: &SchedulerClient, key: &JobKey, wanted: WaitUntil, timeout: Duration) -> CliResult {
-    let started = Instant::now();
     // How many events of each run have been printed: every state a run passes through is
     // printed once, even those that came and went between two polls.
     let mut printed: BTreeMap<String, usize> = BTreeMap::new();
-    loop {
-        let runs = client.tasks(key, true).await?;
+    poll_tasks(client, key, true, timeout, |runs| {
         let mut fresh: Vec<(u64, String)> = Vec::new();
-        for run in &runs {
+        for run in runs {
             let seen = printed.entry(run.task_id.clone()).or_default();
             for event in run.events.iter().skip(*seen) {
                 if atoll_proto::task_state(event.state).is_ok_and(|s| s != TaskState::Init) {
@@ -306,19 +329,14 @@ async fn wait_for(client: &SchedulerClient, key: &JobKey, wanted: WaitUntil, tim
         for (_, line) in fresh {
             eprintln!("{line}");
         }
-        let current: Vec<v1::TaskStatus> = render::by_instance(&runs).into_iter().map(|(t, _)| t.clone()).collect();
+        let current: Vec<v1::TaskStatus> = render::by_instance(runs).into_iter().map(|(t, _)| t.clone()).collect();
         let states: Vec<TaskState> = current.iter().filter_map(|t| atoll_proto::task_state(t.state).ok()).collect();
         if !states.is_empty() && states.iter().all(|s| reached(wanted, *s)) {
-            return check_waited_outcome(key, wanted, &current);
+            return Look::Done(check_waited_outcome(key, wanted, &current));
         }
-        if started.elapsed() > timeout {
-            return Err(CliError::new(
-                ExitCode::Timeout,
-                format!("timed out after {} s waiting for {key} to be {wanted:?}", timeout.as_secs()),
-            ));
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
+        Look::NotYet(format!(" waiting for {key} to be {wanted:?}"))
+    })
+    .await
 }
 
 /// Waiting for RUNNING succeeds only if every instance runs; a task that ended fails it.
@@ -347,7 +365,7 @@ async fn kill(
         .await
         .map_err(|e| match e {
             // Instances the job does not have.
-            ClientError::Api { code: tonic::Code::InvalidArgument, message } => CliError::invalid_parameter(message),
+            ClientError::Api { kind: ApiErrorKind::InvalidArgument, message } => CliError::invalid_parameter(message),
             other => CliError::from(other),
         })?
         .into_iter()
@@ -357,9 +375,7 @@ async fn kill(
         return Ok(());
     }
     eprintln!("Killing {} task(s) of {key}…", killed.len());
-    let started = Instant::now();
-    loop {
-        let tasks = client.tasks(key, true).await?;
+    poll_tasks(client, key, true, timeout, |tasks| {
         let remaining = tasks
             .iter()
             .filter(|t| killed.contains(&t.task_id))
@@ -367,16 +383,11 @@ async fn kill(
             .count();
         if remaining == 0 {
             println!("Killed {} task(s) of {key}.", killed.len());
-            return Ok(());
+            return Look::Done(Ok(()));
         }
-        if started.elapsed() > timeout {
-            return Err(CliError::new(
-                ExitCode::Timeout,
-                format!("timed out after {} s: {remaining} task(s) of {key} are still stopping", timeout.as_secs()),
-            ));
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
+        Look::NotYet(format!(": {remaining} task(s) of {key} are still stopping"))
+    })
+    .await
 }
 
 #[cfg(test)]

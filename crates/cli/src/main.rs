@@ -18,7 +18,6 @@ mod plan;
 mod quota;
 mod render;
 mod sd;
-mod self_announce;
 mod task;
 mod update;
 

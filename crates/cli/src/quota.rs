@@ -5,6 +5,7 @@
 //! (also `M`, `G`, `T`, `MiB`, `GiB`, `TiB`; case does not matter). As in job files, 1 GB is
 //! 1024 MB. CPU is in cores and may be fractional.
 
+use atoll_client::ApiErrorKind;
 use atoll_model::{JobKeyPrefix, ResourceAggregate};
 use atoll_proto::v1;
 use clap::Subcommand;
@@ -68,7 +69,7 @@ pub async fn run(command: QuotaCommand, target: &SchedulerTarget) -> CliResult {
 /// The scheduler refused the request itself: a bad parameter.
 fn invalid(e: atoll_client::ClientError) -> CliError {
     match e {
-        atoll_client::ClientError::Api { code: tonic::Code::InvalidArgument, message } => {
+        atoll_client::ClientError::Api { kind: ApiErrorKind::InvalidArgument, message } => {
             CliError::invalid_parameter(message)
         }
         other => CliError::from(other),

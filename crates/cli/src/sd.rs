@@ -102,9 +102,7 @@ pub async fn run(command: SdCommand, target: &SchedulerTarget) -> CliResult {
                 let (reader, path) = open(&serverset, target).await?;
                 let mut events = reader.watch(&path).await?;
                 println!("{}", members_table(&path, &reader.members(&path).await?));
-                while let Some(event) =
-                    events.message().await.map_err(|s| crate::exit::CliError::failed(s.to_string()))?
-                {
+                while let Some(event) = events.next().await? {
                     if event.path != path && !event.path.starts_with(&format!("{path}/")) {
                         continue;
                     }

@@ -3,16 +3,14 @@
 //! `atoll task events JOB/INSTANCE`: every state the instance's kept tasks went through.
 
 use std::io::{self, Write};
-use std::time::Duration;
 
+use atoll_client::{ApiErrorKind, ClientError, LogRequest};
 use atoll_model::JobKey;
-use atoll_proto::v1::{self, log_service_client::LogServiceClient};
+use atoll_proto::v1;
 use clap::{Args, Subcommand};
-use tonic::Code;
-use tonic::transport::Endpoint;
 
 use crate::args::SchedulerTarget;
-use crate::exit::{CliError, CliResult, ExitCode};
+use crate::exit::{CliError, CliResult};
 use crate::{job, render};
 
 #[derive(Subcommand)]
@@ -78,30 +76,20 @@ async fn events(text: &str, json: bool, target: &SchedulerTarget) -> CliResult {
 }
 
 async fn logs(args: LogsArgs, target: &SchedulerTarget) -> CliResult {
-    let (key, instance) = parse_instance(&args.instance)?;
-    let scheduler = job::connect(target, &key.cluster).await?;
-    let address = scheduler.address().to_owned();
-    let unreachable = |detail: String| {
-        CliError::new(ExitCode::Unreachable, format!("cannot reach the scheduler at {address}: {detail}"))
-    };
-    let channel = Endpoint::from_shared(address.clone())
-        .map_err(|e| unreachable(e.to_string()))?
-        .connect_timeout(Duration::from_secs(3))
-        .connect()
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
-    let request = v1::TaskLogsRequest {
-        job: Some((&key).into()),
+    let (job, instance) = parse_instance(&args.instance)?;
+    let client = job::connect(target, &job.cluster).await?;
+    let request = LogRequest {
+        job,
         instance,
-        process: args.process.unwrap_or_default(),
-        stream: if args.stderr { v1::LogStream::Stderr } else { v1::LogStream::Stdout } as i32,
-        start: args.tail.map(|lines| v1::LogStart { from: Some(v1::log_start::From::TailLines(lines)) }),
+        process: args.process,
+        stderr: args.stderr,
+        tail_lines: args.tail,
         follow: args.follow,
     };
-    let mut chunks = LogServiceClient::new(channel).task_logs(request).await.map_err(status_error)?.into_inner();
+    let mut chunks = client.task_logs(&request).await.map_err(refusal)?;
     let mut out = io::stdout().lock();
-    while let Some(chunk) = chunks.message().await.map_err(status_error)? {
-        match out.write_all(&chunk.data).and_then(|()| out.flush()) {
+    while let Some(chunk) = chunks.next().await.map_err(refusal)? {
+        match out.write_all(&chunk).and_then(|()| out.flush()) {
             Ok(()) => {}
             // The reader went away (`| head`): nothing more to do.
             Err(error) if error.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
@@ -124,20 +112,19 @@ fn parse_instance(text: &str) -> Result<(JobKey, u32), CliError> {
     Ok((key, instance))
 }
 
-/// Aurora's exit codes for what the scheduler or the agent refused.
-fn status_error(status: tonic::Status) -> CliError {
-    let code = match status.code() {
-        Code::FailedPrecondition => ExitCode::CommandFailed,
-        Code::Unavailable => ExitCode::Unreachable,
-        Code::DeadlineExceeded => ExitCode::Timeout,
-        _ => ExitCode::ApiError,
-    };
-    CliError::new(code, status.message())
+/// Aurora's exit codes for what the scheduler or the agent refused: a log that cannot be read
+/// now (its agent gone, its sandbox not there yet) fails the command.
+fn refusal(error: ClientError) -> CliError {
+    match error {
+        ClientError::Api { kind: ApiErrorKind::FailedPrecondition, message } => CliError::failed(message),
+        other => other.into(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitCode;
 
     #[test]
     fn an_instance_is_a_job_key_and_a_number() {
@@ -152,14 +139,17 @@ mod tests {
 
     #[test]
     fn refusals_map_to_auroras_exit_codes() {
+        let api = |kind| ClientError::Api { kind, message: "why".into() };
         let cases = [
-            (Code::NotFound, ExitCode::ApiError),
-            (Code::FailedPrecondition, ExitCode::CommandFailed),
-            (Code::Unavailable, ExitCode::Unreachable),
+            (api(ApiErrorKind::NotFound), ExitCode::ApiError),
+            (api(ApiErrorKind::FailedPrecondition), ExitCode::CommandFailed),
+            (api(ApiErrorKind::DeadlineExceeded), ExitCode::Timeout),
+            (ClientError::Unreachable { address: "http://x".into(), detail: "why".into() }, ExitCode::Unreachable),
         ];
-        for (code, exit) in cases {
-            let error = status_error(tonic::Status::new(code, "why"));
-            assert_eq!((error.code, error.message.as_str()), (exit, "why"));
+        for (error, exit) in cases {
+            let error = refusal(error);
+            assert_eq!(error.code, exit);
+            assert!(error.message.contains("why"), "{}", error.message);
         }
     }
 }

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use atoll_client::{ClientError, SchedulerClient, UpdateCall};
+use atoll_client::{ApiErrorKind, ClientError, SchedulerClient, UpdateCall};
 use atoll_model::{JobKey, JobKeyPrefix, UpdateState};
 use atoll_proto::{enum_name, v1};
 use clap::Subcommand;
@@ -219,10 +219,10 @@ pub async fn run(command: UpdateCommand, target: &SchedulerTarget) -> CliResult 
 /// does not have (NOT_FOUND, 10), or something it will not do now (exit 4).
 fn refusal(e: ClientError) -> CliError {
     match e {
-        ClientError::Api { code: tonic::Code::InvalidArgument, message } => {
+        ClientError::Api { kind: ApiErrorKind::InvalidArgument, message } => {
             CliError::new(ExitCode::InvalidConfig, message)
         }
-        ClientError::Api { code: tonic::Code::FailedPrecondition | tonic::Code::ResourceExhausted, message } => {
+        ClientError::Api { kind: ApiErrorKind::FailedPrecondition | ApiErrorKind::ResourceExhausted, message } => {
             CliError::failed(message)
         }
         other => CliError::from(other),

@@ -1,10 +1,15 @@
 //! The typed client of the scheduler API, and the clusters file that maps cluster names to
 //! scheduler addresses.
 //!
-//! Invariant: callers see domain types and [`ClientError`]; gRPC stays inside this crate.
+//! Invariant: the transport stays inside this crate. Callers never see a channel, a status
+//! code or a stream: they get [`ClientError`] (with an [`ApiErrorKind`]), streams as
+//! [`LogChunks`] and [`RegistryWatch`], and answers as domain types where the model has them
+//! (jobs, keys, configs, quotas) and as the `atoll.v1` messages otherwise (task statuses,
+//! updates, plans, host modes), which are plain data.
 
 mod admin;
 mod clusters;
+mod logs;
 mod registry;
 mod updates;
 
@@ -17,7 +22,8 @@ use tonic::transport::{Channel, Endpoint};
 
 pub use admin::HostCall;
 pub use clusters::{Clusters, DEVCLUSTER_URL};
-pub use registry::{MemberEntry, RegistryReader, zookeeper, zookeeper_error, zookeeper_members};
+pub use logs::{LogChunks, LogRequest};
+pub use registry::{MemberEntry, RegistryReader, RegistryWatch, zookeeper, zookeeper_error, zookeeper_members};
 pub use updates::UpdateCall;
 
 /// Why a request to the scheduler failed.
@@ -26,13 +32,51 @@ pub enum ClientError {
     #[error("cannot reach the scheduler at {address}: {detail}; is it running? (`atoll dev` starts one)")]
     Unreachable { address: String, detail: String },
     #[error("{message}")]
-    Api { code: tonic::Code, message: String },
+    Api { kind: ApiErrorKind, message: String },
     #[error("the scheduler sent a malformed answer: {0}")]
     Malformed(String),
     #[error("clusters file {path}: {detail}")]
     ClustersFile { path: String, detail: String },
     #[error("unknown cluster '{name}'; known clusters: {known}. Add it to {path} or pass --scheduler URL")]
     UnknownCluster { name: String, known: String, path: String },
+}
+
+/// What kind of error the scheduler answered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// The job, task, update or host asked about does not exist.
+    NotFound,
+    /// The job to create exists already.
+    AlreadyExists,
+    /// The request itself is wrong: a field, a key, an instance.
+    InvalidArgument,
+    /// Not now: the job or host is not in the state the request needs.
+    FailedPrecondition,
+    /// Over a limit: the role's quota, a job's instance count.
+    ResourceExhausted,
+    /// The answer took too long.
+    DeadlineExceeded,
+    /// Anything else, a failure of the scheduler's own included.
+    Other,
+}
+
+impl ClientError {
+    /// The error a gRPC status from the scheduler at `address` stands for.
+    fn from_status(address: &str, status: &tonic::Status) -> ClientError {
+        use tonic::Code;
+        let message = status.message().to_owned();
+        let kind = match status.code() {
+            Code::Unavailable => return ClientError::Unreachable { address: address.to_owned(), detail: message },
+            Code::NotFound => ApiErrorKind::NotFound,
+            Code::AlreadyExists => ApiErrorKind::AlreadyExists,
+            Code::InvalidArgument => ApiErrorKind::InvalidArgument,
+            Code::FailedPrecondition => ApiErrorKind::FailedPrecondition,
+            Code::ResourceExhausted => ApiErrorKind::ResourceExhausted,
+            Code::DeadlineExceeded => ApiErrorKind::DeadlineExceeded,
+            _ => ApiErrorKind::Other,
+        };
+        ClientError::Api { kind, message }
+    }
 }
 
 /// A connection to one scheduler.
@@ -49,19 +93,9 @@ impl SchedulerClient {
     /// `address` is `http://HOST:PORT`, or `zk://ENSEMBLE/PATH` for a scheduler that announces
     /// itself as a ServerSet member at PATH in that ZooKeeper ensemble.
     pub async fn connect(address: &str) -> Result<SchedulerClient, ClientError> {
-        let resolved = resolve_scheduler(address).await?;
-        let address = resolved.as_str();
-        let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
-        let endpoint = Endpoint::from_shared(address.to_owned())
-            .map_err(|e| unreachable(format!("not a valid address ({e})")))?
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(30));
-        let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
-        Ok(SchedulerClient {
-            address: address.to_owned(),
-            inner: SchedulerServiceClient::new(channel.clone()),
-            channel,
-        })
+        let address = resolve_scheduler(address).await?;
+        let channel = connect_channel(&address, Some(CALL_TIMEOUT)).await?;
+        Ok(SchedulerClient { address, inner: SchedulerServiceClient::new(channel.clone()), channel })
     }
 
     pub fn address(&self) -> &str {
@@ -69,10 +103,7 @@ impl SchedulerClient {
     }
 
     fn api_error(&self, status: tonic::Status) -> ClientError {
-        if status.code() == tonic::Code::Unavailable {
-            return ClientError::Unreachable { address: self.address.clone(), detail: status.message().to_owned() };
-        }
-        ClientError::Api { code: status.code(), message: status.message().to_owned() }
+        ClientError::from_status(&self.address, &status)
     }
 
     /// Submits a job; returns the ids of its new tasks.
@@ -116,6 +147,22 @@ impl SchedulerClient {
         let config = response.into_inner().job.ok_or_else(|| ClientError::Malformed("no job in the answer".into()))?;
         JobSpec::try_from(&config).map_err(|e| ClientError::Malformed(e.to_string()))
     }
+}
+
+/// How long a call may take, streams of logs aside.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects to `http://HOST:PORT`, failing within 3 s if nothing answers; each call on the
+/// channel fails after `call_timeout`, if one is given.
+pub(crate) async fn connect_channel(address: &str, call_timeout: Option<Duration>) -> Result<Channel, ClientError> {
+    let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
+    let mut endpoint = Endpoint::from_shared(address.to_owned())
+        .map_err(|e| unreachable(format!("not a valid address ({e})")))?
+        .connect_timeout(Duration::from_secs(3));
+    if let Some(timeout) = call_timeout {
+        endpoint = endpoint.timeout(timeout);
+    }
+    endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))
 }
 
 /// Turns a scheduler address into `http://HOST:PORT`: as given, or for `zk://ENSEMBLE/PATH`

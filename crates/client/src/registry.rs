@@ -2,12 +2,10 @@
 //! ZooKeeper (read through `atoll-zookeeper`, which owns every ZooKeeper session), and a watch
 //! on the embedded registry.
 
-use std::time::Duration;
-
 use atoll_announce::{MEMBER_PREFIX, Member};
 use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
 use atoll_zookeeper::{Resolver, ZooKeeperError};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::ClientError;
 
@@ -27,19 +25,12 @@ pub struct RegistryReader {
 
 impl RegistryReader {
     pub async fn connect(address: &str) -> Result<RegistryReader, ClientError> {
-        let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
-        let endpoint = Endpoint::from_shared(address.to_owned())
-            .map_err(|e| unreachable(format!("not a valid address ({e})")))?
-            .connect_timeout(Duration::from_secs(3));
-        let channel = endpoint.connect().await.map_err(|e| unreachable(e.to_string()))?;
+        let channel = crate::connect_channel(address, None).await?;
         Ok(RegistryReader { address: address.to_owned(), inner: RegistryServiceClient::new(channel) })
     }
 
     fn error(&self, status: tonic::Status) -> ClientError {
-        if status.code() == tonic::Code::Unavailable {
-            return ClientError::Unreachable { address: self.address.clone(), detail: status.message().to_owned() };
-        }
-        ClientError::Api { code: status.code(), message: status.message().to_owned() }
+        ClientError::from_status(&self.address, &status)
     }
 
     /// The `member_*` children of `path`, in name order; none if the path does not exist.
@@ -67,9 +58,23 @@ impl RegistryReader {
     }
 
     /// Every change at or under `path` from now on.
-    pub async fn watch(&self, path: &str) -> Result<tonic::Streaming<v1::WatchEvent>, ClientError> {
+    pub async fn watch(&self, path: &str) -> Result<RegistryWatch, ClientError> {
         let response = self.inner.clone().watch(v1::WatchRequest { path: path.to_owned() }).await;
-        response.map(tonic::Response::into_inner).map_err(|s| self.error(s))
+        let events = response.map_err(|s| self.error(s))?.into_inner();
+        Ok(RegistryWatch { address: self.address.clone(), events })
+    }
+}
+
+/// The changes under a watched path, as they happen.
+pub struct RegistryWatch {
+    address: String,
+    events: tonic::Streaming<v1::WatchEvent>,
+}
+
+impl RegistryWatch {
+    /// The next change, or `None` if the scheduler ended the watch.
+    pub async fn next(&mut self) -> Result<Option<v1::WatchEvent>, ClientError> {
+        self.events.message().await.map_err(|status| ClientError::from_status(&self.address, &status))
     }
 }
 
@@ -88,5 +93,5 @@ pub async fn zookeeper(ensemble: &str) -> Result<Resolver, ClientError> {
 
 /// A ZooKeeper read that failed.
 pub fn zookeeper_error(e: ZooKeeperError) -> ClientError {
-    ClientError::Api { code: tonic::Code::Unknown, message: e.to_string() }
+    ClientError::Api { kind: crate::ApiErrorKind::Other, message: e.to_string() }
 }

@@ -7,14 +7,17 @@
 //! The session is opened, and the member's persistent parents made, when the executor starts,
 //! so that the member takes a single write once the task's processes start: STARTING if the
 //! task has a health check, ALIVE if not; it turns ALIVE once the task is healthy. The session
-//! is kept alive every second; if it expires the member is created again under a new session (and so a new
-//! sequence number), and a member someone deleted is back within a second. Withdrawing deletes
-//! the member and closes the session; the executor does that before a kill sequence starts.
+//! is kept alive every second; if it expires the member is created again under a new session
+//! (and so a new sequence number), after a wait that backs off with jitter while the registry
+//! stays away (so a host's executors do not return in step), and a member someone deleted is
+//! back within a second. Withdrawing deletes the member and closes the session; the executor
+//! does that before a kill sequence starts.
 
 use std::time::Duration;
 
 use atoll_announce::{Member, MemberStatus, member_for, serverset_path};
 use atoll_sandbox::{LaunchFile, RegistryTarget};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -24,6 +27,9 @@ mod backend;
 
 /// How often the session is kept alive and the member checked.
 const TICK: Duration = Duration::from_secs(1);
+/// The first wait before a new session after one was lost, and the longest.
+const RETRY_MIN: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(8);
 
 enum Control {
     /// The member's status; the first one announces it.
@@ -86,22 +92,40 @@ async fn announce(
     member: Member,
     mut commands: mpsc::UnboundedReceiver<Control>,
 ) {
-    let mut member = Pending { member, announced: false };
+    let mut member = Pending { member, announced: false, created: false };
+    let mut delays = retry_delays();
     loop {
         match session(&target, &prefix, &mut member, &mut commands).await {
             SessionEnd::Withdrawn => return,
             SessionEnd::Lost => {
+                // A session that got as far as the member was a success: start over.
+                if std::mem::take(&mut member.created) {
+                    delays = retry_delays();
+                }
                 tracing::info!(%prefix, "registry session lost; announcing again");
-                tokio::time::sleep(TICK).await;
+                tokio::time::sleep(delays.next().expect("retry delays never run out")).await;
             }
         }
     }
 }
 
-/// The member, and whether the executor has asked for it to be announced yet.
+/// The waits before a new session: from [`RETRY_MIN`], doubling up to [`RETRY_MAX`], each
+/// lengthened by a random part of up to itself.
+fn retry_delays() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_min_delay(RETRY_MIN)
+        .with_max_delay(RETRY_MAX)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// The member, whether the executor has asked for it to be announced yet, and whether this
+/// session created it.
 struct Pending {
     member: Member,
     announced: bool,
+    created: bool,
 }
 
 /// One registry session: prepare, wait for the word to announce (once), announce, keep alive,
@@ -116,12 +140,12 @@ async fn session(
         Ok(backend) => backend,
         Err(Lost(why)) => {
             tracing::warn!(%prefix, "cannot open a registry session: {why}");
-            return lost_or_withdrawn(commands);
+            return lost_or_withdrawn(commands, pending);
         }
     };
     if let Err(Lost(why)) = backend.prepare(prefix).await {
         tracing::warn!(%prefix, "cannot create the ServerSet's parents: {why}");
-        return lost_or_withdrawn(commands);
+        return lost_or_withdrawn(commands, pending);
     }
     let mut tick = tokio::time::interval(TICK);
     while !pending.announced {
@@ -149,9 +173,10 @@ async fn session(
         Ok(node) => node,
         Err(Lost(why)) => {
             tracing::warn!(%prefix, "cannot announce: {why}");
-            return lost_or_withdrawn(commands);
+            return lost_or_withdrawn(commands, pending);
         }
     };
+    pending.created = true;
     let write_ms = began.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(%node, status = ?member.status, write_ms, "announced");
     loop {
@@ -189,14 +214,68 @@ async fn session(
     }
 }
 
-/// After a failed attempt: stop if a withdrawal is waiting, else try again.
-fn lost_or_withdrawn(commands: &mut mpsc::UnboundedReceiver<Control>) -> SessionEnd {
-    match commands.try_recv() {
-        Ok(Control::Withdraw(done)) => {
-            let _ = done.send(());
-            SessionEnd::Withdrawn
+/// After a failed attempt: stop if a withdrawal is waiting, else try again, with the newest
+/// status asked for (a status change that came meanwhile is kept, not dropped).
+fn lost_or_withdrawn(commands: &mut mpsc::UnboundedReceiver<Control>, pending: &mut Pending) -> SessionEnd {
+    loop {
+        match commands.try_recv() {
+            Ok(Control::Withdraw(done)) => {
+                let _ = done.send(());
+                return SessionEnd::Withdrawn;
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => return SessionEnd::Withdrawn,
+            Ok(Control::Status(status)) => {
+                pending.member = pending.member.with_status(status);
+                pending.announced = true;
+            }
+            Err(mpsc::error::TryRecvError::Empty) => return SessionEnd::Lost,
         }
-        Err(mpsc::error::TryRecvError::Disconnected) => SessionEnd::Withdrawn,
-        Ok(Control::Status(_)) | Err(mpsc::error::TryRecvError::Empty) => SessionEnd::Lost,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atoll_announce::Endpoint;
+
+    fn pending() -> Pending {
+        let endpoint = Endpoint { host: "host".into(), port: 31000 };
+        let member = Member {
+            service_endpoint: endpoint,
+            additional_endpoints: Default::default(),
+            status: MemberStatus::Starting,
+            shard: Some(0),
+        };
+        Pending { member, announced: false, created: false }
+    }
+
+    #[test]
+    fn a_status_asked_for_during_a_failed_attempt_is_kept_for_the_next() {
+        let (control, mut commands) = mpsc::unbounded_channel();
+        control.send(Control::Status(MemberStatus::Starting)).unwrap();
+        control.send(Control::Status(MemberStatus::Alive)).unwrap();
+        let mut pending = pending();
+        assert!(matches!(lost_or_withdrawn(&mut commands, &mut pending), SessionEnd::Lost));
+        assert_eq!(pending.member.status, MemberStatus::Alive, "the newest status");
+        assert!(pending.announced, "asked to announce");
+    }
+
+    #[test]
+    fn a_withdrawal_during_a_failed_attempt_ends_the_announcement() {
+        let (control, mut commands) = mpsc::unbounded_channel();
+        let (done, withdrawn) = oneshot::channel();
+        control.send(Control::Withdraw(done)).unwrap();
+        assert!(matches!(lost_or_withdrawn(&mut commands, &mut pending()), SessionEnd::Withdrawn));
+        assert!(withdrawn.blocking_recv().is_ok(), "the withdrawal is answered");
+        drop(control);
+        assert!(matches!(lost_or_withdrawn(&mut commands, &mut pending()), SessionEnd::Withdrawn), "nobody left");
+    }
+
+    #[test]
+    fn retry_waits_grow_with_jitter_and_stop_growing() {
+        let waits: Vec<Duration> = retry_delays().take(12).collect();
+        assert!(waits[0] >= RETRY_MIN && waits[0] <= RETRY_MIN * 2, "{waits:?}");
+        assert!(waits.iter().all(|w| *w <= RETRY_MAX * 2), "{waits:?}");
+        assert!(waits[11] >= RETRY_MAX, "reaches the longest wait: {waits:?}");
     }
 }

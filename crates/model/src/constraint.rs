@@ -188,37 +188,11 @@ fn not_a_value(word: &str, list: &str, negated: bool) -> String {
         let reason = if negated { "cannot be negated" } else { "must start the rule, with nothing before it" };
         return format!("the operator '{word}' {reason}; {literal}");
     }
-    let hint = match nearest_operator(word) {
+    let hint = match crate::suggest::nearest(word, OPERATORS.iter().map(|(operator, _)| *operator)) {
         Some(operator) => format!("did you mean '{operator}'?"),
         None => format!("the operators are {}", OPERATORS.iter().map(|(_, form)| *form).collect::<Vec<_>>().join(", ")),
     };
     format!("unknown constraint operator '{word}'; {hint} ({literal})")
-}
-
-/// The operator nearest to `word`, if it is close enough to be a likely typo.
-fn nearest_operator(word: &str) -> Option<&'static str> {
-    let threshold = (word.chars().count() / 3).max(1);
-    OPERATORS
-        .iter()
-        .map(|(operator, _)| (edit_distance(word, operator), *operator))
-        .filter(|(distance, _)| *distance <= threshold)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, operator)| operator)
-}
-
-/// Levenshtein distance between `a` and `b`, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, a_char) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, b_char) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(a_char != *b_char);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 impl fmt::Display for Constraint {

@@ -11,6 +11,7 @@ pub mod constraint;
 pub mod instances;
 pub mod job;
 pub mod key;
+pub mod suggest;
 pub mod task;
 pub mod template;
 pub mod update;

@@ -7,16 +7,16 @@ use atoll_proto::v1::admin_service_server::{AdminService, AdminServiceServer};
 use atoll_state::HostMaintenance;
 use tonic::{Request, Response, Status};
 
-use crate::core::Scheduler;
+use crate::core::ControlPlane;
 use crate::scheduler_api::{core_status, wire_status};
 
 pub(crate) struct AdminApi {
-    scheduler: Scheduler,
+    control_plane: ControlPlane,
 }
 
 /// The service, ready to serve.
-pub(crate) fn service(scheduler: Scheduler) -> AdminServiceServer<AdminApi> {
-    AdminServiceServer::new(AdminApi { scheduler })
+pub(crate) fn service(control_plane: ControlPlane) -> AdminServiceServer<AdminApi> {
+    AdminServiceServer::new(AdminApi { control_plane })
 }
 
 impl AdminApi {
@@ -30,12 +30,10 @@ impl AdminApi {
             return Err(Status::invalid_argument("no hosts given; name at least one host"));
         }
         let hosts = self
-            .scheduler
+            .control_plane
             .mutate(|state, now| Ok(state.set_maintenance(&request.hosts, mode, now)))
             .map_err(core_status)?;
         tracing::info!(hosts = ?request.hosts, mode = mode.name(), "maintenance set");
-        // Drained tasks are rescheduled when they end; placing them soon helps.
-        self.scheduler.want_placement();
         Ok(Response::new(hosts_response(hosts)))
     }
 
@@ -44,7 +42,7 @@ impl AdminApi {
         let prefix: JobKeyPrefix = format!("{cluster}/{role}")
             .parse()
             .map_err(|e: atoll_model::JobKeyError| Status::invalid_argument(e.to_string()))?;
-        let ours = &self.scheduler.config().state.cluster;
+        let ours = &self.control_plane.config().state.cluster;
         if prefix.cluster != *ours {
             return Err(Status::invalid_argument(format!(
                 "quota of cluster '{}' asked of the scheduler of cluster '{ours}'",
@@ -83,13 +81,13 @@ impl AdminService for AdminApi {
 
     async fn host_status(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
         let hosts = request.into_inner().hosts;
-        Ok(Response::new(hosts_response(self.scheduler.read(|state| state.maintenance(&hosts)))))
+        Ok(Response::new(hosts_response(self.control_plane.read(|state| state.maintenance(&hosts)))))
     }
 
     async fn get_quota(&self, request: Request<v1::GetQuotaRequest>) -> Result<Response<v1::GetQuotaResponse>, Status> {
         let request = request.into_inner();
         let role = self.role(&request.cluster, &request.role)?;
-        let usage = self.scheduler.read(|state| state.quota(&role));
+        let usage = self.control_plane.read(|state| state.quota(&role));
         Ok(Response::new(v1::GetQuotaResponse {
             quota: usage.quota.as_ref().map(v1::ResourceAggregate::from),
             production: Some((&usage.production).into()),
@@ -103,12 +101,7 @@ impl AdminService for AdminApi {
         let role = self.role(&request.cluster, &request.role)?;
         let wire = request.quota.ok_or_else(|| Status::invalid_argument("invalid quota: missing"))?;
         let quota = ResourceAggregate::try_from(&wire).map_err(wire_status)?;
-        self.scheduler
-            .mutate(|state, _| {
-                state.set_quota(&role, quota);
-                Ok(((), Vec::new()))
-            })
-            .map_err(core_status)?;
+        self.control_plane.mutate(|state, _| Ok(((), state.set_quota(&role, quota)))).map_err(core_status)?;
         tracing::info!(%role, cpu = quota.cores(), ram_mb = quota.ram_mb, disk_mb = quota.disk_mb, "quota set");
         Ok(Response::new(v1::SetQuotaResponse {}))
     }

@@ -6,21 +6,21 @@ use std::pin::Pin;
 use atoll_model::{AgentId, AgentResources, Attributes, TaskId, TaskState};
 use atoll_proto::task_state;
 use atoll_proto::v1::{self, agent_service_server::AgentService};
-use atoll_state::{Registration, StatusReport};
+use atoll_state::{Outcome, Registration, StatusReport};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::core::Scheduler;
+use crate::core::ControlPlane;
 use crate::scheduler_api::{core_status, wire_status};
 
 pub(crate) struct AgentApi {
-    scheduler: Scheduler,
+    control_plane: ControlPlane,
 }
 
 impl AgentApi {
-    pub(crate) fn new(scheduler: Scheduler) -> AgentApi {
-        AgentApi { scheduler }
+    pub(crate) fn new(control_plane: ControlPlane) -> AgentApi {
+        AgentApi { control_plane }
     }
 }
 
@@ -81,12 +81,13 @@ impl AgentService for AgentApi {
             tasks,
         };
         tracing::info!(agent = %id, resources = %registration.resources, "agent registered");
-        self.scheduler.open_link(&id, log_endpoint);
-        self.scheduler.mutate(|state, now| Ok(((), state.register_agent(registration, now)))).map_err(core_status)?;
-        self.scheduler.want_placement();
+        self.control_plane.open_link(&id, log_endpoint);
+        self.control_plane
+            .mutate(|state, now| Ok(((), state.register_agent(registration, now))))
+            .map_err(core_status)?;
         Ok(Response::new(v1::RegisterResponse {
-            heartbeat_interval_ms: self.scheduler.config().heartbeat_interval_ms,
-            cluster: self.scheduler.config().state.cluster.clone(),
+            heartbeat_interval_ms: self.control_plane.config().heartbeat_interval_ms,
+            cluster: self.control_plane.config().state.cluster.clone(),
         }))
     }
 
@@ -95,8 +96,10 @@ impl AgentService for AgentApi {
         request: Request<v1::HeartbeatRequest>,
     ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         let id = agent_id(&request.into_inner().agent_id)?;
-        let registered =
-            self.scheduler.mutate(|state, now| Ok((state.heartbeat(&id, now), Vec::new()))).map_err(core_status)?;
+        let registered = self
+            .control_plane
+            .mutate(|state, now| Ok((state.heartbeat(&id, now), Outcome::default())))
+            .map_err(core_status)?;
         Ok(Response::new(v1::HeartbeatResponse { registered }))
     }
 
@@ -104,7 +107,7 @@ impl AgentService for AgentApi {
 
     async fn commands(&self, request: Request<v1::CommandsRequest>) -> Result<Response<CommandStream>, Status> {
         let id = agent_id(&request.into_inner().agent_id)?;
-        let receiver = self.scheduler.take_link(&id).ok_or_else(|| {
+        let receiver = self.control_plane.take_link(&id).ok_or_else(|| {
             Status::failed_precondition(format!("agent {id} must register before opening its command stream"))
         })?;
         let stream = tokio_stream::StreamExt::map(UnboundedReceiverStream::new(receiver), Ok);
@@ -125,13 +128,9 @@ impl AgentService for AgentApi {
             sandbox: (!request.sandbox.is_empty()).then_some(request.sandbox),
         };
         tracing::info!(%task, agent = %id, state = %report.state, "status update");
-        let terminal = report.state.is_terminal();
-        self.scheduler
+        self.control_plane
             .mutate(|state, now| Ok(((), state.update_status(&id, &task, report, now))))
             .map_err(core_status)?;
-        if terminal {
-            self.scheduler.want_placement();
-        }
         Ok(Response::new(v1::UpdateTaskStatusResponse {}))
     }
 }

@@ -1,4 +1,4 @@
-//! The scheduler core: one lock around the cluster state, a store that every change is
+//! The control plane's core: one lock around the cluster state, a store that every change is
 //! committed to before anyone hears of it, the links to connected agents, and the placement
 //! and housekeeping loops.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use atoll_model::AgentId;
 use atoll_proto::v1;
-use atoll_state::{ClusterState, Effect, StateError};
+use atoll_state::{ClusterState, Effect, Outcome, StateError};
 use atoll_storage::{Store, StoreError};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -17,7 +17,7 @@ use crate::{Clock, ServerConfig};
 
 /// A shared handle to the running scheduler.
 #[derive(Clone)]
-pub struct Scheduler {
+pub struct ControlPlane {
     inner: Arc<Inner>,
 }
 
@@ -59,12 +59,16 @@ impl Loops {
     }
 }
 
-impl Scheduler {
+impl ControlPlane {
     /// Restores the state from `store` and returns a scheduler ready to serve.
-    pub fn start(config: ServerConfig, store: Box<dyn Store>, clock: Arc<dyn Clock>) -> Result<Scheduler, StoreError> {
+    pub fn start(
+        config: ServerConfig,
+        store: Box<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<ControlPlane, StoreError> {
         let durable = store.load()?;
         let state = ClusterState::restore(config.state.clone(), durable, clock.now_ms());
-        Ok(Scheduler {
+        Ok(ControlPlane {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::new(state),
@@ -97,18 +101,18 @@ impl Scheduler {
         f(&self.lock_state())
     }
 
-    /// Changes the state with `f`, makes the change durable, then tells agents what to do.
-    /// If the store fails, the state is reloaded from it and the change is lost as a whole.
+    /// Changes the state with `f`, makes the outcome's changes durable, then tells agents what
+    /// to do and wakes placement if the outcome wants a round. If the store fails, the state is
+    /// reloaded from it and the change is lost as a whole; a refusal changes nothing.
     pub fn mutate<T>(
         &self,
-        f: impl FnOnce(&mut ClusterState, u64) -> Result<(T, Vec<Effect>), StateError>,
+        f: impl FnOnce(&mut ClusterState, u64) -> Result<(T, Outcome), StateError>,
     ) -> Result<T, CoreError> {
         let now = self.now_ms();
         let mut state = self.lock_state();
-        let outcome = f(&mut state, now);
-        let changes = state.take_changes();
-        if !changes.is_empty()
-            && let Err(e) = self.inner.store.commit(&changes)
+        let (value, outcome) = f(&mut state, now)?;
+        if !outcome.changes.is_empty()
+            && let Err(e) = self.inner.store.commit(&outcome.changes)
         {
             tracing::error!(error = %e, "commit failed; reloading state from the store");
             match self.inner.store.load() {
@@ -117,10 +121,12 @@ impl Scheduler {
             }
             return Err(CoreError::Storage(e));
         }
-        let (value, effects) = outcome?;
         // Still under the state lock, so agents get commands in the order the state made them.
-        self.dispatch(effects);
+        self.dispatch(outcome.effects);
         drop(state);
+        if outcome.placement_wanted {
+            self.inner.placement_wanted.notify_one();
+        }
         Ok(value)
     }
 
@@ -166,39 +172,31 @@ impl Scheduler {
         self.lock_links().get_mut(agent).and_then(|link| link.receiver.take())
     }
 
-    /// Asks the placement loop to run soon.
-    pub fn want_placement(&self) {
-        self.inner.placement_wanted.notify_one();
-    }
-
     /// Starts the placement loop (on demand, and at least every second) and the housekeeping
     /// loop (timeouts, backoffs, pruning).
     pub fn spawn_loops(&self) -> Loops {
         let placement = {
-            let scheduler = self.clone();
+            let control_plane = self.clone();
             tokio::spawn(async move {
                 loop {
                     let _ =
-                        tokio::time::timeout(Duration::from_secs(1), scheduler.inner.placement_wanted.notified()).await;
-                    if let Err(e) = scheduler.mutate(|state, now| Ok(((), state.schedule(now)))) {
+                        tokio::time::timeout(Duration::from_secs(1), control_plane.inner.placement_wanted.notified())
+                            .await;
+                    if let Err(e) = control_plane.mutate(|state, now| Ok(((), state.placement_round(now)))) {
                         tracing::error!(error = %e, "placement round failed");
                     }
                 }
             })
         };
         let housekeeping = {
-            let scheduler = self.clone();
+            let control_plane = self.clone();
             let period = Duration::from_millis(self.inner.config.housekeeping_interval_ms.max(10));
             tokio::spawn(async move {
                 let mut interval = tokio::time::interval(period);
                 loop {
                     interval.tick().await;
-                    match scheduler.mutate(|state, now| Ok(((), state.tick(now)))) {
-                        Ok(()) => {}
-                        Err(e) => tracing::error!(error = %e, "housekeeping failed"),
-                    }
-                    if scheduler.read(ClusterState::has_new_pending_tasks) {
-                        scheduler.want_placement();
+                    if let Err(e) = control_plane.mutate(|state, now| Ok(((), state.tick(now)))) {
+                        tracing::error!(error = %e, "housekeeping failed");
                     }
                 }
             })

@@ -3,10 +3,11 @@
 //! housekeeping loops.
 //!
 //! Invariants:
-//! - Every change is durable before the call that caused it returns: [`core::Scheduler`]
+//! - Every change is durable before the call that caused it returns: [`core::ControlPlane`]
 //!   commits the state machine's changes to the store, and only then answers or tells agents.
 //! - If a commit fails, the in-memory state is reloaded from the store, so memory never runs
-//!   ahead of disk; the caller gets UNAVAILABLE and nothing is half-written.
+//!   ahead of disk; the caller gets INTERNAL with the store's error, and nothing is
+//!   half-written.
 //! - Protobuf types stop at the service modules; the core speaks the domain model.
 
 mod admin_api;
@@ -33,7 +34,7 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 pub use clock::{Clock, SystemClock};
-pub use core::Scheduler;
+pub use core::ControlPlane;
 pub use self_announce::{DEFAULT_SCHEDULER_PATH, announce_scheduler};
 
 /// How long a stopping scheduler waits for its clients to finish.
@@ -64,22 +65,22 @@ impl ServerConfig {
     }
 }
 
-/// Opens the store in `data_dir`, restores the state and serves on `listener` until
-/// `shutdown` resolves.
-pub async fn run(
-    config: ServerConfig,
-    data_dir: &Path,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServerError> {
+/// Opens the sled store in `data_dir` (raising an older schema to the current one) and
+/// restores the control plane from it. Also returns the schema the directory was upgraded
+/// from, if it was, for the operator to hear of.
+pub fn open(config: ServerConfig, data_dir: &Path) -> Result<(ControlPlane, Option<u64>), ServerError> {
     let store = SledStore::open(data_dir)?;
-    let scheduler = Scheduler::start(config, Box::new(store), Arc::new(SystemClock))?;
-    serve(scheduler, listener, shutdown).await
+    let upgraded_from = store.upgraded_from();
+    if let Some(older) = upgraded_from {
+        let current = atoll_storage::SCHEMA_VERSION;
+        tracing::info!(data_dir = %data_dir.display(), from = older, to = current, "data directory upgraded");
+    }
+    Ok((ControlPlane::start(config, Box::new(store), Arc::new(SystemClock))?, upgraded_from))
 }
 
-/// Serves `scheduler` on `listener` until `shutdown` resolves.
+/// Serves `control_plane` on `listener` until `shutdown` resolves.
 pub async fn serve(
-    scheduler: Scheduler,
+    control_plane: ControlPlane,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
@@ -94,7 +95,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the descriptor sets are generated at build time and valid");
-    let loops = scheduler.spawn_loops();
+    let loops = control_plane.spawn_loops();
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
@@ -103,12 +104,12 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(SchedulerServiceServer::new(scheduler_api::SchedulerApi::new(scheduler.clone())))
-        .add_service(AgentServiceServer::new(agent_api::AgentApi::new(scheduler.clone())))
+        .add_service(SchedulerServiceServer::new(scheduler_api::SchedulerApi::new(control_plane.clone())))
+        .add_service(AgentServiceServer::new(agent_api::AgentApi::new(control_plane.clone())))
         .add_service(RegistryServiceServer::new(registry))
-        .add_service(admin_api::service(scheduler.clone()))
-        .add_service(logs_api::service(scheduler.clone()))
-        .add_service(updates_api::service(scheduler.clone()))
+        .add_service(admin_api::service(control_plane.clone()))
+        .add_service(logs_api::service(control_plane.clone()))
+        .add_service(updates_api::service(control_plane.clone()))
         // Nagle's algorithm off: a reply written in more than one piece would otherwise wait
         // for the client's delayed acknowledgement (40 ms on Linux).
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown);

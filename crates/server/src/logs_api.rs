@@ -19,19 +19,19 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::Endpoint;
 use tonic::{Request, Response, Status};
 
-use crate::core::Scheduler;
+use crate::core::ControlPlane;
 use crate::scheduler_api::wire_status;
 
 /// How long the scheduler waits to connect to an agent's log server.
 const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub(crate) struct LogsApi {
-    scheduler: Scheduler,
+    control_plane: ControlPlane,
 }
 
 /// The service, ready to add to the scheduler's server.
-pub(crate) fn service(scheduler: Scheduler) -> LogServiceServer<LogsApi> {
-    LogServiceServer::new(LogsApi { scheduler })
+pub(crate) fn service(control_plane: ControlPlane) -> LogServiceServer<LogsApi> {
+    LogServiceServer::new(LogsApi { control_plane })
 }
 
 /// Where to reach the log server of an agent that registered from `peer` and reported
@@ -89,8 +89,8 @@ impl LogService for LogsApi {
     async fn task_logs(&self, request: Request<v1::TaskLogsRequest>) -> Result<Response<ChunkStream>, Status> {
         let request = request.into_inner();
         let job = job_key(request.job.as_ref()).map_err(wire_status)?;
-        let (task, agent) = self.scheduler.read(|state| placed_task(state, &job, request.instance))?;
-        let endpoint = self.scheduler.log_endpoint(&agent).ok_or_else(|| {
+        let (task, agent) = self.control_plane.read(|state| placed_task(state, &job, request.instance))?;
+        let endpoint = self.control_plane.log_endpoint(&agent).ok_or_else(|| {
             Status::unavailable(format!(
                 "agent {agent}, which ran task {task}, is not connected to the scheduler, so its logs cannot be read now"
             ))

@@ -9,15 +9,15 @@ use atoll_proto::{WireError, job_key, ports_to_wire};
 use atoll_state::{ClusterState, PendingReason, StateError};
 use tonic::{Request, Response, Status};
 
-use crate::core::{CoreError, Scheduler};
+use crate::core::{ControlPlane, CoreError};
 
 pub(crate) struct SchedulerApi {
-    scheduler: Scheduler,
+    control_plane: ControlPlane,
 }
 
 impl SchedulerApi {
-    pub(crate) fn new(scheduler: Scheduler) -> SchedulerApi {
-        SchedulerApi { scheduler }
+    pub(crate) fn new(control_plane: ControlPlane) -> SchedulerApi {
+        SchedulerApi { control_plane }
     }
 }
 
@@ -100,10 +100,8 @@ impl SchedulerService for SchedulerApi {
         let config = request.into_inner().job.ok_or_else(|| Status::invalid_argument("invalid job: missing"))?;
         let spec = JobSpec::try_from(&config).map_err(wire_status)?;
         let key = spec.key.clone();
-        let ids =
-            self.scheduler.mutate(|state, now| Ok((state.create_job(spec, now)?, Vec::new()))).map_err(core_status)?;
+        let ids = self.control_plane.mutate(|state, now| state.create_job(spec, now)).map_err(core_status)?;
         tracing::info!(job = %key, instances = ids.len(), "job created");
-        self.scheduler.want_placement();
         Ok(Response::new(v1::CreateJobResponse { task_ids: ids.into_iter().map(|id| id.0).collect() }))
     }
 
@@ -116,9 +114,8 @@ impl SchedulerService for SchedulerApi {
         let instances: Option<BTreeSet<u32>> =
             if request.kill_all { None } else { Some(request.instances.into_iter().collect()) };
         let killed =
-            self.scheduler.mutate(|state, now| state.kill(&key, instances.as_ref(), now)).map_err(core_status)?;
+            self.control_plane.mutate(|state, now| state.kill(&key, instances.as_ref(), now)).map_err(core_status)?;
         tracing::info!(job = %key, tasks = killed.len(), "kill requested");
-        self.scheduler.want_placement();
         Ok(Response::new(v1::KillTasksResponse { task_ids: killed.into_iter().map(|id| id.0).collect() }))
     }
 
@@ -130,7 +127,7 @@ impl SchedulerService for SchedulerApi {
         }
         let prefix: JobKeyPrefix =
             text.parse().map_err(|e: atoll_model::JobKeyError| Status::invalid_argument(e.to_string()))?;
-        let jobs = self.scheduler.read(|state| state.list_jobs(&prefix));
+        let jobs = self.control_plane.read(|state| state.list_jobs(&prefix));
         Ok(Response::new(v1::ListJobsResponse {
             jobs: jobs
                 .into_iter()
@@ -150,7 +147,7 @@ impl SchedulerService for SchedulerApi {
     async fn get_tasks(&self, request: Request<v1::GetTasksRequest>) -> Result<Response<v1::GetTasksResponse>, Status> {
         let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
-        let tasks = self.scheduler.read(|state| {
+        let tasks = self.control_plane.read(|state| {
             if !state.knows_job(&key) {
                 return Err(Status::not_found(StateError::JobNotFound(Box::new(key.clone())).to_string()));
             }
@@ -165,7 +162,7 @@ impl SchedulerService for SchedulerApi {
     ) -> Result<Response<v1::GetJobConfigResponse>, Status> {
         let key = job_key(request.into_inner().job.as_ref()).map_err(wire_status)?;
         let job = self
-            .scheduler
+            .control_plane
             .read(|state| state.job(&key).map(v1::JobConfig::from))
             .ok_or_else(|| Status::not_found(StateError::JobNotFound(Box::new(key.clone())).to_string()))?;
         Ok(Response::new(v1::GetJobConfigResponse { job: Some(job) }))
@@ -180,7 +177,7 @@ impl SchedulerService for SchedulerApi {
         let instances: Option<BTreeSet<u32>> =
             if request.instances.is_empty() { None } else { Some(request.instances.into_iter().collect()) };
         let restarted = self
-            .scheduler
+            .control_plane
             .mutate(|state, now| state.restart(&key, instances.as_ref(), request.batch_size, now))
             .map_err(core_status)?;
         tracing::info!(job = %key, instances = restarted.len(), batch_size = request.batch_size, "restart started");
@@ -198,14 +195,14 @@ impl SchedulerService for SchedulerApi {
         let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let (first, ids) = self
-            .scheduler
+            .control_plane
             .mutate(|state, now| {
                 let first = state.job(&key).map_or(0, |job| job.instances);
-                Ok(((first, state.add_instances(&key, request.instance, request.count, now)?), Vec::new()))
+                let (ids, outcome) = state.add_instances(&key, request.instance, request.count, now)?;
+                Ok(((first, ids), outcome))
             })
             .map_err(core_status)?;
         tracing::info!(job = %key, added = ids.len(), "instances added");
-        self.scheduler.want_placement();
         Ok(Response::new(v1::AddInstancesResponse {
             instances: (first..).take(ids.len()).collect(),
             task_ids: ids.into_iter().map(|id| id.0).collect(),

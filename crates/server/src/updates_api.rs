@@ -11,16 +11,16 @@ use atoll_proto::{job_key, update_state};
 use atoll_state::{InstanceChange, JobUpdate, Progress, StateError, UpdateAction, UpdatePlan, UpdateStart};
 use tonic::{Request, Response, Status};
 
-use crate::core::Scheduler;
+use crate::core::ControlPlane;
 use crate::scheduler_api::{core_status, pending_to_wire, wire_status};
 
 pub(crate) struct UpdateApi {
-    scheduler: Scheduler,
+    control_plane: ControlPlane,
 }
 
 /// The service, ready to serve.
-pub(crate) fn service(scheduler: Scheduler) -> UpdateServiceServer<UpdateApi> {
-    UpdateServiceServer::new(UpdateApi { scheduler })
+pub(crate) fn service(control_plane: ControlPlane) -> UpdateServiceServer<UpdateApi> {
+    UpdateServiceServer::new(UpdateApi { control_plane })
 }
 
 /// The proposed job and the instances a request names (None: all).
@@ -39,16 +39,15 @@ impl UpdateApi {
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let (id, state) = self
-            .scheduler
+            .control_plane
             .mutate(|state, now| {
                 let id = state.active_update(&key).map(|u| u.id);
                 let message = (!request.message.is_empty()).then_some(request.message.as_str());
-                let (after, effects) = state.act_on_update(&key, action, message, now)?;
-                Ok(((id.unwrap_or_default(), after), effects))
+                let (after, outcome) = state.act_on_update(&key, action, message, now)?;
+                Ok(((id.unwrap_or_default(), after), outcome))
             })
             .map_err(core_status)?;
         tracing::info!(job = %key, update = id, ?action, state = state.name(), "update action");
-        self.scheduler.want_placement();
         Ok(Response::new(v1::JobUpdateActionResponse { update_id: id, state: v1::JobUpdateState::from(state) as i32 }))
     }
 }
@@ -64,10 +63,9 @@ impl UpdateService for UpdateApi {
         let key = spec.key.clone();
         let message = (!request.message.is_empty()).then_some(request.message);
         let started = self
-            .scheduler
+            .control_plane
             .mutate(|state, now| state.start_update(spec, scope.as_ref(), message, now))
             .map_err(core_status)?;
-        self.scheduler.want_placement();
         Ok(Response::new(match started {
             UpdateStart::Unchanged => {
                 v1::StartJobUpdateResponse { unchanged: true, update_id: 0, instances: Vec::new() }
@@ -120,7 +118,7 @@ impl UpdateService for UpdateApi {
     ) -> Result<Response<v1::GetJobUpdateResponse>, Status> {
         let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
-        let update = self.scheduler.read(|state| {
+        let update = self.control_plane.read(|state| {
             let found = match request.update_id {
                 Some(id) => state.job_update(id).filter(|u| u.job == key),
                 None => state.latest_update(&key),
@@ -155,7 +153,7 @@ impl UpdateService for UpdateApi {
             .map(|raw| update_state(*raw))
             .collect::<Result<BTreeSet<_>, _>>()
             .map_err(wire_status)?;
-        let updates = self.scheduler.read(|state| {
+        let updates = self.control_plane.read(|state| {
             state
                 .list_updates(&prefix, request.name.as_deref())
                 .into_iter()
@@ -170,7 +168,7 @@ impl UpdateService for UpdateApi {
         let request = request.into_inner();
         let (spec, scope) = proposal(request.job.as_ref(), &request.instances)?;
         let changes =
-            self.scheduler.read(|state| state.diff(&spec, scope.as_ref())).map_err(|e| core_status(e.into()))?;
+            self.control_plane.read(|state| state.diff(&spec, scope.as_ref())).map_err(|e| core_status(e.into()))?;
         Ok(Response::new(v1::DiffJobResponse {
             proposed_config: ConfigId::of(&spec.config).to_string(),
             instances: changes.iter().map(change_to_wire).collect(),
@@ -185,11 +183,11 @@ impl UpdateService for UpdateApi {
         let request = request.into_inner();
         let (spec, scope) = proposal(request.job.as_ref(), &request.instances)?;
         let key = spec.key.clone();
-        let now = self.scheduler.now_ms();
+        let now = self.control_plane.now_ms();
         // The dry run works on a copy, taken under the state lock and run outside it, so that
         // planning holds up no report or placement.
         let (copy, changes) = self
-            .scheduler
+            .control_plane
             .read(|state| Ok::<_, StateError>((state.clone(), state.diff(&spec, scope.as_ref())?)))
             .map_err(|e| core_status(e.into()))?;
         let plan = tokio::task::spawn_blocking(move || copy.into_plan(spec, scope.as_ref(), now))

@@ -1,5 +1,5 @@
 //! The invariants checked after every step, on a shadow of the scheduler's tasks kept from the
-//! changes it hands the store (`take_changes`), so each check costs what the step changed:
+//! changes each outcome hands the store, so each check costs what the step changed:
 //!
 //! - every recorded transition is legal ([`TaskState::can_transition_to`]), histories only
 //!   grow, a task starts in INIT, and only ended tasks are pruned;

@@ -1,12 +1,12 @@
-//! The simulation loop: the scheduler side as the server runs it (placement rounds on demand,
-//! housekeeping every interval, one state-machine call per message, the changes taken as the
-//! store would take them), the network to and from the agents, and the run's bookkeeping; the
-//! agents' side is in `agents`.
+//! The simulation loop: the scheduler side as the server runs it (one state-machine call per
+//! message, its outcome's changes kept as the store keeps them, a placement round when the
+//! outcome wants one and at least every second, housekeeping every interval), the network to
+//! and from the agents, and the run's bookkeeping; the agents' side is in `agents`.
 
 use std::collections::BTreeMap;
 
 use atoll_model::{AgentId, ConfigId, JobKey, JobSpec, MaintenanceMode, TaskId};
-use atoll_state::{ClusterState, Effect};
+use atoll_state::{ClusterState, Effect, Outcome, StoreImage};
 
 use crate::agent::{Behaviour, Behaviours, FakeAgent, Input};
 use crate::faults::Fault;
@@ -57,10 +57,13 @@ pub struct Sim {
     behaviours: Behaviours,
     pub(crate) jobs: BTreeMap<JobKey, JobRecord>,
     pub(crate) checker: Checker,
+    /// What the store holds: every outcome's changes, applied in order.
+    stored: StoreImage,
     physical: Physical,
     trace: Trace,
     stats: Stats,
-    placement_wanted: bool,
+    /// A placement round is on the agenda.
+    placement_pending: bool,
     /// When the next regular placement round is due, as the server runs one at least every
     /// [`PLACEMENT_EVERY_MS`] (tasks that stay unplaceable, preemption delays).
     next_regular_placement_ms: u64,
@@ -87,10 +90,11 @@ impl Sim {
             behaviours: Behaviours::default(),
             jobs: BTreeMap::new(),
             checker: Checker::default(),
+            stored: StoreImage::default(),
             physical: Physical::default(),
             trace: Trace::default(),
             stats: Stats::default(),
-            placement_wanted: false,
+            placement_pending: false,
             next_regular_placement_ms: PLACEMENT_EVERY_MS,
             quiet_ms: 0,
             now_ms: 0,
@@ -163,6 +167,10 @@ impl Sim {
             let problem = match views::converged(self) {
                 Ok(()) => {
                     self.stats.converged_at_ms = Some(self.now_ms);
+                    if self.stored.durable() != self.state.durable() {
+                        let detail = "a change to the scheduler's durable state never reached the store".to_owned();
+                        return Err(self.violation("store holds the state", detail));
+                    }
                     return Ok(self.now_ms);
                 }
                 Err(problem) => problem,
@@ -227,49 +235,51 @@ impl Sim {
     fn step(&mut self, event: Event) -> Result<(), Violation> {
         let now = self.now_ms;
         let tick = matches!(event, Event::Tick);
-        match event {
+        let outcome = match event {
             Event::Tick => {
                 self.mark("tick", None, None, 0);
-                let effects = self.state.tick(now);
-                self.route(effects);
-                if self.state.has_new_pending_tasks() || now >= self.next_regular_placement_ms {
+                if now >= self.next_regular_placement_ms {
                     self.want_placement();
                 }
                 self.agenda.push(now + self.config.housekeeping_ms, Event::Tick);
+                self.state.tick(now)
             }
             Event::Place => {
-                self.placement_wanted = false;
+                self.placement_pending = false;
                 self.next_regular_placement_ms = now + PLACEMENT_EVERY_MS;
-                let effects = self.state.schedule(now);
-                self.mark("place", None, None, effects.len() as u64);
-                self.route(effects);
+                let outcome = self.state.placement_round(now);
+                self.mark("place", None, None, outcome.effects.len() as u64);
+                outcome
             }
             Event::ToScheduler { agent, message } => self.at_scheduler(agent, message),
-            Event::ToAgent { agent, input } => self.at_agent(agent, input),
-            Event::Fault(fault) => self.fault(fault),
+            Event::ToAgent { agent, input } => {
+                self.at_agent(agent, input);
+                Outcome::default()
+            }
+            Event::Fault(fault) => {
+                self.fault(fault);
+                Outcome::default()
+            }
             Event::Submit(job) => {
                 self.mark("submit", None, None, u64::from(job.instances));
                 let key = job.key.clone();
-                if let Err(e) = self.state.create_job(*job, now) {
-                    return Err(self.violation("job creation", format!("{key} was refused: {e}")));
+                match self.state.create_job(*job, now) {
+                    Ok((_, outcome)) => outcome,
+                    Err(e) => return Err(self.violation("job creation", format!("{key} was refused: {e}"))),
                 }
-                self.want_placement();
             }
             Event::Update(spec) => {
                 self.mark("update", None, None, u64::from(spec.instances));
                 let key = spec.key.clone();
                 match self.state.start_update(*spec, None, None, now) {
-                    Ok((_, effects)) => self.route(effects),
+                    Ok((_, outcome)) => outcome,
                     Err(e) => return Err(self.violation("update start", format!("{key} was refused: {e}"))),
                 }
-                self.want_placement();
             }
             Event::Drain(agent) => {
                 self.mark("drain", Some(agent), None, 0);
                 let host = self.agents[agent].spec.id.0.clone();
-                let (_, effects) = self.state.set_maintenance(&[host], MaintenanceMode::Draining, now);
-                self.route(effects);
-                self.want_placement();
+                self.state.set_maintenance(&[host], MaintenanceMode::Draining, now).1
             }
             Event::Kill(job) => {
                 self.mark("kill job", None, None, 0);
@@ -277,21 +287,32 @@ impl Sim {
                     record.killed_at_ms = Some(now);
                 }
                 match self.state.kill(&job, None, now) {
-                    Ok((_, effects)) => self.route(effects),
+                    Ok((_, outcome)) => outcome,
                     Err(e) => return Err(self.violation("job kill", format!("{job} could not be killed: {e}"))),
                 }
             }
             Event::KillDeadline(job) => {
                 self.mark("kill deadline", None, None, 0);
                 views::check_killed(self, &job).map_err(|detail| self.violation("killed jobs stop", detail))?;
+                Outcome::default()
             }
-        }
-        let changes = self.state.take_changes();
-        self.checker.apply(&changes).map_err(|detail| self.violation("scheduler books", detail))?;
+        };
+        self.carry_out(outcome)?;
         if tick {
             self.check_agents()?;
         }
         Ok(())
+    }
+
+    /// Does what the server does with an outcome: keeps its changes (and checks them), sends
+    /// its effects to the agents, and runs a placement round soon if it wants one.
+    fn carry_out(&mut self, outcome: Outcome) -> Result<(), Violation> {
+        self.route(outcome.effects);
+        if outcome.placement_wanted {
+            self.want_placement();
+        }
+        self.stored.apply(&outcome.changes);
+        self.checker.apply(&outcome.changes).map_err(|detail| self.violation("scheduler books", detail))
     }
 
     /// The per-tick check of what the agents really run (see [`views::check_physical`]).
@@ -307,13 +328,13 @@ impl Sim {
     }
 
     fn want_placement(&mut self) {
-        if !self.placement_wanted {
-            self.placement_wanted = true;
+        if !self.placement_pending {
+            self.placement_pending = true;
             self.agenda.push(self.now_ms, Event::Place);
         }
     }
 
-    fn at_scheduler(&mut self, agent: usize, message: Up) {
+    fn at_scheduler(&mut self, agent: usize, message: Up) -> Outcome {
         let now = self.now_ms;
         let id = self.agents[agent].spec.id.clone();
         match message {
@@ -321,26 +342,23 @@ impl Sim {
                 self.mark("register", Some(agent), None, session);
                 self.stats.registrations += 1;
                 let reported = registration.tasks.iter().map(|(id, r)| (id.clone(), r.state)).collect();
-                let effects = self.state.register_agent(registration, now);
+                let outcome = self.state.register_agent(registration, now);
                 self.link_session[agent] = session;
                 self.send_down(agent, Down::Registered { session, reported });
-                self.route(effects);
-                self.want_placement();
+                outcome
             }
             Up::Heartbeat { session } => {
                 let registered = self.state.heartbeat(&id, now);
                 self.mark("heartbeat", Some(agent), None, u64::from(registered));
                 self.send_down(agent, Down::Heartbeat { session, registered });
+                Outcome::default()
             }
             Up::Status { session, task, report } => {
                 self.mark("status", Some(agent), Some(&task), report.state as u64);
                 let state = report.state;
-                let effects = self.state.update_status(&id, &task, report, now);
+                let outcome = self.state.update_status(&id, &task, report, now);
                 self.send_down(agent, Down::StatusAcknowledged { session, task, state });
-                self.route(effects);
-                if state.is_terminal() {
-                    self.want_placement();
-                }
+                outcome
             }
         }
     }

@@ -153,7 +153,6 @@ fn main() {
     for i in 0..AGENTS {
         drop(state.register_agent(registration(i), t0));
     }
-    drop(state.take_changes());
     let (base, base_allocs) = live();
     println!("state with {AGENTS} agents and no jobs: {base} bytes live in {base_allocs} allocations");
 
@@ -170,22 +169,19 @@ fn main() {
     };
 
     for n in 0..JOBS {
-        state.create_job(web_job(n), t0 + 1_000).expect("create job");
-        drop(state.take_changes());
+        drop(state.create_job(web_job(n), t0 + 1_000).expect("create job"));
     }
     stage("PENDING", &state);
 
     let started = Instant::now();
-    let effects = state.schedule(t0 + 2_000);
+    let outcome = state.placement_round(t0 + 2_000);
     let placing = started.elapsed();
-    drop(effects);
-    drop(state.take_changes());
+    drop(outcome);
     assert_eq!(count(&state, TaskState::Assigned), tasks, "every task is placed");
     stage("ASSIGNED", &state);
 
     report_all(&mut state, TaskState::Starting, "Executor started", t0 + 3_000);
     report_all(&mut state, TaskState::Running, "running", t0 + 30_000);
-    drop(state.take_changes());
     assert_eq!(count(&state, TaskState::Running), tasks, "every task runs");
     assert_eq!(state.illegal_transitions(), 0);
     stage("RUNNING", &state);

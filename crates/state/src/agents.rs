@@ -8,7 +8,7 @@ use atoll_model::{AgentId, AgentResources, Attributes, JobKey, TaskId, TaskState
 use atoll_placement::{AgentSnapshot, ClusterSnapshot, Usage};
 
 use crate::lifecycle::{StatusReport, is_being_killed};
-use crate::{AgentRecord, ClusterState, Effect};
+use crate::{AgentRecord, ClusterState, Effect, Outcome};
 
 /// An agent's registration.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,8 +25,8 @@ pub struct Registration {
 impl ClusterState {
     /// Registers (or re-registers) an agent and reconciles what it runs with what the scheduler
     /// believes: unknown tasks are killed, ASSIGNED tasks it lacks are launched again, and
-    /// running tasks it lacks are LOST (and rescheduled).
-    pub fn register_agent(&mut self, registration: Registration, now_ms: u64) -> Vec<Effect> {
+    /// running tasks it lacks are LOST (and rescheduled). Its capacity wants a placement round.
+    pub fn register_agent(&mut self, registration: Registration, now_ms: u64) -> Outcome {
         let id = registration.id.clone();
         self.agents.insert(
             id.clone(),
@@ -41,7 +41,7 @@ impl ClusterState {
         let mut effects = Vec::new();
         let reported: BTreeMap<TaskId, StatusReport> = registration.tasks.into_iter().collect();
         for (task_id, report) in &reported {
-            effects.extend(self.update_status(&id, task_id, report.clone(), now_ms));
+            effects.extend(self.apply_status(&id, task_id, report.clone(), now_ms));
         }
         let expected: Vec<(TaskId, TaskState)> = self
             .tasks
@@ -63,7 +63,8 @@ impl ClusterState {
                 _ => effects.extend(self.transition(&task_id, TaskState::Lost, "Agent no longer has the task", now_ms)),
             }
         }
-        effects
+        self.placement_wanted = true;
+        self.outcome(effects)
     }
 
     /// Records a heartbeat. Returns false if the agent is unknown (it must register again).

@@ -5,7 +5,7 @@ use atoll_model::job::MAX_INSTANCES_PER_JOB;
 use atoll_model::{JobKey, TaskId};
 
 use crate::lifecycle::Lineage;
-use crate::{ClusterState, StateError};
+use crate::{ClusterState, Outcome, StateError};
 
 impl ClusterState {
     /// Adds `count` instances to `job`, each a PENDING task with the config of `instance`'s
@@ -16,7 +16,7 @@ impl ClusterState {
         instance: u32,
         count: u32,
         now_ms: u64,
-    ) -> Result<Vec<TaskId>, StateError> {
+    ) -> Result<(Vec<TaskId>, Outcome), StateError> {
         let mut spec = self.jobs.get(job).cloned().ok_or_else(|| StateError::JobNotFound(Box::new(job.clone())))?;
         if instance >= spec.instances {
             let job = Box::new(job.clone());
@@ -46,8 +46,7 @@ impl ClusterState {
         spec.instances += count;
         let ids =
             (first..spec.instances).map(|new| self.add_task(job, &template, new, Lineage::first(), now_ms)).collect();
-        self.dirty_jobs.insert(job.clone());
         self.jobs.insert(job.clone(), spec);
-        Ok(ids)
+        Ok((ids, self.outcome(Vec::new())))
     }
 }

@@ -6,8 +6,11 @@
 //!   clock, does I/O or draws random numbers. Task ids come from a persisted sequence number.
 //! - Tasks only move along Aurora's legal transitions ([`TaskState::can_transition_to`]);
 //!   an illegal report is ignored and counted, never applied.
-//! - Every change to a job or task is recorded in [`Changes`]; the server makes those durable
-//!   (and only then answers the caller) by taking them with [`ClusterState::take_changes`].
+//! - One output per event: every method that changes the state returns an [`Outcome`] with
+//!   what agents must do, every change to store ([`Changes`]), and whether a placement round is
+//!   wanted. Durable records live in `Tracked` maps, which note every key changed, so nothing
+//!   can change without being stored; the server makes the changes durable before it answers
+//!   or tells an agent, and the simulator checks them.
 //! - Every task carries its own config version ([`ConfigVersion`]); placement, launch and
 //!   rescheduling read it, never the job's current config. Versions are interned by content, so
 //!   tasks of one config share one copy, and a version no task or update refers to is dropped.
@@ -19,6 +22,7 @@
 //! [`TaskState::can_transition_to`]: atoll_model::TaskState::can_transition_to
 
 mod agents;
+mod durable;
 mod instances;
 mod lifecycle;
 mod maintenance;
@@ -27,6 +31,7 @@ mod queries;
 mod quota;
 mod restart;
 mod rounds;
+mod tracked;
 mod updates;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,9 +43,12 @@ use atoll_model::{
 };
 use atoll_placement::Policy;
 
+use crate::tracked::Tracked;
+
 pub use agents::Registration;
 pub use atoll_model::{MaintenanceMode, ResourceAggregate};
 pub use atoll_placement::{PendingReason, VetoCount};
+pub use durable::{Changes, Durable, StoreImage};
 pub use lifecycle::StatusReport;
 pub use maintenance::HostMaintenance;
 pub use queries::JobSummary;
@@ -115,64 +123,15 @@ pub enum Effect {
     Kill { agent: AgentId, task: TaskId },
 }
 
-/// Changes not yet made durable.
+/// What one event did: what agents must be told, what the store must keep, and whether a
+/// placement round is wanted (a task became PENDING, capacity was freed or added, a host's
+/// maintenance changed).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Changes {
-    pub jobs_put: Vec<JobSpec>,
-    pub jobs_deleted: Vec<JobKey>,
-    /// Config versions first referred to since the last commit.
-    pub configs_put: Vec<ConfigVersion>,
-    /// Config versions nothing refers to any more.
-    pub configs_deleted: Vec<ConfigId>,
-    pub tasks_put: Vec<ScheduledTask>,
-    pub tasks_deleted: Vec<TaskId>,
-    pub next_task_seq: u64,
-    /// Hosts (by hostname) whose maintenance mode changed to something other than NONE.
-    pub hosts_put: Vec<(String, MaintenanceMode)>,
-    /// Hosts back to NONE.
-    pub hosts_deleted: Vec<String>,
-    pub quotas_put: Vec<(String, ResourceAggregate)>,
-    pub restarts_put: Vec<RestartPlan>,
-    pub restarts_deleted: Vec<JobKey>,
-    pub updates_put: Vec<JobUpdate>,
-    pub updates_deleted: Vec<u64>,
-    pub next_update_id: u64,
-}
-
-impl Changes {
-    pub fn is_empty(&self) -> bool {
-        self.jobs_put.is_empty()
-            && self.jobs_deleted.is_empty()
-            && self.configs_put.is_empty()
-            && self.configs_deleted.is_empty()
-            && self.tasks_put.is_empty()
-            && self.tasks_deleted.is_empty()
-            && self.hosts_put.is_empty()
-            && self.hosts_deleted.is_empty()
-            && self.quotas_put.is_empty()
-            && self.restarts_put.is_empty()
-            && self.restarts_deleted.is_empty()
-            && self.updates_put.is_empty()
-            && self.updates_deleted.is_empty()
-    }
-}
-
-/// What a store gives back on start.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Durable {
-    pub jobs: Vec<JobSpec>,
-    /// Every stored config version; tasks refer to theirs already.
-    pub configs: Vec<ConfigVersion>,
-    pub tasks: Vec<ScheduledTask>,
-    pub next_task_seq: u64,
-    /// Hosts in a maintenance mode other than NONE, by hostname.
-    pub host_modes: Vec<(String, MaintenanceMode)>,
-    /// Production quota per role.
-    pub quotas: Vec<(String, ResourceAggregate)>,
-    pub restarts: Vec<RestartPlan>,
-    /// Updates in progress and the finished ones kept.
-    pub updates: Vec<JobUpdate>,
-    pub next_update_id: u64,
+#[must_use = "the changes must be stored and the effects carried out"]
+pub struct Outcome {
+    pub effects: Vec<Effect>,
+    pub changes: Changes,
+    pub placement_wanted: bool,
 }
 
 /// A request the state machine refuses.
@@ -222,40 +181,32 @@ pub enum StateError {
 #[derive(Clone, Debug)]
 pub struct ClusterState {
     config: StateConfig,
-    jobs: BTreeMap<JobKey, JobSpec>,
+    jobs: Tracked<JobKey, JobSpec>,
     /// Every config version a task or an update refers to, by id: one shared copy each.
-    configs: BTreeMap<ConfigId, ConfigVersion>,
-    tasks: BTreeMap<TaskId, ScheduledTask>,
+    configs: Tracked<ConfigId, ConfigVersion>,
+    tasks: Tracked<TaskId, ScheduledTask>,
     agents: BTreeMap<AgentId, AgentRecord>,
     /// Why each PENDING task was not placed in the last round it took part in; tasks of a job
     /// that failed alike share one reason.
     pending_reasons: BTreeMap<TaskId, Arc<PendingReason>>,
     /// Maintenance modes other than NONE, by hostname; durable, so kept while an agent is away.
-    host_modes: BTreeMap<String, MaintenanceMode>,
+    host_modes: Tracked<String, MaintenanceMode>,
     /// Production quota per role; a role without one is not limited.
-    quotas: BTreeMap<String, ResourceAggregate>,
+    quotas: Tracked<String, ResourceAggregate>,
     /// Restarts in progress, one per job at most.
-    restarts: BTreeMap<JobKey, RestartPlan>,
+    restarts: Tracked<JobKey, RestartPlan>,
     /// Updates in progress and the finished ones kept, by id.
-    updates: BTreeMap<u64, JobUpdate>,
+    updates: Tracked<u64, JobUpdate>,
     /// The update in progress of each job being updated.
     active_updates: BTreeMap<JobKey, u64>,
     next_update_id: u64,
     next_task_seq: u64,
     illegal_transitions: u64,
-    /// A task has become PENDING since the last placement round.
-    new_pending: bool,
-    dirty_jobs: BTreeSet<JobKey>,
-    dirty_configs: BTreeSet<ConfigId>,
-    deleted_configs: BTreeSet<ConfigId>,
+    /// A placement round is wanted: since the last outcome a task became PENDING, or capacity
+    /// was freed or added.
+    placement_wanted: bool,
     /// A task or update was dropped since configs were last collected: some may be unused.
     configs_released: bool,
-    dirty_tasks: BTreeSet<TaskId>,
-    deleted_tasks: BTreeSet<TaskId>,
-    dirty_hosts: BTreeSet<String>,
-    dirty_quotas: BTreeSet<String>,
-    dirty_restarts: BTreeSet<JobKey>,
-    dirty_updates: BTreeSet<u64>,
 }
 
 impl ClusterState {
@@ -267,42 +218,35 @@ impl ClusterState {
     /// Rebuilds the state from what a store kept. Every agent that an active task points at is
     /// known again, as last seen at `now_ms`, so it is declared lost if it never comes back.
     pub fn restore(config: StateConfig, durable: Durable, now_ms: u64) -> ClusterState {
+        // Tasks hold their versions already; the stored copies are the same, shared.
+        let mut configs: BTreeMap<ConfigId, ConfigVersion> = durable.configs.into_iter().map(|c| (c.id(), c)).collect();
+        for task in &durable.tasks {
+            configs.entry(task.config.id()).or_insert_with(|| task.config.clone());
+        }
         let mut state = ClusterState {
             config,
-            jobs: durable.jobs.into_iter().map(|j| (j.key.clone(), j)).collect(),
-            configs: durable.configs.into_iter().map(|c| (c.id(), c)).collect(),
-            tasks: durable.tasks.into_iter().map(|t| (t.id.clone(), t)).collect(),
+            jobs: Tracked::stored(durable.jobs.into_iter().map(|j| (j.key.clone(), j))),
+            configs: Tracked::stored(configs),
+            tasks: Tracked::stored(durable.tasks.into_iter().map(|t| (t.id.clone(), t))),
             agents: BTreeMap::new(),
             pending_reasons: BTreeMap::new(),
-            host_modes: durable.host_modes.into_iter().collect(),
-            quotas: durable.quotas.into_iter().collect(),
-            restarts: durable.restarts.into_iter().map(|r| (r.job.clone(), r)).collect(),
+            host_modes: Tracked::stored(durable.host_modes),
+            quotas: Tracked::stored(durable.quotas),
+            restarts: Tracked::stored(durable.restarts.into_iter().map(|r| (r.job.clone(), r))),
             active_updates: durable
                 .updates
                 .iter()
                 .filter(|u| !u.state.is_terminal())
                 .map(|u| (u.job.clone(), u.id))
                 .collect(),
-            updates: durable.updates.into_iter().map(|u| (u.id, u)).collect(),
+            updates: Tracked::stored(durable.updates.into_iter().map(|u| (u.id, u))),
             next_update_id: durable.next_update_id,
             next_task_seq: durable.next_task_seq,
             illegal_transitions: 0,
             // Whatever was pending when the scheduler stopped wants a round now.
-            new_pending: true,
-            dirty_jobs: BTreeSet::new(),
-            dirty_configs: BTreeSet::new(),
-            deleted_configs: BTreeSet::new(),
+            placement_wanted: true,
             configs_released: false,
-            dirty_tasks: BTreeSet::new(),
-            deleted_tasks: BTreeSet::new(),
-            dirty_hosts: BTreeSet::new(),
-            dirty_quotas: BTreeSet::new(),
-            dirty_restarts: BTreeSet::new(),
-            dirty_updates: BTreeSet::new(),
         };
-        for task in state.tasks.values() {
-            state.configs.entry(task.config.id()).or_insert_with(|| task.config.clone());
-        }
         for task in state.tasks.values().filter(|t| t.state.is_on_agent()) {
             if let Some(a) = &task.assignment {
                 state.agents.entry(a.agent.clone()).or_insert_with(|| AgentRecord {
@@ -321,35 +265,36 @@ impl ClusterState {
         &self.config
     }
 
-    /// Takes every change made since the last call, for the store to make durable.
-    pub fn take_changes(&mut self) -> Changes {
-        let jobs_put: Vec<JobSpec> = self.dirty_jobs.iter().filter_map(|k| self.jobs.get(k).cloned()).collect();
-        let jobs_deleted: Vec<JobKey> =
-            self.dirty_jobs.iter().filter(|k| !self.jobs.contains_key(*k)).cloned().collect();
-        let tasks_put: Vec<ScheduledTask> =
-            self.dirty_tasks.iter().filter_map(|id| self.tasks.get(id).cloned()).collect();
-        let tasks_deleted: Vec<TaskId> = self.deleted_tasks.iter().cloned().collect();
-        let configs_put = self.dirty_configs.iter().filter_map(|id| self.configs.get(id).cloned()).collect();
-        let configs_deleted = self.deleted_configs.iter().copied().collect();
-        let (hosts_put, hosts_deleted) = {
-            let modes = |host: &String| self.host_modes.get(host).map(|mode| (host.clone(), *mode));
-            (self.dirty_hosts.iter().filter_map(modes).collect(), unset(&self.dirty_hosts, &self.host_modes))
-        };
-        let quotas_put =
-            self.dirty_quotas.iter().filter_map(|role| self.quotas.get(role).map(|q| (role.clone(), *q))).collect();
-        let restarts_put = self.dirty_restarts.iter().filter_map(|job| self.restarts.get(job).cloned()).collect();
-        let restarts_deleted = unset(&self.dirty_restarts, &self.restarts);
-        let updates_put = self.dirty_updates.iter().filter_map(|id| self.updates.get(id).cloned()).collect();
-        let updates_deleted = unset(&self.dirty_updates, &self.updates);
-        self.dirty_jobs.clear();
-        self.dirty_configs.clear();
-        self.deleted_configs.clear();
-        self.dirty_tasks.clear();
-        self.deleted_tasks.clear();
-        self.dirty_hosts.clear();
-        self.dirty_quotas.clear();
-        self.dirty_restarts.clear();
-        self.dirty_updates.clear();
+    /// The outcome of the event just handled: `effects`, and every change since the last
+    /// outcome.
+    pub(crate) fn outcome(&mut self, effects: Vec<Effect>) -> Outcome {
+        Outcome { effects, changes: self.take_changes(), placement_wanted: std::mem::take(&mut self.placement_wanted) }
+    }
+
+    /// Everything durable, as a store that was handed every outcome's changes holds it.
+    pub fn durable(&self) -> Durable {
+        Durable {
+            jobs: self.jobs.values().cloned().collect(),
+            configs: self.configs.values().cloned().collect(),
+            tasks: self.tasks.values().cloned().collect(),
+            next_task_seq: self.next_task_seq,
+            host_modes: self.host_modes.iter().map(|(host, mode)| (host.clone(), *mode)).collect(),
+            quotas: self.quotas.iter().map(|(role, quota)| (role.clone(), *quota)).collect(),
+            restarts: self.restarts.values().cloned().collect(),
+            updates: self.updates.values().cloned().collect(),
+            next_update_id: self.next_update_id,
+        }
+    }
+
+    /// Takes every change made since the last outcome.
+    fn take_changes(&mut self) -> Changes {
+        let (jobs_put, jobs_deleted) = self.jobs.take_changes().values();
+        let (configs_put, configs_deleted) = self.configs.take_changes().values();
+        let (tasks_put, tasks_deleted) = self.tasks.take_changes().values();
+        let hosts = self.host_modes.take_changes();
+        let quotas = self.quotas.take_changes();
+        let (restarts_put, restarts_deleted) = self.restarts.take_changes().values();
+        let (updates_put, updates_deleted) = self.updates.take_changes().values();
         Changes {
             jobs_put,
             jobs_deleted,
@@ -358,9 +303,9 @@ impl ClusterState {
             tasks_put,
             tasks_deleted,
             next_task_seq: self.next_task_seq,
-            hosts_put,
-            hosts_deleted,
-            quotas_put,
+            hosts_put: hosts.put,
+            hosts_deleted: hosts.deleted,
+            quotas_put: quotas.put,
             restarts_put,
             restarts_deleted,
             updates_put,
@@ -377,8 +322,6 @@ impl ClusterState {
         }
         let version = ConfigVersion::stored(id, config);
         self.configs.insert(id, version.clone());
-        self.dirty_configs.insert(id);
-        self.deleted_configs.remove(&id);
         version
     }
 
@@ -398,9 +341,6 @@ impl ClusterState {
         let unused: Vec<ConfigId> = self.configs.keys().filter(|id| !used.contains(id)).copied().collect();
         for id in unused {
             self.configs.remove(&id);
-            if !self.dirty_configs.remove(&id) {
-                self.deleted_configs.insert(id);
-            }
         }
     }
 
@@ -408,11 +348,6 @@ impl ClusterState {
     pub fn illegal_transitions(&self) -> u64 {
         self.illegal_transitions
     }
-}
-
-/// The keys among `dirty` that `map` no longer holds.
-fn unset<K: Ord + Clone, V>(dirty: &BTreeSet<K>, map: &BTreeMap<K, V>) -> Vec<K> {
-    dirty.iter().filter(|k| !map.contains_key(*k)).cloned().collect()
 }
 
 #[cfg(test)]

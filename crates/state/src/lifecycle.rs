@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 
 use atoll_model::{AgentId, ConfigVersion, JobKey, JobSpec, ScheduledTask, TaskEvent, TaskId, TaskState};
 
-use crate::{ClusterState, Effect, StateError};
+use crate::{ClusterState, Effect, Outcome, StateError};
 
 impl ClusterState {
     /// Accepts a new job and creates its instances as PENDING tasks.
-    pub fn create_job(&mut self, spec: JobSpec, now_ms: u64) -> Result<Vec<TaskId>, StateError> {
+    pub fn create_job(&mut self, spec: JobSpec, now_ms: u64) -> Result<(Vec<TaskId>, Outcome), StateError> {
         if spec.key.cluster != self.config.cluster {
             return Err(StateError::WrongCluster { job: Box::new(spec.key), cluster: self.config.cluster.clone() });
         }
@@ -26,9 +26,8 @@ impl ClusterState {
         let ids = (0..spec.instances)
             .map(|instance| self.add_task(&spec.key, &version, instance, Lineage::first(), now_ms))
             .collect();
-        self.dirty_jobs.insert(spec.key.clone());
         self.jobs.insert(spec.key.clone(), spec);
-        Ok(ids)
+        Ok((ids, self.outcome(Vec::new())))
     }
 
     /// Creates a task of config `version` for one instance of `job`: PENDING, or THROTTLED
@@ -74,8 +73,7 @@ impl ClusterState {
             ],
         };
         self.tasks.insert(id.clone(), task);
-        self.dirty_tasks.insert(id.clone());
-        self.new_pending |= state == TaskState::Pending;
+        self.placement_wanted |= state == TaskState::Pending;
         id
     }
 
@@ -86,11 +84,11 @@ impl ClusterState {
         job: &JobKey,
         instances: Option<&BTreeSet<u32>>,
         now_ms: u64,
-    ) -> Result<(Vec<TaskId>, Vec<Effect>), StateError> {
+    ) -> Result<(Vec<TaskId>, Outcome), StateError> {
         let has_tasks = self.tasks.values().any(|t| t.job == *job);
         let Some(spec) = self.jobs.get(job) else {
             return if has_tasks {
-                Ok((Vec::new(), Vec::new()))
+                Ok((Vec::new(), self.outcome(Vec::new())))
             } else {
                 Err(StateError::JobNotFound(Box::new(job.clone())))
             };
@@ -131,16 +129,19 @@ impl ClusterState {
         }
         if instances.is_none() {
             self.jobs.remove(job);
-            self.dirty_jobs.insert(job.clone());
-            if self.restarts.remove(job).is_some() {
-                self.dirty_restarts.insert(job.clone());
-            }
+            self.restarts.remove(job);
         }
-        Ok((targets, effects))
+        Ok((targets, self.outcome(effects)))
     }
 
     /// Applies a status report from `agent` about one of its tasks.
-    pub fn update_status(
+    pub fn update_status(&mut self, agent: &AgentId, task_id: &TaskId, report: StatusReport, now_ms: u64) -> Outcome {
+        let effects = self.apply_status(agent, task_id, report, now_ms);
+        self.outcome(effects)
+    }
+
+    /// [`update_status`](ClusterState::update_status) within a larger event.
+    pub(crate) fn apply_status(
         &mut self,
         agent: &AgentId,
         task_id: &TaskId,
@@ -164,14 +165,16 @@ impl ClusterState {
             };
         }
         let (current, stale_kill) = (task.state, is_being_killed(task.state) && !report.state.is_terminal());
-        if let Some(task) = self.tasks.get_mut(task_id) {
-            if report.sandbox.is_some() && task.sandbox != report.sandbox {
+        let new_sandbox = report.sandbox.is_some() && task.sandbox != report.sandbox;
+        let new_exit_code = report.exit_code.is_some() && task.exit_code != report.exit_code;
+        if (new_sandbox || new_exit_code)
+            && let Some(task) = self.tasks.get_mut(task_id)
+        {
+            if new_sandbox {
                 task.sandbox = report.sandbox;
-                self.dirty_tasks.insert(task_id.clone());
             }
-            if report.exit_code.is_some() && task.exit_code != report.exit_code {
+            if new_exit_code {
                 task.exit_code = report.exit_code;
-                self.dirty_tasks.insert(task_id.clone());
             }
         }
         if stale_kill {
@@ -194,17 +197,17 @@ impl ClusterState {
     /// Moves a task to `next` if Aurora allows it, recording the event and acting on it:
     /// killing what must stop, rescheduling what must run again.
     pub(crate) fn transition(&mut self, id: &TaskId, next: TaskState, message: &str, now_ms: u64) -> Vec<Effect> {
-        let Some(task) = self.tasks.get_mut(id) else { return Vec::new() };
-        let previous = task.state;
+        let Some(previous) = self.tasks.get(id).map(|t| t.state) else { return Vec::new() };
         if !previous.can_transition_to(next) {
             self.illegal_transitions += 1;
             return Vec::new();
         }
+        // A task leaving an agent frees room there; a task becoming PENDING wants a place.
+        self.placement_wanted |= next == TaskState::Pending || (previous.is_on_agent() && !next.is_on_agent());
+        self.pending_reasons.remove(id);
+        let Some(task) = self.tasks.get_mut(id) else { return Vec::new() };
         task.state = next;
         task.events.push(TaskEvent { at_ms: now_ms, state: next, message: message.to_owned() });
-        self.dirty_tasks.insert(id.clone());
-        self.new_pending |= next == TaskState::Pending;
-        self.pending_reasons.remove(id);
         let task = task.clone();
         let mut effects = Vec::new();
         if is_being_killed(next)

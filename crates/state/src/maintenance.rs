@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use atoll_model::{MaintenanceMode, TaskId, TaskState};
 
-use crate::{ClusterState, Effect};
+use crate::{ClusterState, Effect, Outcome};
 
 /// A host's maintenance mode, as `atoll host status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl ClusterState {
         hosts: &[String],
         mode: MaintenanceMode,
         now_ms: u64,
-    ) -> (Vec<HostMaintenance>, Vec<Effect>) {
+    ) -> (Vec<HostMaintenance>, Outcome) {
         let mode = if mode == MaintenanceMode::Drained { MaintenanceMode::Draining } else { mode };
         let mut effects = Vec::new();
         for host in hosts {
@@ -42,13 +42,15 @@ impl ClusterState {
             }
             if current != mode {
                 self.put_host_mode(&hostname, mode);
+                // Where placement may go, and what it prefers, has changed.
+                self.placement_wanted = true;
             }
             if mode == MaintenanceMode::Draining {
                 effects.extend(self.drain(&hostname, now_ms));
             }
         }
         self.finish_draining();
-        (self.maintenance(hosts), effects)
+        (self.maintenance(hosts), self.outcome(effects))
     }
 
     /// The maintenance mode of each of `hosts`, or of every known host when `hosts` is empty.
@@ -77,11 +79,10 @@ impl ClusterState {
 
     fn put_host_mode(&mut self, hostname: &str, mode: MaintenanceMode) {
         if mode == MaintenanceMode::None {
-            self.host_modes.remove(hostname);
+            self.host_modes.remove(&hostname.to_owned());
         } else {
             self.host_modes.insert(hostname.to_owned(), mode);
         }
-        self.dirty_hosts.insert(hostname.to_owned());
     }
 
     /// Moves every task bound to `hostname` that is not already stopping to DRAINING.

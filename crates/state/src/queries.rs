@@ -100,10 +100,4 @@ impl ClusterState {
             .map(|(_, task)| task)
             .filter(move |task| task.job == *job && task.instance == instance)
     }
-
-    /// Whether a task has become PENDING since the last placement round: what should wake
-    /// placement early (tasks that stay unplaceable wait for the next regular round).
-    pub fn has_new_pending_tasks(&self) -> bool {
-        self.new_pending
-    }
 }

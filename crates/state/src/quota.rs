@@ -8,7 +8,7 @@
 
 use atoll_model::{JobKey, ResourceAggregate, TaskConfig};
 
-use crate::{ClusterState, StateError};
+use crate::{ClusterState, Outcome, StateError};
 
 /// A role's quota and what its active tasks take.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,9 +26,9 @@ pub struct QuotaUsage {
 
 impl ClusterState {
     /// Sets `role`'s production quota.
-    pub fn set_quota(&mut self, role: &str, quota: ResourceAggregate) {
+    pub fn set_quota(&mut self, role: &str, quota: ResourceAggregate) -> Outcome {
         self.quotas.insert(role.to_owned(), quota);
-        self.dirty_quotas.insert(role.to_owned());
+        self.outcome(Vec::new())
     }
 
     /// `role`'s quota and what its active tasks (pending ones included) take.

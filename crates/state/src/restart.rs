@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use atoll_model::{JobKey, TaskId, TaskState};
 use serde::{Deserialize, Serialize};
 
-use crate::{ClusterState, Effect, StateError};
+use crate::{ClusterState, Effect, Outcome, StateError};
 
 /// An instance a restart covers, with the task it replaces.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl ClusterState {
         instances: Option<&BTreeSet<u32>>,
         batch_size: u32,
         now_ms: u64,
-    ) -> Result<(Vec<Restarted>, Vec<Effect>), StateError> {
+    ) -> Result<(Vec<Restarted>, Outcome), StateError> {
         let spec = self.jobs.get(job).ok_or_else(|| StateError::JobNotFound(Box::new(job.clone())))?;
         if batch_size == 0 {
             return Err(StateError::ZeroBatchSize);
@@ -73,7 +73,7 @@ impl ClusterState {
             .filter_map(|instance| self.restartable(job, instance).map(|replaces| Restarted { instance, replaces }))
             .collect();
         if targets.is_empty() {
-            return Ok((targets, Vec::new()));
+            return Ok((targets, self.outcome(Vec::new())));
         }
         let mut plan = RestartPlan {
             job: job.clone(),
@@ -83,7 +83,7 @@ impl ClusterState {
         };
         let effects = self.start_batch(&mut plan, now_ms);
         self.save_plan(plan);
-        Ok((targets, effects))
+        Ok((targets, self.outcome(effects)))
     }
 
     /// Starts the next batch of every restart whose batch has settled; finishes restarts with
@@ -100,7 +100,6 @@ impl ClusterState {
         let mut effects = Vec::new();
         for job in settled {
             let Some(mut plan) = self.restarts.remove(&job) else { continue };
-            self.dirty_restarts.insert(job.clone());
             if !self.jobs.contains_key(&job) {
                 continue;
             }
@@ -118,7 +117,6 @@ impl ClusterState {
 
     /// Keeps `plan` if it has work left.
     fn save_plan(&mut self, plan: RestartPlan) {
-        self.dirty_restarts.insert(plan.job.clone());
         if !plan.batch.is_empty() || !plan.waiting.is_empty() {
             self.restarts.insert(plan.job.clone(), plan);
         }

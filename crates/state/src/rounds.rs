@@ -8,13 +8,13 @@ use atoll_model::{Assignment, ConfigId, JobKey, TaskId, TaskState};
 use atoll_placement::{PendingJob, PendingTask, place};
 
 use crate::lifecycle::is_being_killed;
-use crate::{ClusterState, Effect};
+use crate::{ClusterState, Effect, Outcome};
 
 impl ClusterState {
     /// Runs one placement round over the registered agents and assigns what fits; every PENDING
     /// task left over keeps the reason placement gave.
-    pub fn schedule(&mut self, now_ms: u64) -> Vec<Effect> {
-        self.new_pending = false;
+    pub fn placement_round(&mut self, now_ms: u64) -> Outcome {
+        self.placement_wanted = false;
         // One entry per job and config version: each brings its own constraints, tier and
         // priority, and placement counts the job's instances over all of them.
         let mut pending: BTreeMap<(&JobKey, ConfigId), PendingJob> = BTreeMap::new();
@@ -41,7 +41,7 @@ impl ClusterState {
             });
         }
         if pending.is_empty() {
-            return Vec::new();
+            return self.outcome(Vec::new());
         }
         let wanted: BTreeSet<&JobKey> = pending.keys().map(|(key, _)| *key).collect();
         let snapshot = self.snapshot_for(|job| wanted.contains(job), false);
@@ -63,14 +63,14 @@ impl ClusterState {
             self.pending_reasons.insert(unplaced.task, unplaced.reason);
         }
         effects.extend(self.preempt_for(&jobs, &unplaced, now_ms));
-        effects
+        self.outcome(effects)
     }
 
     /// Periodic housekeeping: loses silent agents and tasks stuck in a transient state
     /// (ASSIGNED, or told to stop and not stopping), releases throttled tasks whose backoff has
     /// passed, moves restarts on to their next batch, marks emptied draining hosts DRAINED, and
     /// prunes old terminal tasks.
-    pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
+    pub fn tick(&mut self, now_ms: u64) -> Outcome {
         let mut effects = self.lose_silent_agents(now_ms);
         let timeout = self.config.transient_timeout_ms;
         let stuck: Vec<TaskId> = self
@@ -98,7 +98,7 @@ impl ClusterState {
         self.prune_terminal_tasks();
         self.prune_finished_updates();
         self.collect_configs();
-        effects
+        self.outcome(effects)
     }
 
     fn prune_terminal_tasks(&mut self) {
@@ -116,8 +116,6 @@ impl ClusterState {
         }
         for id in doomed {
             self.tasks.remove(&id);
-            self.dirty_tasks.remove(&id);
-            self.deleted_tasks.insert(id);
             self.configs_released = true;
         }
     }
@@ -132,7 +130,6 @@ impl ClusterState {
         let doomed: Vec<u64> = by_job.into_values().flat_map(|ids| ids.into_iter().skip(keep)).collect();
         for id in doomed {
             self.updates.remove(&id);
-            self.dirty_updates.insert(id);
             self.configs_released = true;
         }
     }

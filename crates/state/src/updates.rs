@@ -37,7 +37,7 @@ use atoll_model::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{ClusterState, Effect, StateError};
+use crate::{ClusterState, Effect, Outcome, StateError};
 
 pub use plan::{PlannedInstance, UpdatePlan};
 
@@ -266,7 +266,7 @@ impl ClusterState {
         scope: Option<&BTreeSet<u32>>,
         message: Option<String>,
         now_ms: u64,
-    ) -> Result<(UpdateStart, Vec<Effect>), StateError> {
+    ) -> Result<(UpdateStart, Outcome), StateError> {
         let key = spec.key.clone();
         let job = self.jobs.get(&key).ok_or_else(|| StateError::JobNotFound(Box::new(key.clone())))?.clone();
         if spec.key.cluster != self.config.cluster {
@@ -299,7 +299,7 @@ impl ClusterState {
         let changes = self.diff(&spec, scope)?;
         let touched: Vec<&InstanceChange> = changes.iter().filter(|c| c.kind != ChangeKind::Unchanged).collect();
         if touched.is_empty() {
-            return Ok((UpdateStart::Unchanged, Vec::new()));
+            return Ok((UpdateStart::Unchanged, self.outcome(Vec::new())));
         }
         self.check_update_quota(&key, &spec.config, &touched)?;
         let version = self.intern(spec.config.clone());
@@ -328,7 +328,6 @@ impl ClusterState {
         let mut during = job.clone();
         during.instances = job.instances.max(job_after.instances);
         self.jobs.insert(key.clone(), during);
-        self.dirty_jobs.insert(key.clone());
         self.next_update_id += 1;
         let id = self.next_update_id;
         let pulsed = spec.update_config.pulse_interval_secs.is_some();
@@ -353,9 +352,8 @@ impl ClusterState {
         let started: Vec<u32> = update.instances.iter().map(|i| i.instance).collect();
         self.active_updates.insert(key.clone(), id);
         self.updates.insert(id, update);
-        self.dirty_updates.insert(id);
         let effects = self.drive_update(id, now_ms);
-        Ok((UpdateStart::Started { id, instances: started }, effects))
+        Ok((UpdateStart::Started { id, instances: started }, self.outcome(effects)))
     }
 
     /// Pauses, resumes, aborts, rolls back or pulses the job's active update; `message` says
@@ -366,19 +364,18 @@ impl ClusterState {
         action: UpdateAction,
         message: Option<&str>,
         now_ms: u64,
-    ) -> Result<(UpdateState, Vec<Effect>), StateError> {
+    ) -> Result<(UpdateState, Outcome), StateError> {
         if !self.jobs.contains_key(job) {
             return Err(StateError::JobNotFound(Box::new(job.clone())));
         }
         let id = *self.active_updates.get(job).ok_or_else(|| StateError::NoActiveUpdate(Box::new(job.clone())))?;
-        let mut update = self.updates.remove(&id).expect("active updates are kept");
-        let outcome = self.act(&mut update, action, message, now_ms);
-        self.updates.insert(id, update);
-        outcome?;
-        self.dirty_updates.insert(id);
+        let mut update = self.updates.lend(&id).expect("active updates are kept");
+        let acted = self.act(&mut update, action, message, now_ms);
+        self.updates.give_back(id, update);
+        acted?;
         let effects = self.drive_update(id, now_ms);
         let state = self.updates.get(&id).map_or(UpdateState::Error, |u| u.state);
-        Ok((state, effects))
+        Ok((state, self.outcome(effects)))
     }
 
     /// Applies `action` to `update`, or refuses it in the update's current state.

@@ -205,7 +205,7 @@ impl<'e> FieldReader<'e> {
             let problem = ObjectError::UnknownField {
                 object: schema.name,
                 field: unknown.to_string(),
-                suggestion: closest(unknown, &known),
+                suggestion: atoll_model::suggest::nearest(unknown, known.iter().copied()),
                 known: known.join(", "),
             };
             problems.push(FieldProblem::at(&[unknown.as_str()], problem));
@@ -275,39 +275,12 @@ impl<'e> FieldReader<'e> {
     }
 }
 
-/// The known name nearest to `unknown`, if one is close enough to be a likely typo.
-fn closest(unknown: &str, known: &[&'static str]) -> Option<&'static str> {
-    let threshold = (unknown.chars().count() / 3).max(1);
-    known
-        .iter()
-        .map(|name| (edit_distance(unknown, name), *name))
-        .filter(|(distance, _)| *distance <= threshold)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
-
-/// Levenshtein distance between `a` and `b`, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, a_char) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, b_char) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(a_char != *b_char);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::objects::kinds::{Text, whole};
     use crate::sandbox;
 
-    const FIELDS: &[&str] = &["name", "cmdline", "max_failures", "min_duration"];
     const SCHEMA: ObjectSchema = ObjectSchema {
         name: "Thing",
         summary: "A thing.",
@@ -324,22 +297,6 @@ mod tests {
 
     fn messages(problems: &[FieldProblem]) -> Vec<(String, &str)> {
         problems.iter().map(|problem| (problem.path.join("."), problem.message.as_str())).collect()
-    }
-
-    #[test]
-    fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        assert_eq!(edit_distance("cmdlin", "cmdline"), 1);
-        assert_eq!(edit_distance("nmae", "name"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-    }
-
-    #[test]
-    fn suggests_the_nearest_field_only_when_it_is_close() {
-        assert_eq!(closest("cmdlin", FIELDS), Some("cmdline"));
-        assert_eq!(closest("max_failure", FIELDS), Some("max_failures"));
-        assert_eq!(closest("min_durations", FIELDS), Some("min_duration"));
-        assert_eq!(closest("colour", FIELDS), None);
     }
 
     #[test]

@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 
-use atoll_server::{Scheduler, ServerConfig, SystemClock};
+use atoll_server::{ControlPlane, ServerConfig, SystemClock};
 use atoll_storage::Store;
 use tonic::transport::Channel;
 
 /// Serves a scheduler for cluster `devcluster` on `store` until the returned sender is dropped
 /// or used; returns a connected channel.
 pub async fn serve(store: Box<dyn Store>) -> (Channel, tokio::sync::oneshot::Sender<()>) {
-    let scheduler = Scheduler::start(ServerConfig::new("devcluster"), store, Arc::new(SystemClock)).unwrap();
+    let control_plane = ControlPlane::start(ServerConfig::new("devcluster"), store, Arc::new(SystemClock)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(atoll_server::serve(scheduler, listener, async {
+    tokio::spawn(atoll_server::serve(control_plane, listener, async {
         let _ = stopped.await;
     }));
     let channel = Channel::from_shared(format!("http://{address}")).unwrap().connect().await.unwrap();

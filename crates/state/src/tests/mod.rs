@@ -12,9 +12,7 @@ mod updates;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_model::{
-    AgentId, ConfigId, ConfigVersion, JobKey, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState,
-};
+use atoll_model::{AgentId, JobKey, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState};
 
 use crate::*;
 
@@ -56,73 +54,49 @@ fn register_with(
     tasks: Vec<(TaskId, StatusReport)>,
     now: u64,
 ) -> Vec<Effect> {
-    state.register_agent(
-        Registration {
-            id: AgentId(id.into()),
-            hostname: id.into(),
-            resources: "cpus:2;mem:1024;disk:1024;ports:[31000-31009]".parse().unwrap(),
-            attributes: attributes.parse().unwrap(),
-            tasks,
-        },
-        now,
-    )
+    state
+        .register_agent(
+            Registration {
+                id: AgentId(id.into()),
+                hostname: id.into(),
+                resources: "cpus:2;mem:1024;disk:1024;ports:[31000-31009]".parse().unwrap(),
+                attributes: attributes.parse().unwrap(),
+                tasks,
+            },
+            now,
+        )
+        .effects
 }
 
-/// What a store keeps: every change applied in order, as `Durable` gives it back.
+/// What a store keeps: everything durable at the moment it is saved.
 #[derive(Default)]
-struct Kept {
-    jobs: BTreeMap<JobKey, JobSpec>,
-    configs: BTreeMap<ConfigId, ConfigVersion>,
-    tasks: BTreeMap<TaskId, ScheduledTask>,
-    next_task_seq: u64,
-    hosts: BTreeMap<String, MaintenanceMode>,
-    quotas: BTreeMap<String, ResourceAggregate>,
-    restarts: BTreeMap<JobKey, RestartPlan>,
-    updates: BTreeMap<u64, JobUpdate>,
-    next_update_id: u64,
-}
+struct Kept(Durable);
 
 impl Kept {
-    /// Takes `state`'s changes and keeps them.
-    fn save(&mut self, state: &mut ClusterState) {
-        let c = state.take_changes();
-        self.jobs.extend(c.jobs_put.into_iter().map(|j| (j.key.clone(), j)));
-        self.jobs.retain(|k, _| !c.jobs_deleted.contains(k));
-        self.configs.extend(c.configs_put.into_iter().map(|v| (v.id(), v)));
-        self.configs.retain(|id, _| !c.configs_deleted.contains(id));
-        self.tasks.extend(c.tasks_put.into_iter().map(|t| (t.id.clone(), t)));
-        self.tasks.retain(|id, _| !c.tasks_deleted.contains(id));
-        self.next_task_seq = c.next_task_seq;
-        self.hosts.extend(c.hosts_put);
-        self.hosts.retain(|h, _| !c.hosts_deleted.contains(h));
-        self.quotas.extend(c.quotas_put);
-        self.restarts.extend(c.restarts_put.into_iter().map(|r| (r.job.clone(), r)));
-        self.restarts.retain(|k, _| !c.restarts_deleted.contains(k));
-        self.updates.extend(c.updates_put.into_iter().map(|u| (u.id, u)));
-        self.updates.retain(|id, _| !c.updates_deleted.contains(id));
-        self.next_update_id = c.next_update_id;
+    /// Keeps what `state` holds durably.
+    fn save(&mut self, state: &ClusterState) {
+        self.0 = state.durable();
     }
 
     /// A scheduler started from what was kept, at `now`.
     fn restore(&self, now: u64) -> ClusterState {
-        let durable = Durable {
-            jobs: self.jobs.values().cloned().collect(),
-            configs: self.configs.values().cloned().collect(),
-            tasks: self.tasks.values().cloned().collect(),
-            next_task_seq: self.next_task_seq,
-            host_modes: self.hosts.clone().into_iter().collect(),
-            quotas: self.quotas.clone().into_iter().collect(),
-            restarts: self.restarts.values().cloned().collect(),
-            updates: self.updates.values().cloned().collect(),
-            next_update_id: self.next_update_id,
-        };
-        ClusterState::restore(config(), durable, now)
+        ClusterState::restore(config(), self.0.clone(), now)
     }
+}
+
+/// A placement round at `now`: what agents are told.
+fn place(state: &mut ClusterState, now: u64) -> Vec<Effect> {
+    state.placement_round(now).effects
+}
+
+/// Housekeeping at `now`: what agents are told.
+fn tick(state: &mut ClusterState, now: u64) -> Vec<Effect> {
+    state.tick(now).effects
 }
 
 fn report(state: &mut ClusterState, agent: &str, task: &TaskId, s: TaskState, now: u64) -> Vec<Effect> {
     let report = StatusReport { state: s, message: String::new(), exit_code: None, sandbox: None };
-    state.update_status(&AgentId(agent.into()), task, report, now)
+    state.update_status(&AgentId(agent.into()), task, report, now).effects
 }
 
 fn running_report() -> StatusReport {
@@ -132,9 +106,9 @@ fn running_report() -> StatusReport {
 /// One agent `a` running instance 0 of the `hello` service, RUNNING since 1 ms.
 fn running_hello() -> (ClusterState, Vec<TaskId>) {
     let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap().0;
     register(&mut state, "a", 0);
-    state.schedule(0);
+    place(&mut state, 0);
     report(&mut state, "a", &ids[0], TaskState::Running, 1);
     (state, ids)
 }
@@ -172,13 +146,13 @@ fn launched(effects: &[Effect]) -> Vec<(String, TaskId)> {
 #[test]
 fn a_job_is_placed_launched_run_and_killed() {
     let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap().0;
     assert_eq!(states(&state, "hello"), vec![(0, TaskState::Pending)]);
-    assert!(state.schedule(1).is_empty());
+    assert!(place(&mut state, 1).is_empty());
     assert_eq!(state.pending_reason(&ids[0]), Some("No agents available"));
 
     register(&mut state, "a", 2);
-    let effects = state.schedule(3);
+    let effects = place(&mut state, 3);
     assert_eq!(launched(&effects), vec![("a".to_owned(), ids[0].clone())]);
     let Effect::Launch { task, .. } = &effects[0] else { unreachable!() };
     assert_eq!(task.assignment.as_ref().unwrap().ports.get("http"), Some(&31000));
@@ -188,7 +162,7 @@ fn a_job_is_placed_launched_run_and_killed() {
     assert_eq!(states(&state, "hello"), vec![(0, TaskState::Running)]);
 
     let key = job("hello", 1, true).key;
-    let (killed, effects) = state.kill(&key, Some(&BTreeSet::from([0])), 6).unwrap();
+    let (killed, Outcome { effects, .. }) = state.kill(&key, Some(&BTreeSet::from([0])), 6).unwrap();
     assert_eq!(killed, ids);
     assert_eq!(effects, vec![Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }]);
     report(&mut state, "a", &ids[0], TaskState::Killed, 7);
@@ -199,34 +173,33 @@ fn a_job_is_placed_launched_run_and_killed() {
 #[test]
 fn killall_removes_the_job_and_pending_tasks_die_at_once() {
     let mut state = ClusterState::new(config());
-    state.create_job(job("hello", 2, true), 0).unwrap();
+    let _ = state.create_job(job("hello", 2, true), 0).unwrap();
     let key = job("hello", 1, true).key;
-    let (killed, effects) = state.kill(&key, None, 1).unwrap();
+    let (killed, Outcome { effects, changes, .. }) = state.kill(&key, None, 1).unwrap();
     assert_eq!(killed.len(), 2);
     assert!(effects.is_empty());
     assert!(state.job(&key).is_none());
     assert!(state.job_tasks(&key, false).iter().all(|t| t.state == TaskState::Killed));
-    let changes = state.take_changes();
     assert_eq!(changes.jobs_deleted, vec![key.clone()]);
-    state.create_job(job("hello", 1, true), 2).expect("a killed job can be created again");
+    let _ = state.create_job(job("hello", 1, true), 2).expect("a killed job can be created again");
 }
 
 #[test]
 fn a_silent_agent_is_lost_and_its_service_tasks_rescheduled() {
     let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap().0;
     register(&mut state, "a", 0);
-    state.schedule(0);
+    place(&mut state, 0);
     report(&mut state, "a", &ids[0], TaskState::Running, 10);
     assert!(state.heartbeat(&AgentId("a".into()), 500));
-    assert!(state.tick(1_400).is_empty(), "not silent long enough");
-    state.tick(1_600);
+    assert!(tick(&mut state, 1_400).is_empty(), "not silent long enough");
+    tick(&mut state, 1_600);
     let history = history(&state, "hello");
     assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
     assert!(!state.heartbeat(&AgentId("a".into()), 1_700), "a lost agent must register again");
 
     register(&mut state, "b", 1_800);
-    let effects = state.schedule(1_800);
+    let effects = place(&mut state, 1_800);
     assert_eq!(launched(&effects).len(), 1);
     assert_eq!(launched(&effects)[0].0, "b");
 }
@@ -234,10 +207,10 @@ fn a_silent_agent_is_lost_and_its_service_tasks_rescheduled() {
 #[test]
 fn an_agent_reporting_a_lost_task_is_told_to_kill_it() {
     let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("hello", 1, true), 0).unwrap();
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap().0;
     register(&mut state, "a", 0);
-    state.schedule(0);
-    state.tick(5_000);
+    place(&mut state, 0);
+    tick(&mut state, 5_000);
     let effects = report(&mut state, "a", &ids[0], TaskState::Running, 5_001);
     assert_eq!(effects, vec![Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }]);
     let unknown = report(&mut state, "a", &TaskId("nobody".into()), TaskState::Running, 5_002);
@@ -247,20 +220,20 @@ fn an_agent_reporting_a_lost_task_is_told_to_kill_it() {
 #[test]
 fn finished_services_restart_with_flapping_backoff_and_adhoc_jobs_do_not() {
     let mut state = ClusterState::new(config());
-    let svc = state.create_job(job("svc", 1, true), 0).unwrap();
-    let batch = state.create_job(job("batch", 1, false), 0).unwrap();
+    let svc = state.create_job(job("svc", 1, true), 0).unwrap().0;
+    let batch = state.create_job(job("batch", 1, false), 0).unwrap().0;
     register(&mut state, "a", 0);
-    state.schedule(0);
+    place(&mut state, 0);
     for id in svc.iter().chain(&batch) {
         report(&mut state, "a", id, TaskState::Running, 100);
         report(&mut state, "a", id, TaskState::Finished, 200);
     }
     assert_eq!(states(&state, "batch"), vec![(0, TaskState::Finished)]);
     assert_eq!(states(&state, "svc"), vec![(0, TaskState::Throttled)], "ran 100 ms: flapping");
-    state.tick(2_100);
+    tick(&mut state, 2_100);
     assert_eq!(states(&state, "svc"), vec![(0, TaskState::Throttled)]);
     register(&mut state, "a", 2_150);
-    state.tick(2_200);
+    tick(&mut state, 2_200);
     assert_eq!(states(&state, "svc"), vec![(0, TaskState::Pending)]);
 }
 
@@ -270,14 +243,14 @@ fn adhoc_failures_are_retried_up_to_max_task_failures() {
     let mut spec = job("batch", 1, false);
     spec.config.max_task_failures = 2;
     let key = spec.key.clone();
-    state.create_job(spec, 0).unwrap();
+    let _ = state.create_job(spec, 0).unwrap();
     register(&mut state, "a", 0);
     let mut now = 0;
     for _ in 0..3 {
         now += 100_000;
         register(&mut state, "a", now);
-        state.tick(now);
-        for (_, id) in launched(&state.schedule(now)) {
+        tick(&mut state, now);
+        for (_, id) in launched(&place(&mut state, now)) {
             report(&mut state, "a", &id, TaskState::Running, now);
             report(&mut state, "a", &id, TaskState::Failed, now + 20_000);
         }
@@ -297,7 +270,7 @@ fn illegal_reports_are_ignored_and_counted() {
 #[test]
 fn refusals_name_the_problem() {
     let mut state = ClusterState::new(config());
-    state.create_job(job("hello", 1, true), 0).unwrap();
+    let _ = state.create_job(job("hello", 1, true), 0).unwrap();
     let again = state.create_job(job("hello", 1, true), 0).unwrap_err();
     assert_eq!(again.to_string(), "Job devcluster/www-data/devel/hello already exists");
     let mut elsewhere = job("x", 1, true);
@@ -315,9 +288,9 @@ fn refusals_name_the_problem() {
 
 #[test]
 fn restored_state_has_every_job_and_task_and_waits_for_its_agents() {
-    let (mut state, ids) = running_hello();
+    let (state, ids) = running_hello();
     let mut kept = Kept::default();
-    kept.save(&mut state);
+    kept.save(&state);
 
     let mut restored = kept.restore(10_000);
     assert_eq!(states(&restored, "hello"), vec![(0, TaskState::Running)]);
@@ -325,17 +298,17 @@ fn restored_state_has_every_job_and_task_and_waits_for_its_agents() {
     let effects = register_reporting(&mut restored, "a", vec![(ids[0].clone(), running_report())], 10_100);
     assert!(effects.is_empty());
     assert_eq!(restored.snapshot().agents[0].used.cpu_millis, 1000, "the running task's resources are in use");
-    let next = restored.create_job(job("other", 1, true), 10_200).unwrap();
+    let next = restored.create_job(job("other", 1, true), 10_200).unwrap().0;
     assert_ne!(next[0], ids[0]);
 }
 
 #[test]
 fn an_agent_that_never_returns_after_a_restart_loses_its_tasks() {
-    let (mut state, _) = running_hello();
+    let (state, _) = running_hello();
     let mut kept = Kept::default();
-    kept.save(&mut state);
+    kept.save(&state);
     let mut restored = kept.restore(10_000);
-    restored.tick(11_500);
+    tick(&mut restored, 11_500);
     let history = history(&restored, "hello");
     assert_eq!(history, vec![TaskState::Pending, TaskState::Lost]);
 }
@@ -352,13 +325,13 @@ fn an_agent_that_lost_a_running_task_while_away_reports_it_lost() {
 fn a_kill_lost_on_the_way_is_sent_again() {
     let (mut state, ids) = running_hello();
     let key = job("hello", 1, true).key;
-    state.kill(&key, Some(&BTreeSet::from([0])), 2).unwrap();
+    let _ = state.kill(&key, Some(&BTreeSet::from([0])), 2).unwrap();
     let kill = vec![Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }];
     // The agent reconnects and still runs the task: it is told again.
     let effects = register_reporting(&mut state, "a", vec![(ids[0].clone(), running_report())], 3);
     assert_eq!(effects, kill);
     // A second kill from the user asks again too, and neither counts as an illegal transition.
-    let (_, effects) = state.kill(&key, Some(&BTreeSet::from([0])), 4).unwrap();
+    let (_, Outcome { effects, .. }) = state.kill(&key, Some(&BTreeSet::from([0])), 4).unwrap();
     assert_eq!(effects, kill);
     assert_eq!(state.illegal_transitions(), 0);
     assert_eq!(states(&state, "hello"), vec![(0, TaskState::Killing)]);
@@ -367,9 +340,9 @@ fn a_kill_lost_on_the_way_is_sent_again() {
 #[test]
 fn a_task_that_ended_while_its_agent_was_away_keeps_its_end() {
     let mut state = ClusterState::new(config());
-    let ids = state.create_job(job("batch", 1, false), 0).unwrap();
+    let ids = state.create_job(job("batch", 1, false), 0).unwrap().0;
     register(&mut state, "a", 0);
-    state.schedule(0);
+    place(&mut state, 0);
     report(&mut state, "a", &ids[0], TaskState::Running, 1);
     let finished =
         StatusReport { state: TaskState::Finished, message: "done".into(), exit_code: Some(0), sandbox: None };
@@ -381,26 +354,31 @@ fn a_task_that_ended_while_its_agent_was_away_keeps_its_end() {
 }
 
 #[test]
-fn placement_is_wanted_only_when_a_task_has_newly_become_pending() {
+fn placement_is_wanted_when_a_task_becomes_pending_or_capacity_comes_free() {
     let mut state = ClusterState::new(config());
-    state.create_job(job("svc", 1, true), 0).unwrap();
-    assert!(state.has_new_pending_tasks(), "a new job's tasks are pending");
-    state.schedule(1);
-    assert!(!state.has_new_pending_tasks(), "no agent: the task stays pending, but nothing new");
-    state.tick(2);
-    assert!(!state.has_new_pending_tasks(), "housekeeping alone wakes nothing");
+    let (ids, created) = state.create_job(job("svc", 1, true), 0).unwrap();
+    assert!(created.placement_wanted, "a new job's tasks are pending");
+    assert!(!state.placement_round(1).placement_wanted, "no agent: the task stays pending, but nothing new");
+    assert!(!state.tick(2).placement_wanted, "housekeeping alone wakes nothing");
 
-    let ids = state.job_tasks(&job("svc", 1, true).key, false).iter().map(|t| t.id.clone()).collect::<Vec<_>>();
-    register(&mut state, "a", 3);
-    state.schedule(3);
-    report(&mut state, "a", &ids[0], TaskState::Running, 100);
-    report(&mut state, "a", &ids[0], TaskState::Finished, 200);
+    let registration = Registration {
+        id: AgentId("a".into()),
+        hostname: "a".into(),
+        resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
+        attributes: Attributes::default(),
+        tasks: Vec::new(),
+    };
+    assert!(state.register_agent(registration, 3).placement_wanted, "an agent's capacity is new room");
+    assert!(!state.placement_round(3).placement_wanted, "placing wants nothing more");
+    assert!(!state.update_status(&AgentId("a".into()), &ids[0], running_report(), 100).placement_wanted);
+    let finished = StatusReport { state: TaskState::Finished, ..running_report() };
+    assert!(state.update_status(&AgentId("a".into()), &ids[0], finished, 200).placement_wanted, "room came free");
     assert_eq!(states(&state, "svc"), vec![(0, TaskState::Throttled)]);
-    state.schedule(201);
+    assert!(!state.placement_round(201).placement_wanted);
     register(&mut state, "a", 2_150);
-    state.tick(2_300);
+    let released = state.tick(2_300);
     assert_eq!(states(&state, "svc"), vec![(0, TaskState::Pending)]);
-    assert!(state.has_new_pending_tasks(), "a task released from its backoff is new work");
+    assert!(released.placement_wanted, "a task released from its backoff is new work");
 }
 
 #[test]
@@ -436,8 +414,8 @@ fn job_list_counts_each_instance_once_by_its_newest_run() {
     // A failed run of instance 0, rescheduled: two tasks of one instance.
     report(&mut state, "a", &ids[0], TaskState::Failed, 2);
     state.heartbeat(&AgentId("a".into()), 39_999);
-    state.tick(40_000);
-    state.schedule(40_000);
+    tick(&mut state, 40_000);
+    place(&mut state, 40_000);
     let second = state.job_tasks(&job("hello", 1, true).key, false)[0].id.clone();
     report(&mut state, "a", &second, TaskState::Running, 40_001);
     let prefix = "devcluster".parse().unwrap();
@@ -445,7 +423,7 @@ fn job_list_counts_each_instance_once_by_its_newest_run() {
     assert_eq!(state.job_tasks(&job("hello", 1, true).key, true).len(), 2, "two runs are kept");
     assert_eq!((summary.active, summary.failed, summary.pending), (1, 0, 0), "{summary:?}");
     // A job whose name starts with this one's is not counted with it.
-    state.create_job(job("hello-two", 2, true), 40_002).unwrap();
+    let _ = state.create_job(job("hello-two", 2, true), 40_002).unwrap();
     let summary = &state.list_jobs(&prefix)[0];
     assert_eq!((summary.key.name.as_str(), summary.active, summary.pending), ("hello", 1, 0));
 }

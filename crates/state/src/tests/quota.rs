@@ -17,12 +17,12 @@ fn aggregate(cpu_millis: u64, ram_mb: u64, disk_mb: u64) -> ResourceAggregate {
 #[test]
 fn production_jobs_past_the_quota_are_refused_with_auroras_message() {
     let mut state = ClusterState::new(config());
-    state.create_job(production("free", 4), 0).expect("no quota set: not limited");
-    state.kill(&production("free", 1).key, None, 1).unwrap();
-    state.set_quota("www-data", aggregate(2000, 128, 1000));
-    assert_eq!(state.take_changes().quotas_put, vec![("www-data".to_owned(), aggregate(2000, 128, 1000))]);
+    let _ = state.create_job(production("free", 4), 0).expect("no quota set: not limited");
+    let _ = state.kill(&production("free", 1).key, None, 1).unwrap();
+    let set = state.set_quota("www-data", aggregate(2000, 128, 1000));
+    assert_eq!(set.changes.quotas_put, vec![("www-data".to_owned(), aggregate(2000, 128, 1000))]);
 
-    state.create_job(production("fits", 2), 2).expect("exactly the quota");
+    let _ = state.create_job(production("fits", 2), 2).expect("exactly the quota");
     let refused = state.create_job(production("over", 2), 3).unwrap_err();
     assert_eq!(
         refused.to_string(),
@@ -30,22 +30,22 @@ fn production_jobs_past_the_quota_are_refused_with_auroras_message() {
     );
     assert!(state.job(&production("over", 1).key).is_none(), "nothing of a refused job is kept");
 
-    state.create_job(job("batch", 3, false), 4).expect("non-production jobs do not count");
+    let _ = state.create_job(job("batch", 3, false), 4).expect("non-production jobs do not count");
     let mut dedicated = production("db", 1);
     dedicated.config.constraints = vec![Constraint::parse("dedicated", "www-data/db").unwrap()];
-    state.create_job(dedicated, 5).expect("dedicated production jobs do not count");
+    let _ = state.create_job(dedicated, 5).expect("dedicated production jobs do not count");
 }
 
 #[test]
 fn usage_counts_active_tasks_by_kind() {
     let mut state = ClusterState::new(config());
-    state.set_quota("www-data", aggregate(10_000, 10_000, 10_000));
-    state.create_job(production("web", 2), 0).unwrap();
-    state.create_job(job("batch", 1, false), 0).unwrap();
+    let _ = state.set_quota("www-data", aggregate(10_000, 10_000, 10_000));
+    let _ = state.create_job(production("web", 2), 0).unwrap();
+    let _ = state.create_job(job("batch", 1, false), 0).unwrap();
     let mut dedicated = job("db", 1, true);
     dedicated.config.constraints = vec![Constraint::parse("dedicated", "www-data/db").unwrap()];
-    state.create_job(dedicated, 0).unwrap();
-    state.kill(&production("web", 1).key, Some(&BTreeSet::from([1])), 1).unwrap();
+    let _ = state.create_job(dedicated, 0).unwrap();
+    let _ = state.kill(&production("web", 1).key, Some(&BTreeSet::from([1])), 1).unwrap();
 
     let usage = state.quota("www-data");
     assert_eq!(usage.quota, Some(aggregate(10_000, 10_000, 10_000)));
@@ -58,9 +58,9 @@ fn usage_counts_active_tasks_by_kind() {
 #[test]
 fn added_instances_count_against_the_quota() {
     let mut state = ClusterState::new(config());
-    state.set_quota("www-data", aggregate(2500, 1000, 1000));
+    let _ = state.set_quota("www-data", aggregate(2500, 1000, 1000));
     let key = production("web", 1).key;
-    state.create_job(production("web", 2), 0).unwrap();
+    let _ = state.create_job(production("web", 2), 0).unwrap();
     let refused = state.add_instances(&key, 0, 1, 1).unwrap_err();
     assert_eq!(refused.to_string(), "Insufficient resource quota: CPU quota exceeded by 0.50 core(s)");
     assert_eq!(state.job(&key).unwrap().instances, 2);

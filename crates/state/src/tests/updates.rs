@@ -53,14 +53,14 @@ impl Cluster {
             register(&mut cluster.state, agent, 0);
         }
         let spec = web(instances, "serve v1");
-        cluster.state.create_job(spec.clone(), 0).unwrap();
+        let _ = cluster.state.create_job(spec.clone(), 0).unwrap();
         cluster.carry_out(Vec::new());
         (cluster, spec)
     }
 
     fn carry_out(&mut self, effects: Vec<Effect>) {
         let mut queue: std::collections::VecDeque<Effect> = effects.into();
-        queue.extend(self.state.schedule(self.now));
+        queue.extend(place(&mut self.state, self.now));
         while let Some(effect) = queue.pop_front() {
             let (agent, task, state) = match effect {
                 Effect::Launch { agent, task } => {
@@ -71,8 +71,8 @@ impl Cluster {
                 Effect::Kill { agent, task } => (agent, task, TaskState::Killed),
             };
             let report = StatusReport { state, message: format!("{state}"), exit_code: None, sandbox: None };
-            queue.extend(self.state.update_status(&agent, &task, report, self.now));
-            queue.extend(self.state.schedule(self.now));
+            queue.extend(self.state.update_status(&agent, &task, report, self.now).effects);
+            queue.extend(place(&mut self.state, self.now));
             self.note_in_flight();
         }
     }
@@ -90,7 +90,7 @@ impl Cluster {
         for agent in agents {
             self.state.heartbeat(&agent, self.now);
         }
-        let effects = self.state.tick(self.now);
+        let effects = tick(&mut self.state, self.now);
         self.carry_out(effects);
     }
 
@@ -109,13 +109,13 @@ impl Cluster {
 
     fn start(&mut self, spec: JobSpec, scope: Option<&[u32]>) -> UpdateStart {
         let scope: Option<BTreeSet<u32>> = scope.map(|s| s.iter().copied().collect());
-        let (started, effects) = self.state.start_update(spec, scope.as_ref(), None, self.now).unwrap();
+        let (started, Outcome { effects, .. }) = self.state.start_update(spec, scope.as_ref(), None, self.now).unwrap();
         self.carry_out(effects);
         started
     }
 
     fn act(&mut self, action: UpdateAction) -> UpdateState {
-        let (state, effects) = self.state.act_on_update(&web_key(), action, None, self.now).unwrap();
+        let (state, Outcome { effects, .. }) = self.state.act_on_update(&web_key(), action, None, self.now).unwrap();
         self.carry_out(effects);
         state
     }
@@ -162,7 +162,7 @@ fn an_update_that_changes_nothing_starts_nothing() {
 fn refusals_in_auroras_words() {
     let (mut cluster, spec) = Cluster::with_web(&["a"], 2);
     let mut batch = job("batch", 1, false);
-    cluster.state.create_job(batch.clone(), 0).unwrap();
+    let _ = cluster.state.create_job(batch.clone(), 0).unwrap();
     batch.config.task.processes[0].cmdline = "other".into();
     let err = cluster.state.start_update(batch, None, None, 0).unwrap_err();
     assert!(err.to_string().starts_with("Updates are not supported for non-service tasks"), "{err}");
@@ -431,13 +431,13 @@ fn full_hosts() -> Cluster {
     let mut filler = job("filler", 4, true);
     filler.config.task.resources = Resources { cpu: 1.75, ram_mb: 16, disk_mb: 16, gpu: 0 };
     filler.config.constraints = one_per_host;
-    cluster.state.create_job(v1, 0).unwrap();
-    cluster.state.create_job(filler, 0).unwrap();
+    let _ = cluster.state.create_job(v1, 0).unwrap();
+    let _ = cluster.state.create_job(filler, 0).unwrap();
     cluster.carry_out(Vec::new());
     let mut waiting = job("waiting", 1, true);
     waiting.config.task.resources = Resources { cpu: 0.25, ram_mb: 16, disk_mb: 16, gpu: 0 };
     waiting.config.tier = Some("preferred".into());
-    cluster.state.create_job(waiting, 0).unwrap();
+    let _ = cluster.state.create_job(waiting, 0).unwrap();
     cluster.carry_out(Vec::new());
     assert_eq!(states(&cluster.state, "waiting"), vec![(0, TaskState::Pending)], "no room for it");
     cluster
@@ -541,7 +541,7 @@ fn killing_the_job_aborts_its_update() {
     let mut v2 = web(2, "serve v2");
     v2.update_config.watch_secs = 30;
     cluster.start(v2, None);
-    let (_, effects) = cluster.state.kill(&web_key(), None, cluster.now).unwrap();
+    let (_, Outcome { effects, .. }) = cluster.state.kill(&web_key(), None, cluster.now).unwrap();
     cluster.carry_out(effects);
     cluster.pass(1_000);
     let update = cluster.state.latest_update(&web_key()).unwrap();
@@ -578,7 +578,7 @@ fn a_restarted_scheduler_carries_an_update_on_where_it_stood() {
     cluster.start(v2, None);
     cluster.pass(10_000);
     cluster.pass(10_000);
-    kept.save(&mut cluster.state);
+    kept.save(&cluster.state);
     let launches_before = cluster.launches.len();
     let done_before: Vec<Progress> =
         cluster.state.active_update(&web_key()).unwrap().instances.iter().map(|i| i.progress).collect();
@@ -614,8 +614,8 @@ fn an_update_past_the_quota_is_refused() {
     let mut prod = web(2, "serve v1");
     prod.config.production = true;
     prod.key = "devcluster/www-data/prod/web".parse().unwrap();
-    cluster.state.create_job(prod.clone(), 0).unwrap();
-    cluster.state.set_quota("www-data", ResourceAggregate { cpu_millis: 600, ram_mb: 1000, disk_mb: 1000 });
+    let _ = cluster.state.create_job(prod.clone(), 0).unwrap();
+    let _ = cluster.state.set_quota("www-data", ResourceAggregate { cpu_millis: 600, ram_mb: 1000, disk_mb: 1000 });
     let mut bigger = prod.clone();
     bigger.config.task.resources.cpu = 0.5;
     let err = cluster.state.start_update(bigger, None, None, 0).unwrap_err();
@@ -671,7 +671,7 @@ fn a_plan_shows_what_would_be_preempted() {
     let (mut cluster, _) = Cluster::with_web(&["a"], 1);
     let mut low = job("low", 1, true);
     low.config.task.resources = Resources { cpu: 1.5, ram_mb: 16, disk_mb: 16, gpu: 0 };
-    cluster.state.create_job(low, 0).unwrap();
+    let _ = cluster.state.create_job(low, 0).unwrap();
     cluster.carry_out(Vec::new());
     let mut v2 = web(1, "serve v2");
     v2.config.task.resources.cpu = 1.0;

@@ -32,8 +32,7 @@ enum Step {
 impl ClusterState {
     /// Moves update `id` on as far as it can go now.
     pub(crate) fn drive_update(&mut self, id: u64, now_ms: u64) -> Vec<Effect> {
-        let Some(mut update) = self.updates.remove(&id) else { return Vec::new() };
-        let before = update.clone();
+        let Some(mut update) = self.updates.lend(&id) else { return Vec::new() };
         let mut effects = Vec::new();
         if !update.state.is_terminal() {
             effects = self.drive(&mut update, now_ms);
@@ -41,10 +40,7 @@ impl ClusterState {
         if update.state.is_terminal() {
             self.finish(&update);
         }
-        if update != before {
-            self.dirty_updates.insert(id);
-        }
-        self.updates.insert(id, update);
+        self.updates.give_back(id, update);
         effects
     }
 
@@ -361,7 +357,6 @@ impl ClusterState {
             && self.jobs.contains_key(&update.job)
         {
             self.jobs.insert(update.job.clone(), record);
-            self.dirty_jobs.insert(update.job.clone());
         }
     }
 

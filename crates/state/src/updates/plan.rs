@@ -101,17 +101,17 @@ impl ClusterState {
             })
             .collect();
         let mut sim = self;
-        let (start, effects) = sim.start_update(spec, scope, None, now_ms)?;
+        let (start, started) = sim.start_update(spec, scope, None, now_ms)?;
         let UpdateStart::Started { id, .. } = start else {
             return Ok(UpdatePlan { instances, preempted: Vec::new(), outcome: None, proposed });
         };
         let mut run = Run { sim, job, now_ms, placed: BTreeMap::new(), preempted: Vec::new() };
         // A pulsed update waits for pulses; the plan gives it one.
         if run.sim.job_update(id).is_some_and(|u| u.state.is_awaiting_pulse()) {
-            let (_, more) = run.sim.act_on_update(&run.job, super::UpdateAction::Pulse, None, now_ms)?;
-            run.carry_out(effects.into_iter().chain(more).collect());
+            let (_, pulsed) = run.sim.act_on_update(&run.job, super::UpdateAction::Pulse, None, now_ms)?;
+            run.carry_out(started.effects.into_iter().chain(pulsed.effects).collect());
         } else {
-            run.carry_out(effects);
+            run.carry_out(started.effects);
         }
         for _ in 0..MAX_JUMPS {
             let Some(update) = run.sim.job_update(id) else { break };
@@ -122,11 +122,11 @@ impl ClusterState {
             run.now_ms = next;
             run.keep_agents_alive();
             if run.sim.job_update(id).is_some_and(|u| u.state.is_awaiting_pulse()) {
-                let (_, more) = run.sim.act_on_update(&run.job, super::UpdateAction::Pulse, None, next)?;
-                run.carry_out(more);
+                let (_, pulsed) = run.sim.act_on_update(&run.job, super::UpdateAction::Pulse, None, next)?;
+                run.carry_out(pulsed.effects);
             }
-            let effects = run.sim.tick(next);
-            run.carry_out(effects);
+            let housekept = run.sim.tick(next);
+            run.carry_out(housekept.effects);
         }
         let update = run.sim.job_update(id).cloned().expect("the update is in the copy");
         for planned in &mut instances {
@@ -157,7 +157,7 @@ impl Run {
     /// Has agents carry out `effects` one at a time, each report followed by a placement round.
     fn carry_out(&mut self, effects: Vec<Effect>) {
         let mut queue: VecDeque<Effect> = effects.into();
-        queue.extend(self.sim.schedule(self.now_ms));
+        queue.extend(self.sim.placement_round(self.now_ms).effects);
         let mut steps = 0;
         while let Some(effect) = queue.pop_front() {
             steps += 1;
@@ -182,8 +182,8 @@ impl Run {
                 }
             };
             let report = StatusReport { state, message: "planned".into(), exit_code: None, sandbox: None };
-            queue.extend(self.sim.update_status(&agent, &task, report, self.now_ms));
-            queue.extend(self.sim.schedule(self.now_ms));
+            queue.extend(self.sim.update_status(&agent, &task, report, self.now_ms).effects);
+            queue.extend(self.sim.placement_round(self.now_ms).effects);
         }
     }
 

@@ -3,7 +3,7 @@
 //! and golden data: a schema-2 directory written by the release before schema 3.
 
 use atoll_model::{AgentId, JobSpec, MaintenanceMode, ProcessSpec, ResourceAggregate, Resources, TaskSpec, TaskState};
-use atoll_state::{ClusterState, Effect, Registration, StateConfig, StatusReport};
+use atoll_state::{ClusterState, Effect, Outcome, Registration, StateConfig, StatusReport};
 
 use crate::{MemoryStore, SCHEMA_VERSION, SledStore, Store, StoreError};
 
@@ -24,22 +24,22 @@ fn job(name: &str) -> JobSpec {
 fn everything_committed_is_there_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let mut state = ClusterState::new(StateConfig::new("devcluster"));
-    state.create_job(job("hello"), 1).unwrap();
-    state.create_job(job("other"), 2).unwrap();
-    let changes = state.take_changes();
+    let (_, hello) = state.create_job(job("hello"), 1).unwrap();
+    let (_, other) = state.create_job(job("other"), 2).unwrap();
     {
         let store = SledStore::open(dir.path()).unwrap();
-        store.commit(&changes).unwrap();
+        store.commit(&hello.changes).unwrap();
+        store.commit(&other.changes).unwrap();
     }
     let store = SledStore::open(dir.path()).unwrap();
     let durable = store.load().unwrap();
-    assert_eq!(durable.jobs, changes.jobs_put);
+    assert_eq!(durable.jobs, [hello.changes.jobs_put, other.changes.jobs_put].concat());
     assert_eq!(durable.tasks.len(), 4);
     assert_eq!(durable.next_task_seq, 4);
 
     let key = job("hello").key;
-    state.kill(&key, None, 3).unwrap();
-    store.commit(&state.take_changes()).unwrap();
+    let (_, killed) = state.kill(&key, None, 3).unwrap();
+    store.commit(&killed.changes).unwrap();
     let durable = store.load().unwrap();
     assert_eq!(durable.jobs.len(), 1, "killall removed the job durably");
     assert_eq!(durable.tasks.iter().filter(|t| t.job == key && t.state.is_terminal()).count(), 2);
@@ -91,10 +91,10 @@ fn a_store_that_cannot_be_created_says_where() {
 fn a_schema_1_directory_is_read_and_raised_to_the_current_schema() {
     let dir = tempfile::tempdir().unwrap();
     let mut state = ClusterState::new(StateConfig::new("devcluster"));
-    state.create_job(job("hello"), 1).unwrap();
+    let (_, created) = state.create_job(job("hello"), 1).unwrap();
     {
         let store = SledStore::open(dir.path()).unwrap();
-        store.commit(&state.take_changes()).unwrap();
+        store.commit(&created.changes).unwrap();
         store.set_schema_version(1);
     }
     let store = SledStore::open(dir.path()).unwrap();
@@ -115,20 +115,23 @@ fn admin_state(store: &dyn Store) -> ClusterState {
         attributes: Default::default(),
         tasks: Vec::new(),
     };
-    state.register_agent(registration("a"), 0);
-    state.register_agent(registration("b"), 0);
-    state.create_job(job("hello"), 0).unwrap();
-    for effect in state.schedule(0) {
+    let commit = |outcome: Outcome| {
+        store.commit(&outcome.changes).unwrap();
+        outcome.effects
+    };
+    commit(state.register_agent(registration("a"), 0));
+    commit(state.register_agent(registration("b"), 0));
+    commit(state.create_job(job("hello"), 0).unwrap().1);
+    for effect in commit(state.placement_round(0)) {
         if let Effect::Launch { agent, task } = effect {
             let running =
                 StatusReport { state: TaskState::Running, message: String::new(), exit_code: None, sandbox: None };
-            state.update_status(&agent, &task.id, running, 1);
+            commit(state.update_status(&agent, &task.id, running, 1));
         }
     }
-    state.restart(&job("hello").key, None, 1, 2).unwrap();
-    state.set_maintenance(&["b".to_owned()], MaintenanceMode::Scheduled, 3);
-    state.set_quota("www-data", ResourceAggregate { cpu_millis: 1500, ram_mb: 64, disk_mb: 64 });
-    store.commit(&state.take_changes()).unwrap();
+    commit(state.restart(&job("hello").key, None, 1, 2).unwrap().1);
+    commit(state.set_maintenance(&["b".to_owned()], MaintenanceMode::Scheduled, 3).1);
+    commit(state.set_quota("www-data", ResourceAggregate { cpu_millis: 1500, ram_mb: 64, disk_mb: 64 }));
     state
 }
 
@@ -156,10 +159,8 @@ fn the_memory_store_keeps_what_sled_keeps() {
     let memory = MemoryStore::default();
     let mut state = admin_state(&sled);
     let mut twin = admin_state(&memory);
-    state.set_maintenance(&["b".to_owned()], MaintenanceMode::None, 4);
-    twin.set_maintenance(&["b".to_owned()], MaintenanceMode::None, 4);
-    sled.commit(&state.take_changes()).unwrap();
-    memory.commit(&twin.take_changes()).unwrap();
+    sled.commit(&state.set_maintenance(&["b".to_owned()], MaintenanceMode::None, 4).1.changes).unwrap();
+    memory.commit(&twin.set_maintenance(&["b".to_owned()], MaintenanceMode::None, 4).1.changes).unwrap();
     let (from_sled, from_memory) = (sled.load().unwrap(), memory.load().unwrap());
     assert_eq!(from_sled, from_memory);
     assert!(from_sled.host_modes.is_empty(), "NONE removes the record");
