@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use atoll_model::{AgentResources, Attributes, TaskId, TaskState};
 use atoll_proto::v1::{self, agent_service_client::AgentServiceClient};
-use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 
@@ -107,7 +106,7 @@ async fn stay_connected(
 ) {
     // An update that could not be delivered is kept here and sent first on the next session.
     let mut undelivered: Option<TaskUpdate> = None;
-    let mut delays = reconnect_delays();
+    let mut delays = atoll_retry::delays(RECONNECT_MIN, RECONNECT_MAX);
     loop {
         let mut registered = false;
         let ended =
@@ -117,7 +116,7 @@ async fn stay_connected(
             Err(e) => tracing::warn!(scheduler = %config.scheduler, error = %e, "lost the scheduler; retrying"),
         }
         if registered {
-            delays = reconnect_delays();
+            delays = atoll_retry::delays(RECONNECT_MIN, RECONNECT_MAX);
         }
         tokio::time::sleep(delays.next().expect("reconnect delays never run out")).await;
     }
@@ -127,18 +126,6 @@ async fn stay_connected(
 const RECONNECT_MIN: Duration = Duration::from_millis(250);
 /// The longest wait between attempts, before jitter.
 const RECONNECT_MAX: Duration = Duration::from_secs(4);
-
-/// The waits between attempts to reach the scheduler, since the last registration: from
-/// [`RECONNECT_MIN`], doubling up to [`RECONNECT_MAX`], each lengthened by a random part of up
-/// to itself, so agents that lost their scheduler together do not return in step.
-fn reconnect_delays() -> impl Iterator<Item = Duration> {
-    ExponentialBuilder::new()
-        .with_min_delay(RECONNECT_MIN)
-        .with_max_delay(RECONNECT_MAX)
-        .with_jitter()
-        .without_max_times()
-        .build()
-}
 
 /// One registration: lasts until the scheduler stops answering or forgets the agent.
 /// `registered` is set once the scheduler has accepted the registration.
@@ -236,22 +223,5 @@ async fn handle_command(supervisors: &Supervisors, command: v1::AgentCommand) {
         Some(v1::agent_command::Command::Launch(launch)) => supervisors.launch(launch),
         Some(v1::agent_command::Command::Kill(kill)) => supervisors.kill(&TaskId(kill.task_id)),
         None => tracing::warn!("ignoring an empty command from the scheduler"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reconnects_back_off_exponentially_and_apart() {
-        let delays: Vec<Duration> = reconnect_delays().take(8).collect();
-        let mut base = RECONNECT_MIN;
-        for delay in &delays {
-            assert!(base <= *delay && *delay < base * 2, "{delay:?} is not within [{base:?}, {:?})", base * 2);
-            base = (base * 2).min(RECONNECT_MAX);
-        }
-        let other: Vec<Duration> = reconnect_delays().take(8).collect();
-        assert_ne!(delays, other, "two agents wait differently");
     }
 }

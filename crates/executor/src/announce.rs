@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use atoll_announce::{Member, MemberStatus, member_for, serverset_path};
 use atoll_sandbox::{LaunchFile, RegistryTarget};
-use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -93,31 +92,20 @@ async fn announce(
     mut commands: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut member = Pending { member, announced: false, created: false };
-    let mut delays = retry_delays();
+    let mut delays = atoll_retry::delays(RETRY_MIN, RETRY_MAX);
     loop {
         match session(&target, &prefix, &mut member, &mut commands).await {
             SessionEnd::Withdrawn => return,
             SessionEnd::Lost => {
                 // A session that got as far as the member was a success: start over.
                 if std::mem::take(&mut member.created) {
-                    delays = retry_delays();
+                    delays = atoll_retry::delays(RETRY_MIN, RETRY_MAX);
                 }
                 tracing::info!(%prefix, "registry session lost; announcing again");
                 tokio::time::sleep(delays.next().expect("retry delays never run out")).await;
             }
         }
     }
-}
-
-/// The waits before a new session: from [`RETRY_MIN`], doubling up to [`RETRY_MAX`], each
-/// lengthened by a random part of up to itself.
-fn retry_delays() -> impl Iterator<Item = Duration> {
-    ExponentialBuilder::new()
-        .with_min_delay(RETRY_MIN)
-        .with_max_delay(RETRY_MAX)
-        .with_jitter()
-        .without_max_times()
-        .build()
 }
 
 /// The member, whether the executor has asked for it to be announced yet, and whether this
@@ -269,13 +257,5 @@ mod tests {
         assert!(withdrawn.blocking_recv().is_ok(), "the withdrawal is answered");
         drop(control);
         assert!(matches!(lost_or_withdrawn(&mut commands, &mut pending()), SessionEnd::Withdrawn), "nobody left");
-    }
-
-    #[test]
-    fn retry_waits_grow_with_jitter_and_stop_growing() {
-        let waits: Vec<Duration> = retry_delays().take(12).collect();
-        assert!(waits[0] >= RETRY_MIN && waits[0] <= RETRY_MIN * 2, "{waits:?}");
-        assert!(waits.iter().all(|w| *w <= RETRY_MAX * 2), "{waits:?}");
-        assert!(waits[11] >= RETRY_MAX, "reaches the longest wait: {waits:?}");
     }
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use atoll_announce::{Endpoint, MEMBER_PREFIX, Member, MemberStatus};
 use atoll_zookeeper::{Session, ZooKeeperError};
-use backon::{BackoffBuilder, ExponentialBuilder};
 
 /// The default ServerSet path of schedulers.
 pub const DEFAULT_SCHEDULER_PATH: &str = "/aurora/scheduler";
@@ -30,28 +29,17 @@ pub async fn announce_scheduler(ensemble: String, path: String, host: String, po
         status: MemberStatus::Alive,
         shard: None,
     };
-    let mut delays = retry_delays();
+    let mut delays = atoll_retry::delays(RETRY_MIN, RETRY_MAX);
     loop {
         match announce_once(&ensemble, &path, &member).await {
             Ok(()) => {
                 tracing::warn!(%path, "the scheduler's ZooKeeper session ended; announcing again");
-                delays = retry_delays();
+                delays = atoll_retry::delays(RETRY_MIN, RETRY_MAX);
             }
             Err(e) => tracing::warn!(%ensemble, %path, "cannot announce the scheduler: {e}"),
         }
         tokio::time::sleep(delays.next().expect("retry delays never run out")).await;
     }
-}
-
-/// The waits before announcing again, since the last announcement: from [`RETRY_MIN`],
-/// doubling up to [`RETRY_MAX`], each lengthened by a random part of up to itself.
-fn retry_delays() -> impl Iterator<Item = Duration> {
-    ExponentialBuilder::new()
-        .with_min_delay(RETRY_MIN)
-        .with_max_delay(RETRY_MAX)
-        .with_jitter()
-        .without_max_times()
-        .build()
 }
 
 /// One session: announce, then wait until the session is gone.
@@ -62,20 +50,4 @@ async fn announce_once(ensemble: &str, path: &str, member: &Member) -> Result<()
     tracing::info!(%node, "scheduler announced");
     session.ended().await;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_exponentially_and_apart() {
-        let delays: Vec<Duration> = retry_delays().take(6).collect();
-        let mut base = RETRY_MIN;
-        for delay in &delays {
-            assert!(base <= *delay && *delay < base * 2, "{delay:?} is not within [{base:?}, {:?})", base * 2);
-            base = (base * 2).min(RETRY_MAX);
-        }
-        assert_ne!(delays, retry_delays().take(6).collect::<Vec<_>>(), "two schedulers wait differently");
-    }
 }
