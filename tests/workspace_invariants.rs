@@ -23,7 +23,8 @@ use std::process::Command;
 use atoll_tests::workspace_root;
 use serde_json::Value;
 
-const PURE_CORE: [&str; 5] = ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state", "atoll-planner"];
+const PURE_CORE: [&str; 6] =
+    ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state", "atoll-planner", "atoll-cron"];
 const RUNTIME_CRATES: [&str; 4] = ["tokio", "tonic", "prost", "sled"];
 /// The crates that speak gRPC: the API crate, the daemons, the client, the binary, and the tests
 /// (which talk to the scheduler as any other client would).
@@ -139,11 +140,13 @@ fn the_model_depends_on_its_data_crates_alone() {
 }
 
 #[test]
-fn the_state_machine_and_the_simulator_have_no_clock_randomness_or_io() {
+fn the_state_machine_the_simulator_and_cron_have_no_clock_randomness_or_io() {
     // Time is an argument (`now_ms`), randomness a seeded stream, the store and the network
     // are the caller's.
     assert_pure("crates/state/src", &[]);
     assert_pure("crates/sim/src", &[]);
+    // Cron reads no clock either: the time to predict from is always given.
+    assert_pure("crates/cron/src", &["::now()"]);
 }
 
 /// Clock, randomness, I/O, threads and async code, which a pure core does without.

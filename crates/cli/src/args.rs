@@ -46,6 +46,9 @@ pub enum Command {
     /// Change running services: rolling updates, pauses, rollbacks, and their history.
     #[command(subcommand)]
     Update(crate::update::UpdateCommand),
+    /// Cron jobs: schedule a job file's template, start it now, show its runs, predict a schedule.
+    #[command(subcommand)]
+    Cron(crate::cron::CronCommand),
     /// Work with job files without a scheduler.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -121,6 +124,14 @@ pub struct SchedulerArgs {
     /// a failure of its instance.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub update_stuck_timeout_secs: u64,
+    /// The IANA time zone of cron jobs that name no cron_timezone, e.g. Europe/Paris; a job
+    /// keeps the zone it was scheduled with.
+    #[arg(long, default_value = atoll_cron::DEFAULT_ZONE, value_name = "ZONE")]
+    pub cron_timezone: String,
+    /// Seconds a cron run missed while the scheduler was down may still start late, for jobs
+    /// that set no cron_starting_deadline_secs; 0 starts no missed run.
+    #[arg(long, default_value_t = 900)]
+    pub cron_starting_deadline_secs: u64,
     /// Announce this scheduler in this ZooKeeper ensemble, `HOST:PORT[,HOST:PORT…][/chroot]`,
     /// so clients can find it at `zk://ENSEMBLE/PATH`.
     #[arg(long, value_name = "ENSEMBLE")]

@@ -44,6 +44,10 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
     config.state.agent_timeout_ms = args.agent_timeout_secs.saturating_mul(1000);
     config.state.preemption_delay_ms = args.preemption_delay_secs.saturating_mul(1000);
     config.state.update_stuck_timeout_ms = args.update_stuck_timeout_secs.saturating_mul(1000);
+    let zone = atoll_cron::parse_zone(&args.cron_timezone)
+        .map_err(|e| CliError::invalid_parameter(format!("--cron-timezone: {e}")))?;
+    config.state.cron_default_zone = zone.name().to_owned();
+    config.state.cron_starting_deadline_ms = args.cron_starting_deadline_secs.saturating_mul(1000);
     // Open the store before binding, so a second scheduler on the same directory fails at once.
     let (control_plane, upgraded_from) =
         atoll_server::open(config, &args.data_dir).map_err(|e| CliError::failed(e.to_string()))?;

@@ -77,6 +77,18 @@ pub async fn run(args: DevArgs) -> CliResult {
 
 async fn submit(client: &SchedulerClient, jobs: &[(PathBuf, JobSpec)], data_dir: &Path) {
     for (file, job) in jobs {
+        if job.cron_schedule.is_some() && !job.config.service {
+            match client.schedule_cron(job).await {
+                Ok(_) => eprintln!(
+                    "Scheduled cron job {} from {}; see it with: atoll cron show {}",
+                    job.key,
+                    file.display(),
+                    job.key
+                ),
+                Err(e) => eprintln!("Could not schedule {} from {}: {e}", job.key, file.display()),
+            }
+            continue;
+        }
         match client.create_job(job).await {
             Ok(ids) => eprintln!("Created {} from {} ({} instance(s))", job.key, file.display(), ids.len()),
             Err(ClientError::Api { kind: ApiErrorKind::AlreadyExists, .. }) => {

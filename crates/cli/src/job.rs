@@ -282,6 +282,17 @@ fn parse_instances(text: &str) -> Result<(JobKey, InstanceSet), CliError> {
 }
 
 pub async fn create(client: &SchedulerClient, spec: &atoll_model::JobSpec, file: &Path) -> CliResult {
+    if spec.cron_schedule.is_some() && !spec.config.service {
+        // As Aurora's client: a cron job is a template, scheduled rather than created.
+        return Err(CliError::failed(format!(
+            "{} is a cron job (cron_schedule \"{}\"): cron jobs are scheduled, not created; run \
+             atoll cron schedule {} {}",
+            spec.key,
+            spec.cron_schedule.as_deref().unwrap_or_default(),
+            spec.key,
+            file.display()
+        )));
+    }
     let ids = client.create_job(spec).await.map_err(|e| match e {
         // The scheduler refused the job itself (say, a cluster it does not run): a config problem.
         ClientError::Api { kind: ApiErrorKind::InvalidArgument, message } => {

@@ -6,6 +6,7 @@
 
 mod args;
 mod config;
+mod cron;
 mod daemons;
 mod dev;
 mod diff;
@@ -82,6 +83,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Job(command) => job::run(command, &target).await,
             Command::Update(command) => update::run(command, &target).await,
+            Command::Cron(command) => cron::run(command, &target).await,
             Command::Config(command) => {
                 refuse_target(&target, "atoll config", "it reads job files and asks no scheduler", true, true)?;
                 config::run(command)
@@ -134,6 +136,7 @@ fn init_tracing(command: &Command) {
         Command::Dev(_)
         | Command::Job(_)
         | Command::Update(_)
+        | Command::Cron(_)
         | Command::Config(_)
         | Command::Sd(_)
         | Command::Task(_)

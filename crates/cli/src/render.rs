@@ -301,7 +301,11 @@ pub fn list_table(jobs: &[v1::JobSummary]) -> String {
         .map(|j| {
             vec![
                 key_text(j.key.as_ref()),
-                if j.service { "service" } else { "job" }.to_owned(),
+                match (&j.cron_schedule, j.service) {
+                    (Some(schedule), false) => format!("cron: {schedule}"),
+                    (_, true) => "service".to_owned(),
+                    (None, false) => "job".to_owned(),
+                },
                 j.instances.to_string(),
                 j.pending.to_string(),
                 j.active.to_string(),
@@ -321,6 +325,7 @@ pub fn list_json(jobs: &[v1::JobSummary]) -> Value {
             json!({
                 "job": key_text(j.key.as_ref()),
                 "service": j.service,
+                "cron_schedule": j.cron_schedule,
                 "instances": j.instances,
                 "pending": j.pending,
                 "active": j.active,

@@ -9,6 +9,7 @@
 
 mod admin;
 mod clusters;
+mod cron;
 mod logs;
 mod registry;
 mod updates;

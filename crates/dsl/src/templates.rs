@@ -218,6 +218,7 @@ pub(crate) fn own_bindings(job: &JobSpec) -> BTreeMap<String, String> {
         ("contact", job.config.contact.clone()),
         ("tier", job.config.tier.clone()),
         ("cron_schedule", job.cron_schedule.clone()),
+        ("cron_timezone", job.cron_timezone.clone()),
         ("task.user", task.user.clone()),
         ("update_config.pulse_interval_secs", update.pulse_interval_secs.map(|secs| secs.to_string())),
         ("announce.primary_port", job.config.announce.as_ref().map(|announce| announce.primary_port.clone())),
@@ -242,7 +243,8 @@ pub(crate) fn each_string(job: &mut JobSpec, visit: &mut dyn FnMut(&mut String))
         visit(&mut process.name);
         visit(&mut process.cmdline);
     }
-    for text in [&mut job.config.contact, &mut job.config.tier, &mut job.cron_schedule].into_iter().flatten() {
+    let texts = [&mut job.config.contact, &mut job.config.tier, &mut job.cron_schedule, &mut job.cron_timezone];
+    for text in texts.into_iter().flatten() {
         visit(text);
     }
     for entry in &mut job.config.metadata {

@@ -121,6 +121,12 @@ pub struct JobSpec {
     pub instances: u32,
     pub cron_schedule: Option<String>,
     pub cron_collision_policy: CronCollisionPolicy,
+    /// The IANA time zone the cron schedule is read in; none: the scheduler's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_timezone: Option<String>,
+    /// How late a missed cron run may still start, in seconds; none: the scheduler's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_starting_deadline_secs: Option<u64>,
     pub update_config: UpdateConfig,
     #[serde(flatten)]
     pub config: TaskConfig,
@@ -222,6 +228,8 @@ impl JobSpec {
             instances: 1,
             cron_schedule: None,
             cron_collision_policy: CronCollisionPolicy::default(),
+            cron_timezone: None,
+            cron_starting_deadline_secs: None,
             update_config: UpdateConfig::default(),
             config: TaskConfig::new(task),
         }
@@ -269,10 +277,16 @@ impl JobSpec {
         if self.config.service && self.cron_schedule.is_some() {
             problems.push("A service task may not be run on a cron schedule".to_owned());
         }
-        if let Some(schedule) = &self.cron_schedule
-            && let Some(problem) = cron_schedule_problem(schedule)
-        {
-            problems.push(format!("Invalid cron schedule: {schedule} ({problem})"));
+        // The schedule's syntax and its zone are checked by atoll-cron, where they are read.
+        if self.cron_schedule.is_none() {
+            for (field, set) in [
+                ("cron_timezone", self.cron_timezone.is_some()),
+                ("cron_starting_deadline_secs", self.cron_starting_deadline_secs.is_some()),
+            ] {
+                if set {
+                    problems.push(format!("{field} applies only to a job with a cron_schedule"));
+                }
+            }
         }
         if self.cron_collision_policy == CronCollisionPolicy::RunOverlap {
             problems.push(
@@ -437,16 +451,6 @@ impl JobSpec {
     }
 }
 
-/// Checks a 5-field crontab schedule (minute hour day-of-month month day-of-week).
-fn cron_schedule_problem(schedule: &str) -> Option<String> {
-    let fields: Vec<&str> = schedule.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Some(format!("expected 5 fields (minute hour day month weekday), found {}", fields.len()));
-    }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/' | '?');
-    fields.iter().find(|f| !f.chars().all(allowed)).map(|f| format!("field '{f}' has characters cron does not use"))
-}
-
 fn process_name_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         Some("Process name must not be empty".to_owned())
@@ -531,7 +535,10 @@ pub(crate) mod tests {
                 |j| j.config.tier = Some("gold".into()),
                 "Unknown tier 'gold'; tiers are preferred, preemptible, revocable",
             ),
-            (|j| j.cron_schedule = Some("* * *".into()), "Invalid cron schedule: * * * (expected 5 fields"),
+            (
+                |j| j.cron_timezone = Some("Europe/Paris".into()),
+                "cron_timezone applies only to a job with a cron_schedule",
+            ),
             (|j| j.cron_collision_policy = CronCollisionPolicy::RunOverlap, "Invalid cron policy: RUN_OVERLAP"),
             (
                 |j| j.update_config.max_total_failures = 1,

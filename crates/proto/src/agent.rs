@@ -47,6 +47,8 @@ pub fn launch_to_wire(task: &model::ScheduledTask) -> v1::LaunchTask {
         instances: 0,
         cron_schedule: None,
         cron_collision_policy: model::config::CronCollisionPolicy::default(),
+        cron_timezone: None,
+        cron_starting_deadline_secs: None,
         update_config: model::config::UpdateConfig::default(),
         config: config.config().clone(),
     };

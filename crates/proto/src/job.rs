@@ -116,6 +116,8 @@ impl From<&model::JobSpec> for v1::JobConfig {
             max_task_failures: j.config.max_task_failures,
             cron_schedule: j.cron_schedule.clone(),
             cron_collision_policy: cron_policy_to_wire(j.cron_collision_policy) as i32,
+            cron_timezone: j.cron_timezone.clone(),
+            cron_starting_deadline_secs: j.cron_starting_deadline_secs,
             update_config: Some(update_config_to_wire(&j.update_config)),
             constraints: j.config.constraints.iter().map(constraint_to_wire).collect(),
             metadata: j
@@ -171,6 +173,8 @@ impl TryFrom<&v1::JobConfig> for model::JobSpec {
             instances: j.instances,
             cron_schedule: j.cron_schedule.clone(),
             cron_collision_policy: cron_policy_from_wire(j.cron_collision_policy)?,
+            cron_timezone: j.cron_timezone.clone(),
+            cron_starting_deadline_secs: j.cron_starting_deadline_secs,
             update_config: update_config_from_wire(j.update_config.as_ref()),
             config,
         })

@@ -14,6 +14,7 @@ mod admin_api;
 mod agent_api;
 mod clock;
 mod core;
+mod cron_api;
 mod logs_api;
 mod registry_api;
 mod scheduler_api;
@@ -25,6 +26,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use atoll_proto::v1::agent_service_server::AgentServiceServer;
+use atoll_proto::v1::cron_service_server::CronServiceServer;
 use atoll_proto::v1::registry_service_server::RegistryServiceServer;
 use atoll_proto::v1::scheduler_service_server::SchedulerServiceServer;
 use atoll_proto::v1::update_service_server::UpdateServiceServer;
@@ -89,6 +91,7 @@ pub async fn serve(
     health_reporter.set_serving::<AgentServiceServer<agent_api::AgentApi>>().await;
     health_reporter.set_serving::<RegistryServiceServer<registry_api::RegistryApi>>().await;
     health_reporter.set_serving::<UpdateServiceServer<updates_api::UpdateApi>>().await;
+    health_reporter.set_serving::<CronServiceServer<cron_api::CronApi>>().await;
     let registry = registry_api::RegistryApi::start(Arc::new(SystemClock));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(atoll_proto::FILE_DESCRIPTOR_SET)
@@ -110,6 +113,7 @@ pub async fn serve(
         .add_service(admin_api::service(control_plane.clone()))
         .add_service(logs_api::service(control_plane.clone()))
         .add_service(updates_api::service(control_plane.clone()))
+        .add_service(cron_api::service(control_plane.clone()))
         // Nagle's algorithm off: a reply written in more than one piece would otherwise wait
         // for the client's delayed acknowledgement (40 ms on Linux).
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown);

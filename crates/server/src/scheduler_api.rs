@@ -36,7 +36,11 @@ pub(crate) fn core_status(e: CoreError) -> Status {
             | StateError::NoInstancesGiven
             | StateError::ZeroBatchSize
             | StateError::NothingToAdd
-            | StateError::TooManyInstances { .. } => Status::invalid_argument(refusal.to_string()),
+            | StateError::TooManyInstances { .. }
+            | StateError::CronJobViaCreate(_)
+            | StateError::NotACronJob(_)
+            | StateError::CronJobInstances(_) => Status::invalid_argument(refusal.to_string()),
+            StateError::CronJobNotFound(_) => Status::not_found(refusal.to_string()),
             StateError::InsufficientQuota(_) => Status::resource_exhausted(refusal.to_string()),
             StateError::NotAService(_) => Status::invalid_argument(refusal.to_string()),
             StateError::NoActiveUpdate(_)
@@ -139,6 +143,7 @@ impl SchedulerService for SchedulerApi {
                     active: j.active,
                     finished: j.finished,
                     failed: j.failed,
+                    cron_schedule: j.cron_schedule,
                 })
                 .collect(),
         }))

@@ -117,7 +117,8 @@ impl Sim {
         sim
     }
 
-    /// Creates `job` at `at_ms`; its tasks do what `behaviour` says.
+    /// Creates `job` at `at_ms` (schedules it, if it is a cron job); its tasks do what
+    /// `behaviour` says.
     pub fn submit(&mut self, at_ms: u64, job: JobSpec, behaviour: Behaviour) {
         self.behaviours.by_job.insert(job.key.clone(), behaviour);
         self.jobs.insert(job.key.clone(), JobRecord { instances: job.instances, behaviour, killed_at_ms: None });
@@ -263,8 +264,14 @@ impl Sim {
             Event::Submit(job) => {
                 self.mark("submit", None, None, u64::from(job.instances));
                 let key = job.key.clone();
-                match self.state.create_job(*job, now) {
-                    Ok((_, outcome)) => outcome,
+                // A cron job is scheduled; its runs come from the ticks.
+                let created = if job.cron_schedule.is_some() {
+                    self.state.schedule_cron(*job, now).map(|(_, outcome)| outcome)
+                } else {
+                    self.state.create_job(*job, now).map(|(_, outcome)| outcome)
+                };
+                match created {
+                    Ok(outcome) => outcome,
                     Err(e) => return Err(self.violation("job creation", format!("{key} was refused: {e}"))),
                 }
             }

@@ -9,7 +9,7 @@ use atoll_model::{
     ConfigId, ConfigVersion, JobKey, JobSpec, MaintenanceMode, ResourceAggregate, ScheduledTask, TaskId,
 };
 
-use crate::{JobUpdate, RestartPlan};
+use crate::{CronJob, JobUpdate, RestartPlan};
 
 /// Changes not yet made durable.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,6 +33,8 @@ pub struct Changes {
     pub updates_put: Vec<JobUpdate>,
     pub updates_deleted: Vec<u64>,
     pub next_update_id: u64,
+    pub cron_put: Vec<CronJob>,
+    pub cron_deleted: Vec<JobKey>,
 }
 
 impl Changes {
@@ -50,6 +52,8 @@ impl Changes {
             && self.restarts_deleted.is_empty()
             && self.updates_put.is_empty()
             && self.updates_deleted.is_empty()
+            && self.cron_put.is_empty()
+            && self.cron_deleted.is_empty()
     }
 }
 
@@ -69,6 +73,8 @@ pub struct Durable {
     /// Updates in progress and the finished ones kept.
     pub updates: Vec<JobUpdate>,
     pub next_update_id: u64,
+    /// Cron jobs' records; their templates are among `jobs`.
+    pub cron: Vec<CronJob>,
 }
 
 /// Everything a store holds, in memory: [`Changes`] applied in order, and the [`Durable`] a
@@ -84,6 +90,7 @@ pub struct StoreImage {
     restarts: BTreeMap<JobKey, RestartPlan>,
     updates: BTreeMap<u64, JobUpdate>,
     next_update_id: u64,
+    cron: BTreeMap<JobKey, CronJob>,
 }
 
 impl StoreImage {
@@ -100,6 +107,7 @@ impl StoreImage {
         put_and_delete(&mut self.restarts, &c.restarts_put, &c.restarts_deleted, |p| (p.job.clone(), p.clone()));
         put_and_delete(&mut self.updates, &c.updates_put, &c.updates_deleted, |u| (u.id, u.clone()));
         self.next_update_id = self.next_update_id.max(c.next_update_id);
+        put_and_delete(&mut self.cron, &c.cron_put, &c.cron_deleted, |r| (r.job.clone(), r.clone()));
     }
 
     /// What a scheduler starting from this image gets.
@@ -114,6 +122,7 @@ impl StoreImage {
             restarts: self.restarts.values().cloned().collect(),
             updates: self.updates.values().cloned().collect(),
             next_update_id: self.next_update_id,
+            cron: self.cron.values().cloned().collect(),
         }
     }
 }

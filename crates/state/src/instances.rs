@@ -25,6 +25,9 @@ impl ClusterState {
         if count == 0 {
             return Err(StateError::NothingToAdd);
         }
+        if self.is_cron_job(job) {
+            return Err(StateError::CronJobInstances(Box::new(job.clone())));
+        }
         if let Some(update) = self.active_update(job) {
             return Err(StateError::UpdateInProgress {
                 job: Box::new(job.clone()),

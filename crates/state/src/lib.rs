@@ -14,14 +14,16 @@
 //! - Every task carries its own config version ([`ConfigVersion`]); placement, launch and
 //!   rescheduling read it, never the job's current config. Versions are interned by content, so
 //!   tasks of one config share one copy, and a version no task or update refers to is dropped.
-//! - Durable: jobs, config versions, tasks, the id sequence, host maintenance modes, role quotas
-//!   and restarts in progress. Decisions that wait on time need nothing more: a throttled task carries its
+//! - Durable: jobs, config versions, tasks, the id sequence, host maintenance modes, role quotas,
+//!   restarts and updates, and cron jobs' records (the last fire time handled, the runs kept).
+//!   The cron clock is the `now` every call takes, so the simulator runs cron over virtual days. Decisions that wait on time need nothing more: a throttled task carries its
 //!   `not_before_ms`, and a pending task's wait towards preemption starts at its PENDING event.
 //!   Rebuilt on start: agents, from registrations and from the agents that stored tasks point at.
 //!
 //! [`TaskState::can_transition_to`]: atoll_model::TaskState::can_transition_to
 
 mod agents;
+mod cron;
 mod durable;
 mod instances;
 mod lifecycle;
@@ -48,6 +50,7 @@ use crate::tracked::Tracked;
 pub use agents::Registration;
 pub use atoll_model::{MaintenanceMode, ResourceAggregate};
 pub use atoll_placement::{PendingReason, VetoCount};
+pub use cron::{CronJob, CronRun, CronRunState, CronView, PREDICTED_FIRES, Scheduled};
 pub use durable::{Changes, Durable, StoreImage};
 pub use lifecycle::StatusReport;
 pub use maintenance::HostMaintenance;
@@ -82,6 +85,12 @@ pub struct StateConfig {
     pub update_stuck_timeout_ms: u64,
     /// Finished updates kept per job, oldest pruned first (Aurora keeps 10).
     pub finished_updates_kept_per_job: usize,
+    /// The time zone of cron jobs that name none.
+    pub cron_default_zone: String,
+    /// How late a missed cron run may still start, for jobs that do not say.
+    pub cron_starting_deadline_ms: u64,
+    /// Runs kept per cron job, oldest dropped first.
+    pub cron_runs_kept: usize,
     pub policy: Policy,
 }
 
@@ -99,6 +108,9 @@ impl StateConfig {
             terminal_tasks_kept_per_job: 100,
             update_stuck_timeout_ms: 5 * 60_000,
             finished_updates_kept_per_job: 10,
+            cron_default_zone: atoll_cron::DEFAULT_ZONE.to_owned(),
+            cron_starting_deadline_ms: 15 * 60_000,
+            cron_runs_kept: 20,
             policy: Policy::default(),
         }
     }
@@ -175,6 +187,16 @@ pub enum StateError {
     UpdateRefuses { job: Box<JobKey>, id: u64, state: UpdateState, action: &'static str },
     #[error("update {id} of {job} takes no pulses: its update_config has no pulse_interval_secs")]
     NotPulsed { job: Box<JobKey>, id: u64 },
+    #[error(
+        "Job {0} has a cron_schedule: cron jobs may only be created or replaced with `atoll cron schedule {0} FILE`"
+    )]
+    CronJobViaCreate(Box<JobKey>),
+    #[error("Job {0} has no cron_schedule; run it once with `atoll job create {0} FILE`")]
+    NotACronJob(Box<JobKey>),
+    #[error("{0} is not a scheduled cron job; `atoll job list {cluster}` shows the jobs there", cluster = .0.cluster)]
+    CronJobNotFound(Box<JobKey>),
+    #[error("Job {0} is a cron job: change its instances in its file and replace it with `atoll cron schedule`")]
+    CronJobInstances(Box<JobKey>),
 }
 
 /// The scheduler's whole in-memory state.
@@ -199,6 +221,10 @@ pub struct ClusterState {
     updates: Tracked<u64, JobUpdate>,
     /// The update in progress of each job being updated.
     active_updates: BTreeMap<JobKey, u64>,
+    /// Cron jobs' records, beside their templates in `jobs`.
+    cron: Tracked<JobKey, CronJob>,
+    /// Each cron job's parsed schedule and next fire time, rebuilt on start.
+    cron_clocks: BTreeMap<JobKey, cron::CronClock>,
     next_update_id: u64,
     next_task_seq: u64,
     illegal_transitions: u64,
@@ -240,6 +266,8 @@ impl ClusterState {
                 .map(|u| (u.job.clone(), u.id))
                 .collect(),
             updates: Tracked::stored(durable.updates.into_iter().map(|u| (u.id, u))),
+            cron_clocks: BTreeMap::new(),
+            cron: Tracked::stored(durable.cron.into_iter().map(|c| (c.job.clone(), c))),
             next_update_id: durable.next_update_id,
             next_task_seq: durable.next_task_seq,
             illegal_transitions: 0,
@@ -247,6 +275,13 @@ impl ClusterState {
             placement_wanted: true,
             configs_released: false,
         };
+        for record in state.cron.values() {
+            let expression = state.jobs.get(&record.job).and_then(|j| j.cron_schedule.as_deref());
+            // Both were checked when the job was scheduled.
+            if let Some(Ok(schedule)) = expression.map(|e| atoll_cron::Schedule::parse(e, &record.zone)) {
+                state.cron_clocks.insert(record.job.clone(), cron::CronClock::new(schedule, record.handled_ms));
+            }
+        }
         for task in state.tasks.values().filter(|t| t.state.is_on_agent()) {
             if let Some(a) = &task.assignment {
                 state.agents.entry(a.agent.clone()).or_insert_with(|| AgentRecord {
@@ -283,6 +318,7 @@ impl ClusterState {
             restarts: self.restarts.values().cloned().collect(),
             updates: self.updates.values().cloned().collect(),
             next_update_id: self.next_update_id,
+            cron: self.cron.values().cloned().collect(),
         }
     }
 
@@ -295,6 +331,7 @@ impl ClusterState {
         let quotas = self.quotas.take_changes();
         let (restarts_put, restarts_deleted) = self.restarts.take_changes().values();
         let (updates_put, updates_deleted) = self.updates.take_changes().values();
+        let (cron_put, cron_deleted) = self.cron.take_changes().values();
         Changes {
             jobs_put,
             jobs_deleted,
@@ -311,6 +348,8 @@ impl ClusterState {
             updates_put,
             updates_deleted,
             next_update_id: self.next_update_id,
+            cron_put,
+            cron_deleted,
         }
     }
 

@@ -16,6 +16,9 @@ impl ClusterState {
         if self.jobs.contains_key(&spec.key) {
             return Err(StateError::JobExists(Box::new(spec.key)));
         }
+        if spec.cron_schedule.is_some() && !spec.config.service {
+            return Err(StateError::CronJobViaCreate(Box::new(spec.key)));
+        }
         let mut problems = spec.validate();
         problems.extend(not_yet_supported(&spec));
         if !problems.is_empty() {
@@ -77,34 +80,34 @@ impl ClusterState {
         id
     }
 
-    /// Kills the given instances of a job, or all of them (which also removes the job).
-    /// Returns the tasks asked to stop and what agents must do.
+    /// Kills the given instances of a job, or all of them (which also removes the job, unless
+    /// it is a cron job, whose schedule stays). Returns the tasks asked to stop and what agents
+    /// must do.
     pub fn kill(
         &mut self,
         job: &JobKey,
         instances: Option<&BTreeSet<u32>>,
         now_ms: u64,
     ) -> Result<(Vec<TaskId>, Outcome), StateError> {
-        let has_tasks = self.tasks.values().any(|t| t.job == *job);
-        let Some(spec) = self.jobs.get(job) else {
-            return if has_tasks {
-                Ok((Vec::new(), self.outcome(Vec::new())))
-            } else {
-                Err(StateError::JobNotFound(Box::new(job.clone())))
-            };
-        };
-        if let Some(instances) = instances {
-            if instances.is_empty() {
-                return Err(StateError::NoInstancesGiven);
+        match self.jobs.get(job) {
+            Some(spec) => {
+                if let Some(instances) = instances {
+                    if instances.is_empty() {
+                        return Err(StateError::NoInstancesGiven);
+                    }
+                    let missing: Vec<u32> = instances.iter().copied().filter(|i| *i >= spec.instances).collect();
+                    if !missing.is_empty() {
+                        return Err(StateError::NoSuchInstances {
+                            job: Box::new(job.clone()),
+                            instances: missing,
+                            count: spec.instances,
+                        });
+                    }
+                }
             }
-            let missing: Vec<u32> = instances.iter().copied().filter(|i| *i >= spec.instances).collect();
-            if !missing.is_empty() {
-                return Err(StateError::NoSuchInstances {
-                    job: Box::new(job.clone()),
-                    instances: missing,
-                    count: spec.instances,
-                });
-            }
+            // A killed job's tasks still stopping, or a descheduled cron job's last run.
+            None if self.tasks.values().any(|t| t.job == *job) => {}
+            None => return Err(StateError::JobNotFound(Box::new(job.clone()))),
         }
         let targets: Vec<TaskId> = self
             .tasks
@@ -113,25 +116,37 @@ impl ClusterState {
             .filter(|t| instances.is_none_or(|set| set.contains(&t.instance)))
             .map(|t| t.id.clone())
             .collect();
+        let effects = self.kill_tasks(&targets, "Killed by request", now_ms);
+        if instances.is_none() && !self.is_cron_job(job) {
+            self.jobs.remove(job);
+            self.restarts.remove(job);
+        }
+        Ok((targets, self.outcome(effects)))
+    }
+
+    /// Every active task of `job` asked to stop, with `message`.
+    pub(crate) fn kill_active(&mut self, job: &JobKey, message: &str, now_ms: u64) -> Vec<Effect> {
+        let targets: Vec<TaskId> =
+            self.job_tasks(job, false).iter().filter(|t| t.state.is_active()).map(|t| t.id.clone()).collect();
+        self.kill_tasks(&targets, message, now_ms)
+    }
+
+    fn kill_tasks(&mut self, targets: &[TaskId], message: &str, now_ms: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        for id in &targets {
+        for id in targets {
             let already_killing = self.tasks.get(id).filter(|t| t.state == TaskState::Killing);
             if let Some(assignment) = already_killing.and_then(|t| t.assignment.as_ref()) {
                 // Killed before and still not gone: ask its agent again.
                 effects.push(Effect::Kill { agent: assignment.agent.clone(), task: id.clone() });
                 continue;
             }
-            effects.extend(self.transition(id, TaskState::Killing, "Killed by request", now_ms));
+            effects.extend(self.transition(id, TaskState::Killing, message, now_ms));
             let off_agent = self.tasks.get(id).is_some_and(|t| t.assignment.is_none());
             if off_agent {
                 effects.extend(self.transition(id, TaskState::Killed, "Killed before it was placed", now_ms));
             }
         }
-        if instances.is_none() {
-            self.jobs.remove(job);
-            self.restarts.remove(job);
-        }
-        Ok((targets, self.outcome(effects)))
+        effects
     }
 
     /// Applies a status report from `agent` about one of its tasks.
@@ -290,9 +305,6 @@ pub(crate) fn not_yet_supported(spec: &JobSpec) -> Vec<String> {
     }
     if spec.config.container.is_some() {
         problems.push(refusal("container", "tasks run in their sandbox on the host, without a container image"));
-    }
-    if spec.cron_schedule.is_some() {
-        problems.push(refusal("cron_schedule", "cron jobs are not run yet"));
     }
     problems
 }

@@ -14,6 +14,8 @@ pub struct JobSummary {
     pub active: u32,
     pub finished: u32,
     pub failed: u32,
+    /// A cron job's schedule.
+    pub cron_schedule: Option<String>,
 }
 
 impl ClusterState {
@@ -36,6 +38,7 @@ impl ClusterState {
                     active: 0,
                     finished: 0,
                     failed: 0,
+                    cron_schedule: job.cron_schedule.clone(),
                 };
                 for task in self.job_tasks(&job.key, false) {
                     match task.state {

@@ -25,8 +25,12 @@ enum TreeName {
     Quotas,
     Restarts,
     Updates,
+    Cron,
     Meta,
 }
+
+/// The trees, in [`TreeName`] order.
+const TREE_NAMES: [&str; 9] = ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "cron", "meta"];
 
 /// A store in a data directory, holding the directory's lock while open.
 pub struct SledStore {
@@ -46,8 +50,8 @@ impl SledStore {
         let shown = dir.display().to_string();
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { dir: shown.clone(), detail: e.to_string() })?;
         let db = open_db(&dir.join("db"), &shown)?;
-        let names = ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "meta"];
-        let trees = names.iter().map(|name| db.open_tree(name).map_err(|e| io(&shown, e))).collect::<Result<_, _>>()?;
+        let trees =
+            TREE_NAMES.iter().map(|name| db.open_tree(name).map_err(|e| io(&shown, e))).collect::<Result<_, _>>()?;
         let mut store = SledStore { dir: dir.to_owned(), db, trees, upgraded_from: None };
         let found = match store.tree(TreeName::Meta).get(SCHEMA_KEY).map_err(|e| io(&shown, e))? {
             None => None,
@@ -108,6 +112,9 @@ impl SledStore {
         for plan in &durable.restarts {
             writes[TreeName::Restarts as usize].push((plan.job.to_string().into_bytes(), encode(plan)?));
         }
+        for update in &durable.updates {
+            writes[TreeName::Updates as usize].push((update_key(update.id), encode(update)?));
+        }
         writes[TreeName::Meta as usize].push((SCHEMA_KEY.to_vec(), SCHEMA_VERSION.to_be_bytes().to_vec()));
         self.transact(|trees| {
             for (tree, records) in trees.iter().zip(&writes) {
@@ -129,10 +136,7 @@ impl SledStore {
     /// Writes a raw value, for tests of what older and broken stores hold.
     #[cfg(test)]
     pub(crate) fn put_raw(&self, tree: &str, key: &[u8], value: &[u8]) {
-        let index = ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "meta"]
-            .iter()
-            .position(|name| *name == tree)
-            .expect("a tree of the store");
+        let index = TREE_NAMES.iter().position(|name| *name == tree).expect("a tree of the store");
         self.trees[index].insert(key, value).expect("raw write");
         self.db.flush().expect("flush");
     }
@@ -309,6 +313,11 @@ impl Store for SledStore {
                 .collect(),
             updates,
             next_update_id: self.meta_u64(NEXT_UPDATE_KEY, "next_update_id")?,
+            cron: self
+                .records(TreeName::Cron, "cron job", records::decode_plain)?
+                .into_iter()
+                .map(|(_, c)| c)
+                .collect(),
         })
     }
 
@@ -346,6 +355,10 @@ impl Store for SledStore {
             writes[TreeName::Updates as usize].push((update_key(update.id), encode(update)?));
         }
         removals[TreeName::Updates as usize].extend(changes.updates_deleted.iter().map(|id| update_key(*id)));
+        for record in &changes.cron_put {
+            writes[TreeName::Cron as usize].push((record.job.to_string().into_bytes(), encode(record)?));
+        }
+        removals[TreeName::Cron as usize].extend(changes.cron_deleted.iter().map(|k| k.to_string().into_bytes()));
         let meta = &mut writes[TreeName::Meta as usize];
         meta.push((NEXT_SEQ_KEY.to_vec(), changes.next_task_seq.to_be_bytes().to_vec()));
         meta.push((NEXT_UPDATE_KEY.to_vec(), changes.next_update_id.to_be_bytes().to_vec()));

@@ -31,6 +31,8 @@ pub(crate) enum ObjectError {
     CronPolicy(String),
     #[error("{0}")]
     Constraint(#[from] atoll_model::ConstraintError),
+    #[error("{0}")]
+    Schedule(#[from] atoll_cron::ScheduleError),
 }
 
 fn unknown_field_hint(suggestion: Option<&str>, known: &str) -> String {

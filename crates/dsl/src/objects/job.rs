@@ -16,7 +16,7 @@ use super::{Call, ObjectError, register_constructor};
 use crate::session::{JobId, Session, Site};
 use crate::templates::{self, Resolver};
 
-const JOB_FIELDS: [Field; 23] = [
+const JOB_FIELDS: [Field; 25] = [
     required("cluster"),
     required("role"),
     required("environment"),
@@ -31,6 +31,8 @@ const JOB_FIELDS: [Field; 23] = [
     default("max_task_failures", "1"),
     default("cron_schedule", "none"),
     default("cron_collision_policy", "\"KILL_EXISTING\""),
+    default("cron_timezone", "the scheduler's (UTC unless it says otherwise)"),
+    default("cron_starting_deadline_secs", "the scheduler's (900)"),
     default("update_config", "UpdateConfig(#{})"),
     default("constraints", "#{}"),
     default("metadata", "[]"),
@@ -98,6 +100,8 @@ fn job(call: &Call<'_>, mut fields: FieldReader<'_>, service_by_default: bool) -
     let constraints = fields.or("constraints", Described(MapOf(Text), CONSTRAINTS), Vec::new());
     let instances = fields.or("instances", whole(), defaults.instances);
     let cron_schedule = fields.optional("cron_schedule", Text);
+    let cron_timezone = fields.optional("cron_timezone", Text);
+    let cron_starting_deadline_secs = fields.optional("cron_starting_deadline_secs", whole());
     let update_config = fields.or("update_config", object(), defaults.update_config.clone());
     let config = TaskConfig {
         service: fields.or("service", Flag, service_by_default),
@@ -115,7 +119,16 @@ fn job(call: &Call<'_>, mut fields: FieldReader<'_>, service_by_default: bool) -
         container: fields.optional("container", object_described(CONTAINER)),
         ..defaults.config
     };
-    let mut job = JobSpec { key: defaults.key, instances, cron_schedule, cron_collision_policy, update_config, config };
+    let mut job = JobSpec {
+        key: defaults.key,
+        instances,
+        cron_schedule,
+        cron_collision_policy,
+        cron_timezone,
+        cron_starting_deadline_secs,
+        update_config,
+        config,
+    };
 
     let session = call.session();
     let mut resolver = Resolver::new(templates::own_bindings(&job), session.bindings(), session.unbound_allowed());
@@ -125,6 +138,14 @@ fn job(call: &Call<'_>, mut fields: FieldReader<'_>, service_by_default: bool) -
             Ok(constraint) => job.config.constraints.push(constraint),
             Err(error) => fields.problem_at(&["constraints", attribute.as_str()], ObjectError::from(error)),
         }
+    }
+    let zone = job.cron_timezone.as_deref().unwrap_or(atoll_cron::DEFAULT_ZONE);
+    let zone = atoll_cron::parse_zone(zone).map(|z| z.name()).unwrap_or_else(|error| {
+        fields.problem_at(&["cron_timezone"], ObjectError::from(error));
+        atoll_cron::DEFAULT_ZONE
+    });
+    if let Some(Err(error)) = job.cron_schedule.as_ref().map(|schedule| atoll_cron::Schedule::parse(schedule, zone)) {
+        fields.problem_at(&["cron_schedule"], ObjectError::from(error));
     }
     call.report_fields(fields.finish());
     let mut problems = resolver.problems();

@@ -64,6 +64,32 @@ fn a_cron_policy_outside_auroras_is_named() {
 }
 
 #[test]
+fn a_bad_schedule_or_zone_is_reported_at_its_field_naming_what_is_wrong() {
+    let source = job_file_with(r#"instances: 2, cron_schedule: "0 25 * * *", cron_timezone: "Europe/Pari""#);
+    let column = |text: &str| source.find(text).unwrap() + 1;
+    assert_eq!(
+        diagnostics_of(&source),
+        vec![
+            format!(
+                "test.rhai:1:{}: Invalid cron schedule '0 25 * * *': the hour field '25' is wrong (Number out of bounds)",
+                column("cron_schedule"),
+            ),
+            format!(
+                "test.rhai:1:{}: unknown time zone 'Europe/Pari' (did you mean 'Europe/Paris'?); time zones are IANA names such as UTC, Europe/Paris or America/New_York",
+                column("cron_timezone")
+            ),
+        ]
+    );
+    let job =
+        job_with(r#"cron_schedule: "30 2 * * *", cron_timezone: "Europe/Paris", cron_starting_deadline_secs: 60"#);
+    assert_eq!((job.cron_timezone.as_deref(), job.cron_starting_deadline_secs), (Some("Europe/Paris"), Some(60)));
+    assert_eq!(
+        messages(&diagnostics_of(&job_file_with(r#"cron_timezone: "UTC""#))),
+        vec!["cron_timezone applies only to a job with a cron_schedule"]
+    );
+}
+
+#[test]
 fn a_service_is_a_job_with_service_set() {
     let jobs = jobs_of(&format!(
         r#"{TASK}let jobs = [

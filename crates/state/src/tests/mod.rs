@@ -2,6 +2,7 @@
 //! rescheduling, restarts from durable state, and refusals here; placement, maintenance,
 //! preemption, quota, restarts and additions, and scheduler restarts in the submodules.
 
+mod cron;
 mod durability;
 mod maintenance;
 mod placement;
@@ -385,17 +386,10 @@ fn placement_is_wanted_when_a_task_becomes_pending_or_capacity_comes_free() {
 fn fields_the_scheduler_does_not_act_on_yet_are_refused_not_ignored() {
     use atoll_model::config::{Container, PartitionPolicy, SlaPolicy};
     type Set = fn(&mut JobSpec);
-    let cases: [(Set, &str); 4] = [
+    let cases: [(Set, &str); 3] = [
         (|j| j.config.sla_policy = Some(SlaPolicy::Count { count: 1, duration_secs: 60 }), "sla_policy"),
         (|j| j.config.partition_policy = Some(PartitionPolicy { reschedule: true, delay_secs: 5 }), "partition_policy"),
         (|j| j.config.container = Some(Container::Docker { image: "web:1".into(), parameters: vec![] }), "container"),
-        (
-            |j| {
-                j.config.service = false;
-                j.cron_schedule = Some("15 2 * * *".into());
-            },
-            "cron_schedule",
-        ),
     ];
     for (set, field) in cases {
         let mut state = ClusterState::new(config());

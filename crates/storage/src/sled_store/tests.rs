@@ -132,11 +132,17 @@ fn admin_state(store: &dyn Store) -> ClusterState {
     commit(state.restart(&job("hello").key, None, 1, 2).unwrap().1);
     commit(state.set_maintenance(&["b".to_owned()], MaintenanceMode::Scheduled, 3).1);
     commit(state.set_quota("www-data", ResourceAggregate { cpu_millis: 1500, ram_mb: 64, disk_mb: 64 }));
+    let mut nightly = job("nightly");
+    nightly.config.service = false;
+    nightly.cron_schedule = Some("15 2 * * *".into());
+    nightly.cron_timezone = Some("Europe/Paris".into());
+    commit(state.schedule_cron(nightly.clone(), 4).unwrap().1);
+    commit(state.start_cron(&nightly.key, 5).unwrap().1);
     state
 }
 
 #[test]
-fn host_modes_quotas_and_restarts_survive_reopening() {
+fn host_modes_quotas_restarts_and_cron_jobs_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = SledStore::open(dir.path()).unwrap();
@@ -150,6 +156,12 @@ fn host_modes_quotas_and_restarts_survive_reopening() {
     );
     assert_eq!(durable.restarts.len(), 1);
     assert_eq!((durable.restarts[0].waiting.clone(), durable.restarts[0].batch.len()), (vec![1], 1));
+    assert_eq!(durable.cron.len(), 1);
+    let (cron, run) = (&durable.cron[0], &durable.cron[0].runs[0]);
+    assert_eq!((cron.job.name.as_str(), cron.zone.as_str(), cron.handled_ms), ("nightly", "Europe/Paris", 4));
+    assert_eq!((run.state, run.due_ms, run.at_ms), (atoll_state::CronRunState::Running, None, 5));
+    let template = durable.jobs.iter().find(|j| j.key == cron.job).expect("the template");
+    assert_eq!(template.cron_timezone.as_deref(), Some("Europe/Paris"));
 }
 
 #[test]
