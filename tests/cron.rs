@@ -61,6 +61,17 @@ fn an_every_minute_job_runs_twice_and_the_verbs_around_it_work() {
         printed(&created)
     );
 
+    let plain = cluster.dir.path().join("plain.rhai");
+    std::fs::write(&plain, std::fs::read_to_string(&file).unwrap().replace("cron_schedule: \"* * * * *\", ", ""))
+        .unwrap();
+    let refused = cron(&cluster, &["schedule", JOB, plain.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(3), "{}", printed(&refused));
+    assert!(
+        printed(&refused).contains("has no cron_schedule; run it once with: atoll job create"),
+        "{}",
+        printed(&refused)
+    );
+
     let scheduled = cron(&cluster, &["schedule", JOB, &file]);
     assert!(scheduled.status.success(), "{}", printed(&scheduled));
     assert!(printed(&scheduled).contains(&format!("Cron job {JOB} scheduled")), "{}", printed(&scheduled));

@@ -22,14 +22,24 @@ enum Fault {
 const FAULTS: [Fault; 5] =
     [Fault::Unreachable, Fault::MalformedKey, Fault::UnknownJob, Fault::MissingFile, Fault::BrokenFile];
 
+/// A job file defining the service `name`, or with `cron`, a cron job of that name on that
+/// schedule.
 fn job_file(dir: &Path, name: &str) -> String {
-    let path = dir.join(format!("{name}.rhai"));
+    write_job(dir, name, None)
+}
+
+fn write_job(dir: &Path, name: &str, cron: Option<&str>) -> String {
+    let path = dir.join(format!("{name}{}.rhai", if cron.is_some() { "-cron" } else { "" }));
+    let kind = match cron {
+        Some(schedule) => format!("Job(#{{ cron_schedule: \"{schedule}\", "),
+        None => "Service(#{ ".to_owned(),
+    };
     std::fs::write(
         &path,
         format!(
             r#"let p = Process(#{{ name: "p", cmdline: "exec sleep 600" }});
 let t = SequentialTask(#{{ processes: [p], resources: Resources(#{{ cpu: 0.01, ram: 4 * MB, disk: 4 * MB }}) }});
-let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "devel", name: "{name}", task: t }}) ];
+let jobs = [ {kind}cluster: "devcluster", role: "www-data", environment: "devel", name: "{name}", task: t }}) ];
 "#
         ),
     )
@@ -57,6 +67,7 @@ fn every_command_exits_as_the_table_says_for_every_fault() {
     let cluster = Cluster::start(10);
     let dir = cluster.dir.path();
     let known_file = job_file(dir, "known");
+    let known_cron_file = write_job(dir, "known", Some("0 3 * * *"));
     let unknown_file = job_file(dir, "unknown");
     let broken = dir.join("broken.rhai");
     std::fs::write(&broken, "let jobs = [ Service(#{ ").unwrap();
@@ -78,6 +89,9 @@ fn every_command_exits_as_the_table_says_for_every_fault() {
                 Fault::MissingFile => (KNOWN, dir.join("missing.rhai").display().to_string(), cluster.url.clone()),
                 Fault::BrokenFile => (KNOWN, broken.clone(), cluster.url.clone()),
             };
+            // `cron schedule` reads a cron job: the same faults, met by a file it accepts.
+            let file =
+                if command.starts_with("cron schedule") && file == known_file { known_cron_file.clone() } else { file };
             let mut args: Vec<String> =
                 command.split_whitespace().map(|word| word.replace("JOB", job).replace("FILE", &file)).collect();
             if !command.starts_with("config") {

@@ -38,7 +38,8 @@ impl Fault {
     }
 }
 
-/// The faults of a run. Every count is of faults started within `window_ms`.
+/// The faults of a run. Every count is of faults started within `window_ms`, counted from the
+/// run's start (`SimConfig::start_ms`).
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan {
     pub window_ms: (u64, u64),

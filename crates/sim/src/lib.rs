@@ -39,6 +39,9 @@ pub use sim::Sim;
 #[derive(Clone, Debug)]
 pub struct SimConfig {
     pub seed: u64,
+    /// The virtual clock's start, in ms since the epoch (0 by default): a calendar date for
+    /// runs that must cross one, such as cron over a daylight-saving change.
+    pub start_ms: u64,
     /// The state machine's timeouts and policy.
     pub state: StateConfig,
     /// How often agents heartbeat (the server tells them; 1 s by default).
@@ -61,6 +64,7 @@ impl SimConfig {
     pub fn new(seed: u64) -> SimConfig {
         SimConfig {
             seed,
+            start_ms: 0,
             state: StateConfig::new(scenario::CLUSTER),
             heartbeat_ms: 1_000,
             housekeeping_ms: 250,

@@ -74,10 +74,12 @@ pub struct Sim {
 const PLACEMENT_EVERY_MS: u64 = 1_000;
 
 impl Sim {
-    /// A cluster of `agents`, which start within the first second; the faults of
-    /// `config.faults` are drawn now, from the seed.
+    /// A cluster of `agents`, which start within the first second after `config.start_ms`;
+    /// the faults of `config.faults` are drawn now, from the seed, their window counted from
+    /// the start.
     pub fn new(config: SimConfig, agents: Vec<AgentSpec>) -> Sim {
         let seed = config.seed;
+        let start = config.start_ms;
         let mut start_rng = Rng::stream(seed, 1);
         let mut sim = Sim {
             state: ClusterState::new(config.state.clone()),
@@ -95,9 +97,9 @@ impl Sim {
             trace: Trace::default(),
             stats: Stats::default(),
             placement_pending: false,
-            next_regular_placement_ms: PLACEMENT_EVERY_MS,
-            quiet_ms: 0,
-            now_ms: 0,
+            next_regular_placement_ms: start + PLACEMENT_EVERY_MS,
+            quiet_ms: start,
+            now_ms: start,
             config,
         };
         for spec in agents {
@@ -107,13 +109,14 @@ impl Sim {
             sim.agents.push(FakeAgent::new(spec));
             sim.link_session.push(0);
             sim.net.add_link();
-            sim.agenda.push(start_rng.below(1_000), Event::ToAgent { agent: number, input: Input::Start });
+            sim.agenda.push(start + start_rng.below(1_000), Event::ToAgent { agent: number, input: Input::Start });
         }
-        for (at_ms, fault) in sim.config.faults.draw(sim.agents.len(), &mut Rng::stream(seed, 4)) {
+        for (after_start_ms, fault) in sim.config.faults.draw(sim.agents.len(), &mut Rng::stream(seed, 4)) {
+            let at_ms = start + after_start_ms;
             sim.quiet_ms = sim.quiet_ms.max(fault.over_at(at_ms));
             sim.agenda.push(at_ms, Event::Fault(fault));
         }
-        sim.agenda.push(0, Event::Tick);
+        sim.agenda.push(start, Event::Tick);
         sim
     }
 

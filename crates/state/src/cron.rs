@@ -8,6 +8,8 @@
 //! nor forgets one: a time that came while it was down is run once if it is within the job's
 //! starting deadline, and recorded as missed if not.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use atoll_cron::{Due, Schedule};
 use atoll_model::config::CronCollisionPolicy;
 use atoll_model::{JobKey, JobSpec, TaskState};
@@ -102,17 +104,61 @@ pub struct CronView {
     pub next_ms: Vec<u64>,
 }
 
-/// A cron job's parsed schedule and the next fire time after the last one handled: kept in
-/// memory, rebuilt from the template and the record on start.
-#[derive(Clone, Debug)]
-pub(crate) struct CronClock {
-    schedule: Schedule,
-    next_ms: Option<u64>,
+/// What cron keeps in memory only, rebuilt on start: each job's parsed schedule, the jobs in
+/// the order of their next fire time, and the jobs whose tasks changed since the last tick.
+/// A tick looks only at the jobs due and the jobs touched, so its cost does not grow with the
+/// schedules that have nothing to do.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CronClocks {
+    schedules: BTreeMap<JobKey, (Schedule, Option<u64>)>,
+    due: BTreeSet<(u64, JobKey)>,
+    touched: BTreeSet<JobKey>,
 }
 
-impl CronClock {
-    pub(crate) fn new(schedule: Schedule, handled_ms: u64) -> CronClock {
-        CronClock { next_ms: schedule.next_after(handled_ms), schedule }
+impl CronClocks {
+    /// Sets `job`'s schedule, whose fire times up to `handled_ms` have been dealt with.
+    pub(crate) fn set(&mut self, job: &JobKey, schedule: Schedule, handled_ms: u64) {
+        self.remove(job);
+        self.schedules.insert(job.clone(), (schedule, None));
+        self.handled(job, handled_ms);
+        // A job restored or replaced is looked at once: its runs may have ended meanwhile.
+        self.touched.insert(job.clone());
+    }
+
+    fn remove(&mut self, job: &JobKey) {
+        if let Some((_, Some(next))) = self.schedules.remove(job) {
+            self.due.remove(&(next, job.clone()));
+        }
+    }
+
+    /// Records that `job`'s fire times up to `handled_ms` have been dealt with.
+    fn handled(&mut self, job: &JobKey, handled_ms: u64) {
+        let Some((schedule, next)) = self.schedules.get_mut(job) else { return };
+        if let Some(old) = next.take() {
+            self.due.remove(&(old, job.clone()));
+        }
+        *next = schedule.next_after(handled_ms);
+        if let Some(next) = *next {
+            self.due.insert((next, job.clone()));
+        }
+    }
+
+    fn schedule(&self, job: &JobKey) -> Option<&Schedule> {
+        self.schedules.get(job).map(|(schedule, _)| schedule)
+    }
+
+    /// Notes that a task of `job` changed state.
+    pub(crate) fn touch(&mut self, job: &JobKey) {
+        if self.schedules.contains_key(job) {
+            self.touched.insert(job.clone());
+        }
+    }
+
+    /// The jobs a tick must look at: those touched and those whose next fire time has come.
+    fn take_work(&mut self, now_ms: u64) -> BTreeSet<JobKey> {
+        let mut jobs = std::mem::take(&mut self.touched);
+        jobs.extend(self.due.iter().take_while(|(next, _)| *next <= now_ms).map(|(_, job)| job.clone()));
+        jobs
     }
 }
 
@@ -164,7 +210,7 @@ impl ClusterState {
             },
         };
         let scheduled = if self.cron.contains_key(&spec.key) { Scheduled::Replaced } else { Scheduled::Created };
-        self.cron_clocks.insert(spec.key.clone(), CronClock::new(schedule, record.handled_ms));
+        self.cron_clocks.set(&spec.key, schedule, record.handled_ms);
         self.cron.insert(spec.key.clone(), record);
         self.jobs.insert(spec.key.clone(), spec);
         Ok((scheduled, self.outcome(Vec::new())))
@@ -193,8 +239,7 @@ impl ClusterState {
     /// A cron job's template, record and next fire times.
     pub fn cron_job(&self, job: &JobKey, now_ms: u64) -> Option<CronView> {
         let record = self.cron.get(job)?;
-        let next_ms =
-            self.cron_clocks.get(job).map(|c| c.schedule.upcoming(now_ms, PREDICTED_FIRES)).unwrap_or_default();
+        let next_ms = self.cron_clocks.schedule(job).map(|s| s.upcoming(now_ms, PREDICTED_FIRES)).unwrap_or_default();
         Some(CronView { template: self.jobs.get(job)?.clone(), record: record.clone(), next_ms })
     }
 
@@ -206,23 +251,11 @@ impl ClusterState {
     /// Fires every cron job whose time has come, and follows the open runs. Part of `tick`.
     pub(crate) fn advance_cron(&mut self, now_ms: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        // Most jobs have no run open and their next time still ahead: they cost a look each.
-        let busy: Vec<JobKey> = self
-            .cron
-            .values()
-            .filter(|record| {
-                record.runs.iter().any(|run| run.state.is_open())
-                    || self.cron_clocks.get(&record.job).and_then(|c| c.next_ms).is_some_and(|next| next <= now_ms)
-            })
-            .map(|record| record.job.clone())
-            .collect();
-        for job in busy {
+        for job in self.cron_clocks.take_work(now_ms) {
             self.follow_runs(&job, now_ms);
-            let (Some(clock), Some(record)) = (self.cron_clocks.get(&job), self.cron.get(&job)) else { continue };
-            if clock.next_ms.is_none_or(|next| next > now_ms) {
+            let (Some(schedule), Some(record)) = (self.cron_clocks.schedule(&job), self.cron.get(&job)) else {
                 continue;
-            }
-            let schedule = &clock.schedule;
+            };
             let (at_ms, missed_before, fires, message) =
                 match schedule.due(record.handled_ms, now_ms, record.starting_deadline_ms) {
                     Due::Nothing => continue,
@@ -242,9 +275,7 @@ impl ClusterState {
                 };
             self.record_missed(&job, missed_before, now_ms);
             self.with_cron(&job, |r| r.handled_ms = at_ms);
-            if let Some(clock) = self.cron_clocks.get_mut(&job) {
-                clock.next_ms = clock.schedule.next_after(at_ms);
-            }
+            self.cron_clocks.handled(&job, at_ms);
             if fires {
                 let (_, fired) = self.fire(&job, Some(at_ms), now_ms, &message);
                 effects.extend(fired);

@@ -223,8 +223,9 @@ pub struct ClusterState {
     active_updates: BTreeMap<JobKey, u64>,
     /// Cron jobs' records, beside their templates in `jobs`.
     cron: Tracked<JobKey, CronJob>,
-    /// Each cron job's parsed schedule and next fire time, rebuilt on start.
-    cron_clocks: BTreeMap<JobKey, cron::CronClock>,
+    /// Each cron job's parsed schedule, the next fire times and the jobs touched; rebuilt on
+    /// start.
+    cron_clocks: cron::CronClocks,
     next_update_id: u64,
     next_task_seq: u64,
     illegal_transitions: u64,
@@ -266,7 +267,7 @@ impl ClusterState {
                 .map(|u| (u.job.clone(), u.id))
                 .collect(),
             updates: Tracked::stored(durable.updates.into_iter().map(|u| (u.id, u))),
-            cron_clocks: BTreeMap::new(),
+            cron_clocks: cron::CronClocks::default(),
             cron: Tracked::stored(durable.cron.into_iter().map(|c| (c.job.clone(), c))),
             next_update_id: durable.next_update_id,
             next_task_seq: durable.next_task_seq,
@@ -279,7 +280,7 @@ impl ClusterState {
             let expression = state.jobs.get(&record.job).and_then(|j| j.cron_schedule.as_deref());
             // Both were checked when the job was scheduled.
             if let Some(Ok(schedule)) = expression.map(|e| atoll_cron::Schedule::parse(e, &record.zone)) {
-                state.cron_clocks.insert(record.job.clone(), cron::CronClock::new(schedule, record.handled_ms));
+                state.cron_clocks.set(&record.job, schedule, record.handled_ms);
             }
         }
         for task in state.tasks.values().filter(|t| t.state.is_on_agent()) {

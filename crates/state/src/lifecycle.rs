@@ -221,6 +221,7 @@ impl ClusterState {
         self.placement_wanted |= next == TaskState::Pending || (previous.is_on_agent() && !next.is_on_agent());
         self.pending_reasons.remove(id);
         let Some(task) = self.tasks.get_mut(id) else { return Vec::new() };
+        self.cron_clocks.touch(&task.job);
         task.state = next;
         task.events.push(TaskEvent { at_ms: now_ms, state: next, message: message.to_owned() });
         let task = task.clone();

@@ -23,7 +23,8 @@
 //! and tasks that carried their own task spec. Schema 4 added `cron`, and changed no record of
 //! schema 3, so a schema-3 directory only has its version raised. The new schema version is recorded in the same
 //! transaction, so an older Atoll refuses the directory from then on. The golden tests
-//! (`sled_store/tests.rs`) read a schema-2 directory written by the release before schema 3.
+//! (`sled_store/tests.rs`) read a schema-2 directory written by the release before schema 3, and a
+//! schema-3 directory written by the release before schema 4.
 
 mod memory;
 mod records;

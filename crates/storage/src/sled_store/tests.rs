@@ -1,6 +1,7 @@
 //! Store tests on real sled files: round trips, restarts, the lock, schema versions and their
 //! upgrade, the records beyond jobs and tasks (configs, host modes, quotas, restarts, updates),
-//! and golden data: a schema-2 directory written by the release before schema 3.
+//! and golden data: schema-2 and schema-3 directories written by the releases before schemas 3
+//! and 4.
 
 use atoll_model::{AgentId, JobSpec, MaintenanceMode, ProcessSpec, ResourceAggregate, Resources, TaskSpec, TaskState};
 use atoll_state::{ClusterState, Effect, Outcome, Registration, StateConfig, StatusReport};

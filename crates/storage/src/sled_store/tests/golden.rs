@@ -3,7 +3,8 @@
 //! `testdata/schema2-sled.tar.gz` is the data directory it left. The state in both: a
 //! production service `web` (3 instances, health check, announcer, constraints) in the middle
 //! of a restart, a finished ad-hoc job `batch`, the tasks of a killed job `doomed` (its job
-//! record gone), a SCHEDULED host and a quota.
+//! record gone), a SCHEDULED host and a quota. `testdata/schema3-sled.tar.gz` is what the release
+//! before schema 4 left; see its test.
 
 use std::path::{Path, PathBuf};
 
@@ -119,4 +120,52 @@ fn the_data_directory_that_release_left_reads_the_same() {
     let records = tempfile::tempdir().unwrap();
     schema2_from_records(records.path());
     assert_eq!(SledStore::open(records.path()).unwrap().load().unwrap(), from_directory, "records and directory agree");
+}
+
+/// `testdata/schema3-sled.tar.gz` is the data directory the release before schema 4 (no cron
+/// tree) left: a production service `web` (3 instances, `limit:1` on hosts) with its update 1
+/// to a second config under way, an ad-hoc job `batch`, and a quota for `www-data`; its tasks
+/// all PENDING, as no agent ever joined.
+#[test]
+fn a_schema_3_directory_is_raised_to_schema_4_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(testdata().join("schema3-sled.tar.gz"))
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "tar -xzf failed");
+    let store = SledStore::open(&dir.path().join("schema3-sled")).expect("open and upgrade the schema-3 directory");
+    assert_eq!(store.upgraded_from(), Some(3));
+    assert_eq!(store.schema_version(), Some(SCHEMA_VERSION));
+    let durable = store.load().expect("load");
+    let web = key("devcluster/www-data/prod/web");
+    let mut jobs: Vec<String> = durable.jobs.iter().map(|j| j.key.to_string()).collect();
+    jobs.sort();
+    assert_eq!(jobs, ["devcluster/www-data/devel/batch", "devcluster/www-data/prod/web"]);
+    assert!(durable.cron.is_empty(), "schema 3 had no cron jobs");
+    assert_eq!(durable.quotas.len(), 1);
+    assert_eq!(durable.updates.len(), 1);
+    let update = &durable.updates[0];
+    assert_eq!((update.id, &update.job, update.message.as_deref()), (1, &web, Some("golden")));
+    assert_ne!(update.job_before.config, update.job_after.config, "an update to a second config");
+    assert!(
+        durable.tasks.iter().all(|t| t.state == TaskState::Pending || t.state.is_terminal()),
+        "{:?}",
+        durable.tasks
+    );
+    assert!(durable.tasks.iter().filter(|t| t.job == web && t.state == TaskState::Pending).count() == 3);
+    let stored: std::collections::BTreeSet<_> = durable.configs.iter().map(|c| c.id()).collect();
+    assert!(durable.tasks.iter().all(|t| stored.contains(&t.config.id())), "every task's config is stored");
+    drop(store);
+
+    // Raised in place: reopening upgrades nothing, and a scheduler restored from it carries
+    // the update on.
+    let store = SledStore::open(&dir.path().join("schema3-sled")).unwrap();
+    assert_eq!(store.upgraded_from(), None);
+    assert_eq!(store.load().unwrap(), durable);
+    let state = ClusterState::restore(StateConfig::new("devcluster"), durable, 1_800_000_000_000);
+    assert_eq!(state.active_update(&web).map(|u| u.id), Some(1));
 }
