@@ -39,6 +39,20 @@ fn schema2_from_records(dir: &Path) {
     assert_eq!(store.schema_version(), Some(2), "the golden meta records schema 2");
 }
 
+/// A golden tarball of `testdata`, unpacked into a temporary directory.
+fn unpacked(tarball: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(testdata().join(tarball))
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "tar -xzf {tarball} failed");
+    dir
+}
+
 fn key(text: &str) -> JobKey {
     text.parse().expect("a job key")
 }
@@ -103,15 +117,7 @@ fn a_schema_2_directory_is_upgraded_and_keeps_everything() {
 
 #[test]
 fn the_data_directory_that_release_left_reads_the_same() {
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("tar")
-        .arg("-xzf")
-        .arg(testdata().join("schema2-sled.tar.gz"))
-        .arg("-C")
-        .arg(dir.path())
-        .status()
-        .expect("run tar");
-    assert!(status.success(), "tar -xzf failed");
+    let dir = unpacked("schema2-sled.tar.gz");
     let store = SledStore::open(&dir.path().join("schema2-sled")).expect("open and upgrade the old directory");
     assert_eq!(store.upgraded_from(), Some(2));
     let from_directory = store.load().unwrap();
@@ -128,15 +134,7 @@ fn the_data_directory_that_release_left_reads_the_same() {
 /// all PENDING, as no agent ever joined.
 #[test]
 fn a_schema_3_directory_is_raised_to_schema_4_and_keeps_everything() {
-    let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("tar")
-        .arg("-xzf")
-        .arg(testdata().join("schema3-sled.tar.gz"))
-        .arg("-C")
-        .arg(dir.path())
-        .status()
-        .expect("run tar");
-    assert!(status.success(), "tar -xzf failed");
+    let dir = unpacked("schema3-sled.tar.gz");
     let store = SledStore::open(&dir.path().join("schema3-sled")).expect("open and upgrade the schema-3 directory");
     assert_eq!(store.upgraded_from(), Some(3));
     assert_eq!(store.schema_version(), Some(SCHEMA_VERSION));
