@@ -8,6 +8,11 @@
 //! `atoll job killall JOB` followed by `atoll job create JOB FILE --wait-until RUNNING` (timed
 //! the same way, both commands together).
 //!
+//! The client asks for news every 200 ms, so its time comes in steps of about 0.21 s (0.62 s,
+//! 0.83 s, 1.04 s): a rollout a few milliseconds longer can cost a whole step. Each update's
+//! own duration as the scheduler recorded it (created to ROLLED_FORWARD, from `atoll update
+//! info --json`) is printed beside it, to the millisecond.
+//!
 //! Run: `cargo bench -p atoll-tests --bench update_rollout` (ATOLL_BENCH_INSTANCES changes the
 //! 100, ATOLL_BENCH_ROUNDS the 3 rounds).
 
@@ -37,6 +42,19 @@ fn timed(atoll: &Path, url: &str, args: &[&str]) -> Duration {
     took
 }
 
+/// How long the latest update of `KEY` took as the scheduler recorded it: from its creation to
+/// its last change of state.
+fn scheduler_took(atoll: &Path, url: &str) -> Duration {
+    let output = Command::new(atoll)
+        .args(["update", "info", KEY, "--json", "--scheduler", url])
+        .output()
+        .expect("run atoll update info");
+    assert!(output.status.success(), "atoll update info failed: {}", String::from_utf8_lossy(&output.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&output.stdout).expect("update info as JSON");
+    let ms = |field: &str| info[field].as_u64().unwrap_or_else(|| panic!("update info without {field}"));
+    Duration::from_millis(ms("updated_ms").saturating_sub(ms("created_ms")))
+}
+
 fn main() {
     let instances = env_number("ATOLL_BENCH_INSTANCES", 100);
     let rounds = env_number("ATOLL_BENCH_ROUNDS", 3);
@@ -59,11 +77,13 @@ fn main() {
     timed(&atoll, &url, &[&create[..], &["--bind", "version=0"]].concat());
 
     let mut updates = Vec::new();
+    let mut rollouts = Vec::new();
     let mut recreates = Vec::new();
     for round in 1..=rounds {
         let version = format!("version={round}");
         let update = ["update", "start", KEY, file, "--bind", &version, "--wait", "--wait-timeout-secs", "300"];
         updates.push(timed(&atoll, &url, &update));
+        rollouts.push(scheduler_took(&atoll, &url));
         let killed = timed(&atoll, &url, &["job", "killall", KEY, "--wait-timeout-secs", "300"]);
         let created = timed(&atoll, &url, &[&create[..], &["--bind", &version]].concat());
         recreates.push(killed + created);
@@ -76,6 +96,12 @@ fn main() {
     println!(
         "update_rollout: {instances} instances on 4 agents, batch_size 10, watch_secs 0: update start --wait {}",
         seconds(&updates)
+    );
+    let exact =
+        |runs: &[Duration]| runs.iter().map(|d| format!("{:.3} s", d.as_secs_f64())).collect::<Vec<_>>().join(", ");
+    println!(
+        "update_rollout: the same updates as the scheduler recorded them (created to ROLLED_FORWARD): {}",
+        exact(&rollouts)
     );
     println!(
         "update_rollout: the same instances killed and created afresh (killall + create --wait-until RUNNING): {}",
