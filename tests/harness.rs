@@ -150,6 +150,11 @@ pub fn atoll(args: &[&str]) -> Output {
     Command::new(atoll_binary()).args(args).stdin(Stdio::null()).output().expect("run atoll")
 }
 
+/// Runs a client command with `ATOLL_TOKEN` set to `token`.
+pub fn atoll_as(token: &str, args: &[&str]) -> Output {
+    Command::new(atoll_binary()).args(args).env("ATOLL_TOKEN", token).stdin(Stdio::null()).output().expect("run atoll")
+}
+
 /// The text a command printed, both streams, for assertion messages.
 pub fn printed(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
@@ -276,8 +281,9 @@ impl Cluster {
             &[&args[..], &["--agent-timeout-secs", &timeout], &extra].concat(),
         );
         let url = self.url.clone();
+        // Serving: it answers, if only to refuse a caller without a token (exit 7 is unreachable).
         eventually("the scheduler to serve", Duration::from_secs(30), || {
-            atoll(&["job", "list", "devcluster", "--scheduler", &url]).status.success().then_some(())
+            (atoll(&["job", "list", "devcluster", "--scheduler", &url]).status.code() != Some(7)).then_some(())
         });
         self.scheduler = Some(scheduler);
     }

@@ -139,6 +139,20 @@ fn new_tasks_avoid_a_host_scheduled_for_maintenance() {
 #[test]
 fn production_jobs_past_the_quota_are_refused_with_auroras_message() {
     let cluster = Cluster::start(10);
+    // No quota yet: no production job at all, as in Aurora.
+    let early = job_file(&cluster, "early", "0.1", "production: true");
+    let refused = cluster.job(&["create", "devcluster/www-data/devel/early", &early]);
+    assert_eq!(refused.status.code(), Some(4), "{}", printed(&refused));
+    assert!(
+        printed(&refused).contains(
+            "Insufficient resource quota: role www-data has no quota for production jobs; an operator gives it one with `atoll quota set devcluster/www-data CPU RAM DISK`"
+        ),
+        "{}",
+        printed(&refused)
+    );
+    let none = admin(&cluster, &["quota", "get", "devcluster/www-data"]);
+    assert!(printed(&none).contains("quota                 none"), "{}", printed(&none));
+
     let set = admin(&cluster, &["quota", "set", "devcluster/www-data", "0.1", "16MB", "1GB"]);
     assert!(set.status.success(), "{}", printed(&set));
 

@@ -11,7 +11,7 @@ use atoll_sandbox::SandboxError;
 use atoll_sandbox::logs::{LogFileError, Stream};
 
 pub use cursor::{Chunk, LogCursor, LogRequest, Start};
-pub use service::{LogServer, listen_ip};
+pub use service::{LogServer, fresh_secret, listen_ip};
 
 /// The most bytes one read returns.
 pub const CHUNK_SIZE: usize = 64 * 1024;

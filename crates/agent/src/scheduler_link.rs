@@ -11,9 +11,9 @@ use std::time::Duration;
 use atoll_model::{AgentResources, Attributes, TaskId, TaskState};
 use atoll_proto::v1::{self, agent_service_client::AgentServiceClient};
 use tokio::sync::mpsc;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
-use crate::logs::{LogServer, listen_ip};
+use crate::logs::{LogServer, fresh_secret, listen_ip};
 use crate::supervisor::{Supervisors, TaskUpdate};
 
 /// How an agent is set up.
@@ -40,6 +40,8 @@ pub struct AgentConfig {
     pub zookeeper: Option<String>,
     /// The root of the ServerSet paths tasks announce themselves under.
     pub serverset_root: String,
+    /// The agent credential every call to the scheduler carries, if the scheduler wants one.
+    pub token: Option<String>,
 }
 
 /// What happens to running tasks when the agent stops.
@@ -62,11 +64,19 @@ pub enum AgentError {
     LogServer(std::io::Error),
 }
 
+/// Where the agent serves its tasks' logs, and the secret its log service asks for: both told
+/// to the scheduler at each registration.
+struct LogAccess {
+    address: String,
+    token: String,
+}
+
 /// Runs the agent until `shutdown` resolves.
 pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exit: OnExit) -> Result<(), AgentError> {
     std::fs::create_dir_all(config.work_dir.join("sandboxes"))
         .map_err(|e| AgentError::WorkDir { dir: config.work_dir.display().to_string(), detail: e.to_string() })?;
-    let logs = LogServer::start(&config.work_dir.join("sandboxes"), listen_ip(&config.scheduler))
+    let log_token = fresh_secret().map_err(AgentError::LogServer)?;
+    let logs = LogServer::start(&config.work_dir.join("sandboxes"), listen_ip(&config.scheduler), &log_token)
         .await
         .map_err(AgentError::LogServer)?;
     let endpoint = Endpoint::from_shared(config.scheduler.clone())
@@ -82,9 +92,9 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     if recovered > 0 {
         tracing::info!(tasks = recovered, "took over tasks left by an earlier agent");
     }
-    let log_address = logs.address().to_string();
+    let log_access = LogAccess { address: logs.address().to_string(), token: log_token };
     let connection =
-        tokio::spawn(stay_connected(config.clone(), endpoint, log_address, supervisors.clone(), updates_rx));
+        tokio::spawn(stay_connected(config.clone(), endpoint, log_access, supervisors.clone(), updates_rx));
     shutdown.await;
     if on_exit == OnExit::KillTasks {
         // Longer than any task's kill grace (finalization_wait, at most 60 s, plus a margin).
@@ -100,7 +110,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
 async fn stay_connected(
     config: AgentConfig,
     endpoint: Endpoint,
-    log_address: String,
+    logs: LogAccess,
     supervisors: Arc<Supervisors>,
     mut updates: mpsc::UnboundedReceiver<TaskUpdate>,
 ) {
@@ -109,8 +119,7 @@ async fn stay_connected(
     let mut delays = atoll_retry::delays(RECONNECT_MIN, RECONNECT_MAX);
     loop {
         let mut registered = false;
-        let ended =
-            session(&config, &endpoint, &log_address, &supervisors, &mut updates, &mut undelivered, &mut registered);
+        let ended = session(&config, &endpoint, &logs, &supervisors, &mut updates, &mut undelivered, &mut registered);
         match ended.await {
             Ok(()) => tracing::warn!("scheduler asked the agent to register again"),
             Err(e) => tracing::warn!(scheduler = %config.scheduler, error = %e, "lost the scheduler; retrying"),
@@ -132,14 +141,16 @@ const RECONNECT_MAX: Duration = Duration::from_secs(4);
 async fn session(
     config: &AgentConfig,
     endpoint: &Endpoint,
-    log_address: &str,
+    logs: &LogAccess,
     supervisors: &Supervisors,
     updates: &mut mpsc::UnboundedReceiver<TaskUpdate>,
     undelivered: &mut Option<TaskUpdate>,
     registered: &mut bool,
 ) -> Result<(), tonic::Status> {
     let channel = endpoint.connect().await.map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-    let mut client = AgentServiceClient::new(channel);
+    let bearer =
+        atoll_proto::Bearer::new(config.token.as_deref()).map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
+    let mut client = AgentServiceClient::new(bearer.wrap(channel));
     let last_updates: Vec<TaskUpdate> =
         supervisors.last_updates().into_iter().filter(|u| u.state != TaskState::Assigned).collect();
     let tasks = last_updates
@@ -158,7 +169,8 @@ async fn session(
         resources: Some((&config.resources).into()),
         attributes: config.attributes.0.clone().into_iter().collect(),
         tasks,
-        log_address: log_address.to_owned(),
+        log_address: logs.address.clone(),
+        log_token: logs.token.clone(),
     };
     let registration = within(CALL_TIMEOUT, client.register(request)).await?.into_inner();
     *registered = true;
@@ -193,7 +205,7 @@ async fn session(
 }
 
 async fn deliver(
-    client: &mut AgentServiceClient<Channel>,
+    client: &mut AgentServiceClient<atoll_proto::Authorized>,
     config: &AgentConfig,
     update: &TaskUpdate,
 ) -> Result<(), tonic::Status> {

@@ -57,6 +57,8 @@ pub struct Supervisors {
     /// Where tasks announce themselves.
     registry: RegistryTarget,
     executor_command: Vec<String>,
+    /// The agent's token, handed to executors for the scheduler's embedded registry.
+    token: Option<String>,
     isolator: Arc<dyn Isolator>,
     disk_check_interval: Duration,
     updates: mpsc::UnboundedSender<TaskUpdate>,
@@ -76,6 +78,7 @@ impl Supervisors {
                 zookeeper: config.zookeeper.clone(),
             },
             executor_command: config.executor_command.clone(),
+            token: config.token.clone(),
             isolator: config.isolator.clone(),
             disk_check_interval: config.disk_check_interval,
             updates,
@@ -208,6 +211,7 @@ impl Supervisors {
         let received = launch_from_wire(&launch);
         let start = Start {
             command: self.executor_command.clone(),
+            token: self.token.clone(),
             isolator: self.isolator.clone(),
             disk_check_interval: self.disk_check_interval,
             hostname: self.hostname.clone(),
@@ -289,6 +293,7 @@ impl Reporter {
 /// file adds to the launch.
 struct Start {
     command: Vec<String>,
+    token: Option<String>,
     isolator: Arc<dyn Isolator>,
     disk_check_interval: Duration,
     hostname: String,
@@ -313,11 +318,11 @@ async fn supervise(
     let limits = TaskLimits::of(&file.launch.config.task, Some(group), start.disk_check_interval);
     // Writing the sandbox and forking block: keep them off the threads that carry
     // status updates, so a burst of launches does not hold up reports.
-    let (root, command) = (sandbox.root().to_owned(), start.command);
+    let (root, command, token) = (sandbox.root().to_owned(), start.command, start.token);
     let started = tokio::task::spawn_blocking(move || {
         let sandbox = Sandbox::new(root);
         sandbox.write_launch(&file).map_err(|e| format!("could not prepare the sandbox: {e}"))?;
-        spawn_executor(&command, &sandbox).map_err(|e| format!("could not start the executor: {e}"))
+        spawn_executor(&command, token.as_deref(), &sandbox).map_err(|e| format!("could not start the executor: {e}"))
     })
     .await;
     let child = match started {

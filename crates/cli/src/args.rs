@@ -124,6 +124,14 @@ pub struct SchedulerArgs {
     /// a failure of its instance.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub update_stuck_timeout_secs: u64,
+    /// The users who may call, and their permissions: a TOML file of `[users.NAME]` tables
+    /// with `token_sha256` (the hex SHA-256 of the user's token), `roles = [...]`, `admin` and
+    /// `agent` (docs/security.md). Without it, only callers on this machine are let in.
+    #[arg(long, value_name = "FILE")]
+    pub auth: Option<PathBuf>,
+    /// Append a JSON line for every call that changes something (user, call, subject, outcome).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
     /// The IANA time zone of cron jobs that name no cron_timezone, e.g. Europe/Paris; a job
     /// keeps the zone it was scheduled with.
     #[arg(long, default_value = atoll_cron::DEFAULT_ZONE, value_name = "ZONE")]
@@ -189,6 +197,10 @@ pub struct AgentArgs {
     /// The root of the ServerSet paths tasks announce themselves under.
     #[arg(long, default_value = atoll_announce::DEFAULT_ROOT)]
     pub serverset_root: String,
+    /// A file holding the agent credential (a token of a user with `agent = true` in the
+    /// scheduler's --auth file); without it, `ATOLL_TOKEN` if set.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -48,6 +48,15 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
         .map_err(|e| CliError::invalid_parameter(format!("--cron-timezone: {e}")))?;
     config.state.cron_default_zone = zone.name().to_owned();
     config.state.cron_starting_deadline_ms = args.cron_starting_deadline_secs.saturating_mul(1000);
+    if let Some(path) = &args.auth {
+        config.access =
+            atoll_server::Access::from_file(path).map_err(|e| CliError::invalid_parameter(e.to_string()))?;
+    }
+    if let Some(path) = &args.audit_log {
+        let log = atoll_server::AuditLog::open(path)
+            .map_err(|e| CliError::failed(format!("cannot open the audit log {}: {e}", path.display())))?;
+        config.audit = Some(log);
+    }
     // Open the store before binding, so a second scheduler on the same directory fails at once.
     let (control_plane, upgraded_from) =
         atoll_server::open(config, &args.data_dir).map_err(|e| CliError::failed(e.to_string()))?;
@@ -107,6 +116,16 @@ pub fn executor_command() -> Result<Vec<String>, CliError> {
     Ok(vec![exe.display().to_string(), "executor".to_owned()])
 }
 
+/// The agent's credential: `--token-file`, else `ATOLL_TOKEN`, else none.
+fn agent_token(args: &AgentArgs) -> Result<Option<String>, CliError> {
+    if let Some(path) = &args.token_file {
+        let token = std::fs::read_to_string(path)
+            .map_err(|e| CliError::invalid_parameter(format!("cannot read --token-file {}: {e}", path.display())))?;
+        return Ok(Some(token.trim().to_owned()));
+    }
+    Ok(std::env::var("ATOLL_TOKEN").ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()))
+}
+
 pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
     let shutdown = shutdown_signal();
     let resources: AgentResources = match &args.resources {
@@ -134,6 +153,7 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
         disk_check_interval: std::time::Duration::from_secs(args.disk_check_interval_secs.max(1)),
         zookeeper: args.zk.clone(),
         serverset_root: args.serverset_root.clone(),
+        token: agent_token(&args)?,
     };
     eprintln!("Agent {} offering {} to {}", config.agent_id, config.resources, config.scheduler);
     eprintln!("Isolation: {}", config.isolator.describe());

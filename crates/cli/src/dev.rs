@@ -33,8 +33,11 @@ pub async fn run(args: DevArgs) -> CliResult {
     let data_dir = DataDir::new(args.data_dir.clone())?;
     let started = Instant::now();
 
-    let (control_plane, _) = atoll_server::open(ServerConfig::new(CLUSTER), &data_dir.path.join("scheduler"))
-        .map_err(|e| CliError::failed(e.to_string()))?;
+    let mut config = ServerConfig::new(CLUSTER);
+    // One machine, one person: no quota to ask an operator for.
+    config.state.production_needs_quota = false;
+    let (control_plane, _) =
+        atoll_server::open(config, &data_dir.path.join("scheduler")).map_err(|e| CliError::failed(e.to_string()))?;
     let listener = bind(args.grpc).await?;
     let url = format!("http://{}", listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?);
     let (stop_server, server_stopped) = watch::channel(false);
@@ -45,10 +48,11 @@ pub async fn run(args: DevArgs) -> CliResult {
 
     // From here on every path, Ctrl-C included, runs the stop sequence below.
     let session = async {
-        let client = SchedulerClient::connect(&url).await?;
+        let client = SchedulerClient::connect(&url, None).await?;
         submit(&client, &jobs, &data_dir.path).await;
         eprintln!(
             "Atoll dev cluster '{CLUSTER}': scheduler on {url}, {} agent(s), data in {}.\n\
+             Callers on this machine only, no tokens; roles without a quota are not limited.\n\
              From another terminal: atoll job list {CLUSTER}  |  atoll job status JOBKEY\n\
              Ctrl-C stops every task and exits.",
             args.agents,
@@ -138,6 +142,7 @@ fn start_agents(
             isolator: isolator.clone(),
             disk_check_interval: std::time::Duration::from_secs(10),
             zookeeper: None,
+            token: None,
             serverset_root: atoll_announce::DEFAULT_ROOT.to_owned(),
         };
         handles.push(tokio::spawn(atoll_agent::run(config, wait_for(stop.clone()), OnExit::KillTasks)));

@@ -40,8 +40,14 @@ impl From<ClientError> for CliError {
             ClientError::Unreachable { .. } => ExitCode::Unreachable,
             ClientError::Api { kind: ApiErrorKind::AlreadyExists, .. } => ExitCode::CommandFailed,
             ClientError::Api { kind: ApiErrorKind::DeadlineExceeded, .. } => ExitCode::Timeout,
+            // Aurora's client exits 4 when the scheduler refuses the caller.
+            ClientError::Api { kind: ApiErrorKind::Unauthenticated | ApiErrorKind::PermissionDenied, .. } => {
+                ExitCode::CommandFailed
+            }
             ClientError::Api { .. } | ClientError::Malformed(_) => ExitCode::ApiError,
-            ClientError::ClustersFile { .. } | ClientError::UnknownCluster { .. } => ExitCode::InvalidParameter,
+            ClientError::ClustersFile { .. } | ClientError::UnknownCluster { .. } | ClientError::Token(_) => {
+                ExitCode::InvalidParameter
+            }
         };
         CliError::new(code, e.to_string())
     }

@@ -257,11 +257,13 @@ pub async fn connect(target: &SchedulerTarget, cluster: &str) -> Result<Schedule
             "--cluster {named} does not match the cluster this names, {cluster}; drop --cluster or name a job of {named}"
         )));
     }
+    let clusters = Clusters::load_default()?;
     let address = match &target.scheduler {
         Some(address) => address.clone(),
-        None => Clusters::load_default()?.scheduler(cluster)?.to_owned(),
+        None => clusters.scheduler(cluster)?.to_owned(),
     };
-    Ok(SchedulerClient::connect(&address).await?)
+    let token = clusters.token(cluster)?;
+    Ok(SchedulerClient::connect(&address, token.as_deref()).await?)
 }
 
 /// Splits `CLUSTER/ROLE/ENV/NAME/INSTANCES`.

@@ -27,7 +27,8 @@ pub enum QuotaCommand {
         json: bool,
     },
     /// Set a role's production quota: what its production (preferred tier) tasks may take in
-    /// all. Until a quota is set, a role is not limited; `0 0 0` allows it no production job.
+    /// all. Until a quota is set, a role may run no production job, as in Aurora (`atoll dev`
+    /// does not limit roles without one).
     #[command(after_help = "Example:\n  atoll quota set devcluster/www-data 8 16GB 100GB\n\
         RAM and DISK are MB, or take a unit: 512MB, 2GB, 1TB (1 GB = 1024 MB).")]
     Set {
@@ -123,13 +124,16 @@ fn quota_json(role: &str, usage: &v1::GetQuotaResponse) -> Value {
         "production": aggregate_json(usage.production.as_ref()),
         "dedicated": aggregate_json(usage.dedicated.as_ref()),
         "non_production": aggregate_json(usage.non_production.as_ref()),
+        "unset_means_unlimited": usage.unset_means_unlimited,
     })
 }
 
 fn quota_table(role: &str, usage: &v1::GetQuotaResponse) -> String {
+    // No quota: none at all (Aurora), or no limit on a scheduler that says so (`atoll dev`).
+    let unset = if usage.unset_means_unlimited { "unlimited" } else { "none" };
     let row = |name: &str, a: Option<&v1::ResourceAggregate>| match a {
         Some(a) => vec![name.to_owned(), format!("{:.2}", a.cpu), a.ram_mb.to_string(), a.disk_mb.to_string()],
-        None => vec![name.to_owned(), "unlimited".to_owned(), "unlimited".to_owned(), "unlimited".to_owned()],
+        None => vec![name.to_owned(), unset.to_owned(), unset.to_owned(), unset.to_owned()],
     };
     let used = |a: &Option<v1::ResourceAggregate>| a.unwrap_or_default();
     let rows = vec![
@@ -165,13 +169,16 @@ mod tests {
     }
 
     #[test]
-    fn an_unset_quota_is_shown_as_unlimited() {
-        let usage = v1::GetQuotaResponse {
+    fn an_unset_quota_is_shown_as_none_or_unlimited_as_the_scheduler_says() {
+        let mut usage = v1::GetQuotaResponse {
             quota: None,
             production: Some(v1::ResourceAggregate { cpu: 1.5, ram_mb: 64, disk_mb: 128 }),
             dedicated: None,
             non_production: None,
+            unset_means_unlimited: false,
         };
+        assert!(quota_table("c/r", &usage).contains("quota                 none"), "{}", quota_table("c/r", &usage));
+        usage.unset_means_unlimited = true;
         let text = quota_table("c/r", &usage);
         assert!(text.contains("quota                 unlimited"), "{text}");
         assert!(text.contains("production (counted)  1.50         64         128"), "{text}");

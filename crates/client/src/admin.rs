@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 
 use atoll_model::{JobKey, ResourceAggregate};
 use atoll_proto::v1::{self, admin_service_client::AdminServiceClient};
-use tonic::transport::Channel;
 
-use crate::{ClientError, SchedulerClient};
+use crate::{ClientError, SchedulerClient, Transport};
 
 /// What maintenance call to make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +18,7 @@ pub enum HostCall {
 }
 
 impl SchedulerClient {
-    fn admin(&self) -> AdminServiceClient<Channel> {
+    fn admin(&self) -> AdminServiceClient<Transport> {
         AdminServiceClient::new(self.channel.clone())
     }
 

@@ -3,7 +3,10 @@
 //! ```toml
 //! [clusters.prod-east]
 //! scheduler = "http://scheduler.east.example:7070"
+//! token_file = "~/.config/atoll/prod-east.token"   # optional: the token calls carry
 //! ```
+//!
+//! `ATOLL_TOKEN`, when set, is the token for every cluster and wins over `token_file`.
 //!
 //! `devcluster` is built in as `http://127.0.0.1:7070`; the file may override it.
 
@@ -28,6 +31,7 @@ struct ClustersFile {
 #[serde(deny_unknown_fields)]
 struct ClusterEntry {
     scheduler: String,
+    token_file: Option<PathBuf>,
 }
 
 /// Known clusters and their schedulers.
@@ -35,6 +39,7 @@ struct ClusterEntry {
 pub struct Clusters {
     path: PathBuf,
     schedulers: BTreeMap<String, String>,
+    token_files: BTreeMap<String, PathBuf>,
 }
 
 impl Clusters {
@@ -54,22 +59,45 @@ impl Clusters {
     /// `ATOLL_CLUSTERS` names explicitly must exist.
     pub fn load(path: &Path, must_exist: bool) -> Result<Clusters, ClientError> {
         let mut schedulers = BTreeMap::from([("devcluster".to_owned(), DEVCLUSTER_URL.to_owned())]);
+        let mut token_files = BTreeMap::new();
         let shown = path.display().to_string();
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let file: ClustersFile = toml::from_str(&text)
                     .map_err(|e| ClientError::ClustersFile { path: shown.clone(), detail: e.to_string() })?;
-                schedulers.extend(file.clusters.into_iter().map(|(name, entry)| (name, entry.scheduler)));
+                for (name, entry) in file.clusters {
+                    if let Some(token_file) = entry.token_file {
+                        token_files.insert(name.clone(), expand_home(&token_file));
+                    }
+                    schedulers.insert(name, entry.scheduler);
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {}
             Err(e) => return Err(ClientError::ClustersFile { path: shown, detail: e.to_string() }),
         }
-        Ok(Clusters { path: path.to_owned(), schedulers })
+        Ok(Clusters { path: path.to_owned(), schedulers, token_files })
     }
 
     /// Loads the default file.
     pub fn load_default() -> Result<Clusters, ClientError> {
         Clusters::load(&Clusters::default_path(), std::env::var_os("ATOLL_CLUSTERS").is_some())
+    }
+
+    /// The token to call `cluster` with: `ATOLL_TOKEN`, else the cluster's `token_file`, else
+    /// none.
+    pub fn token(&self, cluster: &str) -> Result<Option<String>, ClientError> {
+        if let Some(token) = std::env::var("ATOLL_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+            return Ok(Some(token.trim().to_owned()));
+        }
+        let Some(path) = self.token_files.get(cluster) else { return Ok(None) };
+        let token = std::fs::read_to_string(path).map_err(|e| {
+            ClientError::Token(format!(
+                "cannot read the token file {} of cluster {cluster} (named in {}): {e}",
+                path.display(),
+                self.path.display()
+            ))
+        })?;
+        Ok(Some(token.trim().to_owned()))
     }
 
     /// The scheduler address of `cluster`.
@@ -79,6 +107,14 @@ impl Clusters {
             known: self.schedulers.keys().cloned().collect::<Vec<_>>().join(", "),
             path: self.path.display().to_string(),
         })
+    }
+}
+
+/// `~/…` under the home directory.
+fn expand_home(path: &Path) -> PathBuf {
+    match path.strip_prefix("~") {
+        Ok(rest) => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(rest),
+        Err(_) => path.to_owned(),
     }
 }
 
@@ -113,5 +149,32 @@ mod tests {
         let err = Clusters::load(&path, true).unwrap_err().to_string();
         assert!(err.contains(&path.display().to_string()) && err.contains("schedular"), "{err}");
         assert!(Clusters::load(&dir.path().join("nope.toml"), true).is_err());
+    }
+
+    #[test]
+    fn a_cluster_token_comes_from_its_token_file_and_a_missing_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("east.token");
+        std::fs::write(&token, "s3cret\n").unwrap();
+        let path = dir.path().join("clusters.toml");
+        let text = format!(
+            "[clusters.east]\nscheduler = \"http://e:1\"\ntoken_file = \"{}\"\n[clusters.west]\nscheduler = \"http://w:1\"\ntoken_file = \"{}\"\n",
+            token.display(),
+            dir.path().join("gone.token").display()
+        );
+        std::fs::write(&path, text).unwrap();
+        let clusters = Clusters::load(&path, true).unwrap();
+        if std::env::var_os("ATOLL_TOKEN").is_some() {
+            return assert!(clusters.token("east").unwrap().is_some(), "ATOLL_TOKEN wins");
+        }
+        assert_eq!(clusters.token("east").unwrap().as_deref(), Some("s3cret"));
+        assert_eq!(clusters.token("devcluster").unwrap(), None);
+        let err = clusters.token("west").unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot read the token file ")
+                && err.contains("gone.token")
+                && err.contains("of cluster west"),
+            "{err}"
+        );
     }
 }

@@ -2,12 +2,11 @@
 
 use atoll_model::{JobKey, JobSpec};
 use atoll_proto::v1::{self, cron_service_client::CronServiceClient};
-use tonic::transport::Channel;
 
-use crate::{ClientError, SchedulerClient};
+use crate::{ClientError, SchedulerClient, Transport};
 
 impl SchedulerClient {
-    fn cron(&self) -> CronServiceClient<Channel> {
+    fn cron(&self) -> CronServiceClient<Transport> {
         CronServiceClient::new(self.channel.clone())
     }
 

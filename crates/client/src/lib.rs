@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use atoll_model::{JobKey, JobKeyPrefix, JobSpec};
 use atoll_proto::v1::{self, scheduler_service_client::SchedulerServiceClient};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 pub use admin::HostCall;
 pub use clusters::{Clusters, DEVCLUSTER_URL};
@@ -40,6 +40,8 @@ pub enum ClientError {
     ClustersFile { path: String, detail: String },
     #[error("unknown cluster '{name}'; known clusters: {known}. Add it to {path} or pass --scheduler URL")]
     UnknownCluster { name: String, known: String, path: String },
+    #[error("{0}")]
+    Token(String),
 }
 
 /// What kind of error the scheduler answered with.
@@ -57,6 +59,10 @@ pub enum ApiErrorKind {
     ResourceExhausted,
     /// The answer took too long.
     DeadlineExceeded,
+    /// No token, or one the scheduler does not know.
+    Unauthenticated,
+    /// The caller may not do this.
+    PermissionDenied,
     /// Anything else, a failure of the scheduler's own included.
     Other,
 }
@@ -74,6 +80,8 @@ impl ClientError {
             Code::FailedPrecondition => ApiErrorKind::FailedPrecondition,
             Code::ResourceExhausted => ApiErrorKind::ResourceExhausted,
             Code::DeadlineExceeded => ApiErrorKind::DeadlineExceeded,
+            Code::Unauthenticated => ApiErrorKind::Unauthenticated,
+            Code::PermissionDenied => ApiErrorKind::PermissionDenied,
             _ => ApiErrorKind::Other,
         };
         ClientError::Api { kind, message }
@@ -84,19 +92,32 @@ impl ClientError {
 #[derive(Clone)]
 pub struct SchedulerClient {
     address: String,
-    inner: SchedulerServiceClient<Channel>,
+    inner: SchedulerServiceClient<Transport>,
     /// The connection, shared by the clients of the other services.
-    channel: Channel,
+    channel: Transport,
+    /// The caller's token, for the connections of log streams.
+    token: Option<String>,
 }
 
 impl SchedulerClient {
     /// Connects to the scheduler at `address`, failing fast if nothing answers there.
     /// `address` is `http://HOST:PORT`, or `zk://ENSEMBLE/PATH` for a scheduler that announces
     /// itself as a ServerSet member at PATH in that ZooKeeper ensemble.
-    pub async fn connect(address: &str) -> Result<SchedulerClient, ClientError> {
+    /// Every call carries `token`, if given, as `authorization: Bearer TOKEN`.
+    pub async fn connect(address: &str, token: Option<&str>) -> Result<SchedulerClient, ClientError> {
         let address = resolve_scheduler(address).await?;
-        let channel = connect_channel(&address, Some(CALL_TIMEOUT)).await?;
-        Ok(SchedulerClient { address, inner: SchedulerServiceClient::new(channel.clone()), channel })
+        let channel = connect_channel(&address, Some(CALL_TIMEOUT), token).await?;
+        Ok(SchedulerClient {
+            address,
+            inner: SchedulerServiceClient::new(channel.clone()),
+            channel,
+            token: token.map(str::to_owned),
+        })
+    }
+
+    /// The token calls carry, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     pub fn address(&self) -> &str {
@@ -153,9 +174,17 @@ impl SchedulerClient {
 /// How long a call may take, streams of logs aside.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A connection with the caller's token on every call.
+pub(crate) type Transport = atoll_proto::Authorized;
+
 /// Connects to `http://HOST:PORT`, failing within 3 s if nothing answers; each call on the
-/// channel fails after `call_timeout`, if one is given.
-pub(crate) async fn connect_channel(address: &str, call_timeout: Option<Duration>) -> Result<Channel, ClientError> {
+/// channel fails after `call_timeout`, if one is given, and carries `token`, if given.
+pub(crate) async fn connect_channel(
+    address: &str,
+    call_timeout: Option<Duration>,
+    token: Option<&str>,
+) -> Result<Transport, ClientError> {
+    let bearer = atoll_proto::Bearer::new(token).map_err(|e| ClientError::Token(e.to_string()))?;
     let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
     let mut endpoint = Endpoint::from_shared(address.to_owned())
         .map_err(|e| unreachable(format!("not a valid address ({e})")))?
@@ -163,7 +192,8 @@ pub(crate) async fn connect_channel(address: &str, call_timeout: Option<Duration
     if let Some(timeout) = call_timeout {
         endpoint = endpoint.timeout(timeout);
     }
-    endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))
+    let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
+    Ok(bearer.wrap(channel))
 }
 
 /// Turns a scheduler address into `http://HOST:PORT`: as given, or for `zk://ENSEMBLE/PATH`

@@ -5,7 +5,6 @@
 use atoll_announce::{MEMBER_PREFIX, Member};
 use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
 use atoll_zookeeper::{Resolver, ZooKeeperError};
-use tonic::transport::Channel;
 
 use crate::ClientError;
 
@@ -20,12 +19,13 @@ pub struct MemberEntry {
 #[derive(Clone)]
 pub struct RegistryReader {
     address: String,
-    inner: RegistryServiceClient<Channel>,
+    inner: RegistryServiceClient<crate::Transport>,
 }
 
 impl RegistryReader {
-    pub async fn connect(address: &str) -> Result<RegistryReader, ClientError> {
-        let channel = crate::connect_channel(address, None).await?;
+    /// Connects to the registry of the scheduler at `address`, calling with `token`, if given.
+    pub async fn connect(address: &str, token: Option<&str>) -> Result<RegistryReader, ClientError> {
+        let channel = crate::connect_channel(address, None, token).await?;
         Ok(RegistryReader { address: address.to_owned(), inner: RegistryServiceClient::new(channel) })
     }
 

@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 
 use atoll_model::{JobKey, JobKeyPrefix, JobSpec, UpdateState};
 use atoll_proto::v1::{self, update_service_client::UpdateServiceClient};
-use tonic::transport::Channel;
 
-use crate::{ClientError, SchedulerClient};
+use crate::{ClientError, SchedulerClient, Transport};
 
 /// What to do to a job's update in progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +23,7 @@ fn scope(instances: Option<&BTreeSet<u32>>) -> Vec<u32> {
 }
 
 impl SchedulerClient {
-    fn updates(&self) -> UpdateServiceClient<Channel> {
+    fn updates(&self) -> UpdateServiceClient<Transport> {
         UpdateServiceClient::new(self.channel.clone())
     }
 

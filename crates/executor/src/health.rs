@@ -164,6 +164,7 @@ impl Checker {
                 let mut bash = tokio::process::Command::new("bash");
                 entry.apply(bash.as_std_mut());
                 let run = bash
+                    .env_remove(atoll_sandbox::TOKEN_VARIABLE)
                     .arg("-c")
                     .arg(command)
                     .current_dir(sandbox)

@@ -97,6 +97,7 @@ pub fn spawn_run(
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0)
+        .env_remove(atoll_sandbox::TOKEN_VARIABLE)
         .env("HOME", &identity.home)
         .env("USER", &identity.name)
         .env("LOGNAME", &identity.name)

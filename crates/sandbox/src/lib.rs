@@ -57,6 +57,10 @@ pub use status::{ExecutorStatus, STATUS_COMPACT_BYTES, STATUS_FORMAT};
 /// The sandbox file every process of the task sources first, through `BASH_ENV` (Aurora's
 /// `.thermos_profile`).
 pub const PROFILE: &str = ".thermos_profile";
+
+/// The environment variable the agent hands an executor its token in (for the scheduler's
+/// embedded registry); the executor keeps it from the task's processes.
+pub const TOKEN_VARIABLE: &str = "ATOLL_TOKEN";
 /// The sandbox file that, while it exists, makes every health check pass.
 pub const HEALTH_CHECK_SNOOZE: &str = ".healthchecksnooze";
 

@@ -7,6 +7,7 @@ use atoll_proto::v1::admin_service_server::{AdminService, AdminServiceServer};
 use atoll_state::HostMaintenance;
 use tonic::{Request, Response, Status};
 
+use crate::auth::caller;
 use crate::core::ControlPlane;
 use crate::scheduler_api::{core_status, wire_status};
 
@@ -23,16 +24,26 @@ impl AdminApi {
     /// Puts the request's hosts into `mode` and answers with their modes afterwards.
     fn set_mode(
         &self,
-        request: v1::HostsRequest,
+        request: Request<v1::HostsRequest>,
         mode: MaintenanceMode,
     ) -> Result<Response<v1::HostsResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
         if request.hosts.is_empty() {
             return Err(Status::invalid_argument("no hosts given; name at least one host"));
         }
-        let hosts = self
-            .control_plane
-            .mutate(|state, now| Ok(state.set_maintenance(&request.hosts, mode, now)))
-            .map_err(core_status)?;
+        let (call, verb) = match mode {
+            MaintenanceMode::Drained => ("DrainHosts", "drain hosts"),
+            MaintenanceMode::Scheduled => ("DeactivateHosts", "schedule maintenance of hosts"),
+            _ => ("ActivateHosts", "end maintenance of hosts"),
+        };
+        let result = caller.must_be_admin(verb).and_then(|()| {
+            self.control_plane
+                .mutate(|state, now| Ok(state.set_maintenance(&request.hosts, mode, now)))
+                .map_err(core_status)
+        });
+        self.control_plane.audit(&caller, call, &request.hosts.join(","), &result);
+        let hosts = result?;
         tracing::info!(hosts = ?request.hosts, mode = mode.name(), "maintenance set");
         Ok(Response::new(hosts_response(hosts)))
     }
@@ -65,18 +76,18 @@ fn hosts_response(hosts: Vec<HostMaintenance>) -> v1::HostsResponse {
 #[tonic::async_trait]
 impl AdminService for AdminApi {
     async fn drain_hosts(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
-        self.set_mode(request.into_inner(), MaintenanceMode::Drained)
+        self.set_mode(request, MaintenanceMode::Drained)
     }
 
     async fn deactivate_hosts(
         &self,
         request: Request<v1::HostsRequest>,
     ) -> Result<Response<v1::HostsResponse>, Status> {
-        self.set_mode(request.into_inner(), MaintenanceMode::Scheduled)
+        self.set_mode(request, MaintenanceMode::Scheduled)
     }
 
     async fn activate_hosts(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
-        self.set_mode(request.into_inner(), MaintenanceMode::None)
+        self.set_mode(request, MaintenanceMode::None)
     }
 
     async fn host_status(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
@@ -93,15 +104,21 @@ impl AdminService for AdminApi {
             production: Some((&usage.production).into()),
             dedicated: Some((&usage.dedicated).into()),
             non_production: Some((&usage.non_production).into()),
+            unset_means_unlimited: !self.control_plane.config().state.production_needs_quota,
         }))
     }
 
     async fn set_quota(&self, request: Request<v1::SetQuotaRequest>) -> Result<Response<v1::SetQuotaResponse>, Status> {
+        let caller = caller(&request)?;
         let request = request.into_inner();
         let role = self.role(&request.cluster, &request.role)?;
         let wire = request.quota.ok_or_else(|| Status::invalid_argument("invalid quota: missing"))?;
         let quota = ResourceAggregate::try_from(&wire).map_err(wire_status)?;
-        self.control_plane.mutate(|state, _| Ok(((), state.set_quota(&role, quota)))).map_err(core_status)?;
+        let result = caller.must_be_admin("set quotas").and_then(|()| {
+            self.control_plane.mutate(|state, _| Ok(((), state.set_quota(&role, quota)))).map_err(core_status)
+        });
+        self.control_plane.audit(&caller, "SetQuota", &role, &result);
+        result?;
         tracing::info!(%role, cpu = quota.cores(), ram_mb = quota.ram_mb, disk_mb = quota.disk_mb, "quota set");
         Ok(Response::new(v1::SetQuotaResponse {}))
     }

@@ -54,7 +54,9 @@ impl AgentService for AgentApi {
     async fn register(&self, request: Request<v1::RegisterRequest>) -> Result<Response<v1::RegisterResponse>, Status> {
         let peer = request.remote_addr();
         let request = request.into_inner();
-        let log_endpoint = crate::logs_api::agent_log_endpoint(peer, &request.log_address);
+        let log_token = (!request.log_token.is_empty()).then(|| request.log_token.clone());
+        let log_endpoint = crate::logs_api::agent_log_endpoint(peer, &request.log_address)
+            .map(|url| crate::core::LogEndpoint { url, token: log_token });
         let id = agent_id(&request.agent_id)?;
         let resources = AgentResources::try_from(
             request.resources.as_ref().ok_or_else(|| Status::invalid_argument("invalid agent resources: missing"))?,

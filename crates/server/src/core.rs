@@ -13,6 +13,9 @@ use atoll_storage::{Store, StoreError};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
+use tonic::Status;
+
+use crate::auth::Caller;
 use crate::{Clock, ServerConfig};
 
 /// A shared handle to the running scheduler.
@@ -35,8 +38,16 @@ struct Inner {
 struct AgentLink {
     sender: mpsc::UnboundedSender<v1::AgentCommand>,
     receiver: Option<mpsc::UnboundedReceiver<v1::AgentCommand>>,
-    /// Where the agent serves its tasks' logs, `http://HOST:PORT`.
-    log_endpoint: Option<String>,
+    /// Where the agent serves its tasks' logs.
+    log_endpoint: Option<LogEndpoint>,
+}
+
+/// Where an agent serves its tasks' logs, `http://HOST:PORT`, and the secret its log service
+/// asks for (none from agents older than it).
+#[derive(Clone, Debug)]
+pub(crate) struct LogEndpoint {
+    pub(crate) url: String,
+    pub(crate) token: Option<String>,
 }
 
 /// Why a request failed in the core.
@@ -82,6 +93,13 @@ impl ControlPlane {
 
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// Records a call that changes something in the audit log, if there is one.
+    pub(crate) fn audit<T>(&self, caller: &Caller, call: &str, subject: &str, result: &Result<T, Status>) {
+        if let Some(log) = &self.inner.config.audit {
+            log.record(self.now_ms(), caller, call, subject, result.as_ref().map(|_| ()));
+        }
     }
 
     pub fn now_ms(&self) -> u64 {
@@ -157,13 +175,13 @@ impl ControlPlane {
     }
 
     /// Replaces the command channel of an agent that (re-)registers, and where it serves logs.
-    pub fn open_link(&self, agent: &AgentId, log_endpoint: Option<String>) {
+    pub(crate) fn open_link(&self, agent: &AgentId, log_endpoint: Option<LogEndpoint>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         self.lock_links().insert(agent.clone(), AgentLink { sender, receiver: Some(receiver), log_endpoint });
     }
 
     /// Where a registered agent serves its tasks' logs.
-    pub fn log_endpoint(&self, agent: &AgentId) -> Option<String> {
+    pub(crate) fn log_endpoint(&self, agent: &AgentId) -> Option<LogEndpoint> {
         self.lock_links().get(agent).and_then(|link| link.log_endpoint.clone())
     }
 

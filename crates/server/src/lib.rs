@@ -12,6 +12,8 @@
 
 mod admin_api;
 mod agent_api;
+mod audit;
+mod auth;
 mod clock;
 mod core;
 mod cron_api;
@@ -33,8 +35,13 @@ use atoll_proto::v1::update_service_server::UpdateServiceServer;
 use atoll_state::StateConfig;
 use atoll_storage::SledStore;
 use tokio::net::TcpListener;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 
+use crate::auth::Gate;
+
+pub use audit::AuditLog;
+pub use auth::{Access, AuthFileError, Caller};
 pub use clock::{Clock, SystemClock};
 pub use core::ControlPlane;
 pub use self_announce::{DEFAULT_SCHEDULER_PATH, announce_scheduler};
@@ -59,11 +66,21 @@ pub struct ServerConfig {
     pub heartbeat_interval_ms: u64,
     /// How often timeouts and backoffs are checked.
     pub housekeeping_interval_ms: u64,
+    /// Who may call, and with which permissions.
+    pub access: Access,
+    /// Where calls that change something are recorded, if anywhere.
+    pub audit: Option<AuditLog>,
 }
 
 impl ServerConfig {
     pub fn new(cluster: &str) -> ServerConfig {
-        ServerConfig { state: StateConfig::new(cluster), heartbeat_interval_ms: 1_000, housekeeping_interval_ms: 250 }
+        ServerConfig {
+            state: StateConfig::new(cluster),
+            heartbeat_interval_ms: 1_000,
+            housekeeping_interval_ms: 250,
+            access: Access::default(),
+            audit: None,
+        }
     }
 }
 
@@ -98,6 +115,11 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the descriptor sets are generated at build time and valid");
+    let access = control_plane.config().access.clone();
+    if matches!(access, Access::LoopbackOnly) {
+        tracing::warn!("no --auth file: accepting callers on this machine only, each with every permission");
+    }
+    let gate = Gate::new(access.clone());
     let loops = control_plane.spawn_loops();
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
@@ -107,13 +129,19 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(SchedulerServiceServer::new(scheduler_api::SchedulerApi::new(control_plane.clone())))
-        .add_service(AgentServiceServer::new(agent_api::AgentApi::new(control_plane.clone())))
-        .add_service(RegistryServiceServer::new(registry))
-        .add_service(admin_api::service(control_plane.clone()))
-        .add_service(logs_api::service(control_plane.clone()))
-        .add_service(updates_api::service(control_plane.clone()))
-        .add_service(cron_api::service(control_plane.clone()))
+        .add_service(SchedulerServiceServer::with_interceptor(
+            scheduler_api::SchedulerApi::new(control_plane.clone()),
+            gate.clone(),
+        ))
+        .add_service(AgentServiceServer::with_interceptor(
+            agent_api::AgentApi::new(control_plane.clone()),
+            Gate::agents(access.clone()),
+        ))
+        .add_service(RegistryServiceServer::with_interceptor(registry, gate.clone()))
+        .add_service(InterceptedService::new(admin_api::service(control_plane.clone()), gate.clone()))
+        .add_service(InterceptedService::new(logs_api::service(control_plane.clone()), gate.clone()))
+        .add_service(InterceptedService::new(updates_api::service(control_plane.clone()), gate.clone()))
+        .add_service(InterceptedService::new(cron_api::service(control_plane.clone()), gate))
         // Nagle's algorithm off: a reply written in more than one piece would otherwise wait
         // for the client's delayed acknowledgement (40 ms on Linux).
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown);

@@ -90,7 +90,7 @@ impl LogService for LogsApi {
         let request = request.into_inner();
         let job = job_key(request.job.as_ref()).map_err(wire_status)?;
         let (task, agent) = self.control_plane.read(|state| placed_task(state, &job, request.instance))?;
-        let endpoint = self.control_plane.log_endpoint(&agent).ok_or_else(|| {
+        let crate::core::LogEndpoint { url: endpoint, token } = self.control_plane.log_endpoint(&agent).ok_or_else(|| {
             Status::unavailable(format!(
                 "agent {agent}, which ran task {task}, is not connected to the scheduler, so its logs cannot be read now"
             ))
@@ -111,11 +111,13 @@ impl LogService for LogsApi {
             start: request.start,
             follow: request.follow,
         };
-        let chunks =
-            AgentLogServiceClient::new(channel).read_logs(call).await.map_err(|status| match status.code() {
+        let bearer = atoll_proto::Bearer::new(token.as_deref()).map_err(|e| Status::internal(e.to_string()))?;
+        let chunks = AgentLogServiceClient::new(bearer.wrap(channel)).read_logs(call).await.map_err(|status| {
+            match status.code() {
                 tonic::Code::Unavailable => unreachable(status.message().to_owned()),
                 code => Status::new(code, status.message()),
-            })?;
+            }
+        })?;
         tracing::debug!(%task, %agent, "streaming task logs");
         let agent_name = agent.clone();
         let chunks = chunks.into_inner().map(move |item| {

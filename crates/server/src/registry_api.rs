@@ -92,6 +92,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<v1::OpenSessionRequest>,
     ) -> Result<Response<v1::OpenSessionResponse>, Status> {
+        crate::auth::caller(&request)?.must_be_agent("write to the registry")?;
         let timeout = request.into_inner().timeout_ms;
         if !SESSION_TIMEOUT_MS.contains(&timeout) {
             return Err(Status::invalid_argument(format!(
@@ -108,6 +109,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<v1::KeepAliveRequest>,
     ) -> Result<Response<v1::KeepAliveResponse>, Status> {
+        crate::auth::caller(&request)?.must_be_agent("write to the registry")?;
         let session = SessionId(request.into_inner().session_id);
         let now = self.shared.clock.now_ms();
         self.shared.lock().keep_alive(session, now).map_err(status)?;
@@ -118,6 +120,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<v1::CloseSessionRequest>,
     ) -> Result<Response<v1::CloseSessionResponse>, Status> {
+        crate::auth::caller(&request)?.must_be_agent("write to the registry")?;
         let session = SessionId(request.into_inner().session_id);
         self.shared.change(|registry, _| {
             registry.close_session(session);
@@ -130,6 +133,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<v1::CreateNodeRequest>,
     ) -> Result<Response<v1::CreateNodeResponse>, Status> {
+        crate::auth::caller(&request)?.must_be_agent("write to the registry")?;
         let request = request.into_inner();
         let mode = if request.ephemeral_sequential {
             CreateMode::EphemeralSequential(SessionId(request.session_id))
@@ -141,6 +145,7 @@ impl RegistryService for RegistryApi {
     }
 
     async fn set_data(&self, request: Request<v1::SetDataRequest>) -> Result<Response<v1::SetDataResponse>, Status> {
+        crate::auth::caller(&request)?.must_be_agent("write to the registry")?;
         let request = request.into_inner();
         self.shared.change(|registry, _| registry.set_data(&request.path, &request.data))?;
         Ok(Response::new(v1::SetDataResponse {}))
@@ -150,6 +155,7 @@ impl RegistryService for RegistryApi {
         &self,
         request: Request<v1::DeleteNodeRequest>,
     ) -> Result<Response<v1::DeleteNodeResponse>, Status> {
+        crate::auth::caller(&request)?.must_be_agent("write to the registry")?;
         let path = request.into_inner().path;
         self.shared.change(|registry, _| registry.delete(&path))?;
         Ok(Response::new(v1::DeleteNodeResponse {}))

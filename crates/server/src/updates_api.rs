@@ -11,6 +11,7 @@ use atoll_proto::{job_key, update_state};
 use atoll_state::{InstanceChange, JobUpdate, Progress, StateError, UpdateAction, UpdatePlan, UpdateStart};
 use tonic::{Request, Response, Status};
 
+use crate::auth::caller;
 use crate::core::ControlPlane;
 use crate::scheduler_api::{core_status, pending_to_wire, wire_status};
 
@@ -34,19 +35,25 @@ fn proposal(job: Option<&v1::JobConfig>, instances: &[u32]) -> Result<(JobSpec, 
 impl UpdateApi {
     fn act(
         &self,
-        request: v1::JobUpdateRequest,
+        request: Request<v1::JobUpdateRequest>,
         action: UpdateAction,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
-        let (id, state) = self
-            .control_plane
-            .mutate(|state, now| {
-                let id = state.active_update(&key).map(|u| u.id);
-                let message = (!request.message.is_empty()).then_some(request.message.as_str());
-                let (after, outcome) = state.act_on_update(&key, action, message, now)?;
-                Ok(((id.unwrap_or_default(), after), outcome))
-            })
-            .map_err(core_status)?;
+        let verb = format!("{action:?} the update of").to_lowercase();
+        let result = caller.may_manage(&key.role, &verb).and_then(|()| {
+            self.control_plane
+                .mutate(|state, now| {
+                    let id = state.active_update(&key).map(|u| u.id);
+                    let message = (!request.message.is_empty()).then_some(request.message.as_str());
+                    let (after, outcome) = state.act_on_update(&key, action, message, now)?;
+                    Ok(((id.unwrap_or_default(), after), outcome))
+                })
+                .map_err(core_status)
+        });
+        self.control_plane.audit(&caller, &format!("{action:?}JobUpdate"), &key.to_string(), &result);
+        let (id, state) = result?;
         tracing::info!(job = %key, update = id, ?action, state = state.name(), "update action");
         Ok(Response::new(v1::JobUpdateActionResponse { update_id: id, state: v1::JobUpdateState::from(state) as i32 }))
     }
@@ -58,14 +65,18 @@ impl UpdateService for UpdateApi {
         &self,
         request: Request<v1::StartJobUpdateRequest>,
     ) -> Result<Response<v1::StartJobUpdateResponse>, Status> {
+        let caller = caller(&request)?;
         let request = request.into_inner();
         let (spec, scope) = proposal(request.job.as_ref(), &request.instances)?;
         let key = spec.key.clone();
         let message = (!request.message.is_empty()).then_some(request.message);
-        let started = self
-            .control_plane
-            .mutate(|state, now| state.start_update(spec, scope.as_ref(), message, now))
-            .map_err(core_status)?;
+        let result = caller.may_manage(&key.role, "update").and_then(|()| {
+            self.control_plane
+                .mutate(|state, now| state.start_update(spec, scope.as_ref(), message, now))
+                .map_err(core_status)
+        });
+        self.control_plane.audit(&caller, "StartJobUpdate", &key.to_string(), &result);
+        let started = result?;
         Ok(Response::new(match started {
             UpdateStart::Unchanged => {
                 v1::StartJobUpdateResponse { unchanged: true, update_id: 0, instances: Vec::new() }
@@ -81,35 +92,35 @@ impl UpdateService for UpdateApi {
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request.into_inner(), UpdateAction::Pause)
+        self.act(request, UpdateAction::Pause)
     }
 
     async fn resume_job_update(
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request.into_inner(), UpdateAction::Resume)
+        self.act(request, UpdateAction::Resume)
     }
 
     async fn abort_job_update(
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request.into_inner(), UpdateAction::Abort)
+        self.act(request, UpdateAction::Abort)
     }
 
     async fn rollback_job_update(
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request.into_inner(), UpdateAction::Rollback)
+        self.act(request, UpdateAction::Rollback)
     }
 
     async fn pulse_job_update(
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request.into_inner(), UpdateAction::Pulse)
+        self.act(request, UpdateAction::Pulse)
     }
 
     async fn get_job_update(

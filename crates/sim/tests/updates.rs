@@ -27,6 +27,8 @@ fn busy_cluster(seed: u64, crashes: FaultPlan) -> Sim {
     config.state.policy.strategy = Strategy::Spread;
     config.state.preemption_delay_ms = 5_000;
     config.state.update_stuck_timeout_ms = 60_000;
+    // The preferred job's role has no quota; quota is not what these runs are about.
+    config.state.production_needs_quota = false;
     config.faults = crashes;
     let mut sim = Sim::new(config, scenario::hosts(HOSTS, 6));
     let mut filler = job("filler", HOSTS as u32, false, &[("host", "limit:1")]);

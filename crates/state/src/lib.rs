@@ -91,6 +91,9 @@ pub struct StateConfig {
     pub cron_starting_deadline_ms: u64,
     /// Runs kept per cron job, oldest dropped first.
     pub cron_runs_kept: usize,
+    /// A role without a quota may run no production job, as in Aurora; false: such a role is
+    /// not limited (what `atoll dev` uses).
+    pub production_needs_quota: bool,
     pub policy: Policy,
 }
 
@@ -111,6 +114,7 @@ impl StateConfig {
             cron_default_zone: atoll_cron::DEFAULT_ZONE.to_owned(),
             cron_starting_deadline_ms: 15 * 60_000,
             cron_runs_kept: 20,
+            production_needs_quota: true,
             policy: Policy::default(),
         }
     }
@@ -213,7 +217,8 @@ pub struct ClusterState {
     pending_reasons: BTreeMap<TaskId, Arc<PendingReason>>,
     /// Maintenance modes other than NONE, by hostname; durable, so kept while an agent is away.
     host_modes: Tracked<String, MaintenanceMode>,
-    /// Production quota per role; a role without one is not limited.
+    /// Production quota per role; a role without one may run no production job (unless
+    /// `production_needs_quota` is off).
     quotas: Tracked<String, ResourceAggregate>,
     /// Restarts in progress, one per job at most.
     restarts: Tracked<JobKey, RestartPlan>,

@@ -2,9 +2,9 @@
 //! tier) tasks off dedicated hosts count, and a job is refused at creation (or when instances
 //! are added) if its role's production use would exceed the quota, with Aurora's message.
 //!
-//! One difference: Aurora treats a role without a quota as having none at all; here a role is
-//! limited only once a quota is set for it (`atoll quota set`, which `0 0 0` makes a ban), so a
-//! fresh cluster runs production jobs without an operator's step first.
+//! A role without a quota has none, as in Aurora: it may run no production job until an
+//! operator sets one (`atoll quota set`). `StateConfig::production_needs_quota` false lifts
+//! that for roles without a quota, for `atoll dev`.
 
 use atoll_model::{JobKey, ResourceAggregate, TaskConfig};
 
@@ -14,7 +14,7 @@ use crate::{ClusterState, Outcome, StateError};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuotaUsage {
     pub role: String,
-    /// None: no quota is set, and the role is not limited.
+    /// None: no quota is set (no production jobs, unless the scheduler does not require one).
     pub quota: Option<ResourceAggregate>,
     /// Production tasks off dedicated hosts: what counts against the quota.
     pub production: ResourceAggregate,
@@ -61,7 +61,17 @@ impl ClusterState {
             return Ok(());
         }
         let usage = self.quota(&job.role);
-        let Some(quota) = usage.quota else { return Ok(()) };
+        let Some(quota) = usage.quota else {
+            if !self.config.production_needs_quota {
+                return Ok(());
+            }
+            return Err(StateError::InsufficientQuota(format!(
+                "role {role} has no quota for production jobs; an operator gives it one with \
+                 `atoll quota set {cluster}/{role} CPU RAM DISK`",
+                role = job.role,
+                cluster = job.cluster
+            )));
+        };
         let requested = usage.production.plus(ResourceAggregate::of(&config.task.resources, u64::from(instances)));
         match quota.excess(&requested) {
             Some(details) => Err(StateError::InsufficientQuota(details)),

@@ -22,6 +22,30 @@ use tonic::{Request, Response, Status};
 
 use super::{Chunk, LogCursor, LogError, LogRequest, Start};
 
+/// A fresh secret for the log service: 32 random bytes from the kernel, in hex.
+pub fn fresh_secret() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0_u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Lets in only calls that carry the log service's secret.
+#[derive(Clone)]
+struct Secret(std::sync::Arc<str>);
+
+impl tonic::service::Interceptor for Secret {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let given = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        match given.and_then(|v| v.strip_prefix("Bearer ")) {
+            Some(token) if token == &*self.0 => Ok(request),
+            _ => Err(Status::unauthenticated(
+                "the agent serves logs to its scheduler only; read them with `atoll task logs`",
+            )),
+        }
+    }
+}
+
 /// The running log server; it stops when dropped.
 pub struct LogServer {
     address: SocketAddr,
@@ -29,11 +53,15 @@ pub struct LogServer {
 }
 
 impl LogServer {
-    /// Serves the logs of the sandboxes under `sandboxes` on a free port of `ip`.
-    pub async fn start(sandboxes: &Path, ip: IpAddr) -> std::io::Result<LogServer> {
+    /// Serves the logs of the sandboxes under `sandboxes` on a free port of `ip`, to callers
+    /// that carry `secret` as their bearer token.
+    pub async fn start(sandboxes: &Path, ip: IpAddr, secret: &str) -> std::io::Result<LogServer> {
         let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
         let address = listener.local_addr()?;
-        let service = AgentLogServiceServer::new(AgentLogs { sandboxes: sandboxes.to_owned() });
+        let service = AgentLogServiceServer::with_interceptor(
+            AgentLogs { sandboxes: sandboxes.to_owned() },
+            Secret(secret.into()),
+        );
         let task = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .add_service(service)
@@ -200,5 +228,28 @@ mod tests {
         let escape = v1::ReadLogsRequest { task_id: "../x".into(), ..Default::default() };
         let error = logs.read_logs(Request::new(escape)).await.err().expect("refused");
         assert_eq!(error.code(), tonic::Code::InvalidArgument);
+    }
+
+    #[tokio::test]
+    async fn the_log_service_answers_only_calls_that_carry_its_secret() {
+        use atoll_proto::v1::agent_log_service_client::AgentLogServiceClient;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let secret = fresh_secret().expect("a secret");
+        assert_eq!(secret.len(), 64);
+        assert_ne!(secret, fresh_secret().expect("another"), "each agent start makes its own");
+        let server = LogServer::start(dir.path(), IpAddr::V4(Ipv4Addr::LOCALHOST), &secret).await.expect("serve");
+        let url = format!("http://{}", server.address());
+        let request = || v1::ReadLogsRequest { task_id: "no-such-task".into(), ..Default::default() };
+        for token in [None, Some("guess")] {
+            let channel = tonic::transport::Endpoint::from_shared(url.clone()).unwrap().connect().await.unwrap();
+            let mut client = AgentLogServiceClient::new(atoll_proto::Bearer::new(token).unwrap().wrap(channel));
+            let refused = client.read_logs(request()).await.expect_err("refused");
+            assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{token:?}");
+            assert!(refused.message().contains("read them with `atoll task logs`"), "{}", refused.message());
+        }
+        let channel = tonic::transport::Endpoint::from_shared(url).unwrap().connect().await.unwrap();
+        let mut client = AgentLogServiceClient::new(atoll_proto::Bearer::new(Some(&secret)).unwrap().wrap(channel));
+        let answered = client.read_logs(request()).await.expect_err("no such task");
+        assert_eq!(answered.code(), tonic::Code::NotFound, "let in, and answered");
     }
 }

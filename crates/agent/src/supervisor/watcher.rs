@@ -203,11 +203,21 @@ pub(super) fn read_status(sandbox: &Sandbox) -> Option<ExecutorStatus> {
     }
 }
 
-pub(super) fn spawn_executor(command: &[String], sandbox: &Sandbox) -> std::io::Result<tokio::process::Child> {
+/// Starts the executor of `sandbox`, with the agent's `token` (for the scheduler's embedded
+/// registry) in its `ATOLL_TOKEN`; the executor keeps it from the task's processes.
+pub(super) fn spawn_executor(
+    command: &[String],
+    token: Option<&str>,
+    sandbox: &Sandbox,
+) -> std::io::Result<tokio::process::Child> {
     let (program, args) =
         command.split_first().ok_or_else(|| std::io::Error::other("no executor command configured"))?;
     let log = |stream: Stream| std::fs::File::create(sandbox.executor_output(stream));
-    tokio::process::Command::new(program)
+    let mut executor = tokio::process::Command::new(program);
+    if let Some(token) = token {
+        executor.env(atoll_sandbox::TOKEN_VARIABLE, token);
+    }
+    executor
         .args(args)
         .arg("--sandbox")
         .arg(sandbox.root())

@@ -9,7 +9,7 @@ use atoll_announce::parent_of;
 use atoll_proto::v1::{self, registry_service_client::RegistryServiceClient};
 use atoll_sandbox::RegistryTarget;
 use atoll_zookeeper::{Session, ZooKeeperError};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// How long a task's registry session lives without being kept alive.
 pub(super) const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
@@ -20,7 +20,7 @@ pub(super) struct Lost(pub(super) String);
 
 /// A live session with one registry.
 pub(super) enum Backend {
-    Embedded { client: RegistryServiceClient<Channel>, session: u64 },
+    Embedded { client: RegistryServiceClient<atoll_proto::Authorized>, session: u64 },
     ZooKeeper { session: Session },
 }
 
@@ -37,7 +37,10 @@ impl Backend {
                     .map_err(|e| Lost(e.to_string()))?
                     .connect_timeout(Duration::from_secs(2));
                 let channel = endpoint.connect().await.map_err(|e| Lost(format!("registry unreachable: {e}")))?;
-                let mut client = RegistryServiceClient::new(channel);
+                // The agent's credential, which registry writes need on a scheduler with --auth.
+                let token = std::env::var(atoll_sandbox::TOKEN_VARIABLE).ok();
+                let bearer = atoll_proto::Bearer::new(token.as_deref()).map_err(|e| Lost(e.to_string()))?;
+                let mut client = RegistryServiceClient::new(bearer.wrap(channel));
                 let timeout_ms = SESSION_TIMEOUT.as_millis() as u64;
                 let opened = client.open_session(v1::OpenSessionRequest { timeout_ms }).await.map_err(lost)?;
                 Ok(Backend::Embedded { client, session: opened.into_inner().session_id })

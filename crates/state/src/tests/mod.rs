@@ -24,6 +24,9 @@ fn config() -> StateConfig {
     config.initial_backoff_ms = 2_000;
     config.max_backoff_ms = 5_000;
     config.preemption_delay_ms = 10_000;
+    // Production jobs here run without a quota unless a test sets one (quota.rs checks the
+    // default, Aurora's: none at all).
+    config.production_needs_quota = false;
     config
 }
 

@@ -16,8 +16,17 @@ fn aggregate(cpu_millis: u64, ram_mb: u64, disk_mb: u64) -> ResourceAggregate {
 
 #[test]
 fn production_jobs_past_the_quota_are_refused_with_auroras_message() {
+    // Aurora's default: a role without a quota runs no production job at all.
+    let mut strict = ClusterState::new(StateConfig::new("devcluster"));
+    assert_eq!(
+        strict.create_job(production("early", 1), 0).unwrap_err().to_string(),
+        "Insufficient resource quota: role www-data has no quota for production jobs; an operator gives it one with \
+         `atoll quota set devcluster/www-data CPU RAM DISK`"
+    );
+    let _ = strict.create_job(job("batch", 1, false), 0).expect("non-production jobs need no quota");
+
     let mut state = ClusterState::new(config());
-    let _ = state.create_job(production("free", 4), 0).expect("no quota set: not limited");
+    let _ = state.create_job(production("free", 4), 0).expect("no quota needed: not limited");
     let _ = state.kill(&production("free", 1).key, None, 1).unwrap();
     let set = state.set_quota("www-data", aggregate(2000, 128, 1000));
     assert_eq!(set.changes.quotas_put, vec![("www-data".to_owned(), aggregate(2000, 128, 1000))]);

@@ -1,0 +1,324 @@
+//! Who is calling, and what they may do. Every gRPC call but health and reflection passes the
+//! [`Gate`], which names the caller from its bearer token (`authorization: Bearer TOKEN`) and
+//! puts a [`Caller`] in the request; each handler then asks the caller for the permission its
+//! call needs (Aurora's: a job's role to change it, admin for hosts and quota, the agent
+//! credential for the agent and registry-write calls; reads for anyone authenticated).
+//!
+//! Without an auth file the scheduler trusts only callers on its own machine (loopback), each
+//! with every permission, which is what `atoll dev` and a single-host setup need.
+//!
+//! The auth file names users by the hex SHA-256 of their token, never the token itself:
+//!
+//! ```toml
+//! [users.alice]
+//! token_sha256 = "…64 hex digits…"
+//! roles = ["www-data"]
+//!
+//! [users.ops]
+//! token_sha256 = "…"
+//! admin = true
+//!
+//! [users.agents]
+//! token_sha256 = "…"
+//! agent = true
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tonic::{Request, Status};
+
+/// How callers are known.
+#[derive(Clone, Debug, Default)]
+pub enum Access {
+    /// No auth file: callers on this machine only, each with every permission.
+    #[default]
+    LoopbackOnly,
+    /// Users from an auth file, by the SHA-256 of their token.
+    Tokens(Arc<BTreeMap<String, User>>),
+}
+
+/// A user of the auth file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// The roles whose jobs they may change.
+    pub roles: BTreeSet<String>,
+    /// Operators: host maintenance and quota, and every role.
+    pub admin: bool,
+    /// The credential agents (and their executors) use.
+    pub agent: bool,
+}
+
+/// An auth file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFileError {
+    #[error("cannot read the auth file {path}: {detail}")]
+    Read { path: String, detail: String },
+    #[error("the auth file {path} is not valid: {detail}")]
+    Invalid { path: String, detail: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthFile {
+    #[serde(default)]
+    users: BTreeMap<String, UserEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserEntry {
+    token_sha256: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    admin: bool,
+    #[serde(default)]
+    agent: bool,
+}
+
+impl Access {
+    /// Reads the auth file at `path`.
+    pub fn from_file(path: &Path) -> Result<Access, AuthFileError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AuthFileError::Read { path: shown.clone(), detail: e.to_string() })?;
+        Access::parse(&text).map_err(|detail| AuthFileError::Invalid { path: shown, detail })
+    }
+
+    /// Parses an auth file's text.
+    pub fn parse(text: &str) -> Result<Access, String> {
+        let file: AuthFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut users = BTreeMap::new();
+        for (name, entry) in file.users {
+            let digest = entry.token_sha256.trim().to_ascii_lowercase();
+            if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "users.{name}.token_sha256 must be 64 hex digits, the SHA-256 of the token (`printf %s TOKEN | sha256sum`)"
+                ));
+            }
+            let user = User {
+                name: name.clone(),
+                roles: entry.roles.into_iter().collect(),
+                admin: entry.admin,
+                agent: entry.agent,
+            };
+            if let Some(other) = users.insert(digest, user) {
+                return Err(format!("users.{name} and users.{} have the same token", other.name));
+            }
+        }
+        if users.is_empty() {
+            return Err("it names no users; add a [users.NAME] table with token_sha256".to_owned());
+        }
+        Ok(Access::Tokens(Arc::new(users)))
+    }
+
+    /// Who makes a call with `token` (None: no token sent) from `peer`.
+    pub fn identify(&self, token: Option<&str>, peer: Option<SocketAddr>) -> Result<Caller, Status> {
+        match self {
+            Access::LoopbackOnly => match peer {
+                Some(peer) if peer.ip().is_loopback() => Ok(Caller::Local),
+                _ => Err(Status::unauthenticated(
+                    "this scheduler runs without --auth and accepts callers on its own machine only; \
+                     start it with --auth FILE to let others in",
+                )),
+            },
+            Access::Tokens(users) => {
+                let token = token.ok_or_else(|| {
+                    Status::unauthenticated(
+                        "no token: set ATOLL_TOKEN, or token_file for this cluster in the clusters file",
+                    )
+                })?;
+                let digest = hex_sha256(token);
+                users
+                    .get(&digest)
+                    .map(|user| Caller::User(user.clone()))
+                    .ok_or_else(|| Status::unauthenticated("the token matches no user this scheduler knows"))
+            }
+        }
+    }
+}
+
+/// The hex SHA-256 of `token`, as the auth file names users.
+pub fn hex_sha256(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Who makes a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A caller on the scheduler's machine, when it runs without an auth file.
+    Local,
+    User(User),
+}
+
+impl Caller {
+    pub fn name(&self) -> &str {
+        match self {
+            Caller::Local => "local",
+            Caller::User(user) => &user.name,
+        }
+    }
+
+    /// May change jobs of `role` (`action` names the call, for the refusal).
+    pub fn may_manage(&self, role: &str, action: &str) -> Result<(), Status> {
+        match self {
+            Caller::Local => Ok(()),
+            Caller::User(user) if user.admin || user.roles.contains(role) => Ok(()),
+            Caller::User(user) => Err(Status::permission_denied(format!(
+                "user {} may not {action} jobs of role {role}: their roles are {}",
+                user.name,
+                if user.roles.is_empty() {
+                    "none".to_owned()
+                } else {
+                    user.roles.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            ))),
+        }
+    }
+
+    /// May act as an operator (`action` names the call).
+    pub fn must_be_admin(&self, action: &str) -> Result<(), Status> {
+        match self {
+            Caller::Local => Ok(()),
+            Caller::User(user) if user.admin => Ok(()),
+            Caller::User(user) => {
+                Err(Status::permission_denied(format!("user {} may not {action}: that needs an admin user", user.name)))
+            }
+        }
+    }
+
+    /// May act as an agent (`action` names the call).
+    pub fn must_be_agent(&self, action: &str) -> Result<(), Status> {
+        match self {
+            Caller::Local => Ok(()),
+            Caller::User(user) if user.agent => Ok(()),
+            Caller::User(user) => Err(Status::permission_denied(format!(
+                "user {} may not {action}: that needs the agent credential (agent = true)",
+                user.name
+            ))),
+        }
+    }
+}
+
+/// The interceptor every service but health and reflection is behind.
+#[derive(Clone)]
+pub(crate) struct Gate {
+    access: Access,
+    /// Every call needs the agent credential (the agent service).
+    agents_only: bool,
+}
+
+impl Gate {
+    /// Lets in every caller the access knows; handlers check their permissions.
+    pub(crate) fn new(access: Access) -> Gate {
+        Gate { access, agents_only: false }
+    }
+
+    /// Lets in agents only.
+    pub(crate) fn agents(access: Access) -> Gate {
+        Gate { access, agents_only: true }
+    }
+}
+
+impl tonic::service::Interceptor for Gate {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let token = match request.metadata().get("authorization") {
+            None => None,
+            Some(value) => {
+                let text =
+                    value.to_str().map_err(|_| Status::unauthenticated("the authorization header is not text"))?;
+                Some(
+                    text.strip_prefix("Bearer ")
+                        .ok_or_else(|| Status::unauthenticated("the authorization header must be `Bearer TOKEN`"))?,
+                )
+            }
+        };
+        let caller = self.access.identify(token.map(str::trim), request.remote_addr())?;
+        if self.agents_only {
+            caller.must_be_agent("call the agent service")?;
+        }
+        request.extensions_mut().insert(caller);
+        Ok(request)
+    }
+}
+
+/// The caller the gate named for `request`.
+pub(crate) fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
+    request.extensions().get::<Caller>().cloned().ok_or_else(|| Status::unauthenticated("the caller is not known"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALICE: &str = "alice-secret";
+
+    fn file() -> String {
+        format!(
+            "[users.alice]\ntoken_sha256 = \"{}\"\nroles = [\"www-data\"]\n\n[users.ops]\ntoken_sha256 = \"{}\"\nadmin = true\n\n[users.agents]\ntoken_sha256 = \"{}\"\nagent = true\n",
+            hex_sha256(ALICE),
+            hex_sha256("ops-secret"),
+            hex_sha256("agent-secret")
+        )
+    }
+
+    fn remote() -> Option<SocketAddr> {
+        Some("10.0.0.5:4000".parse().unwrap())
+    }
+
+    #[test]
+    fn tokens_name_users_and_their_permissions_follow_the_file() {
+        let access = Access::parse(&file()).unwrap();
+        let alice = access.identify(Some(ALICE), remote()).unwrap();
+        assert_eq!(alice.name(), "alice");
+        assert!(alice.may_manage("www-data", "create").is_ok());
+        let refused = alice.may_manage("billing", "kill").unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert_eq!(refused.message(), "user alice may not kill jobs of role billing: their roles are www-data");
+        assert!(alice.must_be_admin("drain hosts").unwrap_err().message().contains("needs an admin user"));
+        assert!(alice.must_be_agent("register").is_err());
+        let ops = access.identify(Some("ops-secret"), remote()).unwrap();
+        assert!(ops.may_manage("billing", "kill").is_ok() && ops.must_be_admin("set quota").is_ok());
+        assert!(access.identify(Some("agent-secret"), remote()).unwrap().must_be_agent("register").is_ok());
+    }
+
+    #[test]
+    fn a_missing_or_wrong_token_is_unauthenticated() {
+        let access = Access::parse(&file()).unwrap();
+        let none = access.identify(None, remote()).unwrap_err();
+        assert_eq!(
+            (none.code(), none.message().starts_with("no token: set ATOLL_TOKEN")),
+            (tonic::Code::Unauthenticated, true)
+        );
+        let wrong = access.identify(Some("guess"), remote()).unwrap_err();
+        assert_eq!(wrong.message(), "the token matches no user this scheduler knows");
+    }
+
+    #[test]
+    fn without_an_auth_file_only_loopback_callers_get_in() {
+        let local = Access::LoopbackOnly.identify(None, Some("127.0.0.1:5000".parse().unwrap())).unwrap();
+        assert_eq!(local, Caller::Local);
+        assert!(local.must_be_admin("drain").is_ok());
+        let far = Access::LoopbackOnly.identify(None, remote()).unwrap_err();
+        assert_eq!(far.code(), tonic::Code::Unauthenticated);
+        assert!(far.message().contains("without --auth"), "{}", far.message());
+    }
+
+    #[test]
+    fn a_broken_auth_file_says_what_is_wrong() {
+        assert!(Access::parse("[users.a]\ntoken_sha256 = \"abc\"\n").unwrap_err().contains("must be 64 hex digits"));
+        assert!(Access::parse("[users.a]\ntoken = \"x\"\n").unwrap_err().contains("unknown field `token`"));
+        assert!(Access::parse("").unwrap_err().contains("names no users"));
+        let twice =
+            format!("[users.a]\ntoken_sha256 = \"{0}\"\n[users.b]\ntoken_sha256 = \"{0}\"\n", hex_sha256("same"));
+        assert!(Access::parse(&twice).unwrap_err().contains("have the same token"));
+        let missing = Access::from_file(Path::new("/nonexistent/auth.toml")).unwrap_err().to_string();
+        assert!(missing.starts_with("cannot read the auth file /nonexistent/auth.toml: "), "{missing}");
+    }
+}
