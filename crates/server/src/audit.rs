@@ -1,6 +1,6 @@
 //! The audit log: one JSON line per call that changes something (who, which call, on what, and
-//! how it ended: the gRPC code, `Ok` on success), appended to the file `atoll scheduler --audit-log FILE` names and flushed
-//! before the call answers. Reads and the agents' own calls (heartbeats, status reports) are
+//! how it ended: the gRPC code, `Ok` on success), appended to the file `atoll scheduler
+//! --audit-log FILE` names, and written before the call answers. Reads and the agents' own calls (heartbeats, status reports) are
 //! not logged.
 
 use std::fs::{File, OpenOptions};
@@ -48,8 +48,12 @@ impl AuditLog {
             "outcome": code,
             "message": message,
         });
+        // One write(2) per line: the file is unbuffered, so the line is in the kernel's hands
+        // when the call answers, and lines of concurrent calls never interleave.
+        let mut text = line.to_string();
+        text.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(e) = writeln!(file, "{line}").and_then(|()| file.flush()) {
+        if let Err(e) = file.write_all(text.as_bytes()) {
             tracing::error!(path = %self.path.display(), error = %e, "cannot write the audit log");
         }
     }
