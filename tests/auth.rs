@@ -21,8 +21,8 @@ fn digest(token: &str) -> String {
 
 /// A cluster whose scheduler knows alice (www-data), bob (billing), ops (admin) and the
 /// agents' credential, logging every change to `audit.jsonl`; with the directory of those
-/// files.
-fn secured() -> (Cluster, tempfile::TempDir) {
+/// files; `scheduler_flags` go to the scheduler besides.
+fn secured(scheduler_flags: &[&str]) -> (Cluster, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let auth = dir.path().join("auth.toml");
     std::fs::write(
@@ -40,11 +40,9 @@ fn secured() -> (Cluster, tempfile::TempDir) {
     let agent_token = dir.path().join("agent.token");
     std::fs::write(&agent_token, format!("{AGENT}\n")).unwrap();
     let audit = dir.path().join("audit.jsonl");
-    let cluster = Cluster::start_with_flags(
-        10,
-        &["--auth", auth.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()],
-        &["--token-file", agent_token.to_str().unwrap()],
-    );
+    let flags =
+        [&["--auth", auth.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()][..], scheduler_flags].concat();
+    let cluster = Cluster::start_with_flags(10, &flags, &["--token-file", agent_token.to_str().unwrap()]);
     (cluster, dir)
 }
 
@@ -67,7 +65,7 @@ fn as_user(cluster: &Cluster, token: &str, args: &[&str]) -> std::process::Outpu
 
 #[test]
 fn users_change_only_their_roles_jobs_agents_need_their_credential_and_every_change_is_audited() {
-    let (cluster, secrets) = secured();
+    let (cluster, secrets) = secured(&[]);
     let file = hello_file(&cluster);
 
     // No token, or one nobody has: refused, exit 4, saying what to do.
@@ -136,4 +134,36 @@ fn users_change_only_their_roles_jobs_agents_need_their_credential_and_every_cha
         ]
     );
     assert!(lines[1]["message"].as_str().unwrap().contains("may not kill"), "{}", lines[1]);
+}
+
+#[test]
+fn a_flood_from_one_user_is_refused_without_slowing_others_or_the_agents() {
+    let (cluster, _secrets) = secured(&["--user-calls-per-second", "100"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (passed, refused) = runtime.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(cluster.url.clone()).unwrap().connect().await.unwrap();
+        let mut client = v1::scheduler_service_client::SchedulerServiceClient::new(
+            atoll_proto::Bearer::new(Some(BOB)).unwrap().wrap(channel),
+        );
+        let (mut passed, mut refused) = (0, Vec::new());
+        for _ in 0..1000 {
+            match client.list_jobs(v1::ListJobsRequest { cluster: "devcluster".into(), ..Default::default() }).await {
+                Ok(_) => passed += 1,
+                Err(status) => refused.push(status),
+            }
+        }
+        (passed, refused)
+    });
+    assert!((200..1000).contains(&passed), "a burst of two seconds' worth passes, the rest not: {passed}");
+    assert!(refused.iter().all(|s| s.code() == tonic::Code::ResourceExhausted), "{refused:?}");
+    assert!(
+        refused[0].message().starts_with("user bob is calling more often than 100 times a second"),
+        "{}",
+        refused[0].message()
+    );
+
+    // Alice, whose `--wait-until` polls as it always does, and the agents carry on.
+    let file = hello_file(&cluster);
+    let created = as_user(&cluster, ALICE, &["job", "create", JOB, &file, "--wait-until", "RUNNING"]);
+    assert!(created.status.success(), "{}", printed(&created));
 }

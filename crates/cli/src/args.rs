@@ -132,6 +132,10 @@ pub struct SchedulerArgs {
     /// Append a JSON line for every call that changes something (user, call, subject, outcome).
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// Calls a second each user of the --auth file may make (bursts of twice that pass); more
+    /// are refused, so one user cannot wedge the scheduler. Agents are not limited.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub user_calls_per_second: u32,
     /// The IANA time zone of cron jobs that name no cron_timezone, e.g. Europe/Paris; a job
     /// keeps the zone it was scheduled with.
     #[arg(long, default_value = atoll_cron::DEFAULT_ZONE, value_name = "ZONE")]

@@ -52,6 +52,7 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
         config.access =
             atoll_server::Access::from_file(path).map_err(|e| CliError::invalid_parameter(e.to_string()))?;
     }
+    config.user_calls_per_second = Some(args.user_calls_per_second);
     if let Some(path) = &args.audit_log {
         let log = atoll_server::AuditLog::open(path)
             .map_err(|e| CliError::failed(format!("cannot open the audit log {}: {e}", path.display())))?;

@@ -40,10 +40,11 @@ impl From<ClientError> for CliError {
             ClientError::Unreachable { .. } => ExitCode::Unreachable,
             ClientError::Api { kind: ApiErrorKind::AlreadyExists, .. } => ExitCode::CommandFailed,
             ClientError::Api { kind: ApiErrorKind::DeadlineExceeded, .. } => ExitCode::Timeout,
-            // Aurora's client exits 4 when the scheduler refuses the caller.
-            ClientError::Api { kind: ApiErrorKind::Unauthenticated | ApiErrorKind::PermissionDenied, .. } => {
-                ExitCode::CommandFailed
-            }
+            // Aurora's client exits 4 when the scheduler refuses the caller or asks them to slow down.
+            ClientError::Api {
+                kind: ApiErrorKind::Unauthenticated | ApiErrorKind::PermissionDenied | ApiErrorKind::ResourceExhausted,
+                ..
+            } => ExitCode::CommandFailed,
             ClientError::Api { .. } | ClientError::Malformed(_) => ExitCode::ApiError,
             ClientError::ClustersFile { .. } | ClientError::UnknownCluster { .. } | ClientError::Token(_) => {
                 ExitCode::InvalidParameter
@@ -60,3 +61,18 @@ impl From<atoll_model::JobKeyError> for CliError {
 }
 
 pub type CliResult<T = ()> = Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_of_the_caller_exit_4_with_the_schedulers_words() {
+        for kind in [ApiErrorKind::Unauthenticated, ApiErrorKind::PermissionDenied, ApiErrorKind::ResourceExhausted] {
+            let error = CliError::from(ClientError::Api { kind, message: format!("refused: {kind:?}") });
+            assert_eq!((error.code, error.message), (ExitCode::CommandFailed, format!("refused: {kind:?}")));
+        }
+        let token = CliError::from(ClientError::Token("cannot read the token file x".into()));
+        assert_eq!(token.code, ExitCode::InvalidParameter);
+    }
+}

@@ -217,6 +217,19 @@ impl TaskConfig {
 /// The most instances one job may have (Aurora's `-max_tasks_per_job`).
 pub const MAX_INSTANCES_PER_JOB: u32 = 4000;
 
+/// Bounds on a job's parts, so a request sent straight to the API cannot make the scheduler
+/// store, hold and hand to every agent something no job file would make.
+pub mod limits {
+    /// Processes in one task.
+    pub const PROCESSES: usize = 256;
+    /// Bytes of one process's command line.
+    pub const CMDLINE_BYTES: usize = 64 * 1024;
+    /// Metadata entries, and constraints, of one job.
+    pub const ENTRIES: usize = 256;
+    /// Bytes of one metadata key or value, constraint, contact or other short text.
+    pub const TEXT_BYTES: usize = 4096;
+}
+
 /// The tiers a job may name.
 pub const TIERS: [&str; 3] = ["preferred", "preemptible", "revocable"];
 
@@ -248,7 +261,49 @@ impl JobSpec {
         self.validate_resources(&mut problems);
         self.validate_processes(&mut problems);
         self.validate_policies(&mut problems);
+        self.validate_sizes(&mut problems);
         problems
+    }
+
+    fn validate_sizes(&self, problems: &mut Vec<String>) {
+        use limits::*;
+        let config = &self.config;
+        let mut too_many = |what: &str, count: usize, most: usize| {
+            if count > most {
+                problems.push(format!("a job may have at most {most} {what}, not {count}"));
+            }
+        };
+        too_many("processes", config.task.processes.len(), PROCESSES);
+        too_many("metadata entries", config.metadata.len(), ENTRIES);
+        too_many("constraints", config.constraints.len(), ENTRIES);
+        for process in &config.task.processes {
+            if process.cmdline.len() > CMDLINE_BYTES {
+                problems.push(format!(
+                    "the cmdline of process '{}' is {} bytes; at most {CMDLINE_BYTES} (put long scripts in a file the task fetches)",
+                    process.name.chars().take(64).collect::<String>(),
+                    process.cmdline.len()
+                ));
+            }
+        }
+        let texts = [
+            ("contact", config.contact.as_deref()),
+            ("tier", config.tier.as_deref()),
+            ("cron_schedule", self.cron_schedule.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(what, text)| Some((what, text?)))
+        .chain(
+            config
+                .metadata
+                .iter()
+                .flat_map(|m| [("a metadata key", m.key.as_str()), ("a metadata value", m.value.as_str())]),
+        )
+        .chain(config.task.processes.iter().map(|p| ("a process name", p.name.as_str())));
+        for (what, text) in texts {
+            if text.len() > TEXT_BYTES {
+                problems.push(format!("{what} is {} bytes; at most {TEXT_BYTES}", text.len()));
+            }
+        }
     }
 
     fn validate_job_fields(&self, problems: &mut Vec<String>) {
@@ -527,6 +582,27 @@ pub(crate) mod tests {
         use crate::config::{Announcer, CronCollisionPolicy, PortTarget};
         type Change = fn(&mut JobSpec);
         let cases: Vec<(Change, &str)> = vec![
+            (
+                |j| j.config.task.processes[0].cmdline = "x".repeat(limits::CMDLINE_BYTES + 1),
+                "the cmdline of process 'hello' is 65537 bytes; at most 65536",
+            ),
+            (|j| j.config.contact = Some("c".repeat(limits::TEXT_BYTES + 1)), "contact is 4097 bytes; at most 4096"),
+            (
+                |j| {
+                    let process = j.config.task.processes[0].clone();
+                    j.config.task.processes = (0..=limits::PROCESSES)
+                        .map(|n| ProcessSpec { name: format!("p{n}"), ..process.clone() })
+                        .collect();
+                },
+                "a job may have at most 256 processes, not 257",
+            ),
+            (
+                |j| {
+                    j.config.metadata =
+                        vec![crate::config::Metadata { key: "k".into(), value: "v".into() }; limits::ENTRIES + 1]
+                },
+                "a job may have at most 256 metadata entries, not 257",
+            ),
             (
                 |j| j.key.environment = "qa".into(),
                 "Environment name should be one of \"prod\", \"devel\", \"test\" or staging<number>! Got qa",

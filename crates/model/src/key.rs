@@ -46,10 +46,22 @@ impl JobKey {
     }
 }
 
+/// The longest cluster, role, environment or job name (ZooKeeper paths and task ids carry them).
+pub const MAX_COMPONENT_CHARS: usize = 128;
+
 fn check_component(input: &str, what: &str, part: &str) -> Result<(), JobKeyError> {
-    let malformed = |reason: String| JobKeyError::Malformed { input: input.to_owned(), reason };
+    // A key too long to print whole is shown by its start.
+    let shown = if input.chars().count() > 200 {
+        format!("{}…", input.chars().take(200).collect::<String>())
+    } else {
+        input.to_owned()
+    };
+    let malformed = |reason: String| JobKeyError::Malformed { input: shown.clone(), reason };
     if part.is_empty() {
         return Err(malformed(format!("the {what} is empty")));
+    }
+    if part.len() > MAX_COMPONENT_CHARS {
+        return Err(malformed(format!("the {what} is {} characters long; at most {MAX_COMPONENT_CHARS}", part.len())));
     }
     if let Some(bad) = part.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
         return Err(malformed(format!("the {what} '{part}' contains '{bad}'; use letters, digits, '-', '_' and '.'")));
@@ -127,6 +139,16 @@ mod tests {
             assert!(err.contains(bad), "{err}");
             assert!(err.contains("CLUSTER/ROLE/ENV/NAME"), "{err}");
         }
+    }
+
+    #[test]
+    fn an_over_long_part_is_refused_and_shown_by_its_start() {
+        let long = "n".repeat(MAX_COMPONENT_CHARS + 1);
+        assert!(format!("c/r/e/{}", "n".repeat(MAX_COMPONENT_CHARS)).parse::<JobKey>().is_ok());
+        let err = format!("c/r/e/{long}").parse::<JobKey>().unwrap_err().to_string();
+        assert!(err.contains("the name is 129 characters long; at most 128"), "{err}");
+        let huge = format!("c/r/e/{}", "n".repeat(100_000)).parse::<JobKey>().unwrap_err().to_string();
+        assert!(huge.len() < 500, "the message does not repeat the whole key: {} bytes", huge.len());
     }
 
     #[test]

@@ -212,17 +212,59 @@ pub(crate) struct Gate {
     access: Access,
     /// Every call needs the agent credential (the agent service).
     agents_only: bool,
+    /// Each user's calls per second, if limited.
+    limits: Option<Arc<CallLimits>>,
 }
 
 impl Gate {
-    /// Lets in every caller the access knows; handlers check their permissions.
-    pub(crate) fn new(access: Access) -> Gate {
-        Gate { access, agents_only: false }
+    /// Lets in every caller the access knows, within `limits`; handlers check permissions.
+    pub(crate) fn new(access: Access, limits: Option<Arc<CallLimits>>) -> Gate {
+        Gate { access, agents_only: false, limits }
     }
 
-    /// Lets in agents only.
+    /// Lets in agents only. Agents are not limited: heartbeats and status reports of a whole
+    /// fleet come under one credential.
     pub(crate) fn agents(access: Access) -> Gate {
-        Gate { access, agents_only: true }
+        Gate { access, agents_only: true, limits: None }
+    }
+}
+
+/// Calls per second per user: a token bucket each, holding up to two seconds' worth, so a
+/// burst passes and a flood from one user is refused without slowing anyone else. Callers on
+/// the scheduler's machine (no `--auth`) and agents are not limited.
+#[derive(Debug)]
+pub struct CallLimits {
+    per_second: f64,
+    buckets: std::sync::Mutex<BTreeMap<String, Bucket>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    calls: f64,
+    at: std::time::Instant,
+}
+
+impl CallLimits {
+    pub fn new(per_second: u32) -> CallLimits {
+        CallLimits { per_second: f64::from(per_second.max(1)), buckets: std::sync::Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Takes one call of `user` at `now`, or refuses it.
+    fn take(&self, user: &str, now: std::time::Instant) -> Result<(), Status> {
+        let capacity = 2.0 * self.per_second;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let bucket = buckets.entry(user.to_owned()).or_insert(Bucket { calls: capacity, at: now });
+        let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * self.per_second;
+        bucket.calls = (bucket.calls + refill).min(capacity);
+        bucket.at = now;
+        if bucket.calls < 1.0 {
+            return Err(Status::resource_exhausted(format!(
+                "user {user} is calling more often than {} times a second; slow down and try again (the scheduler's --user-calls-per-second)",
+                self.per_second
+            )));
+        }
+        bucket.calls -= 1.0;
+        Ok(())
     }
 }
 
@@ -242,6 +284,11 @@ impl tonic::service::Interceptor for Gate {
         let caller = self.access.identify(token.map(str::trim), request.remote_addr())?;
         if self.agents_only {
             caller.must_be_agent("call the agent service")?;
+        }
+        if let (Some(limits), Caller::User(user)) = (&self.limits, &caller)
+            && !user.agent
+        {
+            limits.take(&user.name, std::time::Instant::now())?;
         }
         request.extensions_mut().insert(caller);
         Ok(request)
@@ -308,6 +355,28 @@ mod tests {
         let far = Access::LoopbackOnly.identify(None, remote()).unwrap_err();
         assert_eq!(far.code(), tonic::Code::Unauthenticated);
         assert!(far.message().contains("without --auth"), "{}", far.message());
+    }
+
+    #[test]
+    fn a_user_past_their_calls_per_second_is_refused_until_the_bucket_refills() {
+        let limits = CallLimits::new(10);
+        let start = std::time::Instant::now();
+        for n in 0..20 {
+            assert!(limits.take("alice", start).is_ok(), "call {n} of a burst of two seconds' worth");
+        }
+        let refused = limits.take("alice", start).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(
+            refused.message().starts_with("user alice is calling more often than 10 times a second"),
+            "{}",
+            refused.message()
+        );
+        assert!(limits.take("bob", start).is_ok(), "each user has their own bucket");
+        let later = start + std::time::Duration::from_millis(300);
+        for _ in 0..3 {
+            assert!(limits.take("alice", later).is_ok(), "0.3 s gives back three calls");
+        }
+        assert!(limits.take("alice", later).is_err());
     }
 
     #[test]

@@ -38,7 +38,7 @@ use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 
-use crate::auth::Gate;
+use crate::auth::{CallLimits, Gate};
 
 pub use audit::AuditLog;
 pub use auth::{Access, AuthFileError, Caller};
@@ -70,6 +70,8 @@ pub struct ServerConfig {
     pub access: Access,
     /// Where calls that change something are recorded, if anywhere.
     pub audit: Option<AuditLog>,
+    /// How many calls a second each user may make (agents and local callers aside).
+    pub user_calls_per_second: Option<u32>,
 }
 
 impl ServerConfig {
@@ -80,6 +82,7 @@ impl ServerConfig {
             housekeeping_interval_ms: 250,
             access: Access::default(),
             audit: None,
+            user_calls_per_second: None,
         }
     }
 }
@@ -119,7 +122,8 @@ pub async fn serve(
     if matches!(access, Access::LoopbackOnly) {
         tracing::warn!("no --auth file: accepting callers on this machine only, each with every permission");
     }
-    let gate = Gate::new(access.clone());
+    let limits = control_plane.config().user_calls_per_second.map(|n| Arc::new(CallLimits::new(n)));
+    let gate = Gate::new(access.clone(), limits);
     let loops = control_plane.spawn_loops();
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
