@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use atoll_model::AgentId;
+use atoll_model::{AgentId, JobKey};
 use atoll_proto::v1;
 use atoll_state::{ClusterState, Effect, Outcome, StateError};
 use atoll_storage::{Store, StoreError};
@@ -93,6 +93,23 @@ impl ControlPlane {
 
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// A change to job `key` asked for by `caller`: refused unless they may manage its role
+    /// (`verb` names the action for the refusal), made through [`ControlPlane::mutate`], and
+    /// recorded in the audit log as `call` either way.
+    pub(crate) fn change_job<T>(
+        &self,
+        caller: &Caller,
+        key: &JobKey,
+        verb: &str,
+        call: &str,
+        f: impl FnOnce(&mut ClusterState, u64) -> Result<(T, Outcome), StateError>,
+    ) -> Result<T, Status> {
+        let result =
+            caller.may_manage(&key.role, verb).and_then(|()| self.mutate(f).map_err(crate::scheduler_api::core_status));
+        self.audit(caller, call, &key.to_string(), &result);
+        result
     }
 
     /// Records a call that changes something in the audit log, if there is one.

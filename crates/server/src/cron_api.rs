@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
 use crate::core::ControlPlane;
-use crate::scheduler_api::{core_status, wire_status};
+use crate::scheduler_api::wire_status;
 
 pub(crate) struct CronApi {
     control_plane: ControlPlane,
@@ -53,11 +53,9 @@ impl CronService for CronApi {
         let config = request.into_inner().job.ok_or_else(|| Status::invalid_argument("invalid job: missing"))?;
         let spec = JobSpec::try_from(&config).map_err(wire_status)?;
         let key = spec.key.clone();
-        let result = caller
-            .may_manage(&key.role, "schedule")
-            .and_then(|()| self.control_plane.mutate(|state, now| state.schedule_cron(spec, now)).map_err(core_status));
-        self.control_plane.audit(&caller, "ScheduleCronJob", &key.to_string(), &result);
-        let scheduled = result?;
+        let scheduled = self
+            .control_plane
+            .change_job(&caller, &key, "schedule", "ScheduleCronJob", |state, now| state.schedule_cron(spec, now))?;
         tracing::info!(job = %key, ?scheduled, "cron job scheduled");
         Ok(Response::new(v1::ScheduleCronJobResponse { replaced: scheduled == Scheduled::Replaced }))
     }
@@ -68,11 +66,9 @@ impl CronService for CronApi {
     ) -> Result<Response<v1::DescheduleCronJobResponse>, Status> {
         let caller = caller(&request)?;
         let key = job_key(request.into_inner().job.as_ref()).map_err(wire_status)?;
-        let result = caller.may_manage(&key.role, "deschedule").and_then(|()| {
-            self.control_plane.mutate(|state, _| Ok(((), state.deschedule_cron(&key)?))).map_err(core_status)
-        });
-        self.control_plane.audit(&caller, "DescheduleCronJob", &key.to_string(), &result);
-        result?;
+        self.control_plane.change_job(&caller, &key, "deschedule", "DescheduleCronJob", |state, _| {
+            Ok(((), state.deschedule_cron(&key)?))
+        })?;
         tracing::info!(job = %key, "cron job descheduled");
         Ok(Response::new(v1::DescheduleCronJobResponse {}))
     }
@@ -83,11 +79,9 @@ impl CronService for CronApi {
     ) -> Result<Response<v1::StartCronJobResponse>, Status> {
         let caller = caller(&request)?;
         let key = job_key(request.into_inner().job.as_ref()).map_err(wire_status)?;
-        let result = caller
-            .may_manage(&key.role, "start")
-            .and_then(|()| self.control_plane.mutate(|state, now| state.start_cron(&key, now)).map_err(core_status));
-        self.control_plane.audit(&caller, "StartCronJob", &key.to_string(), &result);
-        let started = result?;
+        let started = self
+            .control_plane
+            .change_job(&caller, &key, "start", "StartCronJob", |state, now| state.start_cron(&key, now))?;
         tracing::info!(job = %key, state = started.name(), "cron job started by request");
         Ok(Response::new(v1::StartCronJobResponse { state: started.name().to_owned() }))
     }

@@ -106,11 +106,9 @@ impl SchedulerService for SchedulerApi {
         let config = request.into_inner().job.ok_or_else(|| Status::invalid_argument("invalid job: missing"))?;
         let spec = JobSpec::try_from(&config).map_err(wire_status)?;
         let key = spec.key.clone();
-        let result = caller
-            .may_manage(&key.role, "create")
-            .and_then(|()| self.control_plane.mutate(|state, now| state.create_job(spec, now)).map_err(core_status));
-        self.control_plane.audit(&caller, "CreateJob", &key.to_string(), &result);
-        let ids = result?;
+        let ids = self
+            .control_plane
+            .change_job(&caller, &key, "create", "CreateJob", |state, now| state.create_job(spec, now))?;
         tracing::info!(job = %key, instances = ids.len(), "job created");
         Ok(Response::new(v1::CreateJobResponse { task_ids: ids.into_iter().map(|id| id.0).collect() }))
     }
@@ -124,11 +122,9 @@ impl SchedulerService for SchedulerApi {
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let instances: Option<BTreeSet<u32>> =
             if request.kill_all { None } else { Some(request.instances.into_iter().collect()) };
-        let result = caller.may_manage(&key.role, "kill").and_then(|()| {
-            self.control_plane.mutate(|state, now| state.kill(&key, instances.as_ref(), now)).map_err(core_status)
-        });
-        self.control_plane.audit(&caller, "KillTasks", &key.to_string(), &result);
-        let killed = result?;
+        let killed = self
+            .control_plane
+            .change_job(&caller, &key, "kill", "KillTasks", |state, now| state.kill(&key, instances.as_ref(), now))?;
         tracing::info!(job = %key, tasks = killed.len(), "kill requested");
         Ok(Response::new(v1::KillTasksResponse { task_ids: killed.into_iter().map(|id| id.0).collect() }))
     }
@@ -192,13 +188,9 @@ impl SchedulerService for SchedulerApi {
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let instances: Option<BTreeSet<u32>> =
             if request.instances.is_empty() { None } else { Some(request.instances.into_iter().collect()) };
-        let result = caller.may_manage(&key.role, "restart").and_then(|()| {
-            self.control_plane
-                .mutate(|state, now| state.restart(&key, instances.as_ref(), request.batch_size, now))
-                .map_err(core_status)
-        });
-        self.control_plane.audit(&caller, "RestartTasks", &key.to_string(), &result);
-        let restarted = result?;
+        let restarted = self.control_plane.change_job(&caller, &key, "restart", "RestartTasks", |state, now| {
+            state.restart(&key, instances.as_ref(), request.batch_size, now)
+        })?;
         tracing::info!(job = %key, instances = restarted.len(), batch_size = request.batch_size, "restart started");
         let restarted = restarted
             .into_iter()
@@ -214,17 +206,12 @@ impl SchedulerService for SchedulerApi {
         let caller = caller(&request)?;
         let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
-        let result = caller.may_manage(&key.role, "add instances to").and_then(|()| {
-            self.control_plane
-                .mutate(|state, now| {
-                    let first = state.job(&key).map_or(0, |job| job.instances);
-                    let (ids, outcome) = state.add_instances(&key, request.instance, request.count, now)?;
-                    Ok(((first, ids), outcome))
-                })
-                .map_err(core_status)
-        });
-        self.control_plane.audit(&caller, "AddInstances", &key.to_string(), &result);
-        let (first, ids) = result?;
+        let (first, ids) =
+            self.control_plane.change_job(&caller, &key, "add instances to", "AddInstances", |state, now| {
+                let first = state.job(&key).map_or(0, |job| job.instances);
+                let (ids, outcome) = state.add_instances(&key, request.instance, request.count, now)?;
+                Ok(((first, ids), outcome))
+            })?;
         tracing::info!(job = %key, added = ids.len(), "instances added");
         Ok(Response::new(v1::AddInstancesResponse {
             instances: (first..).take(ids.len()).collect(),

@@ -42,18 +42,13 @@ impl UpdateApi {
         let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let verb = format!("{action:?} the update of").to_lowercase();
-        let result = caller.may_manage(&key.role, &verb).and_then(|()| {
-            self.control_plane
-                .mutate(|state, now| {
-                    let id = state.active_update(&key).map(|u| u.id);
-                    let message = (!request.message.is_empty()).then_some(request.message.as_str());
-                    let (after, outcome) = state.act_on_update(&key, action, message, now)?;
-                    Ok(((id.unwrap_or_default(), after), outcome))
-                })
-                .map_err(core_status)
-        });
-        self.control_plane.audit(&caller, &format!("{action:?}JobUpdate"), &key.to_string(), &result);
-        let (id, state) = result?;
+        let (id, state) =
+            self.control_plane.change_job(&caller, &key, &verb, &format!("{action:?}JobUpdate"), |state, now| {
+                let id = state.active_update(&key).map(|u| u.id);
+                let message = (!request.message.is_empty()).then_some(request.message.as_str());
+                let (after, outcome) = state.act_on_update(&key, action, message, now)?;
+                Ok(((id.unwrap_or_default(), after), outcome))
+            })?;
         tracing::info!(job = %key, update = id, ?action, state = state.name(), "update action");
         Ok(Response::new(v1::JobUpdateActionResponse { update_id: id, state: v1::JobUpdateState::from(state) as i32 }))
     }
@@ -70,13 +65,9 @@ impl UpdateService for UpdateApi {
         let (spec, scope) = proposal(request.job.as_ref(), &request.instances)?;
         let key = spec.key.clone();
         let message = (!request.message.is_empty()).then_some(request.message);
-        let result = caller.may_manage(&key.role, "update").and_then(|()| {
-            self.control_plane
-                .mutate(|state, now| state.start_update(spec, scope.as_ref(), message, now))
-                .map_err(core_status)
-        });
-        self.control_plane.audit(&caller, "StartJobUpdate", &key.to_string(), &result);
-        let started = result?;
+        let started = self.control_plane.change_job(&caller, &key, "update", "StartJobUpdate", |state, now| {
+            state.start_update(spec, scope.as_ref(), message, now)
+        })?;
         Ok(Response::new(match started {
             UpdateStart::Unchanged => {
                 v1::StartJobUpdateResponse { unchanged: true, update_id: 0, instances: Vec::new() }
