@@ -46,19 +46,6 @@ fn secured(scheduler_flags: &[&str]) -> (Cluster, tempfile::TempDir) {
     (cluster, dir)
 }
 
-fn hello_file(cluster: &Cluster) -> String {
-    let file = cluster.dir.path().join("hello.rhai");
-    std::fs::write(
-        &file,
-        r#"let p = Process(#{ name: "hello", cmdline: "exec sleep 600" });
-let t = SequentialTask(#{ processes: [p], resources: Resources(#{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }) });
-let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "hello", task: t }) ];
-"#,
-    )
-    .unwrap();
-    file.display().to_string()
-}
-
 fn as_user(cluster: &Cluster, token: &str, args: &[&str]) -> std::process::Output {
     atoll_as(token, &[args, &["--scheduler", &cluster.url]].concat())
 }
@@ -66,7 +53,7 @@ fn as_user(cluster: &Cluster, token: &str, args: &[&str]) -> std::process::Outpu
 #[test]
 fn users_change_only_their_roles_jobs_agents_need_their_credential_and_every_change_is_audited() {
     let (cluster, secrets) = secured(&[]);
-    let file = hello_file(&cluster);
+    let file = cluster.sleeping_service();
 
     // No token, or one nobody has: refused, exit 4, saying what to do.
     let anonymous = atoll(&["job", "list", "devcluster", "--scheduler", &cluster.url]);
@@ -163,7 +150,7 @@ fn a_flood_from_one_user_is_refused_without_slowing_others_or_the_agents() {
     );
 
     // Alice, whose `--wait-until` polls as it always does, and the agents carry on.
-    let file = hello_file(&cluster);
+    let file = cluster.sleeping_service();
     let created = as_user(&cluster, ALICE, &["job", "create", JOB, &file, "--wait-until", "RUNNING"]);
     assert!(created.status.success(), "{}", printed(&created));
 }

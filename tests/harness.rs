@@ -145,6 +145,46 @@ impl Drop for Daemon {
     }
 }
 
+/// A CA and a certificate for 127.0.0.1 and localhost signed by it, made with openssl (P-256)
+/// in `dir`: the paths of the CA certificate, the server certificate and its key.
+pub fn test_certificates(dir: &Path) -> (String, String, String) {
+    let path = |name: &str| dir.join(name).display().to_string();
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl").args(args).output().expect("run openssl");
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let (ca, ca_key, key, request) = (path("ca.pem"), path("ca.key"), path("server.key"), path("server.csr"));
+    let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    run(&[
+        &["req", "-x509"][..],
+        &new_key,
+        &["-days", "2", "-subj", "/CN=atoll test CA", "-keyout", &ca_key, "-out", &ca],
+    ]
+    .concat());
+    run(&[&["req"][..], &new_key, &["-subj", "/CN=localhost", "-keyout", &key, "-out", &request]].concat());
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("write extensions");
+    let cert = path("server.pem");
+    let extensions = path("san.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &request,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &extensions,
+        "-out",
+        &cert,
+    ]);
+    (ca, cert, key)
+}
+
 /// Runs a client command to completion.
 pub fn atoll(args: &[&str]) -> Output {
     Command::new(atoll_binary()).args(args).stdin(Stdio::null()).output().expect("run atoll")
@@ -240,8 +280,10 @@ impl Cluster {
     pub fn start_with_flags(agent_timeout_secs: u64, scheduler_flags: &[&str], agent_flags: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
+        // A scheduler serving TLS is reached over https.
+        let scheme = if scheduler_flags.contains(&"--tls-cert") { "https" } else { "http" };
         let mut cluster = Cluster {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             port,
             dir,
             scheduler: None,
@@ -280,10 +322,10 @@ impl Cluster {
             self.dir.path(),
             &[&args[..], &["--agent-timeout-secs", &timeout], &extra].concat(),
         );
-        let url = self.url.clone();
-        // Serving: it answers, if only to refuse a caller without a token (exit 7 is unreachable).
-        eventually("the scheduler to serve", Duration::from_secs(30), || {
-            (atoll(&["job", "list", "devcluster", "--scheduler", &url]).status.code() != Some(7)).then_some(())
+        // Serving once it listens: it opens its store first, then binds, then serves at once,
+        // whatever credentials or TLS its callers need.
+        eventually("the scheduler to listen", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(&grpc).ok().map(|_| ())
         });
         self.scheduler = Some(scheduler);
     }
@@ -345,6 +387,21 @@ let t = SequentialTask(#{{ processes: [web], resources: Resources(#{{ cpu: 0.1, 
 let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "prod", name: "web", instances: {instances}, task: t, announce: Announcer(#{{}}) }}) ];
 "#
             ),
+        )
+        .expect("write job file");
+        file.display().to_string()
+    }
+
+    /// Writes a job file for `devcluster/www-data/devel/hello`: one instance of a service that
+    /// sleeps; returns its path.
+    pub fn sleeping_service(&self) -> String {
+        let file = self.dir.path().join("hello.rhai");
+        std::fs::write(
+            &file,
+            r#"let p = Process(#{ name: "hello", cmdline: "exec sleep 600" });
+let t = SequentialTask(#{ processes: [p], resources: Resources(#{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }) });
+let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "hello", task: t }) ];
+"#,
         )
         .expect("write job file");
         file.display().to_string()

@@ -1,6 +1,6 @@
-//! Benchmark: what authentication costs per call. Starts three release schedulers side by
-//! side: without `--auth` (loopback callers only), with an auth file of 1,000 users, and with
-//! that file and an audit log; and
+//! Benchmark: what authentication costs per call. Starts four release schedulers side by
+//! side: without `--auth` (loopback callers only), with an auth file of 1,000 users, with that
+//! file and an audit log, and with both over TLS (a P-256 certificate made with openssl); and
 //! has 4 concurrent clients call `ListJobs` (a read of an empty cluster, so the call is little
 //! more than the gate) and `KillTasks` of an unknown job (a mutating call: a permission check
 //! and an audit line) for a fixed number of calls each; prints calls per second for each.
@@ -11,11 +11,13 @@
 use std::time::Instant;
 
 use atoll_proto::v1::{self, scheduler_service_client::SchedulerServiceClient};
-use atoll_tests::{Daemon, build_atoll, eventually, free_port};
+use atoll_tests::{Daemon, build_atoll, eventually, free_port, test_certificates};
 use sha2::{Digest, Sha256};
 
 const CLIENTS: usize = 4;
 const TOKEN: &str = "bench-user-token";
+/// A call limit the bench never reaches (the limiter still runs on every call).
+const UNLIMITED: &str = "100000000";
 
 fn digest(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -35,11 +37,12 @@ fn start(atoll: &std::path::Path, dir: &std::path::Path, name: &str, extra: &[&s
 }
 
 /// `calls` calls spread over [`CLIENTS`] concurrent clients; calls per second.
-async fn rate(url: &str, token: Option<&str>, calls: usize, mutating: bool) -> f64 {
+async fn rate(url: &str, token: Option<&str>, ca: Option<&[u8]>, calls: usize, mutating: bool) -> f64 {
     let started = Instant::now();
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
-        let channel = tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap().connect().await.unwrap();
+        let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap();
+        let channel = atoll_proto::secure(endpoint, url, ca).unwrap().connect().await.unwrap();
         let mut client = SchedulerServiceClient::new(atoll_proto::Bearer::new(token).unwrap().wrap(channel));
         clients.push(tokio::spawn(async move {
             for _ in 0..calls / CLIENTS {
@@ -82,28 +85,33 @@ fn main() {
     std::fs::write(&auth, users).unwrap();
     let audit = dir.path().join("audit.jsonl");
     let (_open, open_url) = start(&atoll, dir.path(), "open", &[]);
-    let (_tokens, tokens_url) = start(&atoll, dir.path(), "tokens", &["--auth", auth.to_str().unwrap()]);
-    let (_secured, secured_url) = start(
-        &atoll,
-        dir.path(),
-        "secured",
-        &["--auth", auth.to_str().unwrap(), "--audit-log", audit.to_str().unwrap()],
-    );
+    let tokens_flags = ["--auth", auth.to_str().unwrap(), "--user-calls-per-second", UNLIMITED];
+    let audited_flags = [&tokens_flags[..], &["--audit-log", audit.to_str().unwrap()]].concat();
+    let (ca, cert, key) = test_certificates(dir.path());
+    let tls_flags = [&audited_flags[..], &["--tls-cert", &cert, "--tls-key", &key]].concat();
+    let (_tokens, tokens_url) = start(&atoll, dir.path(), "tokens", &tokens_flags);
+    let (_secured, secured_url) = start(&atoll, dir.path(), "secured", &audited_flags);
+    let (_tls, tls_url) = start(&atoll, dir.path(), "tls", &tls_flags);
+    let tls_url = tls_url.replace("http://", "https://");
+    let ca = std::fs::read(ca).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         // Warm up both.
-        rate(&open_url, None, 400, false).await;
-        rate(&tokens_url, Some(TOKEN), 400, false).await;
-        rate(&secured_url, Some(TOKEN), 400, false).await;
+        rate(&open_url, None, None, 400, false).await;
+        rate(&tokens_url, Some(TOKEN), None, 400, false).await;
+        rate(&secured_url, Some(TOKEN), None, 400, false).await;
+        rate(&tls_url, Some(TOKEN), Some(&ca), 400, false).await;
         for (kind, mutating) in [("ListJobs", false), ("KillTasks (refused: no such job)", true)] {
-            let open = rate(&open_url, None, calls, mutating).await;
-            let tokens = rate(&tokens_url, Some(TOKEN), calls, mutating).await;
-            let secured = rate(&secured_url, Some(TOKEN), calls, mutating).await;
+            let open = rate(&open_url, None, None, calls, mutating).await;
+            let tokens = rate(&tokens_url, Some(TOKEN), None, calls, mutating).await;
+            let secured = rate(&secured_url, Some(TOKEN), None, calls, mutating).await;
+            let tls = rate(&tls_url, Some(TOKEN), Some(&ca), calls, mutating).await;
             let change = |rate: f64| (rate / open - 1.0) * 100.0;
             println!(
-                "auth_cost: {kind}, {CLIENTS} clients, {calls} calls: without --auth {open:.0}/s; --auth (1,000 users) {tokens:.0}/s ({:+.1} %); --auth and --audit-log {secured:.0}/s ({:+.1} %)",
+                "auth_cost: {kind}, {CLIENTS} clients, {calls} calls: without --auth {open:.0}/s; --auth (1,000 users) {tokens:.0}/s ({:+.1} %); --auth and --audit-log {secured:.0}/s ({:+.1} %); all that over TLS {tls:.0}/s ({:+.1} %)",
                 change(tokens),
-                change(secured)
+                change(secured),
+                change(tls)
             );
         }
     });

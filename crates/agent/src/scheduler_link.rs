@@ -42,6 +42,9 @@ pub struct AgentConfig {
     pub serverset_root: String,
     /// The agent credential every call to the scheduler carries, if the scheduler wants one.
     pub token: Option<String>,
+    /// The CA certificate (PEM file) an `https://` scheduler is checked against; executors get
+    /// its path too, for the embedded registry.
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// What happens to running tasks when the agent stops.
@@ -79,7 +82,16 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     let logs = LogServer::start(&config.work_dir.join("sandboxes"), listen_ip(&config.scheduler), &log_token)
         .await
         .map_err(AgentError::LogServer)?;
+    let ca = match &config.tls_ca {
+        Some(path) => Some(std::fs::read(path).map_err(|e| AgentError::BadAddress {
+            address: config.scheduler.clone(),
+            detail: format!("cannot read the CA certificate {}: {e}", path.display()),
+        })?),
+        None => None,
+    };
     let endpoint = Endpoint::from_shared(config.scheduler.clone())
+        .map_err(|e| AgentError::BadAddress { address: config.scheduler.clone(), detail: e.to_string() })?;
+    let endpoint = atoll_proto::secure(endpoint, &config.scheduler, ca.as_deref())
         .map_err(|e| AgentError::BadAddress { address: config.scheduler.clone(), detail: e.to_string() })?
         .connect_timeout(Duration::from_secs(3))
         // Notice a scheduler that vanished without closing the connection.

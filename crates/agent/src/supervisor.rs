@@ -20,7 +20,8 @@ use atoll_sandbox::{Launch, LaunchFile, RegistryTarget, Sandbox};
 use tokio::sync::{mpsc, watch};
 
 use self::watcher::{
-    Executor, executor_alive, force_stop, kill_groups, kill_orphan, read_status, spawn_executor, watch_executor,
+    Executor, ExecutorCredentials, executor_alive, force_stop, kill_groups, kill_orphan, read_status, spawn_executor,
+    watch_executor,
 };
 use crate::isolation::{Isolator, Limits, TaskGroup};
 use crate::launch::launch_from_wire;
@@ -57,8 +58,8 @@ pub struct Supervisors {
     /// Where tasks announce themselves.
     registry: RegistryTarget,
     executor_command: Vec<String>,
-    /// The agent's token, handed to executors for the scheduler's embedded registry.
-    token: Option<String>,
+    /// The agent's token and CA, handed to executors for the scheduler's embedded registry.
+    credentials: ExecutorCredentials,
     isolator: Arc<dyn Isolator>,
     disk_check_interval: Duration,
     updates: mpsc::UnboundedSender<TaskUpdate>,
@@ -78,7 +79,7 @@ impl Supervisors {
                 zookeeper: config.zookeeper.clone(),
             },
             executor_command: config.executor_command.clone(),
-            token: config.token.clone(),
+            credentials: ExecutorCredentials { token: config.token.clone(), ca_file: config.tls_ca.clone() },
             isolator: config.isolator.clone(),
             disk_check_interval: config.disk_check_interval,
             updates,
@@ -211,7 +212,7 @@ impl Supervisors {
         let received = launch_from_wire(&launch);
         let start = Start {
             command: self.executor_command.clone(),
-            token: self.token.clone(),
+            credentials: self.credentials.clone(),
             isolator: self.isolator.clone(),
             disk_check_interval: self.disk_check_interval,
             hostname: self.hostname.clone(),
@@ -293,7 +294,7 @@ impl Reporter {
 /// file adds to the launch.
 struct Start {
     command: Vec<String>,
-    token: Option<String>,
+    credentials: ExecutorCredentials,
     isolator: Arc<dyn Isolator>,
     disk_check_interval: Duration,
     hostname: String,
@@ -318,11 +319,11 @@ async fn supervise(
     let limits = TaskLimits::of(&file.launch.config.task, Some(group), start.disk_check_interval);
     // Writing the sandbox and forking block: keep them off the threads that carry
     // status updates, so a burst of launches does not hold up reports.
-    let (root, command, token) = (sandbox.root().to_owned(), start.command, start.token);
+    let (root, command, credentials) = (sandbox.root().to_owned(), start.command, start.credentials);
     let started = tokio::task::spawn_blocking(move || {
         let sandbox = Sandbox::new(root);
         sandbox.write_launch(&file).map_err(|e| format!("could not prepare the sandbox: {e}"))?;
-        spawn_executor(&command, token.as_deref(), &sandbox).map_err(|e| format!("could not start the executor: {e}"))
+        spawn_executor(&command, &credentials, &sandbox).map_err(|e| format!("could not start the executor: {e}"))
     })
     .await;
     let child = match started {

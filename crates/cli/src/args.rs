@@ -132,6 +132,13 @@ pub struct SchedulerArgs {
     /// Append a JSON line for every call that changes something (user, call, subject, outcome).
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// Serve TLS with this certificate (PEM, the chain); clients then use https:// and check it
+    /// against its CA. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Calls a second each user of the --auth file may make (bursts of twice that pass); more
     /// are refused, so one user cannot wedge the scheduler. Agents are not limited.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
@@ -205,6 +212,10 @@ pub struct AgentArgs {
     /// scheduler's --auth file); without it, `ATOLL_TOKEN` if set.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// The CA certificate (PEM) an https:// scheduler's certificate is checked against; the
+    /// agent's executors use it too.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -53,6 +53,14 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
             atoll_server::Access::from_file(path).map_err(|e| CliError::invalid_parameter(e.to_string()))?;
     }
     config.user_calls_per_second = Some(args.user_calls_per_second);
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let read = |flag: &str, path: &std::path::Path| {
+            std::fs::read(path)
+                .map_err(|e| CliError::invalid_parameter(format!("cannot read {flag} {}: {e}", path.display())))
+        };
+        config.tls =
+            Some(atoll_server::TlsIdentity { cert_pem: read("--tls-cert", cert)?, key_pem: read("--tls-key", key)? });
+    }
     if let Some(path) = &args.audit_log {
         let log = atoll_server::AuditLog::open(path)
             .map_err(|e| CliError::failed(format!("cannot open the audit log {}: {e}", path.display())))?;
@@ -155,6 +163,7 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
         zookeeper: args.zk.clone(),
         serverset_root: args.serverset_root.clone(),
         token: agent_token(&args)?,
+        tls_ca: args.tls_ca.clone(),
     };
     eprintln!("Agent {} offering {} to {}", config.agent_id, config.resources, config.scheduler);
     eprintln!("Isolation: {}", config.isolator.describe());

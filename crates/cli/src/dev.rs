@@ -48,7 +48,7 @@ pub async fn run(args: DevArgs) -> CliResult {
 
     // From here on every path, Ctrl-C included, runs the stop sequence below.
     let session = async {
-        let client = SchedulerClient::connect(&url, None).await?;
+        let client = SchedulerClient::connect(&url, &Default::default()).await?;
         submit(&client, &jobs, &data_dir.path).await;
         eprintln!(
             "Atoll dev cluster '{CLUSTER}': scheduler on {url}, {} agent(s), data in {}.\n\
@@ -143,6 +143,7 @@ fn start_agents(
             disk_check_interval: std::time::Duration::from_secs(10),
             zookeeper: None,
             token: None,
+            tls_ca: None,
             serverset_root: atoll_announce::DEFAULT_ROOT.to_owned(),
         };
         handles.push(tokio::spawn(atoll_agent::run(config, wait_for(stop.clone()), OnExit::KillTasks)));

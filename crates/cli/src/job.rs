@@ -262,8 +262,8 @@ pub async fn connect(target: &SchedulerTarget, cluster: &str) -> Result<Schedule
         Some(address) => address.clone(),
         None => clusters.scheduler(cluster)?.to_owned(),
     };
-    let token = clusters.token(cluster)?;
-    Ok(SchedulerClient::connect(&address, token.as_deref()).await?)
+    let credentials = clusters.credentials(cluster)?;
+    Ok(SchedulerClient::connect(&address, &credentials).await?)
 }
 
 /// Splits `CLUSTER/ROLE/ENV/NAME/INSTANCES`.

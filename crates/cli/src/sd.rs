@@ -63,7 +63,7 @@ async fn open(
     let scheduler = job::connect(target, &key.cluster).await?;
     // A job the scheduler does not know is an unknown job (exit 10), not one without members.
     scheduler.tasks(&key, false).await?;
-    Ok((RegistryReader::connect(scheduler.address(), scheduler.token()).await?, path))
+    Ok((RegistryReader::connect(scheduler.address(), scheduler.credentials()).await?, path))
 }
 
 pub async fn run(command: SdCommand, target: &SchedulerTarget) -> CliResult {

@@ -4,9 +4,10 @@
 //! [clusters.prod-east]
 //! scheduler = "http://scheduler.east.example:7070"
 //! token_file = "~/.config/atoll/prod-east.token"   # optional: the token calls carry
+//! ca_file = "/etc/atoll/ca.pem"                      # for an https:// scheduler: its CA
 //! ```
 //!
-//! `ATOLL_TOKEN`, when set, is the token for every cluster and wins over `token_file`.
+//! `ATOLL_TOKEN` and `ATOLL_CA_FILE`, when set, hold for every cluster and win over the file.
 //!
 //! `devcluster` is built in as `http://127.0.0.1:7070`; the file may override it.
 
@@ -32,6 +33,7 @@ struct ClustersFile {
 struct ClusterEntry {
     scheduler: String,
     token_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
 }
 
 /// Known clusters and their schedulers.
@@ -40,6 +42,7 @@ pub struct Clusters {
     path: PathBuf,
     schedulers: BTreeMap<String, String>,
     token_files: BTreeMap<String, PathBuf>,
+    ca_files: BTreeMap<String, PathBuf>,
 }
 
 impl Clusters {
@@ -60,6 +63,7 @@ impl Clusters {
     pub fn load(path: &Path, must_exist: bool) -> Result<Clusters, ClientError> {
         let mut schedulers = BTreeMap::from([("devcluster".to_owned(), DEVCLUSTER_URL.to_owned())]);
         let mut token_files = BTreeMap::new();
+        let mut ca_files = BTreeMap::new();
         let shown = path.display().to_string();
         match std::fs::read_to_string(path) {
             Ok(text) => {
@@ -69,13 +73,16 @@ impl Clusters {
                     if let Some(token_file) = entry.token_file {
                         token_files.insert(name.clone(), expand_home(&token_file));
                     }
+                    if let Some(ca_file) = entry.ca_file {
+                        ca_files.insert(name.clone(), expand_home(&ca_file));
+                    }
                     schedulers.insert(name, entry.scheduler);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {}
             Err(e) => return Err(ClientError::ClustersFile { path: shown, detail: e.to_string() }),
         }
-        Ok(Clusters { path: path.to_owned(), schedulers, token_files })
+        Ok(Clusters { path: path.to_owned(), schedulers, token_files, ca_files })
     }
 
     /// Loads the default file.
@@ -98,6 +105,26 @@ impl Clusters {
             ))
         })?;
         Ok(Some(token.trim().to_owned()))
+    }
+
+    /// The CA certificate (PEM) to check `cluster`'s scheduler with: `ATOLL_CA_FILE`, else
+    /// the cluster's `ca_file`, else none.
+    pub fn ca(&self, cluster: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let path = match std::env::var_os("ATOLL_CA_FILE").filter(|p| !p.is_empty()) {
+            Some(path) => PathBuf::from(path),
+            None => match self.ca_files.get(cluster) {
+                Some(path) => path.clone(),
+                None => return Ok(None),
+            },
+        };
+        std::fs::read(&path).map(Some).map_err(|e| {
+            ClientError::Token(format!("cannot read the CA certificate {} for cluster {cluster}: {e}", path.display()))
+        })
+    }
+
+    /// What to call `cluster` with: its token and its CA.
+    pub fn credentials(&self, cluster: &str) -> Result<crate::Credentials, ClientError> {
+        Ok(crate::Credentials { token: self.token(cluster)?, ca_pem: self.ca(cluster)? })
     }
 
     /// The scheduler address of `cluster`.

@@ -40,6 +40,7 @@ pub enum ClientError {
     ClustersFile { path: String, detail: String },
     #[error("unknown cluster '{name}'; known clusters: {known}. Add it to {path} or pass --scheduler URL")]
     UnknownCluster { name: String, known: String, path: String },
+    /// The token or the TLS settings cannot be used.
     #[error("{0}")]
     Token(String),
 }
@@ -74,6 +75,15 @@ impl ClientError {
         let message = status.message().to_owned();
         let kind = match status.code() {
             Code::Unavailable => return ClientError::Unreachable { address: address.to_owned(), detail: message },
+            // The connection failed under the call, not the scheduler: tonic's own words for a
+            // broken transport or HTTP/2 session (plaintext to a TLS port, a failed handshake).
+            Code::Unknown | Code::Internal | Code::Cancelled if is_transport_failure(status) => {
+                let detail = format!(
+                    "{}; if the scheduler serves TLS, use https:// and its CA certificate",
+                    error_chain(status)
+                );
+                return ClientError::Unreachable { address: address.to_owned(), detail };
+            }
             Code::NotFound => ApiErrorKind::NotFound,
             Code::AlreadyExists => ApiErrorKind::AlreadyExists,
             Code::InvalidArgument => ApiErrorKind::InvalidArgument,
@@ -95,29 +105,39 @@ pub struct SchedulerClient {
     inner: SchedulerServiceClient<Transport>,
     /// The connection, shared by the clients of the other services.
     channel: Transport,
-    /// The caller's token, for the connections of log streams.
-    token: Option<String>,
+    /// How this client proves who it is and checks the scheduler, for the connections of log
+    /// streams.
+    credentials: Credentials,
+}
+
+/// What a client calls a scheduler with: its token, and the CA certificate (PEM) an
+/// `https://` scheduler's certificate must be signed by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub token: Option<String>,
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl SchedulerClient {
     /// Connects to the scheduler at `address`, failing fast if nothing answers there.
     /// `address` is `http://HOST:PORT`, or `zk://ENSEMBLE/PATH` for a scheduler that announces
     /// itself as a ServerSet member at PATH in that ZooKeeper ensemble.
-    /// Every call carries `token`, if given, as `authorization: Bearer TOKEN`.
-    pub async fn connect(address: &str, token: Option<&str>) -> Result<SchedulerClient, ClientError> {
+    /// Every call carries the credentials' token, if any, as `authorization: Bearer TOKEN`;
+    /// an `https://` scheduler is checked against their CA.
+    pub async fn connect(address: &str, credentials: &Credentials) -> Result<SchedulerClient, ClientError> {
         let address = resolve_scheduler(address).await?;
-        let channel = connect_channel(&address, Some(CALL_TIMEOUT), token).await?;
+        let channel = connect_channel(&address, Some(CALL_TIMEOUT), credentials).await?;
         Ok(SchedulerClient {
             address,
             inner: SchedulerServiceClient::new(channel.clone()),
             channel,
-            token: token.map(str::to_owned),
+            credentials: credentials.clone(),
         })
     }
 
-    /// The token calls carry, if any.
-    pub fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+    /// What calls are made with.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     pub fn address(&self) -> &str {
@@ -178,13 +198,15 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) type Transport = atoll_proto::Authorized;
 
 /// Connects to `http://HOST:PORT`, failing within 3 s if nothing answers; each call on the
-/// channel fails after `call_timeout`, if one is given, and carries `token`, if given.
+/// channel fails after `call_timeout`, if one is given, and carries the credentials' token;
+/// an `https://` address is reached over TLS, its certificate checked against their CA.
 pub(crate) async fn connect_channel(
     address: &str,
     call_timeout: Option<Duration>,
-    token: Option<&str>,
+    credentials: &Credentials,
 ) -> Result<Transport, ClientError> {
-    let bearer = atoll_proto::Bearer::new(token).map_err(|e| ClientError::Token(e.to_string()))?;
+    let bearer =
+        atoll_proto::Bearer::new(credentials.token.as_deref()).map_err(|e| ClientError::Token(e.to_string()))?;
     let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
     let mut endpoint = Endpoint::from_shared(address.to_owned())
         .map_err(|e| unreachable(format!("not a valid address ({e})")))?
@@ -192,8 +214,17 @@ pub(crate) async fn connect_channel(
     if let Some(timeout) = call_timeout {
         endpoint = endpoint.timeout(timeout);
     }
+    let endpoint = atoll_proto::secure(endpoint, address, credentials.ca_pem.as_deref())
+        .map_err(|e| ClientError::Token(e.to_string()))?;
     let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
     Ok(bearer.wrap(channel))
+}
+
+/// Whether an UNKNOWN, INTERNAL or CANCELLED status is the client's own report of a failed
+/// connection (plaintext to a TLS port ends in any of these) rather than the scheduler's
+/// answer: an answer comes with the response's headers, a local report with none.
+fn is_transport_failure(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some() || status.metadata().is_empty()
 }
 
 /// Turns a scheduler address into `http://HOST:PORT`: as given, or for `zk://ENSEMBLE/PATH`

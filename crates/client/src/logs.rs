@@ -49,7 +49,7 @@ impl SchedulerClient {
         };
         // Logs of a followed task come for as long as it runs: a connection without the
         // deadline every other call has.
-        let channel = crate::connect_channel(&self.address, None, self.token.as_deref()).await?;
+        let channel = crate::connect_channel(&self.address, None, &self.credentials).await?;
         let mut logs = LogServiceClient::new(channel);
         let stream = logs.task_logs(wire).await.map_err(|s| self.api_error(s))?.into_inner();
         Ok(LogChunks { address: self.address.clone(), stream })

@@ -23,9 +23,9 @@ pub struct RegistryReader {
 }
 
 impl RegistryReader {
-    /// Connects to the registry of the scheduler at `address`, calling with `token`, if given.
-    pub async fn connect(address: &str, token: Option<&str>) -> Result<RegistryReader, ClientError> {
-        let channel = crate::connect_channel(address, None, token).await?;
+    /// Connects to the registry of the scheduler at `address`, calling with `credentials`.
+    pub async fn connect(address: &str, credentials: &crate::Credentials) -> Result<RegistryReader, ClientError> {
+        let channel = crate::connect_channel(address, None, credentials).await?;
         Ok(RegistryReader { address: address.to_owned(), inner: RegistryServiceClient::new(channel) })
     }
 

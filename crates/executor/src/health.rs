@@ -165,6 +165,7 @@ impl Checker {
                 entry.apply(bash.as_std_mut());
                 let run = bash
                     .env_remove(atoll_sandbox::TOKEN_VARIABLE)
+                    .env_remove(atoll_sandbox::CA_FILE_VARIABLE)
                     .arg("-c")
                     .arg(command)
                     .current_dir(sandbox)

@@ -98,6 +98,7 @@ pub fn spawn_run(
         .stderr(stderr)
         .process_group(0)
         .env_remove(atoll_sandbox::TOKEN_VARIABLE)
+        .env_remove(atoll_sandbox::CA_FILE_VARIABLE)
         .env("HOME", &identity.home)
         .env("USER", &identity.name)
         .env("LOGNAME", &identity.name)

@@ -28,19 +28,19 @@ pub(crate) fn missing(field: &'static str) -> WireError {
 
 mod admin;
 mod agent;
-mod bearer;
 mod config;
 mod job;
+mod transport;
 mod updates;
 
 pub use admin::maintenance_mode;
 pub use agent::{launch_to_wire, ports_from_wire, ports_to_wire};
-pub use bearer::{Authorized, BadToken, Bearer};
 pub use config::{
     announcer_from_wire, announcer_to_wire, health_check_from_wire, health_check_to_wire, lifecycle_from_wire,
     lifecycle_to_wire, update_config_from_wire, update_config_to_wire,
 };
 pub use job::{job_key, task_state};
+pub use transport::{Authorized, BadToken, Bearer, TlsSetupError, secure};
 pub use updates::{enum_name, update_state};
 
 #[cfg(test)]

@@ -61,6 +61,10 @@ pub const PROFILE: &str = ".thermos_profile";
 /// The environment variable the agent hands an executor its token in (for the scheduler's
 /// embedded registry); the executor keeps it from the task's processes.
 pub const TOKEN_VARIABLE: &str = "ATOLL_TOKEN";
+
+/// The environment variable the agent hands an executor the path of its CA certificate in, for
+/// an `https://` scheduler's embedded registry; kept from the task's processes too.
+pub const CA_FILE_VARIABLE: &str = "ATOLL_CA_FILE";
 /// The sandbox file that, while it exists, makes every health check pass.
 pub const HEALTH_CHECK_SNOOZE: &str = ".healthchecksnooze";
 

@@ -72,6 +72,21 @@ pub struct ServerConfig {
     pub audit: Option<AuditLog>,
     /// How many calls a second each user may make (agents and local callers aside).
     pub user_calls_per_second: Option<u32>,
+    /// Serve TLS with this certificate and key; none: plaintext.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A server certificate (chain) and its private key, both PEM.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsIdentity({} bytes of certificate, key hidden)", self.cert_pem.len())
+    }
 }
 
 impl ServerConfig {
@@ -83,6 +98,7 @@ impl ServerConfig {
             access: Access::default(),
             audit: None,
             user_calls_per_second: None,
+            tls: None,
         }
     }
 }
@@ -130,7 +146,12 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping.send(());
     };
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &control_plane.config().tls {
+        let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let server = builder
         .add_service(health_service)
         .add_service(reflection)
         .add_service(SchedulerServiceServer::with_interceptor(

@@ -164,6 +164,9 @@ async fn a_failed_commit_changes_nothing_and_says_so() {
     failing.store(true, Ordering::SeqCst);
     let refused = client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Internal);
+    // The client tells the scheduler's answers from its own reports of a broken connection by
+    // the response's headers, which an answer carries.
+    assert!(!refused.metadata().is_empty(), "an answer carries the response's headers: {:?}", refused.metadata());
     assert!(
         refused.message().contains("nothing was changed") && refused.message().contains("No space left"),
         "{}",

@@ -203,19 +203,30 @@ pub(super) fn read_status(sandbox: &Sandbox) -> Option<ExecutorStatus> {
     }
 }
 
-/// Starts the executor of `sandbox`, with the agent's `token` (for the scheduler's embedded
-/// registry) in its `ATOLL_TOKEN`; the executor keeps it from the task's processes.
+/// What an executor reaches the scheduler's embedded registry with: the agent's token and the
+/// path of its CA certificate.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ExecutorCredentials {
+    pub(super) token: Option<String>,
+    pub(super) ca_file: Option<std::path::PathBuf>,
+}
+
+/// Starts the executor of `sandbox`, with the agent's credentials in its environment
+/// (`ATOLL_TOKEN`, `ATOLL_CA_FILE`); the executor keeps them from the task's processes.
 pub(super) fn spawn_executor(
     command: &[String],
-    token: Option<&str>,
+    credentials: &ExecutorCredentials,
     sandbox: &Sandbox,
 ) -> std::io::Result<tokio::process::Child> {
     let (program, args) =
         command.split_first().ok_or_else(|| std::io::Error::other("no executor command configured"))?;
     let log = |stream: Stream| std::fs::File::create(sandbox.executor_output(stream));
     let mut executor = tokio::process::Command::new(program);
-    if let Some(token) = token {
+    if let Some(token) = &credentials.token {
         executor.env(atoll_sandbox::TOKEN_VARIABLE, token);
+    }
+    if let Some(ca_file) = &credentials.ca_file {
+        executor.env(atoll_sandbox::CA_FILE_VARIABLE, ca_file);
     }
     executor
         .args(args)

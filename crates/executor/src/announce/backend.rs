@@ -36,6 +36,14 @@ impl Backend {
                 let endpoint = Endpoint::from_shared(target.scheduler.clone())
                     .map_err(|e| Lost(e.to_string()))?
                     .connect_timeout(Duration::from_secs(2));
+                let ca = match std::env::var_os(atoll_sandbox::CA_FILE_VARIABLE) {
+                    Some(path) => Some(std::fs::read(&path).map_err(|e| {
+                        Lost(format!("cannot read the CA certificate {}: {e}", std::path::Path::new(&path).display()))
+                    })?),
+                    None => None,
+                };
+                let endpoint =
+                    atoll_proto::secure(endpoint, &target.scheduler, ca.as_deref()).map_err(|e| Lost(e.to_string()))?;
                 let channel = endpoint.connect().await.map_err(|e| Lost(format!("registry unreachable: {e}")))?;
                 // The agent's credential, which registry writes need on a scheduler with --auth.
                 let token = std::env::var(atoll_sandbox::TOKEN_VARIABLE).ok();

@@ -1,10 +1,39 @@
-//! The caller's token on every call: `authorization: Bearer TOKEN`, as the scheduler's gate
-//! reads it. Clients, agents and executors wrap their channels in [`Bearer`].
+//! How Atoll's clients, agents and executors reach a scheduler: over TLS for an `https://`
+//! address, verified against the CA certificate they were given ([`secure`]), with the caller's
+//! token on every call as `authorization: Bearer TOKEN`, as the scheduler's gate reads it
+//! ([`Bearer`]).
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+/// A scheduler address and a CA that do not go together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error(
+        "{address} is https://, so its certificate must be checked: give the CA certificate that signed it (ca_file for the cluster in the clusters file, ATOLL_CA_FILE, or --tls-ca)"
+    )]
+    NoCa { address: String },
+    #[error("a CA certificate was given, but {address} is plaintext http://; use https:// (or drop the CA)")]
+    CaForPlaintext { address: String },
+    #[error("the TLS settings for {address} cannot be used: {detail}")]
+    Unusable { address: String, detail: String },
+}
+
+/// `endpoint` (for `address`) over TLS verified against `ca_pem` when `address` is
+/// `https://`; plaintext for `http://`, which takes no CA.
+pub fn secure(endpoint: Endpoint, address: &str, ca_pem: Option<&[u8]>) -> Result<Endpoint, TlsSetupError> {
+    let address_owned = || address.to_owned();
+    match (address.starts_with("https://"), ca_pem) {
+        (false, None) => Ok(endpoint),
+        (false, Some(_)) => Err(TlsSetupError::CaForPlaintext { address: address_owned() }),
+        (true, None) => Err(TlsSetupError::NoCa { address: address_owned() }),
+        (true, Some(ca)) => endpoint
+            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)))
+            .map_err(|e| TlsSetupError::Unusable { address: address_owned(), detail: e.to_string() }),
+    }
+}
 
 /// A channel whose calls carry a token, when there is one.
 pub type Authorized = InterceptedService<Channel, Bearer>;
