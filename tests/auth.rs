@@ -67,6 +67,29 @@ fn users_change_only_their_roles_jobs_agents_need_their_credential_and_every_cha
     let created = as_user(&cluster, ALICE, &["job", "create", JOB, &file, "--wait-until", "RUNNING"]);
     assert!(created.status.success(), "{}", printed(&created));
 
+    // The agent's credential reaches its executors but not the task's processes.
+    let env_file = cluster.dir.path().join("env.rhai");
+    std::fs::write(
+        &env_file,
+        r#"let p = Process(#{ name: "env", cmdline: "echo token=${ATOLL_TOKEN:-none}; exec sleep 600" });
+let t = SequentialTask(#{ processes: [p], resources: Resources(#{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }) });
+let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "env", task: t }) ];
+"#,
+    )
+    .unwrap();
+    let env_job = "devcluster/www-data/devel/env";
+    let created =
+        as_user(&cluster, ALICE, &["job", "create", env_job, env_file.to_str().unwrap(), "--wait-until", "RUNNING"]);
+    assert!(created.status.success(), "{}", printed(&created));
+    let status: serde_json::Value =
+        serde_json::from_slice(&as_user(&cluster, ALICE, &["job", "status", env_job, "--json"]).stdout).unwrap();
+    let sandbox = status["instances"][0]["sandbox"].as_str().expect("a sandbox").to_owned();
+    let stdout = std::path::Path::new(&sandbox).join(".logs/env/0/stdout");
+    let printed_env = eventually("the task's output", Duration::from_secs(10), || {
+        std::fs::read_to_string(&stdout).ok().filter(|text| text.contains("token="))
+    });
+    assert_eq!(printed_env.trim(), "token=none", "the task never sees the agent's token");
+
     // Bob may read it but not change it; alice may not drain hosts; ops may.
     let read = as_user(&cluster, BOB, &["job", "status", JOB]);
     assert!(read.status.success(), "{}", printed(&read));
@@ -102,7 +125,7 @@ fn users_change_only_their_roles_jobs_agents_need_their_credential_and_every_cha
     let lines: Vec<serde_json::Value> = eventually("the audit log", Duration::from_secs(5), || {
         let text = std::fs::read_to_string(&audit).ok()?;
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        (lines.len() >= 4).then_some(lines)
+        (lines.len() >= 5).then_some(lines)
     });
     let summary: Vec<(String, String, String, String)> = lines
         .iter()
@@ -115,12 +138,13 @@ fn users_change_only_their_roles_jobs_agents_need_their_credential_and_every_cha
         summary,
         [
             ("alice".into(), "CreateJob".into(), JOB.into(), "Ok".into()),
+            ("alice".into(), "CreateJob".into(), "devcluster/www-data/devel/env".into(), "Ok".into()),
             ("bob".into(), "KillTasks".into(), JOB.into(), "PermissionDenied".into()),
             ("alice".into(), "DrainHosts".into(), "agent-1".into(), "PermissionDenied".into()),
             ("ops".into(), "SetQuota".into(), "www-data".into(), "Ok".into()),
         ]
     );
-    assert!(lines[1]["message"].as_str().unwrap().contains("may not kill"), "{}", lines[1]);
+    assert!(lines[2]["message"].as_str().unwrap().contains("may not kill"), "{}", lines[2]);
 }
 
 #[test]

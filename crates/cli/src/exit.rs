@@ -46,7 +46,7 @@ impl From<ClientError> for CliError {
                 ..
             } => ExitCode::CommandFailed,
             ClientError::Api { .. } | ClientError::Malformed(_) => ExitCode::ApiError,
-            ClientError::ClustersFile { .. } | ClientError::UnknownCluster { .. } | ClientError::Token(_) => {
+            ClientError::ClustersFile { .. } | ClientError::UnknownCluster { .. } | ClientError::Credentials(_) => {
                 ExitCode::InvalidParameter
             }
         };
@@ -72,7 +72,7 @@ mod tests {
             let error = CliError::from(ClientError::Api { kind, message: format!("refused: {kind:?}") });
             assert_eq!((error.code, error.message), (ExitCode::CommandFailed, format!("refused: {kind:?}")));
         }
-        let token = CliError::from(ClientError::Token("cannot read the token file x".into()));
+        let token = CliError::from(ClientError::Credentials("cannot read the token file x".into()));
         assert_eq!(token.code, ExitCode::InvalidParameter);
     }
 }

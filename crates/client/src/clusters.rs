@@ -98,7 +98,7 @@ impl Clusters {
         }
         let Some(path) = self.token_files.get(cluster) else { return Ok(None) };
         let token = std::fs::read_to_string(path).map_err(|e| {
-            ClientError::Token(format!(
+            ClientError::Credentials(format!(
                 "cannot read the token file {} of cluster {cluster} (named in {}): {e}",
                 path.display(),
                 self.path.display()
@@ -118,7 +118,10 @@ impl Clusters {
             },
         };
         std::fs::read(&path).map(Some).map_err(|e| {
-            ClientError::Token(format!("cannot read the CA certificate {} for cluster {cluster}: {e}", path.display()))
+            ClientError::Credentials(format!(
+                "cannot read the CA certificate {} for cluster {cluster}: {e}",
+                path.display()
+            ))
         })
     }
 

@@ -42,7 +42,7 @@ pub enum ClientError {
     UnknownCluster { name: String, known: String, path: String },
     /// The token or the TLS settings cannot be used.
     #[error("{0}")]
-    Token(String),
+    Credentials(String),
 }
 
 /// What kind of error the scheduler answered with.
@@ -206,7 +206,7 @@ pub(crate) async fn connect_channel(
     credentials: &Credentials,
 ) -> Result<Transport, ClientError> {
     let bearer =
-        atoll_proto::Bearer::new(credentials.token.as_deref()).map_err(|e| ClientError::Token(e.to_string()))?;
+        atoll_proto::Bearer::new(credentials.token.as_deref()).map_err(|e| ClientError::Credentials(e.to_string()))?;
     let unreachable = |detail: String| ClientError::Unreachable { address: address.to_owned(), detail };
     let mut endpoint = Endpoint::from_shared(address.to_owned())
         .map_err(|e| unreachable(format!("not a valid address ({e})")))?
@@ -215,7 +215,7 @@ pub(crate) async fn connect_channel(
         endpoint = endpoint.timeout(timeout);
     }
     let endpoint = atoll_proto::secure(endpoint, address, credentials.ca_pem.as_deref())
-        .map_err(|e| ClientError::Token(e.to_string()))?;
+        .map_err(|e| ClientError::Credentials(e.to_string()))?;
     let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
     Ok(bearer.wrap(channel))
 }

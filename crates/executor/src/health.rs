@@ -163,9 +163,10 @@ impl Checker {
             Checker::Shell { command, sandbox, entry } => {
                 let mut bash = tokio::process::Command::new("bash");
                 entry.apply(bash.as_std_mut());
+                for variable in atoll_sandbox::AGENT_VARIABLES {
+                    bash.env_remove(variable);
+                }
                 let run = bash
-                    .env_remove(atoll_sandbox::TOKEN_VARIABLE)
-                    .env_remove(atoll_sandbox::CA_FILE_VARIABLE)
                     .arg("-c")
                     .arg(command)
                     .current_dir(sandbox)

@@ -97,8 +97,6 @@ pub fn spawn_run(
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0)
-        .env_remove(atoll_sandbox::TOKEN_VARIABLE)
-        .env_remove(atoll_sandbox::CA_FILE_VARIABLE)
         .env("HOME", &identity.home)
         .env("USER", &identity.name)
         .env("LOGNAME", &identity.name)
@@ -108,6 +106,9 @@ pub fn spawn_run(
         .env("ATOLL_SANDBOX", std::path::absolute(root).unwrap_or_else(|_| root.to_owned()));
     for (name, port) in &launch.ports {
         command.env(port_variable(name), port.to_string());
+    }
+    for variable in atoll_sandbox::AGENT_VARIABLES {
+        command.env_remove(variable);
     }
     entry.apply(command.as_std_mut());
     let profile = root.join(PROFILE);

@@ -65,6 +65,10 @@ pub const TOKEN_VARIABLE: &str = "ATOLL_TOKEN";
 /// The environment variable the agent hands an executor the path of its CA certificate in, for
 /// an `https://` scheduler's embedded registry; kept from the task's processes too.
 pub const CA_FILE_VARIABLE: &str = "ATOLL_CA_FILE";
+
+/// What the agent hands an executor in its environment for the executor alone: every process
+/// and check the executor starts for the task goes without them.
+pub const AGENT_VARIABLES: [&str; 2] = [TOKEN_VARIABLE, CA_FILE_VARIABLE];
 /// The sandbox file that, while it exists, makes every health check pass.
 pub const HEALTH_CHECK_SNOOZE: &str = ".healthchecksnooze";
 
