@@ -55,12 +55,6 @@ pub struct Schedule {
     cron: Cron,
 }
 
-impl PartialEq for Schedule {
-    fn eq(&self, other: &Schedule) -> bool {
-        self.expression == other.expression && self.zone == other.zone
-    }
-}
-
 /// Parses an IANA time zone name (case-insensitive), suggesting the nearest name for a typo.
 pub fn parse_zone(name: &str) -> Result<Tz, ScheduleError> {
     let names = || chrono_tz::TZ_VARIANTS.iter();

@@ -76,13 +76,6 @@ impl CronRunState {
         }
     }
 
-    pub fn parse(name: &str) -> Option<CronRunState> {
-        use CronRunState as S;
-        [S::Waiting, S::Running, S::Finished, S::Failed, S::Killed, S::Skipped, S::Missed]
-            .into_iter()
-            .find(|s| s.name() == name)
-    }
-
     fn is_open(self) -> bool {
         matches!(self, CronRunState::Waiting | CronRunState::Running)
     }
@@ -163,7 +156,7 @@ impl CronClocks {
 }
 
 /// How many fire times `cron show` predicts.
-pub const PREDICTED_FIRES: usize = 5;
+const PREDICTED_FIRES: usize = 5;
 
 impl ClusterState {
     /// Creates or replaces the template of a cron job; starts nothing.
@@ -192,6 +185,7 @@ impl ClusterState {
         self.check_quota(&spec.key, &spec.config, spec.instances)?;
         let starting_deadline_ms =
             spec.cron_starting_deadline_secs.map_or(self.config.cron_starting_deadline_ms, |s| s.saturating_mul(1000));
+        let scheduled = if replacing.is_some() { Scheduled::Replaced } else { Scheduled::Created };
         let record = match replacing {
             // A new schedule owes nothing for the times before it was given.
             Some(old) => CronJob {
@@ -209,7 +203,6 @@ impl ClusterState {
                 runs: Vec::new(),
             },
         };
-        let scheduled = if self.cron.contains_key(&spec.key) { Scheduled::Replaced } else { Scheduled::Created };
         self.cron_clocks.set(&spec.key, schedule, record.handled_ms);
         self.cron.insert(spec.key.clone(), record);
         self.jobs.insert(spec.key.clone(), spec);

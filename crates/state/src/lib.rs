@@ -50,7 +50,7 @@ use crate::tracked::Tracked;
 pub use agents::Registration;
 pub use atoll_model::{MaintenanceMode, ResourceAggregate};
 pub use atoll_placement::{PendingReason, VetoCount};
-pub use cron::{CronJob, CronRun, CronRunState, CronView, PREDICTED_FIRES, Scheduled};
+pub use cron::{CronJob, CronRun, CronRunState, CronView, Scheduled};
 pub use durable::{Changes, Durable, StoreImage};
 pub use lifecycle::StatusReport;
 pub use maintenance::HostMaintenance;
