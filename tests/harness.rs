@@ -263,6 +263,9 @@ pub struct Cluster {
     agent_flags: Vec<String>,
     /// Flags the scheduler gets.
     scheduler_flags: Vec<String>,
+    /// Whether agents run each task as its user; without it they run every task as
+    /// themselves (`--no-switch-user`), since most tests' roles are not users of this host.
+    switch_users: bool,
 }
 
 impl Cluster {
@@ -278,7 +281,26 @@ impl Cluster {
 
     /// Like [`Cluster::start`], with extra flags for the scheduler and for every agent.
     pub fn start_with_flags(agent_timeout_secs: u64, scheduler_flags: &[&str], agent_flags: &[&str]) -> Cluster {
+        Cluster::start_cluster(agent_timeout_secs, scheduler_flags, agent_flags, false)
+    }
+
+    /// Like [`Cluster::start_with_agent_flags`], with agents that run each task as its user
+    /// (root only), in a directory the tasks' users can pass through.
+    pub fn start_switching_users(agent_timeout_secs: u64, agent_flags: &[&str]) -> Cluster {
+        Cluster::start_cluster(agent_timeout_secs, &[], agent_flags, true)
+    }
+
+    fn start_cluster(
+        agent_timeout_secs: u64,
+        scheduler_flags: &[&str],
+        agent_flags: &[&str],
+        switch_users: bool,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
+        if switch_users {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).expect("open the cluster dir");
+        }
         let port = free_port();
         // A scheduler serving TLS is reached over https.
         let scheme = if scheduler_flags.contains(&"--tls-cert") { "https" } else { "http" };
@@ -290,6 +312,7 @@ impl Cluster {
             agents: Vec::new(),
             agent_flags: agent_flags.iter().map(|f| (*f).to_owned()).collect(),
             scheduler_flags: scheduler_flags.iter().map(|f| (*f).to_owned()).collect(),
+            switch_users,
         };
         cluster.start_scheduler(agent_timeout_secs);
         for index in [1, 2] {
@@ -363,6 +386,9 @@ impl Cluster {
             "--disk-check-interval-secs",
             "1",
         ];
+        if !self.switch_users {
+            args.push("--no-switch-user");
+        }
         args.extend(self.agent_flags.iter().map(String::as_str));
         let mut daemon = Daemon::start(&log_name, self.dir.path(), &args);
         daemon.name = hostname;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use atoll_tests::{Cluster, Daemon, eventually, printed};
 
-/// Answers `GET /health` with "ok" once its sandbox has a `healthy` file; records every POST
+/// Answers `GET /health` with "ok" once its home has a `healthy` file; records every POST
 /// path in `posted`; exits on `/quitquitquit`.
 const SERVER: &str = r#"
 import http.server, os, sys
@@ -53,14 +53,15 @@ let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(cluster.status(job)["instances"][0]["status"], "STARTING", "not RUNNING while unhealthy");
     let sandbox = PathBuf::from(starting["sandbox"].as_str().unwrap());
-    std::fs::write(sandbox.join("healthy"), "").unwrap();
+    let home = sandbox.join("sandbox");
+    std::fs::write(home.join("healthy"), "").unwrap();
     eventually("the task to be RUNNING once healthy", Duration::from_secs(10), || {
         (cluster.status(job)["instances"][0]["status"] == "RUNNING").then_some(())
     });
 
     let killed = cluster.job(&["killall", job]);
     assert!(killed.status.success(), "{}", printed(&killed));
-    assert_eq!(std::fs::read_to_string(sandbox.join("posted")).unwrap_or_default(), "/quitquitquit\n");
+    assert_eq!(std::fs::read_to_string(home.join("posted")).unwrap_or_default(), "/quitquitquit\n");
     let log = std::fs::read_to_string(sandbox.join(".executor/stderr")).unwrap_or_default();
     assert!(log.contains("lifecycle request"), "the executor asked over HTTP first: {log}");
 }
@@ -80,6 +81,7 @@ fn an_agent_that_cannot_use_cgroups_refuses_to_start_without_no_isolation() {
             "refusing",
             "--resources",
             "cpus:1;mem:64;disk:64",
+            "--no-switch-user",
         ]
         .iter()
         .map(|s| (*s).to_owned())

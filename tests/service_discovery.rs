@@ -111,7 +111,7 @@ fn the_members_of_a_dead_host_vanish_with_their_sessions() {
     });
 }
 
-/// Answers `GET /health` with "ok" while its sandbox has a `healthy` file.
+/// Answers `GET /health` with "ok" while its home has a `healthy` file.
 const HEALTH_SERVER: &str = r#"
 import http.server, os, sys
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -153,13 +153,14 @@ let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "
     let sandbox = eventually("the sandbox", Duration::from_secs(5), || {
         cluster.status(JOB)["instances"][0]["sandbox"].as_str().map(std::path::PathBuf::from)
     });
-    std::fs::write(sandbox.join("healthy"), "").unwrap();
+    let home = sandbox.join("sandbox");
+    std::fs::write(home.join("healthy"), "").unwrap();
     eventually("ALIVE once healthy", Duration::from_secs(10), || (member_status(&cluster)? == "ALIVE").then_some(()));
-    std::fs::remove_file(sandbox.join("healthy")).unwrap();
+    std::fs::remove_file(home.join("healthy")).unwrap();
     eventually("WARNING while checks fail", Duration::from_secs(10), || {
         (member_status(&cluster)? == "WARNING").then_some(())
     });
-    std::fs::write(sandbox.join("healthy"), "").unwrap();
+    std::fs::write(home.join("healthy"), "").unwrap();
     eventually("ALIVE again", Duration::from_secs(10), || (member_status(&cluster)? == "ALIVE").then_some(()));
     let _ = cluster.job(&["killall", JOB]);
 }

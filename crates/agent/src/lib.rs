@@ -12,5 +12,6 @@ mod launch;
 pub mod logs;
 pub mod scheduler_link;
 mod supervisor;
+pub mod users;
 
 pub use scheduler_link::{AgentConfig, AgentError, OnExit, run};

@@ -45,6 +45,8 @@ pub struct AgentConfig {
     /// The CA certificate (PEM file) an `https://` scheduler is checked against; executors get
     /// its path too, for the embedded registry.
     pub tls_ca: Option<PathBuf>,
+    /// Which user each task runs as.
+    pub task_users: crate::users::TaskUsers,
 }
 
 /// What happens to running tasks when the agent stops.
@@ -65,6 +67,8 @@ pub enum AgentError {
     WorkDir { dir: String, detail: String },
     #[error("cannot serve task logs: {0}")]
     LogServer(std::io::Error),
+    #[error("{0}")]
+    TaskUsers(#[from] crate::users::StartError),
 }
 
 /// Where the agent serves its tasks' logs, and the secret its log service asks for: both told
@@ -76,8 +80,13 @@ struct LogAccess {
 
 /// Runs the agent until `shutdown` resolves.
 pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exit: OnExit) -> Result<(), AgentError> {
-    std::fs::create_dir_all(config.work_dir.join("sandboxes"))
-        .map_err(|e| AgentError::WorkDir { dir: config.work_dir.display().to_string(), detail: e.to_string() })?;
+    let work_dir_error =
+        |e: std::io::Error| AgentError::WorkDir { dir: config.work_dir.display().to_string(), detail: e.to_string() };
+    std::fs::create_dir_all(config.work_dir.join("sandboxes")).map_err(work_dir_error)?;
+    if config.task_users != crate::users::TaskUsers::AgentsOwn {
+        let closed = crate::users::unreachable_ancestor(&config.work_dir.join("sandboxes")).map_err(work_dir_error)?;
+        config.task_users.check_start(nix::unistd::geteuid().as_raw(), closed)?;
+    }
     let log_token = fresh_secret().map_err(AgentError::LogServer)?;
     let logs = LogServer::start(&config.work_dir.join("sandboxes"), listen_ip(&config.scheduler), &log_token)
         .await

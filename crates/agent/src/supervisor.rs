@@ -26,6 +26,7 @@ use self::watcher::{
 use crate::isolation::{Isolator, Limits, TaskGroup};
 use crate::launch::launch_from_wire;
 use crate::scheduler_link::AgentConfig;
+use crate::users::{self, TaskUsers};
 
 mod watcher;
 
@@ -61,6 +62,7 @@ pub struct Supervisors {
     /// The agent's token and CA, handed to executors for the scheduler's embedded registry.
     credentials: ExecutorCredentials,
     isolator: Arc<dyn Isolator>,
+    task_users: TaskUsers,
     disk_check_interval: Duration,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     tasks: Arc<Mutex<BTreeMap<TaskId, Supervised>>>,
@@ -81,6 +83,7 @@ impl Supervisors {
             executor_command: config.executor_command.clone(),
             credentials: ExecutorCredentials { token: config.token.clone(), ca_file: config.tls_ca.clone() },
             isolator: config.isolator.clone(),
+            task_users: config.task_users.clone(),
             disk_check_interval: config.disk_check_interval,
             updates,
             tasks: Arc::new(Mutex::new(BTreeMap::new())),
@@ -214,6 +217,7 @@ impl Supervisors {
             command: self.executor_command.clone(),
             credentials: self.credentials.clone(),
             isolator: self.isolator.clone(),
+            task_users: self.task_users.clone(),
             disk_check_interval: self.disk_check_interval,
             hostname: self.hostname.clone(),
             registry: self.registry.clone(),
@@ -296,6 +300,7 @@ struct Start {
     command: Vec<String>,
     credentials: ExecutorCredentials,
     isolator: Arc<dyn Isolator>,
+    task_users: TaskUsers,
     disk_check_interval: Duration,
     hostname: String,
     registry: RegistryTarget,
@@ -308,6 +313,14 @@ async fn supervise(
     kill_requested: watch::Receiver<bool>,
     reporter: &Reporter,
 ) {
+    // The user first: a task whose user cannot run here fails before anything is made for it.
+    let wanted = launch.config.task.user.clone().unwrap_or_else(|| launch.job.role.clone());
+    let (task_users, hostname) = (start.task_users.clone(), start.hostname.clone());
+    let user = match tokio::task::spawn_blocking(move || task_users.resolve(&wanted, &hostname, users::lookup)).await {
+        Ok(Ok(user)) => user,
+        Ok(Err(message)) => return reporter.report(TaskState::Failed, &message, None),
+        Err(e) => return reporter.report(TaskState::Failed, &format!("could not look up the task's user: {e}"), None),
+    };
     let limits = Limits::from_resources(&launch.config.task.resources);
     let (isolator, task_id) = (start.isolator.clone(), launch.task_id.clone());
     let group = match tokio::task::spawn_blocking(move || isolator.create(&task_id.0, &limits)).await {
@@ -315,7 +328,7 @@ async fn supervise(
         Ok(Err(e)) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
     };
-    let file = LaunchFile::new(launch, start.hostname, group.dirs(), Some(start.registry));
+    let file = LaunchFile::new(launch, start.hostname, group.dirs(), user, Some(start.registry));
     let limits = TaskLimits::of(&file.launch.config.task, Some(group), start.disk_check_interval);
     // Writing the sandbox and forking block: keep them off the threads that carry
     // status updates, so a burst of launches does not hold up reports.

@@ -216,6 +216,19 @@ pub struct AgentArgs {
     /// agent's executors use it too.
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
+    /// Run every task as the agent's own user instead of its task's user (the task's `user`,
+    /// or its role). Without it the agent must run as root, and each task runs as its user:
+    /// processes, health checks and finalisers, with a sandbox only that user can read; a task
+    /// whose user does not exist on the host fails, naming the user and the host.
+    #[arg(long, conflicts_with_all = ["allowed_users", "allow_root"])]
+    pub no_switch_user: bool,
+    /// The only users tasks may run as, comma-separated (default: any user of the host but
+    /// root); a task of another fails, naming the user.
+    #[arg(long, value_name = "USER,...", value_delimiter = ',')]
+    pub allowed_users: Option<Vec<String>>,
+    /// Let tasks run as root (uid 0, whatever its name), which is refused by default.
+    #[arg(long)]
+    pub allow_root: bool,
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use atoll_agent::isolation::{DEFAULT_BASE, HostIsolation, Isolator, NoIsolation, check_host};
+use atoll_agent::users::TaskUsers;
 use atoll_agent::{AgentConfig, OnExit};
 use atoll_executor::run_task;
 use atoll_model::{AgentResources, Attributes, TaskState};
@@ -164,9 +165,18 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
         serverset_root: args.serverset_root.clone(),
         token: agent_token(&args)?,
         tls_ca: args.tls_ca.clone(),
+        task_users: if args.no_switch_user {
+            TaskUsers::AgentsOwn
+        } else {
+            TaskUsers::Switch {
+                allowed: args.allowed_users.as_ref().map(|names| names.iter().cloned().collect()),
+                allow_root: args.allow_root,
+            }
+        },
     };
     eprintln!("Agent {} offering {} to {}", config.agent_id, config.resources, config.scheduler);
     eprintln!("Isolation: {}", config.isolator.describe());
+    eprintln!("Users: {}", config.task_users.describe());
     let on_exit = match args.on_exit {
         OnExitArg::Leave => OnExit::LeaveTasks,
         OnExitArg::Kill => OnExit::KillTasks,

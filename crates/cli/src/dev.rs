@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use atoll_agent::users::TaskUsers;
 use atoll_agent::{AgentConfig, OnExit};
 use atoll_client::{ApiErrorKind, ClientError, SchedulerClient};
 use atoll_model::{AgentResources, JobKey, JobKeyPrefix, JobSpec, PortRange};
@@ -122,6 +123,7 @@ fn start_agents(
         eprintln!("Running tasks without cgroup limits: {reason}");
         host_isolator(true, DEV_CGROUP_PARENT).expect("running without isolation always works")
     });
+    eprintln!("Tasks run as you: a dev cluster does not switch to each task's user (atoll agent does)");
     let mut handles = Vec::new();
     for index in 0..args.agents as u16 {
         let first_port = 31000 + index * PORTS_PER_AGENT;
@@ -144,6 +146,7 @@ fn start_agents(
             zookeeper: None,
             token: None,
             tls_ca: None,
+            task_users: TaskUsers::AgentsOwn,
             serverset_root: atoll_announce::DEFAULT_ROOT.to_owned(),
         };
         handles.push(tokio::spawn(atoll_agent::run(config, wait_for(stop.clone()), OnExit::KillTasks)));

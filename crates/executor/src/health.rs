@@ -7,17 +7,18 @@
 //! are forgiven; `min_consecutive_successes` passes in a row make the task healthy; more than
 //! `max_consecutive_failures` failures in a row make it unhealthy; a task not healthy after
 //! grace + max failures + min successes attempts has failed "Not enough successful health
-//! checks in time." A `.healthchecksnooze` file in the sandbox ([`HEALTH_CHECK_SNOOZE`]) makes
+//! checks in time." A `.healthchecksnooze` file in the task's home ([`HEALTH_CHECK_SNOOZE`]) makes
 //! every check pass.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use atoll_model::config::{HealthCheckConfig, HealthChecker};
 use atoll_model::template;
-use atoll_sandbox::{GroupEntry, HEALTH_CHECK_SNOOZE, LaunchFile};
+use atoll_sandbox::{HEALTH_CHECK_SNOOZE, LaunchFile};
 
 use super::http;
+use super::process::TaskShell;
 
 /// The port an HTTP health check uses; without it the task needs no health check.
 pub const HEALTH_PORT: &str = "health";
@@ -104,18 +105,17 @@ pub enum Checker {
         expected_response: String,
         expected_response_code: u32,
     },
-    /// A command run by bash in the sandbox, inside the task's control groups (it uses the
-    /// task's resources, as the task's own processes do).
+    /// A command run as the task's own processes run (its shell: in its home, with its
+    /// environment, in its control groups, as its user), since it uses the task's resources.
     Shell {
         command: String,
-        sandbox: PathBuf,
-        entry: GroupEntry,
+        shell: TaskShell,
     },
 }
 
 impl Checker {
     /// The check a launched task needs.
-    pub fn for_launch(file: &LaunchFile, sandbox: &Path, entry: &GroupEntry) -> Checker {
+    pub fn for_launch(file: &LaunchFile, shell: &TaskShell) -> Checker {
         match &file.launch.config.health_check_config.health_checker {
             HealthChecker::Http(http) => match file.launch.ports.get(HEALTH_PORT) {
                 Some(&port) => Checker::Http {
@@ -128,18 +128,15 @@ impl Checker {
             },
             HealthChecker::Shell { shell_command } => {
                 let context = file.run_context();
-                Checker::Shell {
-                    command: template::render(shell_command, &context),
-                    sandbox: sandbox.to_owned(),
-                    entry: entry.clone(),
-                }
+                Checker::Shell { command: template::render(shell_command, &context), shell: shell.clone() }
             }
         }
     }
 
-    /// Runs the check once; `Err` says why it failed.
-    pub async fn check(&self, sandbox: &Path, timeout: Duration) -> Result<(), String> {
-        if sandbox.join(HEALTH_CHECK_SNOOZE).exists() {
+    /// Runs the check once; `Err` says why it failed. While the task's home holds
+    /// [`HEALTH_CHECK_SNOOZE`], every check passes.
+    pub async fn check(&self, home: &Path, timeout: Duration) -> Result<(), String> {
+        if home.join(HEALTH_CHECK_SNOOZE).exists() {
             return Ok(());
         }
         match self {
@@ -160,17 +157,9 @@ impl Checker {
                 }
                 Ok(())
             }
-            Checker::Shell { command, sandbox, entry } => {
-                let mut bash = tokio::process::Command::new("bash");
-                entry.apply(bash.as_std_mut());
-                for variable in atoll_sandbox::AGENT_VARIABLES {
-                    bash.env_remove(variable);
-                }
-                let run = bash
-                    .arg("-c")
-                    .arg(command)
-                    .current_dir(sandbox)
-                    .stdin(std::process::Stdio::null())
+            Checker::Shell { command, shell } => {
+                let run = shell
+                    .command(command)
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())
                     .kill_on_drop(true)
@@ -259,22 +248,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn shell_checks_pass_on_exit_zero_and_snooze_passes_everything() {
+    async fn shell_checks_pass_on_exit_zero_in_the_tasks_home_and_snooze_passes_everything() {
         let dir = tempfile::tempdir().unwrap();
-        let pass = Checker::Shell {
-            command: "test -d .".into(),
-            sandbox: dir.path().to_owned(),
-            entry: GroupEntry::default(),
-        };
-        assert_eq!(pass.check(dir.path(), Duration::from_secs(5)).await, Ok(()));
-        let failing =
-            Checker::Shell { command: "exit 3".into(), sandbox: dir.path().to_owned(), entry: GroupEntry::default() };
-        let err = failing.check(dir.path(), Duration::from_secs(5)).await.unwrap_err();
+        let (sandbox, file) = (atoll_sandbox::Sandbox::new(dir.path()), crate::tests::launch(Vec::new(), &[]));
+        let home = sandbox.prepare_task_home(&file).expect("a home");
+        let shell = TaskShell::new(&sandbox, &file, home.clone(), atoll_sandbox::ChildSetup::default());
+        let checker = |command: &str| Checker::Shell { command: command.into(), shell: shell.clone() };
+        let pass = checker("test \"$PWD\" = \"$HOME\" && test \"$(basename \"$PWD\")\" = sandbox");
+        assert_eq!(pass.check(&home, Duration::from_secs(5)).await, Ok(()));
+        let failing = checker("exit 3");
+        let err = failing.check(&home, Duration::from_secs(5)).await.unwrap_err();
         assert!(err.contains("exited with exit status: 3"), "{err}");
-        let slow =
-            Checker::Shell { command: "sleep 5".into(), sandbox: dir.path().to_owned(), entry: GroupEntry::default() };
-        assert!(slow.check(dir.path(), Duration::from_millis(100)).await.unwrap_err().contains("did not finish"));
-        std::fs::write(dir.path().join(HEALTH_CHECK_SNOOZE), "").unwrap();
-        assert_eq!(failing.check(dir.path(), Duration::from_secs(5)).await, Ok(()));
+        let slow = checker("sleep 5");
+        assert!(slow.check(&home, Duration::from_millis(100)).await.unwrap_err().contains("did not finish"));
+        std::fs::write(home.join(HEALTH_CHECK_SNOOZE), "").unwrap();
+        assert_eq!(failing.check(&home, Duration::from_secs(5)).await, Ok(()));
     }
 }

@@ -18,8 +18,10 @@
 //!
 //! Invariants: the executor talks to its agent only through the sandbox's files
 //! (`atoll-sandbox`), so it outlives agent restarts and upgrades. It stays outside the task's
-//! control groups: each process it starts enters them itself ([`GroupEntry`]), so the task's
-//! limits never bind the executor that supervises it.
+//! control groups: each process it starts enters them itself and becomes the task's user
+//! ([`ChildSetup`], through [`process::TaskShell`]), so the task's limits never bind the
+//! executor that supervises it, and no command of the task runs with the executor's user or
+//! environment.
 
 mod announce;
 mod health;
@@ -38,7 +40,7 @@ use atoll_announce::MemberStatus;
 use atoll_model::TaskState;
 use atoll_model::config::HttpLifecycleConfig;
 use atoll_planner::{Planner, RunEnd, Start, Step};
-use atoll_sandbox::{ExecutorStatus, GroupEntry, LaunchFile, STATUS_FORMAT, Sandbox, SandboxError};
+use atoll_sandbox::{ChildSetup, ExecutorStatus, LaunchFile, STATUS_FORMAT, Sandbox, SandboxError};
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
@@ -46,6 +48,7 @@ use tokio::time::{Instant, sleep_until};
 
 use self::announce::Announcement;
 use self::health::{Checker, HealthTracker, Verdict};
+use self::process::TaskShell;
 
 /// The longest a kill waits for the task's member to leave the registry.
 const WITHDRAW_LIMIT: Duration = Duration::from_secs(1);
@@ -73,10 +76,17 @@ pub async fn run_task(sandbox: &Sandbox, shutdown: impl Future<Output = ()>) -> 
             return Err(error.into());
         }
     };
-    let entry = match GroupEntry::open(&file.cgroups) {
-        Ok(entry) => entry,
-        Err(error) => {
-            let message = format!("could not open the task's control groups: {error}");
+    let prepared = sandbox
+        .prepare_task_home(&file)
+        .map_err(|error| format!("could not prepare the task's home: {error}"))
+        .and_then(|home| {
+            let setup = ChildSetup::open(&file.cgroups, file.user.as_ref())
+                .map_err(|error| format!("could not open the task's control groups: {error}"))?;
+            Ok(TaskShell::new(sandbox, &file, home, setup))
+        });
+    let shell = match prepared {
+        Ok(shell) => shell,
+        Err(message) => {
             if let Err(write_error) =
                 sandbox.write_status(&status(TaskState::Failed, message.clone(), None, Vec::new()))
             {
@@ -86,7 +96,7 @@ pub async fn run_task(sandbox: &Sandbox, shutdown: impl Future<Output = ()>) -> 
         }
     };
     let (health_sender, health_events) = mpsc::unbounded_channel();
-    let mut runner = TaskRunner::new(sandbox, &file, entry, health_sender);
+    let mut runner = TaskRunner::new(sandbox, &file, shell, health_sender);
     let result = runner.run(shutdown, health_events).await;
     if let Some(monitor) = runner.monitor.take() {
         monitor.abort();
@@ -127,8 +137,8 @@ struct TaskRunner<'a> {
     sandbox: &'a Sandbox,
     /// The task's launch file.
     file: &'a LaunchFile,
-    /// How each process started enters the task's control groups.
-    entry: GroupEntry,
+    /// How each command of the task starts: where, with what environment, as whom.
+    shell: TaskShell,
     planner: Planner,
     /// Process index to the process group of its live run.
     groups: BTreeMap<usize, i32>,
@@ -177,13 +187,13 @@ impl<'a> TaskRunner<'a> {
     fn new(
         sandbox: &'a Sandbox,
         file: &'a LaunchFile,
-        entry: GroupEntry,
+        shell: TaskShell,
         health_events: mpsc::UnboundedSender<HealthEvent>,
     ) -> TaskRunner<'a> {
         TaskRunner {
             sandbox,
             file,
-            entry,
+            shell,
             planner: Planner::new(&file.launch.config.task),
             groups: BTreeMap::new(),
             waiters: JoinSet::new(),
@@ -324,13 +334,13 @@ impl<'a> TaskRunner<'a> {
         if self.monitor.is_some() {
             return;
         }
-        let checker = Checker::for_launch(self.file, self.sandbox.root(), &self.entry);
+        let checker = Checker::for_launch(self.file, &self.shell);
         let first_status = if matches!(checker, Checker::None) { MemberStatus::Alive } else { MemberStatus::Starting };
         if let Some(announcement) = &self.announcement {
             announcement.announce(first_status);
         }
         let config = self.file.launch.config.health_check_config.clone();
-        let sandbox = self.sandbox.root().to_owned();
+        let home = self.shell.home().to_owned();
         let events = self.health_events.clone();
         self.monitor = Some(tokio::spawn(async move {
             if matches!(checker, Checker::None) {
@@ -342,7 +352,7 @@ impl<'a> TaskRunner<'a> {
             let timeout = Duration::from_secs_f64(config.timeout_secs.max(0.01));
             let (mut healthy, mut failing) = (false, false);
             loop {
-                let result = checker.check(&sandbox, timeout).await;
+                let result = checker.check(&home, timeout).await;
                 let passed = result.is_ok();
                 match tracker.record(result) {
                     Verdict::Healthy if !healthy => {
@@ -384,7 +394,7 @@ impl<'a> TaskRunner<'a> {
     /// Spawns the run and a waiter for it; a run that cannot start ends at once, through its waiter.
     fn start_run(&mut self, Start { process, run }: Start) {
         let spec = &self.file.launch.config.task.processes[process];
-        match process::spawn_run(self.sandbox, self.file, &self.entry, spec, run) {
+        match process::spawn_run(self.sandbox, self.file, &self.shell, spec, run) {
             Ok(mut child) => {
                 tracing::info!(process = %spec.name, run, pid = child.id(), "started");
                 if let Some(pgid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {

@@ -13,13 +13,14 @@
 //! memory stays small and bounded whatever the task prints. A file that cannot be written is
 //! reported once and dropped; the pump keeps draining the pipe so the process never blocks.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use atoll_model::config::{LogDestination, LogMode, Logger};
-use atoll_sandbox::logs::{LogFileError, Stream};
+use atoll_sandbox::TaskUser;
+use atoll_sandbox::logs::{LogFileError, Stream, open_log_file};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinHandle;
 
@@ -53,12 +54,19 @@ enum FileSink {
 
 impl OutputPlan {
     /// Creates what `logger` needs for `stream` of the run logging to `dir`.
-    pub fn prepare(dir: &Path, stream: Stream, logger: &Logger) -> Result<OutputPlan, LogFileError> {
+    /// Its files are `owner`'s, when given (the task's user).
+    pub fn prepare(
+        dir: &Path,
+        stream: Stream,
+        logger: &Logger,
+        owner: Option<&TaskUser>,
+    ) -> Result<OutputPlan, LogFileError> {
         let path = dir.join(stream.file_name());
+        let open_append = |path: &Path| open_log_file(path, false, owner);
         let file_sink = || -> Result<FileSink, LogFileError> {
             Ok(match logger.mode {
                 LogMode::Standard => FileSink::Plain { file: open_append(&path)?, path: path.clone() },
-                LogMode::Rotate => FileSink::Rotating(RotatingLog::create(dir, stream, &logger.rotate)?),
+                LogMode::Rotate => FileSink::Rotating(RotatingLog::create(dir, stream, &logger.rotate, owner)?),
             })
         };
         let piped = |file: Option<FileSink>, console: bool| OutputPlan {
@@ -128,10 +136,6 @@ pub fn spawn_pump(mut source: impl AsyncRead + Unpin + Send + 'static, mut sink:
     })
 }
 
-fn open_append(path: &Path) -> Result<File, LogFileError> {
-    OpenOptions::new().create(true).append(true).open(path).map_err(LogFileError::io("open", path))
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -149,7 +153,7 @@ mod tests {
     fn each_destination_gets_its_stdio() {
         let dir = tempfile::tempdir().expect("temp dir");
         let prepare = |destination, mode| {
-            OutputPlan::prepare(dir.path(), Stream::Stdout, &logger(destination, mode)).expect("prepare")
+            OutputPlan::prepare(dir.path(), Stream::Stdout, &logger(destination, mode), None).expect("prepare")
         };
         assert!(prepare(LogDestination::File, LogMode::Standard).sink.is_none(), "standard files are not copied");
         assert!(dir.path().join("stdout").exists());
@@ -165,8 +169,9 @@ mod tests {
     #[tokio::test]
     async fn a_pump_copies_everything_into_the_rotating_log() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let plan = OutputPlan::prepare(dir.path(), Stream::Stderr, &logger(LogDestination::File, LogMode::Rotate))
-            .expect("prepare");
+        let plan =
+            OutputPlan::prepare(dir.path(), Stream::Stderr, &logger(LogDestination::File, LogMode::Rotate), None)
+                .expect("prepare");
         let (_, sink) = plan.into_parts();
         let text: String = (0..500).map(|n| format!("line {n}\n")).collect();
         let source = std::io::Cursor::new(text.clone().into_bytes());

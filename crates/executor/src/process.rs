@@ -1,11 +1,11 @@
-//! The executor's edge to the operating system: starting one run of a process (rendered command
-//! line, environment, output as its `Logger` asks, own process group) and signalling process
-//! groups.
+//! The executor's edge to the operating system: how the task's commands start ([`TaskShell`]:
+//! home, environment, groups, user), starting one run of a process (rendered command line,
+//! output as its `Logger` asks, own process group) and signalling process groups.
 
-use std::fs;
+use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use atoll_model::ProcessSpec;
 use atoll_model::template;
 use atoll_planner::RunEnd;
 use atoll_sandbox::logs::{LogFileError, Stream};
-use atoll_sandbox::{GroupEntry, LaunchFile, PROFILE, Sandbox};
+use atoll_sandbox::{ChildSetup, LaunchFile, PROFILE, Sandbox};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -31,8 +31,8 @@ const PUMP_DRAIN_LIMIT: Duration = Duration::from_secs(1);
 pub enum SpawnError {
     #[error(transparent)]
     Log(#[from] LogFileError),
-    #[error("could not start bash in {} within the task's control groups: {source}", sandbox.display())]
-    Bash { sandbox: PathBuf, source: io::Error },
+    #[error("could not start bash in {} as the task's user within its control groups: {source}", home.display())]
+    Bash { home: PathBuf, source: io::Error },
 }
 
 /// A started run: the child, and the pumps that copy its piped output.
@@ -69,53 +69,90 @@ impl Run {
     }
 }
 
-/// Starts run `run` of `process`: `bash -c <rendered command line>` in the sandbox root, with
-/// stdin from /dev/null, output where the process's logger says (the run's log files by
-/// default), in a new process group whose id is the child's pid, inside the task's control
-/// groups.
+/// How every command of a task starts: `bash -c` in the task's home, with the task's own
+/// environment (never the executor's), entering its control groups as its user.
+///
+/// The environment is the documented set: `HOME` (the task's home), `USER` and `LOGNAME` (its
+/// user), `PATH` (the system's, or the executor's when the task runs as the executor's user),
+/// Mesos' `MESOS_SANDBOX`, `MESOS_DIRECTORY` and `MESOS_TASK_ID`, Atoll's `ATOLL_TASK_ID`,
+/// `ATOLL_INSTANCE` and `ATOLL_SANDBOX` (the task's home), `PORT_<NAME>` for each port, and
+/// `BASH_ENV` once the task has written its `.thermos_profile`.
+#[derive(Clone, Debug)]
+pub struct TaskShell {
+    home: PathBuf,
+    environment: Vec<(String, OsString)>,
+    setup: ChildSetup,
+}
+
+impl TaskShell {
+    /// The shell of `file`'s task, in `home` (prepared by `Sandbox::prepare_task_home`).
+    pub fn new(sandbox: &Sandbox, file: &LaunchFile, home: PathBuf, setup: ChildSetup) -> TaskShell {
+        let launch = &file.launch;
+        let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let home = absolute(&home);
+        let root = absolute(sandbox.root());
+        let (user, path) = match &file.user {
+            Some(user) => (user.name.clone(), OsString::from(SYSTEM_PATH)),
+            None => (current_user(), std::env::var_os("PATH").unwrap_or_else(|| SYSTEM_PATH.into())),
+        };
+        let mut environment: Vec<(String, OsString)> = vec![
+            ("HOME".into(), home.clone().into()),
+            ("USER".into(), user.clone().into()),
+            ("LOGNAME".into(), user.into()),
+            ("PATH".into(), path),
+            ("MESOS_SANDBOX".into(), root.clone().into()),
+            ("MESOS_DIRECTORY".into(), root.into()),
+            ("MESOS_TASK_ID".into(), launch.task_id.0.clone().into()),
+            ("ATOLL_TASK_ID".into(), launch.task_id.0.clone().into()),
+            ("ATOLL_INSTANCE".into(), launch.instance.to_string().into()),
+            ("ATOLL_SANDBOX".into(), home.clone().into()),
+        ];
+        environment.extend(launch.ports.iter().map(|(name, port)| (port_variable(name), port.to_string().into())));
+        TaskShell { home, environment, setup }
+    }
+
+    /// The task's home: its processes' working directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// `bash -c COMMAND` as the task runs it, stdin from /dev/null.
+    pub fn command(&self, command_line: &str) -> Command {
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg(command_line)
+            .current_dir(&self.home)
+            .stdin(Stdio::null())
+            .env_clear()
+            .envs(self.environment.iter().map(|(name, value)| (name, value)));
+        let profile = self.home.join(PROFILE);
+        if profile.is_file() {
+            command.env("BASH_ENV", profile);
+        }
+        self.setup.apply(command.as_std_mut());
+        command
+    }
+}
+
+/// Starts run `run` of `process`: the task's shell with the rendered command line, output where
+/// the process's logger says (the run's log files by default, the task user's), in a new
+/// process group whose id is the child's pid.
 pub fn spawn_run(
     sandbox: &Sandbox,
     file: &LaunchFile,
-    entry: &GroupEntry,
+    shell: &TaskShell,
     process: &ProcessSpec,
     run: u32,
 ) -> Result<Run, SpawnError> {
     let log_dir = sandbox.process_log_dir(&process.name, run);
-    fs::create_dir_all(&log_dir).map_err(LogFileError::io("create", &log_dir))?;
-    let (stdout, stdout_sink) = OutputPlan::prepare(&log_dir, Stream::Stdout, &process.logger)?.into_parts();
-    let (stderr, stderr_sink) = OutputPlan::prepare(&log_dir, Stream::Stderr, &process.logger)?.into_parts();
-    let context = file.run_context();
-    let launch = &file.launch;
-    let root = sandbox.root();
-    let identity = Identity::current();
-    let mut command = Command::new("bash");
-    command
-        .arg("-c")
-        .arg(template::render(&process.cmdline, &context))
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .process_group(0)
-        .env("HOME", &identity.home)
-        .env("USER", &identity.name)
-        .env("LOGNAME", &identity.name)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()))
-        .env("ATOLL_TASK_ID", &launch.task_id.0)
-        .env("ATOLL_INSTANCE", launch.instance.to_string())
-        .env("ATOLL_SANDBOX", std::path::absolute(root).unwrap_or_else(|_| root.to_owned()));
-    for (name, port) in &launch.ports {
-        command.env(port_variable(name), port.to_string());
-    }
-    for variable in atoll_sandbox::AGENT_VARIABLES {
-        command.env_remove(variable);
-    }
-    entry.apply(command.as_std_mut());
-    let profile = root.join(PROFILE);
-    if profile.is_file() {
-        command.env("BASH_ENV", std::path::absolute(&profile).unwrap_or(profile));
-    }
-    let mut child = command.spawn().map_err(|source| SpawnError::Bash { sandbox: root.to_owned(), source })?;
+    atoll_sandbox::logs::create_run_dir(&log_dir)?;
+    let owner = file.user.as_ref();
+    let (stdout, stdout_sink) = OutputPlan::prepare(&log_dir, Stream::Stdout, &process.logger, owner)?.into_parts();
+    let (stderr, stderr_sink) = OutputPlan::prepare(&log_dir, Stream::Stderr, &process.logger, owner)?.into_parts();
+    let mut command = shell.command(&template::render(&process.cmdline, &file.run_context()));
+    command.stdout(stdout).stderr(stderr).process_group(0);
+    let mut child = command.spawn().map_err(|source| SpawnError::Bash { home: shell.home().to_owned(), source })?;
     let pgid = child.id().and_then(|pid| i32::try_from(pid).ok()).unwrap_or(0);
     let mut pumps = Vec::new();
     if let (Some(sink), Some(pipe)) = (stdout_sink, child.stdout.take()) {
@@ -127,25 +164,14 @@ pub fn spawn_run(
     Ok(Run { child, pgid, pumps })
 }
 
-/// `PATH` for processes when the executor has none.
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// `PATH` for a task that runs as a user of its own.
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The user the task's processes run as, and their home.
-struct Identity {
-    name: String,
-    home: String,
-}
-
-impl Identity {
-    /// The executor's own user: processes run as the user the agent runs as.
-    fn current() -> Identity {
-        match nix::unistd::User::from_uid(nix::unistd::getuid()) {
-            Ok(Some(user)) => Identity { name: user.name, home: user.dir.display().to_string() },
-            _ => Identity {
-                name: std::env::var("USER").unwrap_or_else(|_| "nobody".to_owned()),
-                home: std::env::var("HOME").unwrap_or_else(|_| "/".to_owned()),
-            },
-        }
+/// The executor's own user's name, for a task that runs as it.
+fn current_user() -> String {
+    match nix::unistd::User::from_uid(nix::unistd::getuid()) {
+        Ok(Some(user)) => user.name,
+        _ => std::env::var("USER").unwrap_or_else(|_| nix::unistd::getuid().to_string()),
     }
 }
 

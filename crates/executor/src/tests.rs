@@ -21,7 +21,7 @@ fn process(name: &str, cmdline: &str) -> ProcessSpec {
     ProcessSpec { min_duration: 0, ..ProcessSpec::new(name, cmdline) }
 }
 
-fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFile {
+pub(crate) fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFile {
     let spec = TaskSpec {
         name: "hello".into(),
         processes,
@@ -40,14 +40,21 @@ fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFile {
         config: TaskConfig::new(spec),
         config_version: None,
     };
-    LaunchFile::new(launch, "host1".into(), Vec::new(), None)
+    LaunchFile::new(launch, "host1".into(), Vec::new(), None, None)
 }
 
+/// A sandbox holding `launch`, its task's home made, as the agent leaves it.
 fn sandbox_with(launch: &LaunchFile) -> (TempDir, Sandbox) {
     let dir = tempfile::tempdir().expect("temp dir");
     let sandbox = Sandbox::new(dir.path());
     sandbox.write_launch(launch).expect("write launch file");
+    sandbox.prepare_task_home(launch).expect("make the task's home");
     (dir, sandbox)
+}
+
+/// The task's home in the sandbox at `dir`: where its processes run.
+fn home(dir: &TempDir) -> std::path::PathBuf {
+    dir.path().join(atoll_sandbox::TASK_HOME)
 }
 
 /// Runs the task to its end without a shutdown request.
@@ -95,7 +102,7 @@ async fn echo_finishes_with_rendered_templates_and_environment_in_its_log() {
     let expected = format!(
         "hello port=31000 instance=3 task=www-data-devel-hello-3-abc user=www-data host=host1\n\
          env=31000,31001,3,www-data-devel-hello-3-abc,{}\n",
-        dir.path().display()
+        home(&dir).display()
     );
     assert_eq!(log(&sandbox, "hello", 0, "stdout"), expected);
     assert_eq!(log(&sandbox, "hello", 0, "stderr"), "oops\n");
@@ -253,7 +260,7 @@ fn start_served(
     launch: &LaunchFile,
 ) -> (TempDir, Sandbox, oneshot::Sender<()>, tokio::task::JoinHandle<ExecutorStatus>) {
     let (dir, sandbox) = sandbox_with(launch);
-    fs::write(dir.path().join("server.py"), TEST_SERVER).expect("write server");
+    fs::write(home(&dir).join("server.py"), TEST_SERVER).expect("write server");
     let (stop, stopped) = oneshot::channel::<()>();
     let runner = Sandbox::new(dir.path());
     let task = tokio::spawn(async move {
@@ -284,7 +291,7 @@ async fn a_task_with_a_health_port_runs_only_once_healthy_and_stops_on_quitquitq
     let status = sandbox.read_status().expect("read").expect("written");
     assert_eq!(status.state, TaskState::Starting, "not healthy yet: {status:?}");
     assert_eq!(status.message, "waiting for the health check to pass");
-    fs::write(dir.path().join("healthy"), "").expect("make healthy");
+    fs::write(home(&dir).join("healthy"), "").expect("make healthy");
     assert!(state_within(&sandbox, TaskState::Running, Duration::from_secs(5)).await, "healthy means RUNNING");
 
     let started = Instant::now();
@@ -292,22 +299,22 @@ async fn a_task_with_a_health_port_runs_only_once_healthy_and_stops_on_quitquitq
     let status = tokio::time::timeout(TEST_TIMEOUT, task).await.expect("ends in time").expect("joins");
     assert_eq!(status.state, TaskState::Killed, "{status:?}");
     assert!(started.elapsed() < Duration::from_millis(900), "ended at once, well before the graceful wait");
-    assert_eq!(fs::read_to_string(dir.path().join("posted")).expect("posted"), "/quitquitquit\n");
+    assert_eq!(fs::read_to_string(home(&dir).join("posted")).expect("posted"), "/quitquitquit\n");
 }
 
 #[tokio::test]
 async fn a_task_that_ignores_quitquitquit_gets_abortabortabort_then_signals() {
     let launch = served_launch(100);
     let (dir, sandbox, stop, task) = start_served(&launch);
-    fs::write(dir.path().join("healthy"), "").expect("make healthy");
-    fs::write(dir.path().join("stubborn"), "").expect("make stubborn");
+    fs::write(home(&dir).join("healthy"), "").expect("make healthy");
+    fs::write(home(&dir).join("stubborn"), "").expect("make stubborn");
     assert!(state_within(&sandbox, TaskState::Running, Duration::from_secs(5)).await);
     let started = Instant::now();
     let _ = stop.send(());
     let status = tokio::time::timeout(TEST_TIMEOUT, task).await.expect("ends in time").expect("joins");
     assert_eq!(status.state, TaskState::Killed, "{status:?}");
     assert!(started.elapsed() >= Duration::from_secs(2), "both lifecycle waits passed first");
-    assert_eq!(fs::read_to_string(dir.path().join("posted")).expect("posted"), "/quitquitquit\n/abortabortabort\n");
+    assert_eq!(fs::read_to_string(home(&dir).join("posted")).expect("posted"), "/quitquitquit\n/abortabortabort\n");
 }
 
 #[tokio::test]
@@ -322,18 +329,50 @@ async fn a_task_that_never_gets_healthy_fails_with_the_reason() {
     assert!(status.message.starts_with("Failed health check! GET /health answered \"not yet\""), "{}", status.message);
 }
 
+/// The task's environment is the documented set and nothing of the executor's (cargo's
+/// variables, say, which this test process has).
+#[tokio::test]
+async fn processes_get_only_the_documented_environment() {
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some(), "cargo runs this test with its variables");
+    let launch = launch(vec![process("env", "env | cut -d= -f1 | sort | tr '\\n' ' '")], &[]);
+    let (_dir, sandbox, status) = run_to_end(&launch).await;
+    assert_eq!(status.state, TaskState::Finished);
+    let names = log(&sandbox, "env", 0, "stdout");
+    assert_eq!(
+        names.split_whitespace().collect::<Vec<_>>(),
+        [
+            "ATOLL_INSTANCE",
+            "ATOLL_SANDBOX",
+            "ATOLL_TASK_ID",
+            "HOME",
+            "LOGNAME",
+            "MESOS_DIRECTORY",
+            "MESOS_SANDBOX",
+            "MESOS_TASK_ID",
+            "PATH",
+            "PORT_ADMIN_V2",
+            "PORT_HTTP",
+            "PWD",
+            "SHLVL",
+            "USER",
+            "_"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn processes_get_home_user_path_and_the_task_profile() {
     let launch = launch(vec![process("env", "echo \"$HOME|$USER|$LOGNAME|${PATH:+path}|$FROM_PROFILE\"")], &[]);
     let (dir, sandbox) = sandbox_with(&launch);
-    fs::write(dir.path().join(".thermos_profile"), "export FROM_PROFILE=profiled\n").expect("write profile");
+    fs::write(home(&dir).join(".thermos_profile"), "export FROM_PROFILE=profiled\n").expect("write profile");
     let status =
         tokio::time::timeout(TEST_TIMEOUT, run_task(&sandbox, pending())).await.expect("in time").expect("runs");
     assert_eq!(status.state, TaskState::Finished);
     let line = log(&sandbox, "env", 0, "stdout");
     let fields: Vec<&str> = line.trim().split('|').collect();
     assert_eq!(fields.len(), 5, "{line}");
-    assert!(!fields[0].is_empty() && !fields[1].is_empty(), "{line}");
+    assert_eq!(fields[0], home(&dir).display().to_string(), "HOME is the task's home: {line}");
+    assert!(!fields[1].is_empty(), "{line}");
     assert_eq!(fields[1], fields[2], "USER and LOGNAME agree: {line}");
     assert_eq!(&fields[3..], ["path", "profiled"], "{line}");
 }

@@ -2,15 +2,19 @@
 //! starts the executor.
 //!
 //! It is the task's [`Launch`] as the scheduler sent it, whole, plus the facts only the host
-//! knows: its name, the task's control groups and the registry the task announces itself in.
+//! knows: its name, the task's control groups, the user it runs as and the registry the task
+//! announces itself in.
 //!
 //! Formats: 1 (no `format_version`) carried the task spec and, beside it, the health check,
 //! lifecycle and announcer; 2 added `format_version` and `config_version`; 3 carries the task's
-//! whole config (`config`) in their place. Files in formats 1 and 2 are read into the current
-//! shape, the rest of their config at its defaults, as the executors that wrote them ran it.
+//! whole config (`config`) in their place; 4 adds the task's `user` and runs the task in its own
+//! directory, [`TASK_HOME`], rather than in the sandbox itself. Files in formats 1 and 2 are
+//! read into the current shape, the rest of their config at its defaults, as the executors that
+//! wrote them ran it; files before format 4 ran as the executor's user.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use atoll_model::config::{Announcer, HealthCheckConfig, LifecycleConfig};
@@ -18,10 +22,13 @@ use atoll_model::template::RunContext;
 use atoll_model::{ConfigId, JobKey, TaskConfig, TaskId, TaskSpec};
 use serde::{Deserialize, Serialize};
 
-use crate::{Sandbox, SandboxError, format_1, io_error, known_format, parse, to_json, write_atomically};
+use crate::{
+    Sandbox, SandboxError, TASK_HOME, TaskUser, create_private_dir, format_1, io_error, known_format, parse, to_json,
+    write_atomically,
+};
 
 /// The launch file format this build writes; see the module's documentation for the others.
-pub const LAUNCH_FORMAT: u32 = 3;
+pub const LAUNCH_FORMAT: u32 = 4;
 
 /// What the launch file is, in messages.
 const WHAT: &str = "a launch file";
@@ -58,6 +65,10 @@ pub struct LaunchFile {
     /// enters before it runs anything; empty on hosts without isolation.
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    /// The user every process of the task runs as; `None`: the executor's own user (an agent
+    /// that runs every task as itself, and files before format 4).
+    #[serde(default)]
+    pub user: Option<TaskUser>,
     /// Where the task announces itself when its job has an announcer.
     #[serde(default)]
     pub registry: Option<RegistryTarget>,
@@ -81,17 +92,18 @@ impl LaunchFile {
         launch: Launch,
         hostname: String,
         cgroups: Vec<PathBuf>,
+        user: Option<TaskUser>,
         registry: Option<RegistryTarget>,
     ) -> LaunchFile {
-        LaunchFile { format_version: LAUNCH_FORMAT, launch, hostname, cgroups, registry }
+        LaunchFile { format_version: LAUNCH_FORMAT, launch, hostname, cgroups, user, registry }
     }
 
-    /// The run-time template bindings of this task: its id, user (the role), instance, host and
-    /// ports.
+    /// The run-time template bindings of this task: its id, user (the task's, or the role),
+    /// instance, host and ports.
     pub fn run_context(&self) -> RunContext<'_> {
         RunContext {
             task_id: &self.launch.task_id.0,
-            user: &self.launch.job.role,
+            user: self.launch.config.task.user.as_deref().unwrap_or(&self.launch.job.role),
             instance: self.launch.instance,
             hostname: &self.hostname,
             ports: &self.launch.ports,
@@ -162,6 +174,7 @@ impl From<LaunchFileWithoutConfig> for LaunchFile {
             launch,
             hostname: file.hostname,
             cgroups: file.cgroups,
+            user: None,
             registry: file.registry,
         }
     }
@@ -171,6 +184,21 @@ impl Sandbox {
     /// Writes the launch file, creating the sandbox directories it needs.
     pub fn write_launch(&self, launch: &LaunchFile) -> Result<(), SandboxError> {
         write_atomically(&self.launch_file(), &to_json(launch))
+    }
+
+    /// Makes the directory `file`'s task runs in and calls `HOME` and returns it: [`TASK_HOME`],
+    /// 0700 and the task's user's; for a file before format 4, the sandbox itself.
+    pub fn prepare_task_home(&self, file: &LaunchFile) -> Result<PathBuf, SandboxError> {
+        if file.format_version < 4 {
+            return Ok(self.root().to_owned());
+        }
+        let home = self.root().join(TASK_HOME);
+        create_private_dir(&home)?;
+        if let Some(user) = &file.user {
+            std::os::unix::fs::chown(&home, Some(user.uid), Some(user.gid)).map_err(io_error("chown", &home))?;
+        }
+        fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).map_err(io_error("close", &home))?;
+        Ok(home)
     }
 
     /// The launch file, in any format up to [`LAUNCH_FORMAT`].

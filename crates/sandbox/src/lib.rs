@@ -14,10 +14,20 @@
 //! | `.executor/acknowledged`          | agent      | agent    | a task state's name |
 //! | `.executor/{stdout,stderr}`       | executor   | people   | its own output      |
 //! | `.logs/PROCESS/RUN/…`             | executor   | agent    | [`logs`]            |
-//! | `.thermos_profile` ([`PROFILE`])  | the task   | its processes, first | bash    |
-//! | [`HEALTH_CHECK_SNOOZE`]           | anyone     | executor | present or not      |
+//! | `sandbox/` ([`TASK_HOME`])        | the task   | the task | its cwd and `HOME`  |
+//! | `sandbox/.thermos_profile` ([`PROFILE`]) | the task | its processes, first | bash |
+//! | `sandbox/`[`HEALTH_CHECK_SNOOZE`] | the task   | executor | present or not      |
 //!
 //! The agent reads launch files too, at recovery and to serve logs.
+//!
+//! Ownership, as Aurora's: the sandbox and everything the agent and executor keep in it belong
+//! to the agent's user (root on a real host), and `.executor/` is that user's alone; the task's
+//! own directory, `sandbox/`, belongs to the task's user ([`TaskUser`]) and is closed to
+//! everyone else (0700); its log files are that user's too (0600) in directories others can
+//! pass through but not list (0711). So a task can neither read another's files nor make the
+//! agent or executor, which run as root, follow a link it planted: they write only in
+//! directories the task cannot change. Launch files before format 4 ran the task in the
+//! sandbox itself ([`Sandbox::prepare_task_home`]).
 //!
 //! The launch file is written atomically (temporary file, then rename). The status file is only
 //! appended to, each line with one write(2), so a reader sees whole lines plus at most a partial
@@ -29,28 +39,30 @@
 //! them back from the page cache.
 //!
 //! The agent also hands the executor the task's control groups, as directories in the launch
-//! file; [`GroupEntry`] is how each process the executor starts enters them.
+//! file, and the task's user; [`ChildSetup`] is how each process the executor starts enters
+//! the groups and becomes the user.
 //!
 //! Invariants: a file in a format newer than this build reads is refused with its path, never
 //! guessed at; every older format is read (golden files in `testdata/`). No tokio, no gRPC: the
 //! protocol is files and the types in them.
 
-mod cgroups;
+mod child;
 mod launch;
 pub mod logs;
 mod status;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File};
+use std::fs::{self, DirBuilder, File};
 use std::io::{self, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use atoll_model::TaskState;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-pub use cgroups::{GroupEntry, GroupEntryError};
+pub use child::{ChildSetup, GroupEntryError};
 pub use launch::{LAUNCH_FORMAT, Launch, LaunchFile, RegistryTarget};
 pub use status::{ExecutorStatus, STATUS_COMPACT_BYTES, STATUS_FORMAT};
 
@@ -59,18 +71,29 @@ pub use status::{ExecutorStatus, STATUS_COMPACT_BYTES, STATUS_FORMAT};
 pub const PROFILE: &str = ".thermos_profile";
 
 /// The environment variable the agent hands an executor its token in (for the scheduler's
-/// embedded registry); the executor keeps it from the task's processes.
+/// embedded registry); the task's processes, whose environment is their own, never see it.
 pub const TOKEN_VARIABLE: &str = "ATOLL_TOKEN";
 
 /// The environment variable the agent hands an executor the path of its CA certificate in, for
-/// an `https://` scheduler's embedded registry; kept from the task's processes too.
+/// an `https://` scheduler's embedded registry.
 pub const CA_FILE_VARIABLE: &str = "ATOLL_CA_FILE";
 
-/// What the agent hands an executor in its environment for the executor alone: every process
-/// and check the executor starts for the task goes without them.
-pub const AGENT_VARIABLES: [&str; 2] = [TOKEN_VARIABLE, CA_FILE_VARIABLE];
+/// The task's own directory under the sandbox (Aurora's `sandbox`): its processes' working
+/// directory and `HOME`, owned by the task's user.
+pub const TASK_HOME: &str = "sandbox";
+
 /// The sandbox file that, while it exists, makes every health check pass.
 pub const HEALTH_CHECK_SNOOZE: &str = ".healthchecksnooze";
+
+/// The user a task's processes run as, as its agent found it on the host: the name and the ids
+/// the executor switches to (`groups`: every group the user is in, its own included).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TaskUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
 
 /// A sandbox file that could not be read, written or understood.
 #[derive(Debug, thiserror::Error)]
@@ -167,10 +190,21 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Sand
     move |source| SandboxError::Io { action, path, source }
 }
 
+/// Creates `dir` 0700 (its parents as usual, so others may pass through them) unless it exists.
+fn create_private_dir(dir: &Path) -> Result<(), SandboxError> {
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
+    }
+    match DirBuilder::new().mode(0o700).create(dir) {
+        Err(error) if error.kind() != io::ErrorKind::AlreadyExists => Err(io_error("create directory", dir)(error)),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `contents` to a temporary file next to `path` and renames it over `path`.
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), SandboxError> {
     let dir = path.parent().expect("sandbox files live in a directory");
-    fs::create_dir_all(dir).map_err(io_error("create directory", dir))?;
+    create_private_dir(dir)?;
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);

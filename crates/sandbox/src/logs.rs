@@ -13,8 +13,12 @@
 mod index;
 mod reader;
 
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::TaskUser;
 
 pub use index::{LockedIndex, Segment, index_path};
 pub use reader::{LogFiles, Snapshot};
@@ -34,6 +38,30 @@ impl Stream {
             Stream::Stderr => "stderr",
         }
     }
+}
+
+/// Creates a run's log directory and those above it that are missing, each 0711: a task's user
+/// reaches its own log files but lists nothing, and nobody can change the directories.
+pub fn create_run_dir(dir: &Path) -> Result<(), LogFileError> {
+    DirBuilder::new().recursive(true).mode(0o711).create(dir).map_err(LogFileError::io("create", dir))
+}
+
+/// Opens a log file for writing at its end (`truncate`: empty), creating it 0600 and, given the
+/// task's user, that user's. A symbolic link in its place is refused, never followed.
+pub fn open_log_file(path: &Path, truncate: bool, owner: Option<&TaskUser>) -> Result<File, LogFileError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(!truncate)
+        .write(true)
+        .truncate(truncate)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(LogFileError::io("open", path))?;
+    if let Some(user) = owner {
+        std::os::unix::fs::fchown(&file, Some(user.uid), Some(user.gid)).map_err(LogFileError::io("chown", path))?;
+    }
+    Ok(file)
 }
 
 /// A log file or offsets index that could not be written or read.

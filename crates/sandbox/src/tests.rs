@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use atoll_model::{JobKey, ProcessSpec, Resources, TaskConfig, TaskId, TaskSpec, TaskState};
@@ -29,7 +30,7 @@ fn launch() -> LaunchFile {
         config: TaskConfig::new(spec),
         config_version: Some("ab".repeat(32).parse().expect("a config id")),
     };
-    LaunchFile::new(launch, "host1".into(), Vec::new(), None)
+    LaunchFile::new(launch, "host1".into(), Vec::new(), None, None)
 }
 
 fn status(state: TaskState) -> ExecutorStatus {
@@ -213,6 +214,78 @@ fn a_launch_file_in_format_2_is_read_with_its_config_version() {
     );
     assert_eq!(file.launch.ports.get("health"), Some(&31000));
     assert_eq!(file.run_context().task_id, "www-data-prod-web-1-18bcfe56800-2");
+}
+
+/// The launch file the release before launch format 4 wrote (`testdata/sandbox-v3`): the task
+/// ran in the sandbox itself, as the executor's user.
+#[test]
+fn a_launch_file_in_format_3_runs_its_task_in_the_sandbox_as_the_executors_user() {
+    let (_dir, sandbox) = golden("sandbox-v3");
+    let file = sandbox.read_launch().expect("a format-3 launch file");
+    assert_eq!((file.format_version, &file.user), (3, &None));
+    assert_eq!(file.launch.config.task.user.as_deref(), Some("www-data"));
+    assert_eq!(file.cgroups.len(), 2);
+    assert_eq!(sandbox.prepare_task_home(&file).expect("the sandbox"), sandbox.root());
+    assert!(!sandbox.root().join(TASK_HOME).exists(), "no task home is made for an older file");
+}
+
+#[test]
+fn a_task_home_is_its_own_directory_closed_to_others_and_a_run_context_names_the_tasks_user() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sandbox = Sandbox::new(dir.path().join("task"));
+    let mut file = launch();
+    assert_eq!(file.run_context().user, "www-data", "the role when the task names no user");
+    file.launch.config.task.user = Some("nobody".into());
+    assert_eq!(file.run_context().user, "nobody");
+    let home = sandbox.prepare_task_home(&file).expect("a home");
+    assert_eq!(home, sandbox.root().join("sandbox"));
+    let mode = |path: &Path| fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&home), 0o700);
+    sandbox.write_launch(&file).expect("write");
+    assert_eq!(mode(&sandbox.root().join(".executor")), 0o700, "the executor's files are its user's alone");
+    assert_eq!(mode(sandbox.root()) & 0o011, 0o011, "others pass through the sandbox to the task's home");
+    assert_eq!(sandbox.prepare_task_home(&file).expect("made again"), home, "preparing twice is fine");
+}
+
+/// As root the task's home and log files become the task's user's; as anyone else giving them
+/// away fails and says so (CI runs as root and sees the first).
+#[test]
+fn a_task_home_and_its_log_files_belong_to_the_tasks_user() {
+    use std::os::unix::fs::MetadataExt;
+    let (_dir, sandbox) = sandbox_with_executor_dir();
+    let mut file = launch();
+    file.user = Some(TaskUser { name: "nobody".into(), uid: 65534, gid: 65534, groups: vec![65534] });
+    let log_dir = sandbox.process_log_dir("hello", 0);
+    logs::create_run_dir(&log_dir).expect("a run directory");
+    let mode = |path: &Path| fs::metadata(path).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!((mode(&log_dir), mode(log_dir.parent().expect("the process's"))), (0o711, 0o711));
+    let log_file = log_dir.join("stdout");
+    let opened = logs::open_log_file(&log_file, false, file.user.as_ref());
+    let home = sandbox.prepare_task_home(&file);
+    if nix::unistd::geteuid().is_root() {
+        opened.expect("a log file");
+        let home = home.expect("a home");
+        for path in [&home, &log_file] {
+            let metadata = fs::metadata(path).expect("metadata");
+            assert_eq!((metadata.uid(), metadata.gid()), (65534, 65534), "{}", path.display());
+        }
+        assert_eq!(mode(&log_file), 0o600);
+    } else {
+        assert!(opened.expect_err("only root gives files away").to_string().starts_with("could not chown"));
+        assert!(home.expect_err("only root gives files away").to_string().starts_with("could not chown"));
+    }
+}
+
+#[test]
+fn a_log_file_that_is_a_link_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("elsewhere");
+    fs::write(&target, "keep").expect("write");
+    let link = dir.path().join("stdout");
+    std::os::unix::fs::symlink(&target, &link).expect("link");
+    let error = logs::open_log_file(&link, true, None).expect_err("a link").to_string();
+    assert!(error.starts_with(&format!("could not open {}", link.display())), "{error}");
+    assert_eq!(fs::read_to_string(&target).expect("read"), "keep", "the link's target is untouched");
 }
 
 #[test]

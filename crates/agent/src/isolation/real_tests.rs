@@ -209,7 +209,7 @@ fn real_group_entry_puts_each_started_process_in_the_group_and_leaves_the_starte
         return Ok(());
     };
     let cleanup = create(&isolator, "entry", &Limits { cpu: 0.5, memory_bytes: 64 * MIB, pids: None })?;
-    let entry = atoll_sandbox::GroupEntry::open(&cleanup.group.dirs())?;
+    let entry = atoll_sandbox::ChildSetup::open(&cleanup.group.dirs(), None)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (pid, members) = runtime.block_on(async {
         let mut command = tokio::process::Command::new("sleep");

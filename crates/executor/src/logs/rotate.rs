@@ -13,7 +13,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use atoll_model::config::RotatePolicy;
-use atoll_sandbox::logs::{LockedIndex, LogFileError, Segment, Stream, index_path};
+use atoll_sandbox::TaskUser;
+use atoll_sandbox::logs::{LockedIndex, LogFileError, Segment, Stream, index_path, open_log_file};
 
 /// A stream being written with rotation.
 #[derive(Debug)]
@@ -23,6 +24,8 @@ pub struct RotatingLog {
     log_size: u64,
     backups: usize,
     file: File,
+    /// Whose each new file is (the task's user), if not the executor's.
+    owner: Option<TaskUser>,
     /// Bytes in the current file.
     in_file: u64,
     /// Bytes ever written to the stream: the logical offset of the next byte.
@@ -33,10 +36,15 @@ pub struct RotatingLog {
 
 impl RotatingLog {
     /// Starts the stream in `dir` afresh: an empty current file, and an index naming it.
-    pub fn create(dir: &Path, stream: Stream, policy: &RotatePolicy) -> Result<RotatingLog, LogFileError> {
+    pub fn create(
+        dir: &Path,
+        stream: Stream,
+        policy: &RotatePolicy,
+        owner: Option<&TaskUser>,
+    ) -> Result<RotatingLog, LogFileError> {
         let mut index = LockedIndex::exclusive(&index_path(dir, stream))?;
         let path = dir.join(stream.file_name());
-        let file = File::create(&path).map_err(LogFileError::io("create", &path))?;
+        let file = open_log_file(&path, true, owner)?;
         let backups = usize::try_from(policy.backups).unwrap_or(usize::MAX);
         let log = RotatingLog {
             dir: dir.to_owned(),
@@ -44,6 +52,7 @@ impl RotatingLog {
             log_size: policy.log_size.max(1),
             backups,
             file,
+            owner: owner.cloned(),
             in_file: 0,
             total: 0,
             starts: VecDeque::from([0]),
@@ -105,7 +114,7 @@ impl RotatingLog {
             fs::rename(&from, &to).map_err(LogFileError::io("rename", &from))?;
         }
         let current = self.path(0);
-        self.file = File::create(&current).map_err(LogFileError::io("create", &current))?;
+        self.file = open_log_file(&current, true, self.owner.as_ref())?;
         self.in_file = 0;
         self.starts.push_front(self.total);
         index.write(&self.segments())
@@ -160,7 +169,7 @@ mod tests {
     #[test]
     fn many_rotations_keep_backups_files_and_every_kept_line_once() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(100, 3)).expect("create");
+        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(100, 3), None).expect("create");
         let mut written = String::new();
         for n in 0..1000 {
             let line = format!("line {n}\n");
@@ -188,7 +197,7 @@ mod tests {
     #[test]
     fn offsets_mean_the_same_bytes_after_later_rotations() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(64, 100)).expect("create");
+        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(64, 100), None).expect("create");
         log.write(numbered(0, 10).as_bytes()).expect("write");
         let offset = log.offset();
         log.write(b"marker\n").expect("write marker");
@@ -206,7 +215,7 @@ mod tests {
     #[test]
     fn a_write_bigger_than_a_file_is_split_at_newlines() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(20, 10)).expect("create");
+        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(20, 10), None).expect("create");
         let text = "aaaaaaaaa\nbbbbbbbbb\ncccccccccccccccccccccccccccccc\n";
         log.write(text.as_bytes()).expect("write");
         assert_eq!(fs::read_to_string(dir.path().join("stdout.2")).expect("oldest"), "aaaaaaaaa\nbbbbbbbbb\n");
@@ -218,7 +227,7 @@ mod tests {
     #[test]
     fn zero_backups_keep_only_the_current_file() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(10, 0)).expect("create");
+        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(10, 0), None).expect("create");
         log.write(b"12345678\n").expect("write");
         log.write(b"abcdefgh\n").expect("write");
         assert!(!dir.path().join("stdout.1").exists());
@@ -228,7 +237,7 @@ mod tests {
     #[test]
     fn a_reader_beside_the_writer_sees_every_byte_once_in_order() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(200, 1000)).expect("create");
+        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy(200, 1000), None).expect("create");
         let expected = numbered(0, 2000);
         let reader_dir = dir.path().to_owned();
         let total = expected.len() as u64;
@@ -260,7 +269,7 @@ mod tests {
     fn tail_reaches_across_rotated_files_and_many_blocks() {
         let dir = tempfile::tempdir().expect("temp dir");
         let policy = RotatePolicy { log_size: 5000, backups: 100 };
-        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy).expect("create");
+        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &policy, None).expect("create");
         let long_line = format!("{}\n", "x".repeat(20_000));
         log.write(long_line.as_bytes()).expect("write long line");
         for n in 0..3000 {
@@ -277,7 +286,7 @@ mod tests {
     #[test]
     fn offsets_rotated_away_move_up_to_the_oldest_byte_kept() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &RotatePolicy { log_size: 10, backups: 1 })
+        let mut log = RotatingLog::create(dir.path(), Stream::Stdout, &RotatePolicy { log_size: 10, backups: 1 }, None)
             .expect("create");
         for line in ["aaaa\n", "bbbb\n", "cccc\n", "dddd\n", "eeee\n"] {
             log.write(line.as_bytes()).expect("write");
