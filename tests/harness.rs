@@ -148,41 +148,71 @@ impl Drop for Daemon {
 /// A CA and a certificate for 127.0.0.1 and localhost signed by it, made with openssl (P-256)
 /// in `dir`: the paths of the CA certificate, the server certificate and its key.
 pub fn test_certificates(dir: &Path) -> (String, String, String) {
-    let path = |name: &str| dir.join(name).display().to_string();
-    let run = |args: &[&str]| {
-        let output = Command::new("openssl").args(args).output().expect("run openssl");
-        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    };
-    let (ca, ca_key, key, request) = (path("ca.pem"), path("ca.key"), path("server.key"), path("server.csr"));
-    let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    run(&[
-        &["req", "-x509"][..],
-        &new_key,
-        &["-days", "2", "-subj", "/CN=atoll test CA", "-keyout", &ca_key, "-out", &ca],
-    ]
-    .concat());
-    run(&[&["req"][..], &new_key, &["-subj", "/CN=localhost", "-keyout", &key, "-out", &request]].concat());
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("write extensions");
-    let cert = path("server.pem");
-    let extensions = path("san.ext");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        &request,
-        "-CA",
-        &ca,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        &extensions,
-        "-out",
-        &cert,
-    ]);
-    (ca, cert, key)
+    let ca = TestCa::new(dir);
+    let (cert, key) = ca.issue("server", &["IP:127.0.0.1", "DNS:localhost"]);
+    (ca.cert.clone(), cert, key)
+}
+
+/// A certificate authority made with openssl in a directory, for tests.
+pub struct TestCa {
+    dir: PathBuf,
+    /// The CA certificate's path.
+    pub cert: String,
+    key: String,
+}
+
+impl TestCa {
+    /// A fresh CA in `dir`.
+    pub fn new(dir: &Path) -> TestCa {
+        let path = |name: &str| dir.join(name).display().to_string();
+        let (cert, key) = (path("ca.pem"), path("ca.key"));
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &NEW_KEY,
+                &["-days", "2", "-subj", "/CN=atoll test CA", "-keyout", &key, "-out", &cert],
+            ]
+            .concat(),
+        );
+        TestCa { dir: dir.to_owned(), cert, key }
+    }
+
+    /// A certificate named `name` for `names` (openssl's `subjectAltName` entries, such as
+    /// `IP:127.0.0.1` or `DNS:agents`) signed by this CA: the paths of it and its key.
+    pub fn issue(&self, name: &str, names: &[&str]) -> (String, String) {
+        let path = |suffix: &str| self.dir.join(format!("{name}{suffix}")).display().to_string();
+        let (key, request, cert, extensions) = (path(".key"), path(".csr"), path(".pem"), path(".ext"));
+        openssl(
+            &[&["req"][..], &NEW_KEY, &["-subj", &format!("/CN={name}"), "-keyout", &key, "-out", &request]].concat(),
+        );
+        std::fs::write(&extensions, format!("subjectAltName={}\n", names.join(","))).expect("write extensions");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &request,
+            "-CA",
+            &self.cert,
+            "-CAkey",
+            &self.key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &extensions,
+            "-out",
+            &cert,
+        ]);
+        (cert, key)
+    }
+}
+
+/// openssl's arguments for a new P-256 key without a passphrase.
+const NEW_KEY: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+
+fn openssl(args: &[&str]) {
+    let output = Command::new("openssl").args(args).output().expect("run openssl");
+    assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// Runs a client command to completion.

@@ -1,10 +1,14 @@
 //! TLS through the real binary: a scheduler serving a certificate signed by a CA made here
 //! (with openssl), agents and clients that check it, and what happens to a client that does not
-//! (plaintext to the TLS port, https without the CA, the CA with a plaintext address).
+//! (plaintext to the TLS port, https without the CA, the CA with a plaintext address). Mutual
+//! TLS: agents that prove who they are with certificates instead of tokens, and serve their
+//! logs over TLS to a scheduler that checks them.
 
 use std::process::Command;
+use std::time::Duration;
 
-use atoll_tests::{Cluster, atoll, printed, test_certificates};
+use atoll_tests::{Cluster, Daemon, TestCa, atoll, eventually, printed, test_certificates};
+use sha2::{Digest, Sha256};
 
 #[test]
 fn a_tls_scheduler_runs_jobs_for_clients_and_agents_that_check_it_and_refuses_plaintext() {
@@ -57,4 +61,150 @@ fn a_tls_scheduler_runs_jobs_for_clients_and_agents_that_check_it_and_refuses_pl
         .unwrap();
     assert_eq!(wrong.status.code(), Some(7), "{}", printed(&wrong));
     assert!(printed(&wrong).contains("certificate"), "{}", printed(&wrong));
+}
+
+#[test]
+fn agents_prove_who_they_are_with_certificates_and_serve_their_logs_over_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path());
+    let (scheduler_cert, scheduler_key) = ca.issue("scheduler", &["IP:127.0.0.1"]);
+    // One certificate for the agents: its DNS name is who they are, its IP where their log
+    // services are reached.
+    let (agent_cert, agent_key) = ca.issue("agents", &["DNS:agents.test.atoll", "IP:127.0.0.1"]);
+    let alice = "alice-token";
+    let digest: String = Sha256::digest(alice.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let auth = certs.path().join("auth.toml");
+    std::fs::write(
+        &auth,
+        format!(
+            "[users.alice]\ntoken_sha256 = \"{digest}\"\nroles = [\"www-data\"]\n\n\
+             [users.fleet]\ncertificate_name = \"agents.test.atoll\"\nagent = true\n"
+        ),
+    )
+    .unwrap();
+    let auth = auth.display().to_string();
+    let scheduler_flags =
+        ["--auth", &auth, "--tls-cert", &scheduler_cert, "--tls-key", &scheduler_key, "--tls-ca", &ca.cert];
+    let agent_flags = ["--tls-ca", &ca.cert, "--tls-cert", &agent_cert, "--tls-key", &agent_key];
+    let cluster = Cluster::start_with_flags(10, &scheduler_flags, &agent_flags);
+    let as_alice = |args: &[&str]| {
+        Command::new(atoll_tests::atoll_binary())
+            .args(args)
+            .args(["--scheduler", &cluster.url])
+            .env("ATOLL_TOKEN", alice)
+            .env("ATOLL_CA_FILE", &ca.cert)
+            .output()
+            .unwrap()
+    };
+
+    // The agents registered with their certificate alone (no token), so they run alice's job,
+    // and its executor announced it in the embedded registry with the same certificate.
+    let file = cluster.announced_job(1);
+    let job = "devcluster/www-data/prod/web";
+    let created = as_alice(&["job", "create", job, &file, "--wait-until", "RUNNING"]);
+    assert!(created.status.success(), "{}", printed(&created));
+    let listed = eventually("the task's member", Duration::from_secs(15), || {
+        let listed = as_alice(&["sd", "list", job, "--json"]);
+        let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+        (listed.status.success() && text.contains("ALIVE")).then_some(text)
+    });
+    assert!(listed.contains("\"shard\": 0") || listed.contains("\"shard\":0"), "{listed}");
+
+    // Logs come through the scheduler, which reads the agent's log service over TLS.
+    let logs = eventually("the task's output", Duration::from_secs(15), || {
+        let logs = as_alice(&["task", "logs", &format!("{job}/0")]);
+        let text = printed(&logs);
+        (logs.status.success() && text.contains("serving on")).then_some(text)
+    });
+    assert!(logs.contains("serving on"), "{logs}");
+    let agent = &cluster.agents[0];
+    assert!(!agent.log().contains("token"), "no token was needed: {}", agent.log());
+
+    // A certificate the CA signed for a name no user has is refused, as is one from another CA.
+    let (stranger_cert, stranger_key) = ca.issue("stranger", &["DNS:web.test.atoll"]);
+    let stranger = Daemon::start(
+        "stranger",
+        cluster.dir.path(),
+        &[
+            "agent",
+            "--scheduler",
+            &cluster.url,
+            "--work-dir",
+            cluster.dir.path().join("stranger").to_str().unwrap(),
+            "--hostname",
+            "stranger",
+            "--resources",
+            "cpus:1;mem:64;disk:64",
+            "--no-isolation",
+            "--no-switch-user",
+            "--tls-ca",
+            &ca.cert,
+            "--tls-cert",
+            &stranger_cert,
+            "--tls-key",
+            &stranger_key,
+        ],
+    );
+    eventually("the stranger's refusal", Duration::from_secs(15), || {
+        stranger
+            .log()
+            .contains("the client certificate (for web.test.atoll) is no user's certificate_name")
+            .then_some(())
+    });
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = TestCa::new(other.path());
+    let (forged_cert, forged_key) = other_ca.issue("agents", &["DNS:agents.test.atoll"]);
+    let forged = Daemon::start(
+        "forged",
+        cluster.dir.path(),
+        &[
+            "agent",
+            "--scheduler",
+            &cluster.url,
+            "--work-dir",
+            cluster.dir.path().join("forged").to_str().unwrap(),
+            "--hostname",
+            "forged",
+            "--resources",
+            "cpus:1;mem:64;disk:64",
+            "--no-isolation",
+            "--no-switch-user",
+            "--tls-ca",
+            &ca.cert,
+            "--tls-cert",
+            &forged_cert,
+            "--tls-key",
+            &forged_key,
+        ],
+    );
+    eventually("the forged agent's refusal", Duration::from_secs(15), || {
+        forged.log().contains("connection closed").then_some(())
+    });
+    let hosts = as_alice(&["host", "status", "--json"]);
+    assert!(hosts.status.success(), "{}", printed(&hosts));
+    let hosts = String::from_utf8_lossy(&hosts.stdout).into_owned();
+    assert!(hosts.contains("agent-1") && !hosts.contains("stranger") && !hosts.contains("forged"), "{hosts}");
+    let killed = as_alice(&["job", "killall", job]);
+    assert!(killed.status.success(), "{}", printed(&killed));
+
+    // A user with a certificate_name needs a scheduler that takes certificates.
+    let mut refused = Daemon::start(
+        "no-client-ca",
+        cluster.dir.path(),
+        &[
+            "scheduler",
+            "--data-dir",
+            cluster.dir.path().join("other").to_str().unwrap(),
+            "--grpc",
+            "127.0.0.1:0",
+            "--auth",
+            &auth,
+        ],
+    );
+    assert_eq!(refused.wait(Duration::from_secs(10)).code(), Some(6), "{}", refused.log());
+    assert!(
+        refused.log().contains("users.fleet of the --auth file proves who they are with a certificate"),
+        "{}",
+        refused.log()
+    );
 }

@@ -1,7 +1,8 @@
 //! Benchmark: what authentication costs per call. Starts four release schedulers side by
 //! side: without `--auth` (loopback callers only), with an auth file of 1,000 users, with that
-//! file and an audit log, and with both over TLS (a P-256 certificate made with openssl); and
-//! has 4 concurrent clients call `ListJobs` (a read of an empty cluster, so the call is little
+//! file and an audit log, and with both over TLS (a P-256 certificate made with openssl), where
+//! clients also call with a client certificate instead of a token (mutual TLS); and has 4
+//! concurrent clients call `ListJobs` (a read of an empty cluster, so the call is little
 //! more than the gate) and `KillTasks` of an unknown job (a mutating call: a permission check
 //! and an audit line) for a fixed number of calls each; prints calls per second for each.
 //!
@@ -11,7 +12,7 @@
 use std::time::Instant;
 
 use atoll_proto::v1::{self, scheduler_service_client::SchedulerServiceClient};
-use atoll_tests::{Daemon, build_atoll, eventually, free_port, test_certificates};
+use atoll_tests::{Daemon, TestCa, build_atoll, eventually, free_port};
 use sha2::{Digest, Sha256};
 
 const CLIENTS: usize = 4;
@@ -37,12 +38,22 @@ fn start(atoll: &std::path::Path, dir: &std::path::Path, name: &str, extra: &[&s
 }
 
 /// `calls` calls spread over [`CLIENTS`] concurrent clients; calls per second.
-async fn rate(url: &str, token: Option<&str>, ca: Option<&[u8]>, calls: usize, mutating: bool) -> f64 {
+/// Each caller calls with `token`, over TLS checked against `ca`, presenting `identity`.
+struct Caller<'a> {
+    token: Option<&'a str>,
+    ca: Option<&'a [u8]>,
+    identity: Option<&'a atoll_proto::TlsIdentity>,
+}
+
+const OPEN: Caller<'static> = Caller { token: None, ca: None, identity: None };
+
+async fn rate(url: &str, caller: &Caller<'_>, calls: usize, mutating: bool) -> f64 {
+    let Caller { token, ca, identity } = *caller;
     let started = Instant::now();
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
         let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned()).unwrap();
-        let channel = atoll_proto::secure(endpoint, url, ca).unwrap().connect().await.unwrap();
+        let channel = atoll_proto::secure(endpoint, url, ca, identity).unwrap().connect().await.unwrap();
         let mut client = SchedulerServiceClient::new(atoll_proto::Bearer::new(token).unwrap().wrap(channel));
         clients.push(tokio::spawn(async move {
             for _ in 0..calls / CLIENTS {
@@ -81,37 +92,53 @@ fn main() {
             digest(&format!("token-{n}"))
         ));
     }
-    users.push_str(&format!("[users.bench]\ntoken_sha256 = \"{}\"\nroles = [\"www-data\"]\n", digest(TOKEN)));
+    users.push_str(&format!(
+        "[users.bench]\ntoken_sha256 = \"{}\"\ncertificate_name = \"bench.atoll\"\nroles = [\"www-data\"]\n",
+        digest(TOKEN)
+    ));
     std::fs::write(&auth, users).unwrap();
     let audit = dir.path().join("audit.jsonl");
     let (_open, open_url) = start(&atoll, dir.path(), "open", &[]);
     let tokens_flags = ["--auth", auth.to_str().unwrap(), "--user-calls-per-second", UNLIMITED];
     let audited_flags = [&tokens_flags[..], &["--audit-log", audit.to_str().unwrap()]].concat();
-    let (ca, cert, key) = test_certificates(dir.path());
-    let tls_flags = [&audited_flags[..], &["--tls-cert", &cert, "--tls-key", &key]].concat();
+    let authority = TestCa::new(dir.path());
+    let (cert, key) = authority.issue("server", &["IP:127.0.0.1"]);
+    let (client_cert, client_key) = authority.issue("bench", &["DNS:bench.atoll"]);
+    let tls_flags =
+        [&audited_flags[..], &["--tls-cert", &cert, "--tls-key", &key, "--tls-ca", &authority.cert]].concat();
     let (_tokens, tokens_url) = start(&atoll, dir.path(), "tokens", &tokens_flags);
     let (_secured, secured_url) = start(&atoll, dir.path(), "secured", &audited_flags);
     let (_tls, tls_url) = start(&atoll, dir.path(), "tls", &tls_flags);
     let tls_url = tls_url.replace("http://", "https://");
-    let ca = std::fs::read(ca).unwrap();
+    let ca = std::fs::read(&authority.cert).unwrap();
+    let identity = atoll_proto::TlsIdentity {
+        cert_pem: std::fs::read(client_cert).unwrap(),
+        key_pem: std::fs::read(client_key).unwrap(),
+    };
+    let with_token = Caller { token: Some(TOKEN), ca: None, identity: None };
+    let over_tls = Caller { token: Some(TOKEN), ca: Some(&ca), identity: None };
+    let with_certificate = Caller { token: None, ca: Some(&ca), identity: Some(&identity) };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        // Warm up both.
-        rate(&open_url, None, None, 400, false).await;
-        rate(&tokens_url, Some(TOKEN), None, 400, false).await;
-        rate(&secured_url, Some(TOKEN), None, 400, false).await;
-        rate(&tls_url, Some(TOKEN), Some(&ca), 400, false).await;
+        // Warm up each.
+        rate(&open_url, &OPEN, 400, false).await;
+        rate(&tokens_url, &with_token, 400, false).await;
+        rate(&secured_url, &with_token, 400, false).await;
+        rate(&tls_url, &over_tls, 400, false).await;
+        rate(&tls_url, &with_certificate, 400, false).await;
         for (kind, mutating) in [("ListJobs", false), ("KillTasks (refused: no such job)", true)] {
-            let open = rate(&open_url, None, None, calls, mutating).await;
-            let tokens = rate(&tokens_url, Some(TOKEN), None, calls, mutating).await;
-            let secured = rate(&secured_url, Some(TOKEN), None, calls, mutating).await;
-            let tls = rate(&tls_url, Some(TOKEN), Some(&ca), calls, mutating).await;
+            let open = rate(&open_url, &OPEN, calls, mutating).await;
+            let tokens = rate(&tokens_url, &with_token, calls, mutating).await;
+            let secured = rate(&secured_url, &with_token, calls, mutating).await;
+            let tls = rate(&tls_url, &over_tls, calls, mutating).await;
+            let mutual = rate(&tls_url, &with_certificate, calls, mutating).await;
             let change = |rate: f64| (rate / open - 1.0) * 100.0;
             println!(
-                "auth_cost: {kind}, {CLIENTS} clients, {calls} calls: without --auth {open:.0}/s; --auth (1,000 users) {tokens:.0}/s ({:+.1} %); --auth and --audit-log {secured:.0}/s ({:+.1} %); all that over TLS {tls:.0}/s ({:+.1} %)",
+                "auth_cost: {kind}, {CLIENTS} clients, {calls} calls: without --auth {open:.0}/s; --auth (1,000 users) {tokens:.0}/s ({:+.1} %); --auth and --audit-log {secured:.0}/s ({:+.1} %); all that over TLS {tls:.0}/s ({:+.1} %); over mutual TLS, a certificate for a token {mutual:.0}/s ({:+.1} %)",
                 change(tokens),
                 change(secured),
-                change(tls)
+                change(tls),
+                change(mutual)
             );
         }
     });

@@ -14,4 +14,4 @@ pub mod scheduler_link;
 mod supervisor;
 pub mod users;
 
-pub use scheduler_link::{AgentConfig, AgentError, OnExit, run};
+pub use scheduler_link::{AgentConfig, AgentError, OnExit, TlsFiles, run};

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atoll_model::{AgentResources, Attributes, TaskId, TaskState};
+use atoll_proto::TlsIdentity;
 use atoll_proto::v1::{self, agent_service_client::AgentServiceClient};
 use tokio::sync::mpsc;
 use tonic::transport::Endpoint;
@@ -47,6 +48,25 @@ pub struct AgentConfig {
     pub tls_ca: Option<PathBuf>,
     /// Which user each task runs as.
     pub task_users: crate::users::TaskUsers,
+    /// The agent's certificate and key (PEM files): presented to an `https://` scheduler in
+    /// place of a token (mutual TLS), served by the log service, and handed to executors.
+    pub tls_identity: Option<TlsFiles>,
+}
+
+/// The files of a certificate and its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    fn read(&self) -> Result<TlsIdentity, AgentError> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|e| AgentError::Tls(format!("cannot read {}: {e}", path.display())))
+        };
+        Ok(TlsIdentity { cert_pem: read(&self.cert)?, key_pem: read(&self.key)? })
+    }
 }
 
 /// What happens to running tasks when the agent stops.
@@ -69,13 +89,16 @@ pub enum AgentError {
     LogServer(std::io::Error),
     #[error("{0}")]
     TaskUsers(#[from] crate::users::StartError),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
-/// Where the agent serves its tasks' logs, and the secret its log service asks for: both told
-/// to the scheduler at each registration.
+/// Where the agent serves its tasks' logs, the secret its log service asks for, and whether it
+/// serves TLS: told to the scheduler at each registration.
 struct LogAccess {
     address: String,
     token: String,
+    tls: bool,
 }
 
 /// Runs the agent until `shutdown` resolves.
@@ -87,10 +110,16 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         let closed = crate::users::unreachable_ancestor(&config.work_dir.join("sandboxes")).map_err(work_dir_error)?;
         config.task_users.check_start(nix::unistd::geteuid().as_raw(), closed)?;
     }
+    let identity = config.tls_identity.as_ref().map(TlsFiles::read).transpose()?;
     let log_token = fresh_secret().map_err(AgentError::LogServer)?;
-    let logs = LogServer::start(&config.work_dir.join("sandboxes"), listen_ip(&config.scheduler), &log_token)
-        .await
-        .map_err(AgentError::LogServer)?;
+    let logs = LogServer::start(
+        &config.work_dir.join("sandboxes"),
+        listen_ip(&config.scheduler),
+        &log_token,
+        identity.as_ref(),
+    )
+    .await
+    .map_err(AgentError::LogServer)?;
     let ca = match &config.tls_ca {
         Some(path) => Some(std::fs::read(path).map_err(|e| AgentError::BadAddress {
             address: config.scheduler.clone(),
@@ -100,7 +129,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     };
     let endpoint = Endpoint::from_shared(config.scheduler.clone())
         .map_err(|e| AgentError::BadAddress { address: config.scheduler.clone(), detail: e.to_string() })?;
-    let endpoint = atoll_proto::secure(endpoint, &config.scheduler, ca.as_deref())
+    let endpoint = atoll_proto::secure(endpoint, &config.scheduler, ca.as_deref(), identity.as_ref())
         .map_err(|e| AgentError::BadAddress { address: config.scheduler.clone(), detail: e.to_string() })?
         .connect_timeout(Duration::from_secs(3))
         // Notice a scheduler that vanished without closing the connection.
@@ -113,7 +142,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     if recovered > 0 {
         tracing::info!(tasks = recovered, "took over tasks left by an earlier agent");
     }
-    let log_access = LogAccess { address: logs.address().to_string(), token: log_token };
+    let log_access = LogAccess { address: logs.address().to_string(), token: log_token, tls: identity.is_some() };
     let connection =
         tokio::spawn(stay_connected(config.clone(), endpoint, log_access, supervisors.clone(), updates_rx));
     shutdown.await;
@@ -192,6 +221,7 @@ async fn session(
         tasks,
         log_address: logs.address.clone(),
         log_token: logs.token.clone(),
+        log_tls: logs.tls,
     };
     let registration = within(CALL_TIMEOUT, client.register(request)).await?.into_inner();
     *registered = true;

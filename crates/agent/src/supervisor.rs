@@ -59,7 +59,8 @@ pub struct Supervisors {
     /// Where tasks announce themselves.
     registry: RegistryTarget,
     executor_command: Vec<String>,
-    /// The agent's token and CA, handed to executors for the scheduler's embedded registry.
+    /// The agent's token, CA and certificate, handed to executors for the scheduler's embedded
+    /// registry.
     credentials: ExecutorCredentials,
     isolator: Arc<dyn Isolator>,
     task_users: TaskUsers,
@@ -81,7 +82,11 @@ impl Supervisors {
                 zookeeper: config.zookeeper.clone(),
             },
             executor_command: config.executor_command.clone(),
-            credentials: ExecutorCredentials { token: config.token.clone(), ca_file: config.tls_ca.clone() },
+            credentials: ExecutorCredentials {
+                token: config.token.clone(),
+                ca_file: config.tls_ca.clone(),
+                identity: config.tls_identity.clone(),
+            },
             isolator: config.isolator.clone(),
             task_users: config.task_users.clone(),
             disk_check_interval: config.disk_check_interval,

@@ -125,8 +125,9 @@ pub struct SchedulerArgs {
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub update_stuck_timeout_secs: u64,
     /// The users who may call, and their permissions: a TOML file of `[users.NAME]` tables
-    /// with `token_sha256` (the hex SHA-256 of the user's token), `roles = [...]`, `admin` and
-    /// `agent` (docs/security.md). Without it, only callers on this machine are let in.
+    /// with `token_sha256` (the hex SHA-256 of the user's token) or `certificate_name` (a DNS
+    /// name of their client certificate, with --tls-ca), `roles = [...]`, `admin` and `agent`
+    /// (docs/security.md). Without it, only callers on this machine are let in.
     #[arg(long, value_name = "FILE")]
     pub auth: Option<PathBuf>,
     /// Append a JSON line for every call that changes something (user, call, subject, outcome).
@@ -139,6 +140,11 @@ pub struct SchedulerArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The cluster's CA certificate (PEM): callers may present a client certificate it signed
+    /// instead of a token (mutual TLS; the certificate's DNS name is a user's
+    /// `certificate_name`), and agents' TLS log services are checked against it.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_cert", "auth"])]
+    pub tls_ca: Option<PathBuf>,
     /// Calls a second each user of the --auth file may make (bursts of twice that pass); more
     /// are refused, so one user cannot wedge the scheduler. Agents are not limited.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
@@ -216,6 +222,15 @@ pub struct AgentArgs {
     /// agent's executors use it too.
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
+    /// The agent's own certificate (PEM), signed by the scheduler's --tls-ca: presented to the
+    /// scheduler instead of a token (its DNS name is the agent user's `certificate_name`), and
+    /// served by the agent's log service, which the scheduler then reads over TLS. Its names
+    /// must cover the address the scheduler reaches the agent at. Needs --tls-key.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Run every task as the agent's own user instead of its task's user (the task's `user`,
     /// or its role). Without it the agent must run as root, and each task runs as its user:
     /// processes, health checks and finalisers, with a sandbox only that user can read; a task

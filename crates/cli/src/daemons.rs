@@ -60,7 +60,16 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
                 .map_err(|e| CliError::invalid_parameter(format!("cannot read {flag} {}: {e}", path.display())))
         };
         config.tls =
-            Some(atoll_server::TlsIdentity { cert_pem: read("--tls-cert", cert)?, key_pem: read("--tls-key", key)? });
+            Some(atoll_proto::TlsIdentity { cert_pem: read("--tls-cert", cert)?, key_pem: read("--tls-key", key)? });
+        if let Some(ca) = &args.tls_ca {
+            config.tls_ca = Some(read("--tls-ca", ca)?);
+        }
+    }
+    if let (Some(user), None) = (config.access.certificate_user(), &config.tls_ca) {
+        return Err(CliError::invalid_parameter(format!(
+            "users.{user} of the --auth file proves who they are with a certificate (certificate_name), but this \
+             scheduler takes no client certificates: pass --tls-ca with --tls-cert and --tls-key"
+        )));
     }
     if let Some(path) = &args.audit_log {
         let log = atoll_server::AuditLog::open(path)
@@ -165,6 +174,10 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
         serverset_root: args.serverset_root.clone(),
         token: agent_token(&args)?,
         tls_ca: args.tls_ca.clone(),
+        tls_identity: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(atoll_agent::TlsFiles { cert: cert.clone(), key: key.clone() }),
+            _ => None,
+        },
         task_users: if args.no_switch_user {
             TaskUsers::AgentsOwn
         } else {

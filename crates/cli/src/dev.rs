@@ -147,6 +147,7 @@ fn start_agents(
             token: None,
             tls_ca: None,
             task_users: TaskUsers::AgentsOwn,
+            tls_identity: None,
             serverset_root: atoll_announce::DEFAULT_ROOT.to_owned(),
         };
         handles.push(tokio::spawn(atoll_agent::run(config, wait_for(stop.clone()), OnExit::KillTasks)));

@@ -214,7 +214,7 @@ pub(crate) async fn connect_channel(
     if let Some(timeout) = call_timeout {
         endpoint = endpoint.timeout(timeout);
     }
-    let endpoint = atoll_proto::secure(endpoint, address, credentials.ca_pem.as_deref())
+    let endpoint = atoll_proto::secure(endpoint, address, credentials.ca_pem.as_deref(), None)
         .map_err(|e| ClientError::Credentials(e.to_string()))?;
     let channel = endpoint.connect().await.map_err(|e| unreachable(error_chain(&e)))?;
     Ok(bearer.wrap(channel))

@@ -40,7 +40,7 @@ pub use config::{
     lifecycle_to_wire, update_config_from_wire, update_config_to_wire,
 };
 pub use job::{job_key, task_state};
-pub use transport::{Authorized, BadToken, Bearer, TlsSetupError, secure};
+pub use transport::{Authorized, BadToken, Bearer, TlsIdentity, TlsSetupError, secure};
 pub use updates::{enum_name, update_state};
 
 #[cfg(test)]

@@ -1,12 +1,34 @@
-//! How Atoll's clients, agents and executors reach a scheduler: over TLS for an `https://`
-//! address, verified against the CA certificate they were given ([`secure`]), with the caller's
-//! token on every call as `authorization: Bearer TOKEN`, as the scheduler's gate reads it
-//! ([`Bearer`]).
+//! How Atoll's clients, agents and executors reach a scheduler (and the scheduler an agent's
+//! log service): over TLS for an `https://` address, verified against the CA certificate they
+//! were given and, for agents, presenting a certificate of their own ([`secure`]), with the
+//! caller's token on every call as `authorization: Bearer TOKEN`, as the scheduler's gate reads
+//! it ([`Bearer`]).
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// A certificate (chain) and its private key, both PEM: what a TLS listener serves, and what an
+/// agent presents to its scheduler in place of a token (mutual TLS).
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsIdentity({} bytes of certificate, key hidden)", self.cert_pem.len())
+    }
+}
+
+impl TlsIdentity {
+    /// The identity tonic takes.
+    pub fn identity(&self) -> Identity {
+        Identity::from_pem(&self.cert_pem, &self.key_pem)
+    }
+}
 
 /// A scheduler address and a CA that do not go together.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,21 +39,37 @@ pub enum TlsSetupError {
     NoCa { address: String },
     #[error("a CA certificate was given, but {address} is plaintext http://; use https:// (or drop the CA)")]
     CaForPlaintext { address: String },
+    #[error(
+        "a client certificate was given, but {address} is plaintext http://; use https:// (or drop the certificate)"
+    )]
+    IdentityForPlaintext { address: String },
     #[error("the TLS settings for {address} cannot be used: {detail}")]
     Unusable { address: String, detail: String },
 }
 
 /// `endpoint` (for `address`) over TLS verified against `ca_pem` when `address` is
-/// `https://`; plaintext for `http://`, which takes no CA.
-pub fn secure(endpoint: Endpoint, address: &str, ca_pem: Option<&[u8]>) -> Result<Endpoint, TlsSetupError> {
+/// `https://`, presenting `identity` if given; plaintext for `http://`, which takes neither.
+pub fn secure(
+    endpoint: Endpoint,
+    address: &str,
+    ca_pem: Option<&[u8]>,
+    identity: Option<&TlsIdentity>,
+) -> Result<Endpoint, TlsSetupError> {
     let address_owned = || address.to_owned();
     match (address.starts_with("https://"), ca_pem) {
+        (false, _) if identity.is_some() => Err(TlsSetupError::IdentityForPlaintext { address: address_owned() }),
         (false, None) => Ok(endpoint),
         (false, Some(_)) => Err(TlsSetupError::CaForPlaintext { address: address_owned() }),
         (true, None) => Err(TlsSetupError::NoCa { address: address_owned() }),
-        (true, Some(ca)) => endpoint
-            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)))
-            .map_err(|e| TlsSetupError::Unusable { address: address_owned(), detail: e.to_string() }),
+        (true, Some(ca)) => {
+            let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+            if let Some(identity) = identity {
+                config = config.identity(identity.identity());
+            }
+            endpoint
+                .tls_config(config)
+                .map_err(|e| TlsSetupError::Unusable { address: address_owned(), detail: e.to_string() })
+        }
     }
 }
 
@@ -91,5 +129,17 @@ mod tests {
         assert_eq!(Bearer::new(Some("caf\u{e9}")).unwrap_err(), BadToken);
         assert_eq!(Bearer::new(Some("two words")).unwrap_err(), BadToken);
         assert_eq!(Bearer::new(Some("  ")).unwrap_err(), BadToken);
+    }
+
+    #[test]
+    fn a_client_certificate_needs_an_https_scheduler() {
+        let identity = TlsIdentity { cert_pem: b"cert".to_vec(), key_pem: b"key".to_vec() };
+        let endpoint = Endpoint::from_static("http://127.0.0.1:7070");
+        let error = secure(endpoint, "http://127.0.0.1:7070", None, Some(&identity)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a client certificate was given, but http://127.0.0.1:7070 is plaintext http://; use https:// (or drop the certificate)"
+        );
+        assert_eq!(format!("{identity:?}"), "TlsIdentity(4 bytes of certificate, key hidden)", "never the key");
     }
 }

@@ -78,6 +78,12 @@ pub const TOKEN_VARIABLE: &str = "ATOLL_TOKEN";
 /// an `https://` scheduler's embedded registry.
 pub const CA_FILE_VARIABLE: &str = "ATOLL_CA_FILE";
 
+/// The environment variables the agent hands an executor the paths of its own certificate and
+/// key in, which the executor presents to an `https://` scheduler in place of a token.
+pub const CERT_FILE_VARIABLE: &str = "ATOLL_CERT_FILE";
+/// See [`CERT_FILE_VARIABLE`].
+pub const KEY_FILE_VARIABLE: &str = "ATOLL_KEY_FILE";
+
 /// The task's own directory under the sandbox (Aurora's `sandbox`): its processes' working
 /// directory and `HOME`, owned by the task's user.
 pub const TASK_HOME: &str = "sandbox";

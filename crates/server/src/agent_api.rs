@@ -55,7 +55,7 @@ impl AgentService for AgentApi {
         let peer = request.remote_addr();
         let request = request.into_inner();
         let log_token = (!request.log_token.is_empty()).then(|| request.log_token.clone());
-        let log_endpoint = crate::logs_api::agent_log_endpoint(peer, &request.log_address)
+        let log_endpoint = crate::logs_api::agent_log_endpoint(peer, &request.log_address, request.log_tls)
             .map(|url| crate::core::LogEndpoint { url, token: log_token });
         let id = agent_id(&request.agent_id)?;
         let resources = AgentResources::try_from(

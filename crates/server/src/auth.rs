@@ -1,6 +1,8 @@
 //! Who is calling, and what they may do. Every gRPC call but health and reflection passes the
-//! [`Gate`], which names the caller from its bearer token (`authorization: Bearer TOKEN`) and
-//! puts a [`Caller`] in the request; each handler then asks the caller for the permission its
+//! [`Gate`], which names the caller from its bearer token (`authorization: Bearer TOKEN`) or,
+//! without one, from the client certificate it presented over TLS (mutual TLS, verified against
+//! the scheduler's `--tls-ca` during the handshake: one of its DNS names is a user's
+//! `certificate_name`), and puts a [`Caller`] in the request; each handler then asks the caller for the permission its
 //! call needs (Aurora's: a job's role to change it, admin for hosts and quota, the agent
 //! credential for the agent and registry-write calls; reads for anyone authenticated).
 //!
@@ -20,6 +22,7 @@
 //!
 //! [users.agents]
 //! token_sha256 = "…"
+//! certificate_name = "agents.east.atoll"   # or instead of the token
 //! agent = true
 //! ```
 
@@ -38,8 +41,15 @@ pub enum Access {
     /// No auth file: callers on this machine only, each with every permission.
     #[default]
     LoopbackOnly,
-    /// Users from an auth file, by the SHA-256 of their token.
-    Tokens(Arc<BTreeMap<String, User>>),
+    /// Users from an auth file, by the SHA-256 of their token or their certificate's name.
+    Users(Arc<Users>),
+}
+
+/// The users of an auth file, by how each proves who they are.
+#[derive(Debug, Default)]
+pub struct Users {
+    by_token: BTreeMap<String, User>,
+    by_certificate: BTreeMap<String, User>,
 }
 
 /// A user of the auth file.
@@ -73,7 +83,10 @@ struct AuthFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UserEntry {
-    token_sha256: String,
+    #[serde(default)]
+    token_sha256: Option<String>,
+    #[serde(default)]
+    certificate_name: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
     #[serde(default)]
@@ -94,32 +107,63 @@ impl Access {
     /// Parses an auth file's text.
     pub fn parse(text: &str) -> Result<Access, String> {
         let file: AuthFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut users = BTreeMap::new();
+        let mut users = Users::default();
         for (name, entry) in file.users {
-            let digest = entry.token_sha256.trim().to_ascii_lowercase();
-            if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(format!(
-                    "users.{name}.token_sha256 must be 64 hex digits, the SHA-256 of the token (`printf %s TOKEN | sha256sum`)"
-                ));
-            }
             let user = User {
                 name: name.clone(),
                 roles: entry.roles.into_iter().collect(),
                 admin: entry.admin,
                 agent: entry.agent,
             };
-            if let Some(other) = users.insert(digest, user) {
-                return Err(format!("users.{name} and users.{} have the same token", other.name));
+            if entry.token_sha256.is_none() && entry.certificate_name.is_none() {
+                return Err(format!(
+                    "users.{name} has neither token_sha256 nor certificate_name, so nobody can be them"
+                ));
+            }
+            if let Some(digest) = entry.token_sha256 {
+                let digest = digest.trim().to_ascii_lowercase();
+                if digest.len() != 64 || !digest.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "users.{name}.token_sha256 must be 64 hex digits, the SHA-256 of the token (`printf %s TOKEN | sha256sum`)"
+                    ));
+                }
+                if let Some(other) = users.by_token.insert(digest, user.clone()) {
+                    return Err(format!("users.{name} and users.{} have the same token", other.name));
+                }
+            }
+            if let Some(certificate) = entry.certificate_name {
+                let certificate = certificate.trim().to_ascii_lowercase();
+                if certificate.is_empty() {
+                    return Err(format!("users.{name}.certificate_name is empty; give a DNS name of its certificate"));
+                }
+                if let Some(other) = users.by_certificate.insert(certificate, user) {
+                    return Err(format!("users.{name} and users.{} have the same certificate_name", other.name));
+                }
             }
         }
-        if users.is_empty() {
+        if users.by_token.is_empty() && users.by_certificate.is_empty() {
             return Err("it names no users; add a [users.NAME] table with token_sha256".to_owned());
         }
-        Ok(Access::Tokens(Arc::new(users)))
+        Ok(Access::Users(Arc::new(users)))
     }
 
-    /// Who makes a call with `token` (None: no token sent) from `peer`.
-    pub fn identify(&self, token: Option<&str>, peer: Option<SocketAddr>) -> Result<Caller, Status> {
+    /// The first user (by name) that proves who they are with a certificate, if any: such a
+    /// user needs a scheduler that takes client certificates.
+    pub fn certificate_user(&self) -> Option<&str> {
+        match self {
+            Access::LoopbackOnly => None,
+            Access::Users(users) => users.by_certificate.values().map(|user| user.name.as_str()).min(),
+        }
+    }
+
+    /// Who makes a call with `token` (None: no token sent) from `peer`, which presented a
+    /// verified client certificate with `certificate_names` (its DNS names; none without one).
+    pub fn identify(
+        &self,
+        token: Option<&str>,
+        certificate_names: &[String],
+        peer: Option<SocketAddr>,
+    ) -> Result<Caller, Status> {
         match self {
             Access::LoopbackOnly => match peer {
                 Some(peer) if peer.ip().is_loopback() => Ok(Caller::Local),
@@ -128,18 +172,26 @@ impl Access {
                      start it with --auth FILE to let others in",
                 )),
             },
-            Access::Tokens(users) => {
-                let token = token.ok_or_else(|| {
-                    Status::unauthenticated(
-                        "no token: set ATOLL_TOKEN, or token_file for this cluster in the clusters file",
-                    )
-                })?;
-                let digest = hex_sha256(token);
-                users
-                    .get(&digest)
+            Access::Users(users) => match token {
+                Some(token) => users
+                    .by_token
+                    .get(&hex_sha256(token))
                     .map(|user| Caller::User(user.clone()))
-                    .ok_or_else(|| Status::unauthenticated("the token matches no user this scheduler knows"))
-            }
+                    .ok_or_else(|| Status::unauthenticated("the token matches no user this scheduler knows")),
+                None if !certificate_names.is_empty() => certificate_names
+                    .iter()
+                    .find_map(|name| users.by_certificate.get(&name.to_ascii_lowercase()))
+                    .map(|user| Caller::User(user.clone()))
+                    .ok_or_else(|| {
+                        Status::unauthenticated(format!(
+                            "the client certificate (for {}) is no user's certificate_name",
+                            certificate_names.join(", ")
+                        ))
+                    }),
+                None => Err(Status::unauthenticated(
+                    "no token: set ATOLL_TOKEN, or token_file for this cluster in the clusters file",
+                )),
+            },
         }
     }
 }
@@ -281,7 +333,7 @@ impl tonic::service::Interceptor for Gate {
                 )
             }
         };
-        let caller = self.access.identify(token.map(str::trim), request.remote_addr())?;
+        let caller = self.access.identify(token.map(str::trim), &certificate_names(&request), request.remote_addr())?;
         if self.agents_only {
             caller.must_be_agent("call the agent service")?;
         }
@@ -292,6 +344,17 @@ impl tonic::service::Interceptor for Gate {
         }
         request.extensions_mut().insert(caller);
         Ok(request)
+    }
+}
+
+/// The DNS names of the client certificate `request` came with over TLS, which the handshake
+/// verified against the scheduler's CA; none without one.
+fn certificate_names(request: &Request<()>) -> Vec<String> {
+    let Some(chain) = request.peer_certs() else { return Vec::new() };
+    let Some(leaf) = chain.first() else { return Vec::new() };
+    match webpki::EndEntityCert::try_from(leaf) {
+        Ok(certificate) => certificate.valid_dns_names().map(str::to_owned).collect(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -322,7 +385,7 @@ mod tests {
     #[test]
     fn tokens_name_users_and_their_permissions_follow_the_file() {
         let access = Access::parse(&file()).unwrap();
-        let alice = access.identify(Some(ALICE), remote()).unwrap();
+        let alice = access.identify(Some(ALICE), &[], remote()).unwrap();
         assert_eq!(alice.name(), "alice");
         assert!(alice.may_manage("www-data", "create").is_ok());
         let refused = alice.may_manage("billing", "kill").unwrap_err();
@@ -330,29 +393,46 @@ mod tests {
         assert_eq!(refused.message(), "user alice may not kill jobs of role billing: their roles are www-data");
         assert!(alice.must_be_admin("drain hosts").unwrap_err().message().contains("needs an admin user"));
         assert!(alice.must_be_agent("register").is_err());
-        let ops = access.identify(Some("ops-secret"), remote()).unwrap();
+        let ops = access.identify(Some("ops-secret"), &[], remote()).unwrap();
         assert!(ops.may_manage("billing", "kill").is_ok() && ops.must_be_admin("set quota").is_ok());
-        assert!(access.identify(Some("agent-secret"), remote()).unwrap().must_be_agent("register").is_ok());
+        assert!(access.identify(Some("agent-secret"), &[], remote()).unwrap().must_be_agent("register").is_ok());
     }
 
     #[test]
     fn a_missing_or_wrong_token_is_unauthenticated() {
         let access = Access::parse(&file()).unwrap();
-        let none = access.identify(None, remote()).unwrap_err();
+        let none = access.identify(None, &[], remote()).unwrap_err();
         assert_eq!(
             (none.code(), none.message().starts_with("no token: set ATOLL_TOKEN")),
             (tonic::Code::Unauthenticated, true)
         );
-        let wrong = access.identify(Some("guess"), remote()).unwrap_err();
+        let wrong = access.identify(Some("guess"), &[], remote()).unwrap_err();
         assert_eq!(wrong.message(), "the token matches no user this scheduler knows");
     }
 
     #[test]
+    fn a_client_certificate_names_the_user_whose_certificate_name_it_has_when_no_token_is_sent() {
+        let text = format!("{}\n[users.fleet]\ncertificate_name = \"Agents.East.Atoll\"\nagent = true\n", file());
+        let access = Access::parse(&text).unwrap();
+        assert_eq!(access.certificate_user(), Some("fleet"));
+        let names = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        let fleet = access.identify(None, &names(&["other.example", "agents.east.atoll"]), remote()).unwrap();
+        assert_eq!(fleet.name(), "fleet");
+        assert!(fleet.must_be_agent("register").is_ok());
+        let stranger = access.identify(None, &names(&["web.example"]), remote()).unwrap_err();
+        assert_eq!(stranger.code(), tonic::Code::Unauthenticated);
+        assert_eq!(stranger.message(), "the client certificate (for web.example) is no user's certificate_name");
+        let alice = access.identify(Some(ALICE), &names(&["agents.east.atoll"]), remote()).unwrap();
+        assert_eq!(alice.name(), "alice", "a token, when sent, decides");
+        assert_eq!(Access::parse(&file()).unwrap().certificate_user(), None);
+    }
+
+    #[test]
     fn without_an_auth_file_only_loopback_callers_get_in() {
-        let local = Access::LoopbackOnly.identify(None, Some("127.0.0.1:5000".parse().unwrap())).unwrap();
+        let local = Access::LoopbackOnly.identify(None, &[], Some("127.0.0.1:5000".parse().unwrap())).unwrap();
         assert_eq!(local, Caller::Local);
         assert!(local.must_be_admin("drain").is_ok());
-        let far = Access::LoopbackOnly.identify(None, remote()).unwrap_err();
+        let far = Access::LoopbackOnly.identify(None, &[], remote()).unwrap_err();
         assert_eq!(far.code(), tonic::Code::Unauthenticated);
         assert!(far.message().contains("without --auth"), "{}", far.message());
     }
@@ -387,6 +467,10 @@ mod tests {
         let twice =
             format!("[users.a]\ntoken_sha256 = \"{0}\"\n[users.b]\ntoken_sha256 = \"{0}\"\n", hex_sha256("same"));
         assert!(Access::parse(&twice).unwrap_err().contains("have the same token"));
+        let nobody = Access::parse("[users.a]\nroles = [\"x\"]\n").unwrap_err();
+        assert_eq!(nobody, "users.a has neither token_sha256 nor certificate_name, so nobody can be them");
+        let same = "[users.a]\ncertificate_name = \"n\"\n[users.b]\ncertificate_name = \"N\"\n";
+        assert!(Access::parse(same).unwrap_err().contains("users.b and users.a have the same certificate_name"));
         let missing = Access::from_file(Path::new("/nonexistent/auth.toml")).unwrap_err().to_string();
         assert!(missing.starts_with("cannot read the auth file /nonexistent/auth.toml: "), "{missing}");
     }

@@ -27,6 +27,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
+use atoll_proto::TlsIdentity;
 use atoll_proto::v1::agent_service_server::AgentServiceServer;
 use atoll_proto::v1::cron_service_server::CronServiceServer;
 use atoll_proto::v1::registry_service_server::RegistryServiceServer;
@@ -74,19 +75,9 @@ pub struct ServerConfig {
     pub user_calls_per_second: Option<u32>,
     /// Serve TLS with this certificate and key; none: plaintext.
     pub tls: Option<TlsIdentity>,
-}
-
-/// A server certificate (chain) and its private key, both PEM.
-#[derive(Clone)]
-pub struct TlsIdentity {
-    pub cert_pem: Vec<u8>,
-    pub key_pem: Vec<u8>,
-}
-
-impl std::fmt::Debug for TlsIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TlsIdentity({} bytes of certificate, key hidden)", self.cert_pem.len())
-    }
+    /// The CA (PEM) whose client certificates name callers (mutual TLS, with TLS served), and
+    /// which agents' TLS log services are checked against.
+    pub tls_ca: Option<Vec<u8>>,
 }
 
 impl ServerConfig {
@@ -99,6 +90,7 @@ impl ServerConfig {
             audit: None,
             user_calls_per_second: None,
             tls: None,
+            tls_ca: None,
         }
     }
 }
@@ -148,8 +140,12 @@ pub async fn serve(
     };
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &control_plane.config().tls {
-        let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
-        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(tls.identity());
+        if let Some(ca) = &control_plane.config().tls_ca {
+            // Optional: users with tokens present no certificate.
+            config = config.client_ca_root(tonic::transport::Certificate::from_pem(ca)).client_auth_optional(true);
+        }
+        builder = builder.tls_config(config)?;
     }
     let server = builder
         .add_service(health_service)

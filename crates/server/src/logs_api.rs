@@ -35,13 +35,14 @@ pub(crate) fn service(control_plane: ControlPlane) -> LogServiceServer<LogsApi> 
 }
 
 /// Where to reach the log server of an agent that registered from `peer` and reported
-/// `reported` (`HOST:PORT`, the host unspecified when it listens on every interface).
-pub(crate) fn agent_log_endpoint(peer: Option<SocketAddr>, reported: &str) -> Option<String> {
+/// `reported` (`HOST:PORT`, the host unspecified when it listens on every interface), served
+/// over TLS when `tls`.
+pub(crate) fn agent_log_endpoint(peer: Option<SocketAddr>, reported: &str, tls: bool) -> Option<String> {
     let mut address: SocketAddr = reported.parse().ok()?;
     if address.ip().is_unspecified() {
         address.set_ip(peer?.ip());
     }
-    Some(format!("http://{address}"))
+    Some(format!("{}://{address}", if tls { "https" } else { "http" }))
 }
 
 /// The newest task of `instance` that was placed on an agent, and that agent.
@@ -97,12 +98,26 @@ impl LogService for LogsApi {
         })?;
         let unreachable =
             |detail: String| Status::unavailable(format!("cannot reach agent {agent} at {endpoint}: {detail}"));
-        let channel = Endpoint::from_shared(endpoint.clone())
-            .map_err(|e| unreachable(e.to_string()))?
-            .connect_timeout(AGENT_CONNECT_TIMEOUT)
-            .connect()
-            .await
-            .map_err(|e| unreachable(error_chain(&e)))?;
+        let plain = Endpoint::from_shared(endpoint.clone()).map_err(|e| unreachable(e.to_string()))?;
+        let ca = self.control_plane.config().tls_ca.as_deref();
+        let channel = match atoll_proto::secure(plain, &endpoint, ca, None) {
+            Ok(secured) => secured,
+            Err(atoll_proto::TlsSetupError::NoCa { .. }) => {
+                return Err(Status::failed_precondition(format!(
+                    "agent {agent} serves its logs over TLS, and this scheduler has no CA to check its certificate \
+                     with: start the scheduler with --tls-ca"
+                )));
+            }
+            // An agent's plaintext log service is read as it is, CA or not.
+            Err(atoll_proto::TlsSetupError::CaForPlaintext { .. }) => {
+                Endpoint::from_shared(endpoint.clone()).map_err(|e| unreachable(e.to_string()))?
+            }
+            Err(error) => return Err(unreachable(error.to_string())),
+        }
+        .connect_timeout(AGENT_CONNECT_TIMEOUT)
+        .connect()
+        .await
+        .map_err(|e| unreachable(error_chain(&e)))?;
         let call = v1::ReadLogsRequest {
             task_id: task.0.clone(),
             process: request.process,
@@ -134,11 +149,12 @@ mod tests {
     #[test]
     fn an_agent_on_every_interface_is_reached_at_the_address_it_registered_from() {
         let peer: SocketAddr = "10.1.2.3:50000".parse().expect("address");
-        assert_eq!(agent_log_endpoint(Some(peer), "0.0.0.0:4100").as_deref(), Some("http://10.1.2.3:4100"));
-        assert_eq!(agent_log_endpoint(Some(peer), "127.0.0.1:4100").as_deref(), Some("http://127.0.0.1:4100"));
-        assert_eq!(agent_log_endpoint(None, "0.0.0.0:4100"), None);
-        assert_eq!(agent_log_endpoint(Some(peer), ""), None, "an agent that serves no logs");
+        assert_eq!(agent_log_endpoint(Some(peer), "0.0.0.0:4100", false).as_deref(), Some("http://10.1.2.3:4100"));
+        assert_eq!(agent_log_endpoint(Some(peer), "127.0.0.1:4100", false).as_deref(), Some("http://127.0.0.1:4100"));
+        assert_eq!(agent_log_endpoint(Some(peer), "127.0.0.1:4100", true).as_deref(), Some("https://127.0.0.1:4100"));
+        assert_eq!(agent_log_endpoint(None, "0.0.0.0:4100", false), None);
+        assert_eq!(agent_log_endpoint(Some(peer), "", false), None, "an agent that serves no logs");
         let v6: SocketAddr = "[fd00::1]:50000".parse().expect("address");
-        assert_eq!(agent_log_endpoint(Some(v6), "[::]:4100").as_deref(), Some("http://[fd00::1]:4100"));
+        assert_eq!(agent_log_endpoint(Some(v6), "[::]:4100", false).as_deref(), Some("http://[fd00::1]:4100"));
     }
 }

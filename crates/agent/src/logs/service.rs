@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
+use atoll_proto::TlsIdentity;
 use atoll_proto::v1::{
     self, agent_log_service_server::AgentLogService, agent_log_service_server::AgentLogServiceServer,
 };
@@ -54,16 +55,27 @@ pub struct LogServer {
 
 impl LogServer {
     /// Serves the logs of the sandboxes under `sandboxes` on a free port of `ip`, to callers
-    /// that carry `secret` as their bearer token.
-    pub async fn start(sandboxes: &Path, ip: IpAddr, secret: &str) -> std::io::Result<LogServer> {
+    /// that carry `secret` as their bearer token; over TLS with `tls`.
+    pub async fn start(
+        sandboxes: &Path,
+        ip: IpAddr,
+        secret: &str,
+        tls: Option<&TlsIdentity>,
+    ) -> std::io::Result<LogServer> {
         let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await?;
         let address = listener.local_addr()?;
         let service = AgentLogServiceServer::with_interceptor(
             AgentLogs { sandboxes: sandboxes.to_owned() },
             Secret(secret.into()),
         );
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(identity) = tls {
+            builder = builder
+                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity.identity()))
+                .map_err(std::io::Error::other)?;
+        }
         let task = tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = builder
                 .add_service(service)
                 // Nagle's algorithm off, so each chunk goes out as it is written.
                 .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
@@ -237,7 +249,7 @@ mod tests {
         let secret = fresh_secret().expect("a secret");
         assert_eq!(secret.len(), 64);
         assert_ne!(secret, fresh_secret().expect("another"), "each agent start makes its own");
-        let server = LogServer::start(dir.path(), IpAddr::V4(Ipv4Addr::LOCALHOST), &secret).await.expect("serve");
+        let server = LogServer::start(dir.path(), IpAddr::V4(Ipv4Addr::LOCALHOST), &secret, None).await.expect("serve");
         let url = format!("http://{}", server.address());
         let request = || v1::ReadLogsRequest { task_id: "no-such-task".into(), ..Default::default() };
         for token in [None, Some("guess")] {

@@ -203,16 +203,18 @@ pub(super) fn read_status(sandbox: &Sandbox) -> Option<ExecutorStatus> {
     }
 }
 
-/// What an executor reaches the scheduler's embedded registry with: the agent's token and the
-/// path of its CA certificate.
+/// What an executor reaches the scheduler's embedded registry with: the agent's token, the
+/// path of its CA certificate, and the paths of its own certificate and key.
 #[derive(Clone, Debug, Default)]
 pub(super) struct ExecutorCredentials {
     pub(super) token: Option<String>,
     pub(super) ca_file: Option<std::path::PathBuf>,
+    pub(super) identity: Option<crate::TlsFiles>,
 }
 
 /// Starts the executor of `sandbox`, with the agent's credentials in its environment
-/// (`ATOLL_TOKEN`, `ATOLL_CA_FILE`); the executor keeps them from the task's processes.
+/// (`ATOLL_TOKEN`, `ATOLL_CA_FILE`, `ATOLL_CERT_FILE`, `ATOLL_KEY_FILE`); the task's processes,
+/// whose environment is their own, never see them.
 pub(super) fn spawn_executor(
     command: &[String],
     credentials: &ExecutorCredentials,
@@ -227,6 +229,11 @@ pub(super) fn spawn_executor(
     }
     if let Some(ca_file) = &credentials.ca_file {
         executor.env(atoll_sandbox::CA_FILE_VARIABLE, ca_file);
+    }
+    if let Some(identity) = &credentials.identity {
+        executor
+            .env(atoll_sandbox::CERT_FILE_VARIABLE, &identity.cert)
+            .env(atoll_sandbox::KEY_FILE_VARIABLE, &identity.key);
     }
     executor
         .args(args)

@@ -24,6 +24,14 @@ pub(super) enum Backend {
     ZooKeeper { session: Session },
 }
 
+/// The file whose path the agent put in environment variable `variable`, if it did.
+fn read_named(variable: &str, what: &str) -> Result<Option<Vec<u8>>, Lost> {
+    let Some(path) = std::env::var_os(variable) else { return Ok(None) };
+    std::fs::read(&path)
+        .map(Some)
+        .map_err(|e| Lost(format!("cannot read {what} {}: {e}", std::path::Path::new(&path).display())))
+}
+
 impl Backend {
     /// Connects and opens a session.
     pub(super) async fn open(target: &RegistryTarget) -> Result<Backend, Lost> {
@@ -36,14 +44,17 @@ impl Backend {
                 let endpoint = Endpoint::from_shared(target.scheduler.clone())
                     .map_err(|e| Lost(e.to_string()))?
                     .connect_timeout(Duration::from_secs(2));
-                let ca = match std::env::var_os(atoll_sandbox::CA_FILE_VARIABLE) {
-                    Some(path) => Some(std::fs::read(&path).map_err(|e| {
-                        Lost(format!("cannot read the CA certificate {}: {e}", std::path::Path::new(&path).display()))
-                    })?),
+                let ca = read_named(atoll_sandbox::CA_FILE_VARIABLE, "the CA certificate")?;
+                let identity = match read_named(atoll_sandbox::CERT_FILE_VARIABLE, "the agent's certificate")? {
+                    Some(cert_pem) => {
+                        let key_pem = read_named(atoll_sandbox::KEY_FILE_VARIABLE, "the agent's key")?
+                            .ok_or_else(|| Lost("the agent gave a certificate without its key".into()))?;
+                        Some(atoll_proto::TlsIdentity { cert_pem, key_pem })
+                    }
                     None => None,
                 };
-                let endpoint =
-                    atoll_proto::secure(endpoint, &target.scheduler, ca.as_deref()).map_err(|e| Lost(e.to_string()))?;
+                let endpoint = atoll_proto::secure(endpoint, &target.scheduler, ca.as_deref(), identity.as_ref())
+                    .map_err(|e| Lost(e.to_string()))?;
                 let channel = endpoint.connect().await.map_err(|e| Lost(format!("registry unreachable: {e}")))?;
                 // The agent's credential, which registry writes need on a scheduler with --auth.
                 let token = std::env::var(atoll_sandbox::TOKEN_VARIABLE).ok();
