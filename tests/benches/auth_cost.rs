@@ -92,11 +92,11 @@ fn main() {
             digest(&format!("token-{n}"))
         ));
     }
-    users.push_str(&format!(
-        "[users.bench]\ntoken_sha256 = \"{}\"\ncertificate_name = \"bench.atoll\"\nroles = [\"www-data\"]\n",
-        digest(TOKEN)
-    ));
-    std::fs::write(&auth, users).unwrap();
+    let bench = format!("[users.bench]\ntoken_sha256 = \"{}\"\nroles = [\"www-data\"]\n", digest(TOKEN));
+    std::fs::write(&auth, format!("{users}{bench}")).unwrap();
+    // The TLS scheduler's file lets the bench user in by certificate too.
+    let auth_tls = dir.path().join("auth-tls.toml");
+    std::fs::write(&auth_tls, format!("{users}{bench}certificate_name = \"bench.atoll\"\n")).unwrap();
     let audit = dir.path().join("audit.jsonl");
     let (_open, open_url) = start(&atoll, dir.path(), "open", &[]);
     let tokens_flags = ["--auth", auth.to_str().unwrap(), "--user-calls-per-second", UNLIMITED];
@@ -104,8 +104,20 @@ fn main() {
     let authority = TestCa::new(dir.path());
     let (cert, key) = authority.issue("server", &["IP:127.0.0.1"]);
     let (client_cert, client_key) = authority.issue("bench", &["DNS:bench.atoll"]);
-    let tls_flags =
-        [&audited_flags[..], &["--tls-cert", &cert, "--tls-key", &key, "--tls-ca", &authority.cert]].concat();
+    let tls_flags = [
+        "--auth",
+        auth_tls.to_str().unwrap(),
+        "--user-calls-per-second",
+        UNLIMITED,
+        "--audit-log",
+        audit.to_str().unwrap(),
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-ca",
+        &authority.cert,
+    ];
     let (_tokens, tokens_url) = start(&atoll, dir.path(), "tokens", &tokens_flags);
     let (_secured, secured_url) = start(&atoll, dir.path(), "secured", &audited_flags);
     let (_tls, tls_url) = start(&atoll, dir.path(), "tls", &tls_flags);
