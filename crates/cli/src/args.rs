@@ -58,6 +58,9 @@ pub enum Command {
     /// Look at a job instance's task: its logs.
     #[command(subcommand)]
     Task(crate::task::TaskCommand),
+    /// Show the scheduler's events: task state changes, job changes, updates and cron runs, as
+    /// they happen with --follow, resumable from an index.
+    Events(crate::events::EventsArgs),
     /// Host maintenance: schedule it, drain hosts, bring them back, show their modes.
     #[command(subcommand)]
     Host(crate::host::HostCommand),

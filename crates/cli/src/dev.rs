@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use atoll_agent::users::TaskUsers;
 use atoll_agent::{AgentConfig, OnExit};
 use atoll_client::{ApiErrorKind, ClientError, SchedulerClient};
+use atoll_model::event::EventFilter;
 use atoll_model::{AgentResources, JobKey, JobKeyPrefix, JobSpec, PortRange};
 use atoll_server::ServerConfig;
 use tokio::sync::watch;
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::args::DevArgs;
 use crate::daemons::{bind, executor_command, host_isolator, machine_hostname, shutdown_signal};
 use crate::exit::{CliError, CliResult};
+use crate::wakeups::Wakeups;
 use crate::{jobfile, render};
 
 const CLUSTER: &str = "devcluster";
@@ -155,10 +157,12 @@ fn start_agents(
     Ok(handles)
 }
 
-/// Prints each instance's state whenever it changes, forever.
+/// Prints each instance's state whenever it changes, forever: looked at after each event of
+/// the cluster, and every two seconds for the reasons pending tasks wait, which are no events.
 async fn watch_tasks(client: SchedulerClient, started: Instant) -> CliResult {
     let prefix: JobKeyPrefix = CLUSTER.parse()?;
     let mut seen: BTreeMap<(String, u32), (String, i32)> = BTreeMap::new();
+    let mut wakeups = Wakeups::subscribe(&client, &EventFilter::cluster(CLUSTER), Duration::from_millis(100)).await;
     loop {
         for job in client.list_jobs(&prefix).await? {
             let Some(key) = job.key.as_ref().and_then(|k| JobKey::try_from(k).ok()) else { continue };
@@ -181,7 +185,7 @@ async fn watch_tasks(client: SchedulerClient, started: Instant) -> CliResult {
                 }
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        wakeups.next(Duration::from_secs(2)).await;
     }
 }
 

@@ -5,14 +5,16 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use atoll_client::{ApiErrorKind, ClientError, Clusters, SchedulerClient};
+use atoll_model::event::EventFilter;
 use atoll_model::{InstanceSet, JobKey, JobKeyPrefix, TaskState};
 use atoll_proto::v1;
 
 use crate::args::{JobCommand, ProposedJob, SchedulerTarget, WaitUntil};
 use crate::exit::{CliError, CliResult, ExitCode};
+use crate::wakeups::Wakeups;
 use crate::{jobfile, plan, render};
 
-/// How often waiting commands ask the scheduler for news.
+/// How often waiting commands ask the scheduler for news when it has no event stream.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 pub async fn run(command: JobCommand, target: &SchedulerTarget) -> CliResult {
@@ -188,7 +190,7 @@ async fn wait_for_restart(
     }
     eprintln!("Restarting {} instance(s) of {key}, {batch_size} at a time…", restarted.len());
     let mut done: BTreeSet<u32> = BTreeSet::new();
-    poll_tasks(client, key, false, timeout, |tasks| {
+    watch_tasks(client, key, false, timeout, |tasks| {
         for (instance, old) in restarted {
             if done.contains(instance) {
                 continue;
@@ -224,9 +226,10 @@ enum Look {
     NotYet(String),
 }
 
-/// Looks at `key`'s tasks (every run kept, with `history`) every [`POLL_INTERVAL`] until
-/// `look` is done, or fails with [`ExitCode::Timeout`] once `timeout` has passed.
-async fn poll_tasks(
+/// Looks at `key`'s tasks (every run kept, with `history`) now and after each event of the job
+/// (every [`POLL_INTERVAL`] from a scheduler without an event stream) until `look` is done, or
+/// fails with [`ExitCode::Timeout`] once `timeout` has passed.
+async fn watch_tasks(
     client: &SchedulerClient,
     key: &JobKey,
     history: bool,
@@ -234,6 +237,8 @@ async fn poll_tasks(
     mut look: impl FnMut(&[v1::TaskStatus]) -> Look,
 ) -> CliResult {
     let started = Instant::now();
+    // Subscribed before the first look, so nothing that happens after it goes unseen.
+    let mut wakeups = Wakeups::subscribe(client, &EventFilter::job(key), POLL_INTERVAL).await;
     loop {
         let tasks = client.tasks(key, history).await?;
         match look(&tasks) {
@@ -244,7 +249,9 @@ async fn poll_tasks(
                     format!("timed out after {} s{awaited}", timeout.as_secs()),
                 ));
             }
-            Look::NotYet(_) => tokio::time::sleep(POLL_INTERVAL).await,
+            Look::NotYet(_) => {
+                wakeups.next(timeout.saturating_sub(started.elapsed()) + POLL_INTERVAL).await;
+            }
         }
     }
 }
@@ -327,7 +334,7 @@ async fn wait_for(client: &SchedulerClient, key: &JobKey, wanted: WaitUntil, tim
     // How many events of each run have been printed: every state a run passes through is
     // printed once, even those that came and went between two polls.
     let mut printed: BTreeMap<String, usize> = BTreeMap::new();
-    poll_tasks(client, key, true, timeout, |runs| {
+    watch_tasks(client, key, true, timeout, |runs| {
         let mut fresh: Vec<(u64, String)> = Vec::new();
         for run in runs {
             let seen = printed.entry(run.task_id.clone()).or_default();
@@ -388,7 +395,7 @@ async fn kill(
         return Ok(());
     }
     eprintln!("Killing {} task(s) of {key}…", killed.len());
-    poll_tasks(client, key, true, timeout, |tasks| {
+    watch_tasks(client, key, true, timeout, |tasks| {
         let remaining = tasks
             .iter()
             .filter(|t| killed.contains(&t.task_id))

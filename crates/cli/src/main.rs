@@ -10,6 +10,7 @@ mod cron;
 mod daemons;
 mod dev;
 mod diff;
+mod events;
 mod exit;
 mod generate;
 mod host;
@@ -21,6 +22,7 @@ mod render;
 mod sd;
 mod task;
 mod update;
+mod wakeups;
 
 use clap::Parser;
 
@@ -90,6 +92,7 @@ fn main() -> std::process::ExitCode {
             }
             Command::Sd(command) => sd::run(command, &target).await,
             Command::Task(command) => task::run(command, &target).await,
+            Command::Events(args) => events::run(args, &target).await,
             Command::Host(command) => host::run(command, &target).await,
             Command::Quota(command) => quota::run(command, &target).await,
             Command::Completions { shell } => generate::completions(shell),
@@ -140,6 +143,7 @@ fn init_tracing(command: &Command) {
         | Command::Config(_)
         | Command::Sd(_)
         | Command::Task(_)
+        | Command::Events(_)
         | Command::Host(_)
         | Command::Quota(_)
         | Command::Completions { .. }

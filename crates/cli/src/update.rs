@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use atoll_client::{ApiErrorKind, ClientError, SchedulerClient, UpdateCall};
+use atoll_model::event::EventFilter;
 use atoll_model::{JobKey, JobKeyPrefix, UpdateState};
 use atoll_proto::{enum_name, v1};
 use clap::Subcommand;
@@ -15,10 +16,13 @@ use serde_json::{Value, json};
 
 use crate::args::{Bindings, SchedulerTarget};
 use crate::exit::{CliError, CliResult, ExitCode};
+use crate::wakeups::Wakeups;
 use crate::{job, jobfile, render};
 
-/// How often waiting asks the scheduler for news.
+/// How often waiting asks the scheduler for news when it has no event stream.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// The longest the progress shown waits for an event before it is drawn again.
+const PROGRESS_REFRESH: Duration = Duration::from_secs(1);
 
 #[derive(Subcommand)]
 pub enum UpdateCommand {
@@ -273,6 +277,7 @@ fn finish(update: v1::JobUpdate, wanted: UpdateState) -> CliResult {
 /// place on a terminal, a line per change otherwise.
 async fn follow(client: &SchedulerClient, key: &JobKey, id: u64, timeout: Duration) -> CliResult<v1::JobUpdate> {
     let started = Instant::now();
+    let mut wakeups = Wakeups::subscribe(client, &EventFilter::job(key), POLL_INTERVAL).await;
     let terminal = std::io::stderr().is_terminal();
     let mut drawn = 0;
     let mut last_line = String::new();
@@ -311,7 +316,9 @@ async fn follow(client: &SchedulerClient, key: &JobKey, id: u64, timeout: Durati
                 ),
             ));
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        // After each event of the job (its tasks' and the update's), and at least every
+        // second, since an instance succeeds once it has run `watch_secs`, which is no event.
+        wakeups.next(PROGRESS_REFRESH).await;
     }
 }
 

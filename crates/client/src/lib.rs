@@ -10,6 +10,7 @@
 mod admin;
 mod clusters;
 mod cron;
+mod events;
 mod logs;
 mod registry;
 mod updates;
@@ -23,6 +24,7 @@ use tonic::transport::Endpoint;
 
 pub use admin::HostCall;
 pub use clusters::{Clusters, DEVCLUSTER_URL};
+pub use events::Events;
 pub use logs::{LogChunks, LogRequest};
 pub use registry::{MemberEntry, RegistryReader, RegistryWatch, zookeeper, zookeeper_error, zookeeper_members};
 pub use updates::UpdateCall;

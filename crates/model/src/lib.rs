@@ -8,6 +8,8 @@ pub mod admin;
 pub mod agent;
 pub mod config;
 pub mod constraint;
+pub mod cron;
+pub mod event;
 pub mod instances;
 pub mod job;
 pub mod key;

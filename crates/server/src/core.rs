@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use atoll_model::event::{ClusterEvent, EventFilter};
 use atoll_model::{AgentId, JobKey};
 use atoll_proto::v1;
 use atoll_state::{ClusterState, Effect, Outcome, StateError};
 use atoll_storage::{Store, StoreError};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use tonic::Status;
@@ -31,7 +32,13 @@ struct Inner {
     clock: Arc<dyn Clock>,
     links: Mutex<BTreeMap<AgentId, AgentLink>>,
     placement_wanted: Notify,
+    /// Every event once it is durable, to the event stream's subscribers.
+    events: broadcast::Sender<Arc<ClusterEvent>>,
 }
+
+/// How many events the broadcast holds for a subscriber that has not read them yet; one that
+/// falls further behind catches up from the state's journal.
+const EVENT_BUFFER: usize = 4096;
 
 /// The command channel to one agent. The receiver waits here until the agent opens its
 /// Commands stream; commands sent before that are buffered.
@@ -87,6 +94,7 @@ impl ControlPlane {
                 clock,
                 links: Mutex::new(BTreeMap::new()),
                 placement_wanted: Notify::new(),
+                events: broadcast::channel(EVENT_BUFFER).0,
             }),
         })
     }
@@ -131,6 +139,26 @@ impl ControlPlane {
         self.inner.links.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// A subscription to the event stream: the kept events at or after `from` (none: only
+    /// later ones) that `filter` takes, the index after the last event made so far, the oldest
+    /// event kept, and a receiver of every event made from then on, in order (a subscriber
+    /// that falls behind it catches up with [`ControlPlane::events_since`]).
+    pub(crate) fn subscribe_events(
+        &self,
+        from: Option<u64>,
+        filter: &EventFilter,
+    ) -> (Vec<ClusterEvent>, u64, Option<u64>, broadcast::Receiver<Arc<ClusterEvent>>) {
+        let state = self.lock_state();
+        let next = state.next_event_index();
+        let backlog = from.map(|from| state.events_since(from, filter)).unwrap_or_default();
+        (backlog, next, state.oldest_event_index(), self.inner.events.subscribe())
+    }
+
+    /// The kept events at or after `from` that `filter` takes.
+    pub(crate) fn events_since(&self, from: u64, filter: &EventFilter) -> Vec<ClusterEvent> {
+        self.lock_state().events_since(from, filter)
+    }
+
     /// Reads the state without changing it.
     pub fn read<T>(&self, f: impl FnOnce(&ClusterState) -> T) -> T {
         f(&self.lock_state())
@@ -156,8 +184,13 @@ impl ControlPlane {
             }
             return Err(CoreError::Storage(e));
         }
-        // Still under the state lock, so agents get commands in the order the state made them.
+        // Still under the state lock, so agents get commands in the order the state made them,
+        // and subscribers get events in order, after what they read from the journal.
         self.dispatch(outcome.effects);
+        for event in outcome.changes.events_put {
+            // No subscriber is fine.
+            let _ = self.inner.events.send(Arc::new(event));
+        }
         drop(state);
         if outcome.placement_wanted {
             self.inner.placement_wanted.notify_one();

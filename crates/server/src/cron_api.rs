@@ -66,8 +66,8 @@ impl CronService for CronApi {
     ) -> Result<Response<v1::DescheduleCronJobResponse>, Status> {
         let caller = caller(&request)?;
         let key = job_key(request.into_inner().job.as_ref()).map_err(wire_status)?;
-        self.control_plane.change_job(&caller, &key, "deschedule", "DescheduleCronJob", |state, _| {
-            Ok(((), state.deschedule_cron(&key)?))
+        self.control_plane.change_job(&caller, &key, "deschedule", "DescheduleCronJob", |state, now| {
+            Ok(((), state.deschedule_cron(&key, now)?))
         })?;
         tracing::info!(job = %key, "cron job descheduled");
         Ok(Response::new(v1::DescheduleCronJobResponse {}))

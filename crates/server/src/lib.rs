@@ -17,6 +17,7 @@ mod auth;
 mod clock;
 mod core;
 mod cron_api;
+mod events_api;
 mod logs_api;
 mod registry_api;
 mod scheduler_api;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use atoll_proto::TlsIdentity;
 use atoll_proto::v1::agent_service_server::AgentServiceServer;
 use atoll_proto::v1::cron_service_server::CronServiceServer;
+use atoll_proto::v1::event_service_server::EventServiceServer;
 use atoll_proto::v1::registry_service_server::RegistryServiceServer;
 use atoll_proto::v1::scheduler_service_server::SchedulerServiceServer;
 use atoll_proto::v1::update_service_server::UpdateServiceServer;
@@ -120,6 +122,7 @@ pub async fn serve(
     health_reporter.set_serving::<RegistryServiceServer<registry_api::RegistryApi>>().await;
     health_reporter.set_serving::<UpdateServiceServer<updates_api::UpdateApi>>().await;
     health_reporter.set_serving::<CronServiceServer<cron_api::CronApi>>().await;
+    health_reporter.set_serving::<EventServiceServer<events_api::EventsApi>>().await;
     let registry = registry_api::RegistryApi::start(Arc::new(SystemClock));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(atoll_proto::FILE_DESCRIPTOR_SET)
@@ -162,7 +165,8 @@ pub async fn serve(
         .add_service(InterceptedService::new(admin_api::service(control_plane.clone()), gate.clone()))
         .add_service(InterceptedService::new(logs_api::service(control_plane.clone()), gate.clone()))
         .add_service(InterceptedService::new(updates_api::service(control_plane.clone()), gate.clone()))
-        .add_service(InterceptedService::new(cron_api::service(control_plane.clone()), gate))
+        .add_service(InterceptedService::new(cron_api::service(control_plane.clone()), gate.clone()))
+        .add_service(InterceptedService::new(events_api::service(control_plane.clone()), gate))
         // Nagle's algorithm off: a reply written in more than one piece would otherwise wait
         // for the client's delayed acknowledgement (40 ms on Linux).
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown);

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use atoll_cron::{Due, Schedule};
 use atoll_model::config::CronCollisionPolicy;
+use atoll_model::event::{EventDetail, JobChange};
 use atoll_model::{JobKey, JobSpec, TaskState};
 use serde::{Deserialize, Serialize};
 
@@ -45,41 +46,7 @@ pub struct CronRun {
     pub message: String,
 }
 
-/// Where a cron run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CronRunState {
-    /// KILL_EXISTING: waiting for the previous run's tasks to end before it starts.
-    Waiting,
-    Running,
-    /// Every instance finished.
-    Finished,
-    /// Some instance failed or was lost, beyond its retries.
-    Failed,
-    /// Killed: by request, or by a later run under KILL_EXISTING.
-    Killed,
-    /// CANCEL_NEW: not started, because a run was active; or replaced while waiting.
-    Skipped,
-    /// Its fire time passed while the scheduler was down, beyond the starting deadline.
-    Missed,
-}
-
-impl CronRunState {
-    pub fn name(self) -> &'static str {
-        match self {
-            CronRunState::Waiting => "WAITING",
-            CronRunState::Running => "RUNNING",
-            CronRunState::Finished => "FINISHED",
-            CronRunState::Failed => "FAILED",
-            CronRunState::Killed => "KILLED",
-            CronRunState::Skipped => "SKIPPED",
-            CronRunState::Missed => "MISSED",
-        }
-    }
-
-    fn is_open(self) -> bool {
-        matches!(self, CronRunState::Waiting | CronRunState::Running)
-    }
-}
+pub use atoll_model::cron::CronRunState;
 
 /// What `cron schedule` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +171,8 @@ impl ClusterState {
             },
         };
         self.cron_clocks.set(&spec.key, schedule, record.handled_ms);
+        let message = format!("{expression} in {}", record.zone);
+        self.record_event(&spec.key, now_ms, EventDetail::Job { change: JobChange::CronScheduled, message });
         self.cron.insert(spec.key.clone(), record);
         self.jobs.insert(spec.key.clone(), spec);
         Ok((scheduled, self.outcome(Vec::new())))
@@ -211,12 +180,14 @@ impl ClusterState {
 
     /// Removes a cron job's template and record. A run that is active goes on, as in Aurora;
     /// `kill` ends it.
-    pub fn deschedule_cron(&mut self, job: &JobKey) -> Result<Outcome, StateError> {
+    pub fn deschedule_cron(&mut self, job: &JobKey, now_ms: u64) -> Result<Outcome, StateError> {
         if self.cron.remove(job).is_none() {
             return Err(StateError::CronJobNotFound(Box::new(job.clone())));
         }
         self.cron_clocks.remove(job);
         self.jobs.remove(job);
+        let message = "Descheduled by request".to_owned();
+        self.record_event(job, now_ms, EventDetail::Job { change: JobChange::CronDescheduled, message });
         Ok(self.outcome(Vec::new()))
     }
 
@@ -383,7 +354,18 @@ impl ClusterState {
         });
     }
 
+    /// Changes `job`'s record; each run the change adds or moves to another state is an event.
     fn with_cron<T>(&mut self, job: &JobKey, change: impl FnOnce(&mut CronJob) -> T) -> Option<T> {
-        self.cron.get_mut(job).map(change)
+        let record = self.cron.get_mut(job)?;
+        // Runs are few (`cron_runs_kept`): a list is enough.
+        let before: Vec<(Option<u64>, u64, CronRunState)> =
+            record.runs.iter().map(|run| (run.due_ms, run.at_ms, run.state)).collect();
+        let result = change(record);
+        let changed: Vec<CronRun> =
+            record.runs.iter().filter(|run| !before.contains(&(run.due_ms, run.at_ms, run.state))).cloned().collect();
+        for run in changed {
+            self.record_event(job, run.at_ms, EventDetail::Cron { state: run.state, message: run.message });
+        }
+        Some(result)
     }
 }

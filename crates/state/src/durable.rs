@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use atoll_model::event::ClusterEvent;
 use atoll_model::{
     ConfigId, ConfigVersion, JobKey, JobSpec, MaintenanceMode, ResourceAggregate, ScheduledTask, TaskId,
 };
@@ -35,6 +36,11 @@ pub struct Changes {
     pub next_update_id: u64,
     pub cron_put: Vec<CronJob>,
     pub cron_deleted: Vec<JobKey>,
+    /// Events recorded, in order.
+    pub events_put: Vec<ClusterEvent>,
+    /// Events no longer kept, by index.
+    pub events_deleted: Vec<u64>,
+    pub next_event_index: u64,
 }
 
 impl Changes {
@@ -54,6 +60,8 @@ impl Changes {
             && self.updates_deleted.is_empty()
             && self.cron_put.is_empty()
             && self.cron_deleted.is_empty()
+            && self.events_put.is_empty()
+            && self.events_deleted.is_empty()
     }
 }
 
@@ -75,6 +83,10 @@ pub struct Durable {
     pub next_update_id: u64,
     /// Cron jobs' records; their templates are among `jobs`.
     pub cron: Vec<CronJob>,
+    /// The events kept, oldest first.
+    pub events: Vec<ClusterEvent>,
+    /// The index the next event gets (0 or 1 for a store that never had one).
+    pub next_event_index: u64,
 }
 
 /// Everything a store holds, in memory: [`Changes`] applied in order, and the [`Durable`] a
@@ -91,6 +103,8 @@ pub struct StoreImage {
     updates: BTreeMap<u64, JobUpdate>,
     next_update_id: u64,
     cron: BTreeMap<JobKey, CronJob>,
+    events: BTreeMap<u64, ClusterEvent>,
+    next_event_index: u64,
 }
 
 impl StoreImage {
@@ -108,6 +122,8 @@ impl StoreImage {
         put_and_delete(&mut self.updates, &c.updates_put, &c.updates_deleted, |u| (u.id, u.clone()));
         self.next_update_id = self.next_update_id.max(c.next_update_id);
         put_and_delete(&mut self.cron, &c.cron_put, &c.cron_deleted, |r| (r.job.clone(), r.clone()));
+        put_and_delete(&mut self.events, &c.events_put, &c.events_deleted, |e| (e.index, e.clone()));
+        self.next_event_index = self.next_event_index.max(c.next_event_index);
     }
 
     /// What a scheduler starting from this image gets.
@@ -123,6 +139,8 @@ impl StoreImage {
             updates: self.updates.values().cloned().collect(),
             next_update_id: self.next_update_id,
             cron: self.cron.values().cloned().collect(),
+            events: self.events.values().cloned().collect(),
+            next_event_index: self.next_event_index,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Adding instances to a running job (`atoll job add`): the config version of one instance is
 //! given to new instance ids after the job's last, within the role's quota.
 
+use atoll_model::event::{EventDetail, JobChange};
 use atoll_model::job::MAX_INSTANCES_PER_JOB;
 use atoll_model::{JobKey, TaskId};
 
@@ -47,6 +48,8 @@ impl ClusterState {
         self.check_quota(job, &template, count)?;
         let first = spec.instances;
         spec.instances += count;
+        let message = format!("instances {first}-{} added, from instance {instance}", spec.instances - 1);
+        self.record_event(job, now_ms, EventDetail::Job { change: JobChange::InstancesAdded, message });
         let ids =
             (first..spec.instances).map(|new| self.add_task(job, &template, new, Lineage::first(), now_ms)).collect();
         self.jobs.insert(job.clone(), spec);

@@ -25,6 +25,7 @@
 mod agents;
 mod cron;
 mod durable;
+mod events;
 mod instances;
 mod lifecycle;
 mod maintenance;
@@ -52,6 +53,7 @@ pub use atoll_model::{MaintenanceMode, ResourceAggregate};
 pub use atoll_placement::{PendingReason, VetoCount};
 pub use cron::{CronJob, CronRun, CronRunState, CronView, Scheduled};
 pub use durable::{Changes, Durable, StoreImage};
+pub use events::EVENTS_KEPT;
 pub use lifecycle::StatusReport;
 pub use maintenance::HostMaintenance;
 pub use queries::JobSummary;
@@ -239,6 +241,8 @@ pub struct ClusterState {
     placement_wanted: bool,
     /// A task or update was dropped since configs were last collected: some may be unused.
     configs_released: bool,
+    /// The newest events, numbered, and those not yet stored.
+    events: events::EventJournal,
 }
 
 impl ClusterState {
@@ -280,6 +284,7 @@ impl ClusterState {
             // Whatever was pending when the scheduler stopped wants a round now.
             placement_wanted: true,
             configs_released: false,
+            events: events::EventJournal::restore(durable.events, durable.next_event_index),
         };
         for record in state.cron.values() {
             let expression = state.jobs.get(&record.job).and_then(|j| j.cron_schedule.as_deref());
@@ -325,7 +330,33 @@ impl ClusterState {
             updates: self.updates.values().cloned().collect(),
             next_update_id: self.next_update_id,
             cron: self.cron.values().cloned().collect(),
+            events: self.events.all().cloned().collect(),
+            next_event_index: self.events.next_index(),
         }
+    }
+
+    /// Records an event about `job`.
+    pub(crate) fn record_event(&mut self, job: &JobKey, at_ms: u64, detail: atoll_model::event::EventDetail) {
+        self.events.record(job, at_ms, detail);
+    }
+
+    /// The kept events at or after index `from` that `filter` takes, oldest first.
+    pub fn events_since(
+        &self,
+        from: u64,
+        filter: &atoll_model::event::EventFilter,
+    ) -> Vec<atoll_model::event::ClusterEvent> {
+        self.events.since(from, filter)
+    }
+
+    /// The index the next event will have.
+    pub fn next_event_index(&self) -> u64 {
+        self.events.next_index()
+    }
+
+    /// The oldest event kept, if any: a consumer asking for older ones starts here.
+    pub fn oldest_event_index(&self) -> Option<u64> {
+        self.events.oldest_index()
     }
 
     /// Takes every change made since the last outcome.
@@ -338,6 +369,7 @@ impl ClusterState {
         let (restarts_put, restarts_deleted) = self.restarts.take_changes().values();
         let (updates_put, updates_deleted) = self.updates.take_changes().values();
         let (cron_put, cron_deleted) = self.cron.take_changes().values();
+        let journal = self.events.take_changes();
         Changes {
             jobs_put,
             jobs_deleted,
@@ -356,6 +388,9 @@ impl ClusterState {
             next_update_id: self.next_update_id,
             cron_put,
             cron_deleted,
+            events_put: journal.written,
+            events_deleted: journal.dropped,
+            next_event_index: journal.next_index,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use atoll_model::event::{EventDetail, JobChange};
 use atoll_model::{AgentId, ConfigVersion, JobKey, JobSpec, ScheduledTask, TaskEvent, TaskId, TaskState};
 
 use crate::{ClusterState, Effect, Outcome, StateError};
@@ -25,6 +26,8 @@ impl ClusterState {
             return Err(StateError::InvalidJob { job: Box::new(spec.key), problems });
         }
         self.check_quota(&spec.key, &spec.config, spec.instances)?;
+        let message = format!("{} instance(s)", spec.instances);
+        self.record_event(&spec.key, now_ms, EventDetail::Job { change: JobChange::Created, message });
         let version = self.intern(spec.config.clone());
         let ids = (0..spec.instances)
             .map(|instance| self.add_task(&spec.key, &version, instance, Lineage::first(), now_ms))
@@ -72,10 +75,12 @@ impl ClusterState {
             not_before_ms: now_ms + delay_ms,
             events: vec![
                 TaskEvent { at_ms: now_ms, state: TaskState::Init, message: String::new() },
-                TaskEvent { at_ms: now_ms, state, message },
+                TaskEvent { at_ms: now_ms, state, message: message.clone() },
             ],
         };
         self.tasks.insert(id.clone(), task);
+        let detail = EventDetail::Task { task: id.clone(), instance, state, message, host: None };
+        self.record_event(job, now_ms, detail);
         self.placement_wanted |= state == TaskState::Pending;
         id
     }
@@ -117,9 +122,10 @@ impl ClusterState {
             .map(|t| t.id.clone())
             .collect();
         let effects = self.kill_tasks(&targets, "Killed by request", now_ms);
-        if instances.is_none() && !self.is_cron_job(job) {
-            self.jobs.remove(job);
+        if instances.is_none() && !self.is_cron_job(job) && self.jobs.remove(job).is_some() {
             self.restarts.remove(job);
+            let message = "Killed by request".to_owned();
+            self.record_event(job, now_ms, EventDetail::Job { change: JobChange::Killed, message });
         }
         Ok((targets, self.outcome(effects)))
     }
@@ -225,6 +231,14 @@ impl ClusterState {
         task.state = next;
         task.events.push(TaskEvent { at_ms: now_ms, state: next, message: message.to_owned() });
         let task = task.clone();
+        let detail = EventDetail::Task {
+            task: id.clone(),
+            instance: task.instance,
+            state: next,
+            message: message.to_owned(),
+            host: task.assignment.as_ref().map(|a| a.hostname.clone()),
+        };
+        self.record_event(&task.job, now_ms, detail);
         let mut effects = Vec::new();
         if is_being_killed(next)
             && let Some(a) = &task.assignment

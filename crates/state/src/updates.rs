@@ -350,6 +350,7 @@ impl ClusterState {
             update.record(UpdateState::RollingForward, "Started", now_ms);
         }
         let started: Vec<u32> = update.instances.iter().map(|i| i.instance).collect();
+        self.record_update_events(&update, 0);
         self.active_updates.insert(key.clone(), id);
         self.updates.insert(id, update);
         let effects = self.drive_update(id, now_ms);
@@ -370,7 +371,9 @@ impl ClusterState {
         }
         let id = *self.active_updates.get(job).ok_or_else(|| StateError::NoActiveUpdate(Box::new(job.clone())))?;
         let mut update = self.updates.lend(&id).expect("active updates are kept");
+        let seen = update.events.len();
         let acted = self.act(&mut update, action, message, now_ms);
+        self.record_update_events(&update, seen);
         self.updates.give_back(id, update);
         acted?;
         let effects = self.drive_update(id, now_ms);

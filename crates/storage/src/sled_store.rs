@@ -14,6 +14,7 @@ use crate::{SCHEMA_VERSION, Store, StoreError};
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const NEXT_SEQ_KEY: &[u8] = b"next_task_seq";
 const NEXT_UPDATE_KEY: &[u8] = b"next_update_id";
+const NEXT_EVENT_KEY: &[u8] = b"next_event_index";
 
 /// The trees of the database, in the order of [`SledStore::trees`].
 #[derive(Clone, Copy)]
@@ -26,11 +27,13 @@ enum TreeName {
     Restarts,
     Updates,
     Cron,
+    Events,
     Meta,
 }
 
 /// The trees, in [`TreeName`] order.
-const TREE_NAMES: [&str; 9] = ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "cron", "meta"];
+const TREE_NAMES: [&str; 10] =
+    ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "cron", "events", "meta"];
 
 /// A store in a data directory, holding the directory's lock while open.
 pub struct SledStore {
@@ -114,6 +117,12 @@ impl SledStore {
         }
         for update in &durable.updates {
             writes[TreeName::Updates as usize].push((update_key(update.id), encode(update)?));
+        }
+        for record in &durable.cron {
+            writes[TreeName::Cron as usize].push((record.job.to_string().into_bytes(), encode(record)?));
+        }
+        for event in &durable.events {
+            writes[TreeName::Events as usize].push((sequence_key(event.index), encode(event)?));
         }
         writes[TreeName::Meta as usize].push((SCHEMA_KEY.to_vec(), SCHEMA_VERSION.to_be_bytes().to_vec()));
         self.transact(|trees| {
@@ -318,6 +327,12 @@ impl Store for SledStore {
                 .into_iter()
                 .map(|(_, c)| c)
                 .collect(),
+            events: self
+                .records(TreeName::Events, "event", records::decode_plain)?
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect(),
+            next_event_index: self.meta_u64(NEXT_EVENT_KEY, "next_event_index")?,
         })
     }
 
@@ -359,9 +374,14 @@ impl Store for SledStore {
             writes[TreeName::Cron as usize].push((record.job.to_string().into_bytes(), encode(record)?));
         }
         removals[TreeName::Cron as usize].extend(changes.cron_deleted.iter().map(|k| k.to_string().into_bytes()));
+        for event in &changes.events_put {
+            writes[TreeName::Events as usize].push((sequence_key(event.index), encode(event)?));
+        }
+        removals[TreeName::Events as usize].extend(changes.events_deleted.iter().map(|index| sequence_key(*index)));
         let meta = &mut writes[TreeName::Meta as usize];
         meta.push((NEXT_SEQ_KEY.to_vec(), changes.next_task_seq.to_be_bytes().to_vec()));
         meta.push((NEXT_UPDATE_KEY.to_vec(), changes.next_update_id.to_be_bytes().to_vec()));
+        meta.push((NEXT_EVENT_KEY.to_vec(), changes.next_event_index.to_be_bytes().to_vec()));
         self.transact(|trees| {
             for ((tree, records), removed) in trees.iter().zip(&writes).zip(&removals) {
                 for (key, value) in records {
@@ -378,7 +398,12 @@ impl Store for SledStore {
 
 /// Updates are keyed by their id in 20 decimal digits, so they list in the order they were made.
 fn update_key(id: u64) -> Vec<u8> {
-    format!("{id:020}").into_bytes()
+    sequence_key(id)
+}
+
+/// A number as a key that sorts as the number does: 20 decimal digits.
+fn sequence_key(number: u64) -> Vec<u8> {
+    format!("{number:020}").into_bytes()
 }
 
 #[cfg(test)]

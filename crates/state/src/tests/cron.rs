@@ -189,7 +189,7 @@ fn a_start_by_request_follows_the_policy_and_deschedule_leaves_the_run_to_kill()
     assert_eq!(state.schedule_cron(bigger, NEW_YEAR + 4).unwrap().0, Scheduled::Replaced);
     assert_eq!(runs(&state, &spec).len(), 2);
 
-    let outcome = state.deschedule_cron(&spec.key).unwrap();
+    let outcome = state.deschedule_cron(&spec.key, 0).unwrap();
     assert_eq!(
         (outcome.changes.cron_deleted.clone(), outcome.changes.jobs_deleted.clone()),
         (vec![spec.key.clone()], vec![spec.key.clone()])
@@ -250,7 +250,7 @@ fn refusals_name_the_problem() {
     assert!(matches!(state.schedule_cron(job("plain", 1, false), 0), Err(StateError::NotACronJob(_))));
     let _ = state.create_job(job("taken", 1, false), 0).unwrap();
     assert!(matches!(state.schedule_cron(cron("taken", "* * * * *", 1), 0), Err(StateError::JobExists(_))));
-    assert!(matches!(state.deschedule_cron(&spec.key), Err(StateError::CronJobNotFound(_))));
+    assert!(matches!(state.deschedule_cron(&spec.key, 0), Err(StateError::CronJobNotFound(_))));
     assert!(matches!(state.start_cron(&spec.key, 0), Err(StateError::CronJobNotFound(_))));
     let _ = state.schedule_cron(spec.clone(), 0).unwrap();
     assert_eq!(

@@ -4,6 +4,7 @@
 
 mod cron;
 mod durability;
+mod events;
 mod maintenance;
 mod placement;
 mod preemption;

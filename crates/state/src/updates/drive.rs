@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use atoll_model::config::UpdateConfig;
+use atoll_model::event::{EventDetail, JobChange};
 use atoll_model::{AgentId, ConfigVersion, JobKey, ScheduledTask, TaskId, TaskState};
 
 use super::{InstanceAction, InstanceEvent, InstanceUpdate, JobUpdate, Progress, Rollout, UpdateState};
@@ -33,12 +34,14 @@ impl ClusterState {
     /// Moves update `id` on as far as it can go now.
     pub(crate) fn drive_update(&mut self, id: u64, now_ms: u64) -> Vec<Effect> {
         let Some(mut update) = self.updates.lend(&id) else { return Vec::new() };
+        let seen = update.events.len();
         let mut effects = Vec::new();
         if !update.state.is_terminal() {
             effects = self.drive(&mut update, now_ms);
         }
+        self.record_update_events(&update, seen);
         if update.state.is_terminal() {
-            self.finish(&update);
+            self.finish(&update, now_ms);
         }
         self.updates.give_back(id, update);
         effects
@@ -344,7 +347,7 @@ impl ClusterState {
     }
 
     /// What a finished update leaves: the job record it ends with.
-    fn finish(&mut self, update: &JobUpdate) {
+    fn finish(&mut self, update: &JobUpdate, now_ms: u64) {
         if self.active_updates.get(&update.job) == Some(&update.id) {
             self.active_updates.remove(&update.job);
         }
@@ -354,9 +357,19 @@ impl ClusterState {
             _ => None,
         };
         if let Some(record) = record
-            && self.jobs.contains_key(&update.job)
+            && self.jobs.get(&update.job).is_some_and(|current| *current != record)
         {
             self.jobs.insert(update.job.clone(), record);
+            let message = format!("update {} {}", update.id, update.state);
+            self.record_event(&update.job, now_ms, EventDetail::Job { change: JobChange::Updated, message });
+        }
+    }
+
+    /// Records the events of `update` from its `seen`th on.
+    pub(crate) fn record_update_events(&mut self, update: &JobUpdate, seen: usize) {
+        for event in update.events.iter().skip(seen) {
+            let detail = EventDetail::Update { update: update.id, state: event.state, message: event.message.clone() };
+            self.record_event(&update.job, event.at_ms, detail);
         }
     }
 

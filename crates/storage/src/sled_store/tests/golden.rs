@@ -3,8 +3,9 @@
 //! `testdata/schema2-sled.tar.gz` is the data directory it left. The state in both: a
 //! production service `web` (3 instances, health check, announcer, constraints) in the middle
 //! of a restart, a finished ad-hoc job `batch`, the tasks of a killed job `doomed` (its job
-//! record gone), a SCHEDULED host and a quota. `testdata/schema3-sled.tar.gz` is what the release
-//! before schema 4 left; see its test.
+//! record gone), a SCHEDULED host and a quota. `testdata/schema3-sled.tar.gz` and
+//! `testdata/schema4-sled.tar.gz` are what the releases before schemas 4 and 5 left; see their
+//! tests.
 
 use std::path::{Path, PathBuf};
 
@@ -166,4 +167,34 @@ fn a_schema_3_directory_is_raised_to_schema_4_and_keeps_everything() {
     assert_eq!(store.load().unwrap(), durable);
     let state = ClusterState::restore(StateConfig::new("devcluster"), durable, 1_800_000_000_000);
     assert_eq!(state.active_update(&web).map(|u| u.id), Some(1));
+}
+
+/// `testdata/schema4-sled.tar.gz` is the data directory the release before schema 5 (no events)
+/// left: a service `hello` (2 instances, RUNNING on agents `a` and `b`) mid-restart, host `b`
+/// SCHEDULED, a quota for `www-data`, and a cron job `nightly` (Europe/Paris) started once.
+#[test]
+fn a_schema_4_directory_is_raised_to_schema_5_and_keeps_everything() {
+    let dir = unpacked("schema4-sled.tar.gz");
+    let store = SledStore::open(&dir.path().join("schema4-sled")).expect("open and upgrade the schema-4 directory");
+    assert_eq!(store.upgraded_from(), Some(4));
+    assert_eq!(store.schema_version(), Some(SCHEMA_VERSION));
+    let durable = store.load().expect("load");
+    assert!(durable.events.is_empty(), "schema 4 had no events");
+    let mut jobs: Vec<String> = durable.jobs.iter().map(|j| j.key.to_string()).collect();
+    jobs.sort();
+    assert_eq!(jobs, ["devcluster/www-data/devel/hello", "devcluster/www-data/devel/nightly"]);
+    assert_eq!((durable.restarts.len(), durable.quotas.len(), durable.cron.len()), (1, 1, 1));
+    assert_eq!(durable.cron[0].zone, "Europe/Paris");
+    assert_eq!(durable.host_modes, vec![("b".to_owned(), MaintenanceMode::Scheduled)]);
+    drop(store);
+    // A scheduler restored from it numbers its first event 1, and the events it records are
+    // there after reopening.
+    let store = SledStore::open(&dir.path().join("schema4-sled")).unwrap();
+    assert_eq!(store.upgraded_from(), None);
+    let mut state = ClusterState::restore(StateConfig::new("devcluster"), store.load().unwrap(), 10);
+    assert_eq!(state.next_event_index(), 1);
+    let outcome = state.kill(&key("devcluster/www-data/devel/hello"), None, 11).unwrap().1;
+    store.commit(&outcome.changes).unwrap();
+    let indices: Vec<u64> = store.load().unwrap().events.iter().map(|e| e.index).collect();
+    assert!(!indices.is_empty() && indices.windows(2).all(|w| w[1] == w[0] + 1) && indices[0] == 1, "{indices:?}");
 }
