@@ -157,7 +157,11 @@ fn atoll_dev_runs_the_job_and_ctrl_c_leaves_nothing_running() {
     let port = atoll_tests::free_port();
     let url = format!("http://127.0.0.1:{port}");
     let grpc = format!("127.0.0.1:{port}");
-    let mut dev = Daemon::start("dev", dir.path(), &["dev", "--grpc", &grpc, "--agents", "2", &hello_file()]);
+    let mut dev = Daemon::start(
+        "dev",
+        dir.path(),
+        &["dev", "--grpc", &grpc, "--http", "127.0.0.1:0", "--agents", "2", &hello_file()],
+    );
     let task = eventually("hello to run under atoll dev", Duration::from_secs(30), || {
         let output = atoll(&["job", "status", HELLO, "--json", "--scheduler", &url]);
         let status: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;

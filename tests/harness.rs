@@ -51,7 +51,17 @@ pub fn start_dev(atoll: &Path, dir: &Path, agents: u32) -> (Daemon, String) {
     let grpc = format!("127.0.0.1:{port}");
     let data = dir.join("dev");
     let agents = agents.to_string();
-    let args = ["dev", "--agents", &agents, "--grpc", &grpc, "--data-dir", data.to_str().expect("utf-8 path")];
+    let args = [
+        "dev",
+        "--agents",
+        &agents,
+        "--grpc",
+        &grpc,
+        "--http",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().expect("utf-8 path"),
+    ];
     let dev = Daemon::start_program(atoll, "dev", dir, &args);
     eventually("atoll dev to serve", Duration::from_secs(30), || {
         let listed = Command::new(atoll).args(["job", "list", "devcluster", "--scheduler", &url]).output().ok()?;
@@ -215,6 +225,25 @@ fn openssl(args: &[&str]) {
     assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
+/// `GET PATH` from `127.0.0.1:PORT` over HTTP/1.0: the status code, the headers (lower-cased
+/// names) and the body.
+pub fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the HTTP listener");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("set a read timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read the response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("headers, then the body");
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).expect("a status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
 /// Runs a client command to completion.
 pub fn atoll(args: &[&str]) -> Output {
     Command::new(atoll_binary()).args(args).stdin(Stdio::null()).output().expect("run atoll")
@@ -296,6 +325,10 @@ pub struct Cluster {
     /// Whether agents run each task as its user; without it they run every task as
     /// themselves (`--no-switch-user`), since most tests' roles are not users of this host.
     switch_users: bool,
+    /// The HTTP port of each agent started with one (`--http`), by agent index.
+    pub agent_http: std::collections::BTreeMap<u32, u16>,
+    /// The scheduler's HTTP port, when it serves HTTP.
+    pub scheduler_http: Option<u16>,
 }
 
 impl Cluster {
@@ -314,6 +347,16 @@ impl Cluster {
         Cluster::start_cluster(agent_timeout_secs, scheduler_flags, agent_flags, false)
     }
 
+    /// Like [`Cluster::start`], with the scheduler serving HTTP on a port of its own (returned)
+    /// and each agent too (in [`Cluster::agent_http`]).
+    pub fn start_serving_http(agent_timeout_secs: u64) -> (Cluster, u16) {
+        let http = free_port();
+        let flag = format!("127.0.0.1:{http}");
+        let mut cluster = Cluster::start_cluster_with(agent_timeout_secs, &["--http", &flag], &[], false, true);
+        cluster.scheduler_http = Some(http);
+        (cluster, http)
+    }
+
     /// Like [`Cluster::start_with_agent_flags`], with agents that run each task as its user
     /// (root only), in a directory the tasks' users can pass through.
     pub fn start_switching_users(agent_timeout_secs: u64, agent_flags: &[&str]) -> Cluster {
@@ -325,6 +368,16 @@ impl Cluster {
         scheduler_flags: &[&str],
         agent_flags: &[&str],
         switch_users: bool,
+    ) -> Cluster {
+        Cluster::start_cluster_with(agent_timeout_secs, scheduler_flags, agent_flags, switch_users, false)
+    }
+
+    fn start_cluster_with(
+        agent_timeout_secs: u64,
+        scheduler_flags: &[&str],
+        agent_flags: &[&str],
+        switch_users: bool,
+        serve_agent_http: bool,
     ) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
         if switch_users {
@@ -343,9 +396,14 @@ impl Cluster {
             agent_flags: agent_flags.iter().map(|f| (*f).to_owned()).collect(),
             scheduler_flags: scheduler_flags.iter().map(|f| (*f).to_owned()).collect(),
             switch_users,
+            agent_http: std::collections::BTreeMap::new(),
+            scheduler_http: None,
         };
         cluster.start_scheduler(agent_timeout_secs);
         for index in [1, 2] {
+            if serve_agent_http {
+                cluster.agent_http.insert(index, free_port());
+            }
             let agent = cluster.start_agent(index);
             cluster.agents.push(agent);
         }
@@ -418,6 +476,10 @@ impl Cluster {
         ];
         if !self.switch_users {
             args.push("--no-switch-user");
+        }
+        let http = self.agent_http.get(&index).map(|port| format!("127.0.0.1:{port}"));
+        if let Some(http) = &http {
+            args.extend(["--http", http.as_str()]);
         }
         args.extend(self.agent_flags.iter().map(String::as_str));
         let mut daemon = Daemon::start(&log_name, self.dir.path(), &args);

@@ -10,6 +10,7 @@ pub mod host;
 pub mod isolation;
 mod launch;
 pub mod logs;
+pub mod metrics;
 pub mod scheduler_link;
 mod supervisor;
 pub mod users;

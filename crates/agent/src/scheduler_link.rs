@@ -48,6 +48,8 @@ pub struct AgentConfig {
     pub tls_ca: Option<PathBuf>,
     /// Which user each task runs as.
     pub task_users: crate::users::TaskUsers,
+    /// Serve HTTP here: metrics at `/metrics`, and `/health`.
+    pub http: Option<std::net::SocketAddr>,
     /// The agent's certificate and key (PEM files): presented to an `https://` scheduler in
     /// place of a token (mutual TLS), served by the log service, and handed to executors.
     pub tls_identity: Option<TlsFiles>,
@@ -91,6 +93,17 @@ pub enum AgentError {
     TaskUsers(#[from] crate::users::StartError),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("cannot serve HTTP: {0}")]
+    Http(std::io::Error),
+}
+
+/// A task that ends when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Where the agent serves its tasks' logs, the secret its log service asks for, and whether it
@@ -138,6 +151,21 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         .keep_alive_while_idle(true);
     let (updates_tx, updates_rx) = mpsc::unbounded_channel();
     let supervisors = Arc::new(Supervisors::new(&config, updates_tx));
+    let _http = match config.http {
+        Some(address) => {
+            let gathered = supervisors.clone();
+            let (bound, serving) = crate::metrics::serve(address, Arc::new(move || gathered.metrics_text()))
+                .await
+                .map_err(AgentError::Http)?;
+            tracing::info!(address = %bound, "serving HTTP: /metrics, /health");
+            Some(AbortOnDrop(tokio::spawn(async move {
+                if let Err(error) = serving.await {
+                    tracing::error!(%error, "the HTTP listener stopped");
+                }
+            })))
+        }
+        None => None,
+    };
     let recovered = supervisors.recover();
     if recovered > 0 {
         tracing::info!(tasks = recovered, "took over tasks left by an earlier agent");

@@ -25,6 +25,7 @@ use self::watcher::{
 };
 use crate::isolation::{Isolator, Limits, TaskGroup};
 use crate::launch::launch_from_wire;
+use crate::metrics::AgentMetrics;
 use crate::scheduler_link::AgentConfig;
 use crate::users::{self, TaskUsers};
 
@@ -69,6 +70,7 @@ pub struct Supervisors {
     tasks: Arc<Mutex<BTreeMap<TaskId, Supervised>>>,
     /// Set once the agent is stopping and killing its tasks: no new launches after that.
     closing: std::sync::atomic::AtomicBool,
+    metrics: AgentMetrics,
 }
 
 impl Supervisors {
@@ -93,7 +95,15 @@ impl Supervisors {
             updates,
             tasks: Arc::new(Mutex::new(BTreeMap::new())),
             closing: std::sync::atomic::AtomicBool::new(false),
+            metrics: AgentMetrics::default(),
         }
+    }
+
+    /// Every metric, read now ([`crate::metrics`]).
+    pub fn metrics_text(&self) -> String {
+        let updates = self.last_updates();
+        let figures = crate::metrics::task_figures(&updates, self.isolator.as_ref());
+        self.metrics.render(&updates, &figures)
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<TaskId, Supervised>> {
@@ -138,6 +148,7 @@ impl Supervisors {
                 sandbox: sandbox_text.clone(),
                 updates: self.updates.clone(),
                 tasks: self.tasks.clone(),
+                metrics: self.metrics.clone(),
             };
             let last = TaskUpdate {
                 task: task.clone(),
@@ -215,8 +226,13 @@ impl Supervisors {
             };
             tasks.insert(id.clone(), Supervised { last, kill: kill_tx });
         }
-        let reporter =
-            Reporter { task: id, sandbox: sandbox_text, updates: self.updates.clone(), tasks: self.tasks.clone() };
+        let reporter = Reporter {
+            task: id,
+            sandbox: sandbox_text,
+            updates: self.updates.clone(),
+            tasks: self.tasks.clone(),
+            metrics: self.metrics.clone(),
+        };
         let received = launch_from_wire(&launch);
         let start = Start {
             command: self.executor_command.clone(),
@@ -280,6 +296,7 @@ struct Reporter {
     sandbox: String,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     tasks: Arc<Mutex<BTreeMap<TaskId, Supervised>>>,
+    metrics: AgentMetrics,
 }
 
 impl Reporter {

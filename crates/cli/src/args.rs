@@ -117,6 +117,10 @@ pub struct SchedulerArgs {
     /// The address to serve gRPC on.
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub grpc: SocketAddr,
+    /// Also serve HTTP here: Prometheus metrics at /metrics, and /health and /leaderhealth for
+    /// load balancers and monitors (open to every caller, like Aurora's).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
     /// Seconds without a heartbeat after which an agent's tasks are LOST.
     #[arg(long, default_value_t = 10)]
     pub agent_timeout_secs: u64,
@@ -234,6 +238,10 @@ pub struct AgentArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve HTTP here: Prometheus metrics at /metrics (tasks, executors, each task's cpu,
+    /// memory and log bytes, OOM kills) and /health.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
     /// Run every task as the agent's own user instead of its task's user (the task's `user`,
     /// or its role). Without it the agent must run as root, and each task runs as its user:
     /// processes, health checks and finalisers, with a sandbox only that user can read; a task
@@ -270,6 +278,9 @@ pub struct DevArgs {
     /// The address the scheduler serves gRPC on.
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub grpc: SocketAddr,
+    /// The address the scheduler serves HTTP on: metrics at /metrics, /health.
+    #[arg(long, default_value = "127.0.0.1:7080")]
+    pub http: SocketAddr,
     #[command(flatten)]
     pub bindings: Bindings,
 }

@@ -90,6 +90,14 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
     let address = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
     tracing::info!(%cluster, %address, data_dir = %args.data_dir.display(), "scheduler serving");
     eprintln!("Scheduler for cluster {cluster} serving on http://{address}");
+    let _http = match args.http {
+        Some(address) => {
+            let (serving, bound) = serve_http(address, control_plane.clone()).await?;
+            eprintln!("HTTP (metrics at /metrics, /health) on http://{bound}");
+            Some(serving)
+        }
+        None => None,
+    };
     let _announcement = args.zk.clone().map(|ensemble| {
         let host = args.advertise_host.clone().unwrap_or_else(machine_hostname);
         let path = args.serverset_path.clone();
@@ -97,6 +105,24 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
         AbortOnDrop(tokio::spawn(atoll_server::announce_scheduler(ensemble, path, host, address.port())))
     });
     atoll_server::serve(control_plane, listener, shutdown).await.map_err(|e| CliError::failed(e.to_string()))
+}
+
+/// Serves the scheduler's HTTP routes on `address` until dropped; answers the address bound.
+pub async fn serve_http(
+    address: std::net::SocketAddr,
+    control_plane: atoll_server::ControlPlane,
+) -> Result<(AbortOnDrop, std::net::SocketAddr), CliError> {
+    let listener = bind(address).await?;
+    let bound = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
+    let routes = atoll_web::scheduler_routes(control_plane);
+    Ok((
+        AbortOnDrop(tokio::spawn(async move {
+            if let Err(error) = atoll_web::serve(listener, routes, std::future::pending()).await {
+                tracing::error!(%error, "the HTTP listener stopped");
+            }
+        })),
+        bound,
+    ))
 }
 
 /// The isolator this host supports: its cgroups, or none when `no_isolation` allows that.
@@ -112,7 +138,7 @@ pub fn host_isolator(no_isolation: bool, cgroup_parent: &str) -> Result<Arc<dyn 
 }
 
 /// Aborts a background task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -162,7 +188,9 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
     let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
     let config = AgentConfig {
         scheduler: scheduler.to_owned(),
-        work_dir: args.work_dir.clone(),
+        // Absolute: executors run in their sandboxes and are handed their paths.
+        work_dir: std::path::absolute(&args.work_dir)
+            .map_err(|e| CliError::invalid_parameter(format!("--work-dir {}: {e}", args.work_dir.display())))?,
         agent_id: hostname.clone(),
         hostname,
         resources,
@@ -174,6 +202,7 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
         serverset_root: args.serverset_root.clone(),
         token: agent_token(&args)?,
         tls_ca: args.tls_ca.clone(),
+        http: args.http,
         tls_identity: match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(atoll_agent::TlsFiles { cert: cert.clone(), key: key.clone() }),
             _ => None,

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::args::DevArgs;
-use crate::daemons::{bind, executor_command, host_isolator, machine_hostname, shutdown_signal};
+use crate::daemons::{bind, executor_command, host_isolator, machine_hostname, serve_http, shutdown_signal};
 use crate::exit::{CliError, CliResult};
 use crate::wakeups::Wakeups;
 use crate::{jobfile, render};
@@ -44,6 +44,7 @@ pub async fn run(args: DevArgs) -> CliResult {
     let listener = bind(args.grpc).await?;
     let url = format!("http://{}", listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?);
     let (stop_server, server_stopped) = watch::channel(false);
+    let (_http, http) = serve_http(args.http, control_plane.clone()).await?;
     let server = tokio::spawn(atoll_server::serve(control_plane, listener, wait_for(server_stopped)));
 
     let (stop_agents, agents_stopped) = watch::channel(false);
@@ -55,6 +56,7 @@ pub async fn run(args: DevArgs) -> CliResult {
         submit(&client, &jobs, &data_dir.path).await;
         eprintln!(
             "Atoll dev cluster '{CLUSTER}': scheduler on {url}, {} agent(s), data in {}.\n\
+             Metrics: http://{http}/metrics\n\
              Callers on this machine only, no tokens; roles without a quota are not limited.\n\
              From another terminal: atoll job list {CLUSTER}  |  atoll job status JOBKEY\n\
              Ctrl-C stops every task and exits.",
@@ -150,6 +152,7 @@ fn start_agents(
             tls_ca: None,
             task_users: TaskUsers::AgentsOwn,
             tls_identity: None,
+            http: None,
             serverset_root: atoll_announce::DEFAULT_ROOT.to_owned(),
         };
         handles.push(tokio::spawn(atoll_agent::run(config, wait_for(stop.clone()), OnExit::KillTasks)));

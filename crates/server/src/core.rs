@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tonic::Status;
 
 use crate::auth::Caller;
+use crate::metrics::SchedulerMetrics;
 use crate::{Clock, ServerConfig};
 
 /// A shared handle to the running scheduler.
@@ -34,6 +35,7 @@ struct Inner {
     placement_wanted: Notify,
     /// Every event once it is durable, to the event stream's subscribers.
     events: broadcast::Sender<Arc<ClusterEvent>>,
+    metrics: SchedulerMetrics,
 }
 
 /// How many events the broadcast holds for a subscriber that has not read them yet; one that
@@ -95,6 +97,7 @@ impl ControlPlane {
                 links: Mutex::new(BTreeMap::new()),
                 placement_wanted: Notify::new(),
                 events: broadcast::channel(EVENT_BUFFER).0,
+                metrics: SchedulerMetrics::new(crate::metrics::served_methods()),
             }),
         })
     }
@@ -159,6 +162,17 @@ impl ControlPlane {
         self.lock_state().events_since(from, filter)
     }
 
+    /// What the scheduler counts, to record more.
+    pub(crate) fn metrics(&self) -> &SchedulerMetrics {
+        &self.inner.metrics
+    }
+
+    /// Every metric, in Prometheus' text format ([`crate::METRICS_CONTENT_TYPE`]).
+    pub fn metrics_text(&self) -> String {
+        let census = self.read(ClusterState::census);
+        self.inner.metrics.render(&census)
+    }
+
     /// Reads the state without changing it.
     pub fn read<T>(&self, f: impl FnOnce(&ClusterState) -> T) -> T {
         f(&self.lock_state())
@@ -174,20 +188,25 @@ impl ControlPlane {
         let now = self.now_ms();
         let mut state = self.lock_state();
         let (value, outcome) = f(&mut state, now)?;
-        if !outcome.changes.is_empty()
-            && let Err(e) = self.inner.store.commit(&outcome.changes)
-        {
-            tracing::error!(error = %e, "commit failed; reloading state from the store");
-            match self.inner.store.load() {
-                Ok(durable) => *state = ClusterState::restore(self.inner.config.state.clone(), durable, now),
-                Err(reload) => tracing::error!(error = %reload, "reloading state failed"),
+        if !outcome.changes.is_empty() {
+            let started = std::time::Instant::now();
+            match self.inner.store.commit(&outcome.changes) {
+                Ok(bytes) => self.inner.metrics.commit(started.elapsed(), bytes),
+                Err(e) => {
+                    tracing::error!(error = %e, "commit failed; reloading state from the store");
+                    match self.inner.store.load() {
+                        Ok(durable) => *state = ClusterState::restore(self.inner.config.state.clone(), durable, now),
+                        Err(reload) => tracing::error!(error = %reload, "reloading state failed"),
+                    }
+                    return Err(CoreError::Storage(e));
+                }
             }
-            return Err(CoreError::Storage(e));
         }
         // Still under the state lock, so agents get commands in the order the state made them,
         // and subscribers get events in order, after what they read from the journal.
         self.dispatch(outcome.effects);
         for event in outcome.changes.events_put {
+            self.inner.metrics.event(&event);
             // No subscriber is fine.
             let _ = self.inner.events.send(Arc::new(event));
         }
@@ -250,7 +269,15 @@ impl ControlPlane {
                     let _ =
                         tokio::time::timeout(Duration::from_secs(1), control_plane.inner.placement_wanted.notified())
                             .await;
-                    if let Err(e) = control_plane.mutate(|state, now| Ok(((), state.placement_round(now)))) {
+                    let metrics = control_plane.inner.metrics.clone();
+                    let round = control_plane.mutate(|state, now| {
+                        let started = std::time::Instant::now();
+                        let outcome = state.placement_round(now);
+                        let placed = outcome.effects.iter().filter(|e| matches!(e, Effect::Launch { .. })).count();
+                        metrics.placement_round(started.elapsed(), placed, state.unplaced_count());
+                        Ok(((), outcome))
+                    });
+                    if let Err(e) = round {
                         tracing::error!(error = %e, "placement round failed");
                     }
                 }

@@ -45,6 +45,7 @@ impl EventService for EventsApi {
         let (backlog, next, oldest, live) = self.control_plane.subscribe_events(request.from_index, &filter);
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let control_plane = self.control_plane.clone();
+        control_plane.metrics().subscribers(1);
         tokio::spawn(async move {
             let mut feed = Feed { control_plane, filter, sender, next };
             for event in &backlog {
@@ -73,6 +74,12 @@ struct Feed {
     next: u64,
 }
 
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.control_plane.metrics().subscribers(-1);
+    }
+}
+
 impl Feed {
     /// Offers `event`; false once the subscriber has gone away.
     async fn send(&mut self, event: &ClusterEvent) -> bool {
@@ -83,7 +90,12 @@ impl Feed {
     /// Passes on every new event until the subscriber goes away or the scheduler stops.
     async fn follow(&mut self, mut live: broadcast::Receiver<Arc<ClusterEvent>>) {
         loop {
-            let gap_to = match live.recv().await {
+            // A subscriber that went away is noticed at once, not at the next event it wants.
+            let received = tokio::select! {
+                () = self.sender.closed() => return,
+                received = live.recv() => received,
+            };
+            let gap_to = match received {
                 Ok(event) if event.index < self.next => continue,
                 Ok(event) if event.index == self.next => {
                     if !self.send(&event).await {

@@ -19,6 +19,7 @@ mod core;
 mod cron_api;
 mod events_api;
 mod logs_api;
+mod metrics;
 mod registry_api;
 mod scheduler_api;
 mod self_announce;
@@ -47,6 +48,7 @@ pub use audit::AuditLog;
 pub use auth::{Access, AuthFileError, Caller};
 pub use clock::{Clock, SystemClock};
 pub use core::ControlPlane;
+pub use metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use self_announce::{DEFAULT_SCHEDULER_PATH, announce_scheduler};
 
 /// How long a stopping scheduler waits for its clients to finish.
@@ -141,7 +143,8 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping.send(());
     };
-    let mut builder = tonic::transport::Server::builder();
+    let call_metrics = metrics::CallMetricsLayer { metrics: control_plane.metrics().clone() };
+    let mut builder = tonic::transport::Server::builder().layer(call_metrics);
     if let Some(tls) = &control_plane.config().tls {
         let mut config = tonic::transport::ServerTlsConfig::new().identity(tls.identity());
         if let Some(ca) = &control_plane.config().tls_ca {

@@ -25,7 +25,7 @@ impl Store for FlakyStore {
         self.inner.load()
     }
 
-    fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
+    fn commit(&self, changes: &Changes) -> Result<u64, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(StoreError::Io { dir: "/full".into(), detail: "No space left on device".into() });
         }

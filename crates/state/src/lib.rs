@@ -56,7 +56,7 @@ pub use durable::{Changes, Durable, StoreImage};
 pub use events::EVENTS_KEPT;
 pub use lifecycle::StatusReport;
 pub use maintenance::HostMaintenance;
-pub use queries::JobSummary;
+pub use queries::{Census, JobSummary};
 pub use quota::QuotaUsage;
 pub use restart::{RestartPlan, Restarted};
 pub use updates::{

@@ -1,6 +1,9 @@
-//! Read-only views of the state for the API: job summaries, a job's tasks, pending reasons.
+//! Read-only views of the state for the API: job summaries, a job's tasks, pending reasons,
+//! and the counts metrics are made of.
 
-use atoll_model::{JobKey, JobKeyPrefix, JobSpec, ScheduledTask, TaskId, TaskState};
+use std::collections::BTreeMap;
+
+use atoll_model::{JobKey, JobKeyPrefix, JobSpec, MaintenanceMode, ScheduledTask, TaskId, TaskState};
 
 use crate::{ClusterState, PendingReason};
 
@@ -18,7 +21,49 @@ pub struct JobSummary {
     pub cron_schedule: Option<String>,
 }
 
+/// The state counted, for metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Tasks kept, by job and state.
+    pub tasks: BTreeMap<(JobKey, TaskState), u64>,
+    /// PENDING tasks the last placement round could not place, by the summary of why.
+    pub pending_by_reason: BTreeMap<String, u64>,
+    /// Agents registered since the scheduler started.
+    pub agents_registered: u64,
+    /// Agents known only from their tasks, not heard from since the scheduler started.
+    pub agents_awaited: u64,
+    /// Hosts in a maintenance mode other than NONE, by mode.
+    pub hosts_by_mode: BTreeMap<MaintenanceMode, u64>,
+}
+
 impl ClusterState {
+    /// Everything counted, in one pass over tasks and agents.
+    pub fn census(&self) -> Census {
+        let mut census = Census::default();
+        for task in self.tasks.values() {
+            *census.tasks.entry((task.job.clone(), task.state)).or_default() += 1;
+        }
+        for reason in self.pending_reasons.values() {
+            *census.pending_by_reason.entry(reason.summary.clone()).or_default() += 1;
+        }
+        for agent in self.agents.values() {
+            if agent.resources.is_some() {
+                census.agents_registered += 1;
+            } else {
+                census.agents_awaited += 1;
+            }
+        }
+        for mode in self.host_modes.values() {
+            *census.hosts_by_mode.entry(*mode).or_default() += 1;
+        }
+        census
+    }
+
+    /// PENDING tasks the last placement round could not place.
+    pub fn unplaced_count(&self) -> usize {
+        self.pending_reasons.len()
+    }
+
     pub fn job(&self, key: &JobKey) -> Option<&JobSpec> {
         self.jobs.get(key)
     }

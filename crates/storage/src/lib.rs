@@ -46,8 +46,9 @@ pub const SCHEMA_VERSION: u64 = 5;
 pub trait Store: Send + Sync {
     /// Everything stored.
     fn load(&self) -> Result<Durable, StoreError>;
-    /// Makes `changes` durable, all or nothing.
-    fn commit(&self, changes: &Changes) -> Result<(), StoreError>;
+    /// Makes `changes` durable, all or nothing; answers how many bytes of keys and values it
+    /// wrote (0 for a store that writes nowhere).
+    fn commit(&self, changes: &Changes) -> Result<u64, StoreError>;
 }
 
 /// A storage failure; each message says what to do about it.

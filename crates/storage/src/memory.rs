@@ -17,8 +17,9 @@ impl Store for MemoryStore {
         Ok(self.image.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).durable())
     }
 
-    fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
+    /// Writes nothing anywhere: 0 bytes.
+    fn commit(&self, changes: &Changes) -> Result<u64, StoreError> {
         self.image.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).apply(changes);
-        Ok(())
+        Ok(0)
     }
 }

@@ -336,7 +336,7 @@ impl Store for SledStore {
         })
     }
 
-    fn commit(&self, changes: &Changes) -> Result<(), StoreError> {
+    fn commit(&self, changes: &Changes) -> Result<u64, StoreError> {
         let dir = self.shown();
         let encode = |value: &dyn Encode| value.encode().map_err(|e| io(&dir, e));
         let mut writes: Vec<Writes> = vec![Vec::new(); self.trees.len()];
@@ -382,6 +382,8 @@ impl Store for SledStore {
         meta.push((NEXT_SEQ_KEY.to_vec(), changes.next_task_seq.to_be_bytes().to_vec()));
         meta.push((NEXT_UPDATE_KEY.to_vec(), changes.next_update_id.to_be_bytes().to_vec()));
         meta.push((NEXT_EVENT_KEY.to_vec(), changes.next_event_index.to_be_bytes().to_vec()));
+        let bytes = writes.iter().flatten().map(|(key, value)| key.len() + value.len()).sum::<usize>()
+            + removals.iter().flatten().map(Vec::len).sum::<usize>();
         self.transact(|trees| {
             for ((tree, records), removed) in trees.iter().zip(&writes).zip(&removals) {
                 for (key, value) in records {
@@ -392,7 +394,8 @@ impl Store for SledStore {
                 }
             }
             Ok(())
-        })
+        })?;
+        Ok(bytes as u64)
     }
 }
 

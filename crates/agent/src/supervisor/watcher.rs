@@ -148,7 +148,10 @@ pub(super) async fn watch_executor(
     };
     match over_limit {
         Some(reason) => reporter.report(TaskState::Failed, &reason, None),
-        None if oom => reporter.report(TaskState::Failed, &format!("Memory limit exceeded ({message})"), exit_code),
+        None if oom => {
+            reporter.metrics.oom_kill();
+            reporter.report(TaskState::Failed, &format!("Memory limit exceeded ({message})"), exit_code);
+        }
         None => reporter.report(state, &message, exit_code),
     }
     if let Some(group) = limits.group {
