@@ -117,6 +117,10 @@ pub struct SchedulerArgs {
     /// The address to serve gRPC on.
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub grpc: SocketAddr,
+    /// POST every task state change to a webhook, as Aurora's -webhook_config: a JSON file
+    /// with `targetURL` (http://), `headers`, `timeoutMsec` and `statuses` (docs/events.md).
+    #[arg(long, value_name = "FILE")]
+    pub webhook_config: Option<PathBuf>,
     /// Also serve HTTP here: Prometheus metrics at /metrics, and /health and /leaderhealth for
     /// load balancers and monitors (open to every caller, like Aurora's).
     #[arg(long, value_name = "ADDR")]

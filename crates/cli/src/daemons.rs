@@ -54,6 +54,9 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
             atoll_server::Access::from_file(path).map_err(|e| CliError::invalid_parameter(e.to_string()))?;
     }
     config.user_calls_per_second = Some(args.user_calls_per_second);
+    if let Some(path) = &args.webhook_config {
+        config.webhook = Some(atoll_server::WebhookConfig::from_file(path).map_err(CliError::invalid_parameter)?);
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let read = |flag: &str, path: &std::path::Path| {
             std::fs::read(path)

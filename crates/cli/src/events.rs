@@ -100,8 +100,9 @@ pub fn event_json(event: &ClusterEvent) -> Value {
         "kind": event.kind().name(),
     });
     let detail = match &event.detail {
-        EventDetail::Task { task, instance, state, message, host } => json!({
-            "task_id": task.0, "instance": instance, "state": state.name(), "message": message, "host": host,
+        EventDetail::Task { task, instance, previous, state, message, host } => json!({
+            "task_id": task.0, "instance": instance, "previous_state": previous.name(), "state": state.name(),
+            "message": message, "host": host,
         }),
         EventDetail::Job { change, message } => json!({ "change": change.name(), "message": message }),
         EventDetail::Update { update, state, message } => {
@@ -140,6 +141,7 @@ mod tests {
             detail: EventDetail::Task {
                 task: TaskId("t".into()),
                 instance: 0,
+                previous: TaskState::Starting,
                 state: TaskState::Running,
                 message: "Healthy".into(),
                 host: Some("h1".into()),

@@ -23,8 +23,8 @@ pub struct ClusterEvent {
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventDetail {
-    /// A task reached `state`.
-    Task { task: TaskId, instance: u32, state: TaskState, message: String, host: Option<String> },
+    /// A task reached `state` from `previous` (INIT for a new task).
+    Task { task: TaskId, instance: u32, previous: TaskState, state: TaskState, message: String, host: Option<String> },
     /// The job itself changed.
     Job { change: JobChange, message: String },
     /// An update of the job reached `state`.

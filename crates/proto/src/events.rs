@@ -33,9 +33,10 @@ impl From<&ClusterEvent> for v1::Event {
     fn from(event: &ClusterEvent) -> v1::Event {
         use v1::event::Detail;
         let detail = match &event.detail {
-            EventDetail::Task { task, instance, state, message, host } => Detail::Task(v1::TaskStateChange {
+            EventDetail::Task { task, instance, previous, state, message, host } => Detail::Task(v1::TaskStateChange {
                 task_id: task.0.clone(),
                 instance: *instance,
+                previous_state: v1::TaskState::from(*previous) as i32,
                 state: v1::TaskState::from(*state) as i32,
                 message: message.clone(),
                 host: host.clone().unwrap_or_default(),
@@ -65,6 +66,7 @@ impl TryFrom<&v1::Event> for ClusterEvent {
             Detail::Task(task) => EventDetail::Task {
                 task: TaskId(task.task_id.clone()),
                 instance: task.instance,
+                previous: task_state(task.previous_state)?,
                 state: task_state(task.state)?,
                 message: task.message.clone(),
                 host: Some(task.host.clone()).filter(|h| !h.is_empty()),
@@ -144,6 +146,7 @@ mod tests {
             EventDetail::Task {
                 task: TaskId("t-1".into()),
                 instance: 2,
+                previous: TaskState::Starting,
                 state: TaskState::Running,
                 message: "Healthy".into(),
                 host: Some("h1".into()),
@@ -151,6 +154,7 @@ mod tests {
             EventDetail::Task {
                 task: TaskId("t-2".into()),
                 instance: 0,
+                previous: TaskState::Init,
                 state: TaskState::Pending,
                 message: String::new(),
                 host: None,

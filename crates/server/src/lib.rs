@@ -24,6 +24,7 @@ mod registry_api;
 mod scheduler_api;
 mod self_announce;
 mod updates_api;
+mod webhooks;
 
 use std::future::Future;
 use std::path::Path;
@@ -50,6 +51,7 @@ pub use clock::{Clock, SystemClock};
 pub use core::ControlPlane;
 pub use metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use self_announce::{DEFAULT_SCHEDULER_PATH, announce_scheduler};
+pub use webhooks::WebhookConfig;
 
 /// How long a stopping scheduler waits for its clients to finish.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -82,6 +84,8 @@ pub struct ServerConfig {
     /// The CA (PEM) whose client certificates name callers (mutual TLS, with TLS served), and
     /// which agents' TLS log services are checked against.
     pub tls_ca: Option<Vec<u8>>,
+    /// Where task state changes are POSTed, if anywhere.
+    pub webhook: Option<WebhookConfig>,
 }
 
 impl ServerConfig {
@@ -95,6 +99,7 @@ impl ServerConfig {
             user_calls_per_second: None,
             tls: None,
             tls_ca: None,
+            webhook: None,
         }
     }
 }
@@ -138,6 +143,11 @@ pub async fn serve(
     let limits = control_plane.config().user_calls_per_second.map(|n| Arc::new(CallLimits::new(n)));
     let gate = Gate::new(access.clone(), limits);
     let loops = control_plane.spawn_loops();
+    let _webhook = control_plane
+        .config()
+        .webhook
+        .clone()
+        .map(|config| AbortOnDrop(tokio::spawn(webhooks::deliver(control_plane.clone(), config))));
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
@@ -191,4 +201,13 @@ pub async fn serve(
     };
     loops.abort();
     result.map_err(ServerError::from)
+}
+
+/// A task that ends when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -76,6 +76,8 @@ struct Counted {
     updates_ended: Family<StateLabels, Counter>,
     cron_runs: Family<StateLabels, Counter>,
     subscribers: Gauge,
+    webhook_delivered: Counter,
+    webhook_dropped: Counter,
     /// The gRPC methods the scheduler serves, `/package.Service/Method`.
     methods: BTreeSet<String>,
 }
@@ -101,6 +103,8 @@ impl SchedulerMetrics {
                 updates_ended: Family::default(),
                 cron_runs: Family::default(),
                 subscribers: Gauge::default(),
+                webhook_delivered: Counter::default(),
+                webhook_dropped: Counter::default(),
                 methods,
             }),
         }
@@ -145,6 +149,16 @@ impl SchedulerMetrics {
         self.inner.subscribers.inc_by(change);
     }
 
+    /// A webhook POST the receiver took.
+    pub(crate) fn webhook_delivered(&self) {
+        self.inner.webhook_delivered.inc();
+    }
+
+    /// Task state changes the webhook never delivered.
+    pub(crate) fn webhook_dropped(&self, count: u64) {
+        self.inner.webhook_dropped.inc_by(count);
+    }
+
     /// Every metric, the counted ones and those of `census`, in the text format.
     pub fn render(&self, census: &Census) -> String {
         let mut registry = Registry::with_prefix("atoll");
@@ -179,6 +193,16 @@ impl SchedulerMetrics {
         registry.register("updates_ended", "Updates that ended, by their end state", c.updates_ended.clone());
         registry.register("cron_runs_ended", "Cron runs that ended or never ran, by how", c.cron_runs.clone());
         registry.register("event_subscribers", "Event stream subscribers connected", c.subscribers.clone());
+        registry.register(
+            "webhook_deliveries",
+            "Task state changes the webhook receiver took",
+            c.webhook_delivered.clone(),
+        );
+        registry.register(
+            "webhook_dropped",
+            "Task state changes never delivered to the webhook (retries spent, or fallen behind the events kept)",
+            c.webhook_dropped.clone(),
+        );
         register_census(&mut registry, census);
         atoll_metrics::exposition(&registry)
     }

@@ -79,7 +79,8 @@ impl ClusterState {
             ],
         };
         self.tasks.insert(id.clone(), task);
-        let detail = EventDetail::Task { task: id.clone(), instance, state, message, host: None };
+        let detail =
+            EventDetail::Task { task: id.clone(), instance, previous: TaskState::Init, state, message, host: None };
         self.record_event(job, now_ms, detail);
         self.placement_wanted |= state == TaskState::Pending;
         id
@@ -234,6 +235,7 @@ impl ClusterState {
         let detail = EventDetail::Task {
             task: id.clone(),
             instance: task.instance,
+            previous,
             state: next,
             message: message.to_owned(),
             host: task.assignment.as_ref().map(|a| a.hostname.clone()),
