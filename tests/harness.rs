@@ -535,6 +535,17 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
         atoll(&[&["update"], args, &["--scheduler", &self.url]].concat())
     }
 
+    /// Instance 0 of `job` once it has ended (FAILED, FINISHED, KILLED or LOST), from
+    /// `job status --json`.
+    pub fn ended(&self, job: &str) -> serde_json::Value {
+        eventually("the task to end", Duration::from_secs(60), || {
+            let entry = self.status(job)["instances"][0].clone();
+            ["FAILED", "FINISHED", "KILLED", "LOST"]
+                .contains(&entry["status"].as_str().unwrap_or_default())
+                .then_some(entry)
+        })
+    }
+
     /// `job status --json`, parsed.
     pub fn status(&self, job: &str) -> serde_json::Value {
         let output = self.job(&["status", job, "--json"]);

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use atoll_tests::{Cluster, eventually, executor_status, printed};
-use serde_json::Value;
 
 fn job_file(cluster: &Cluster, name: &str, cmdline: &str, ram_mb: u32, disk_mb: u32) -> String {
     let path = cluster.dir.path().join(format!("{name}.rhai"));
@@ -21,15 +20,6 @@ let jobs = [ Job(#{{ cluster: "devcluster", role: "www-data", environment: "deve
     )
     .expect("write job file");
     path.display().to_string()
-}
-
-fn ended(cluster: &Cluster, job: &str) -> Value {
-    eventually("the task to end", Duration::from_secs(60), || {
-        let entry = cluster.status(job)["instances"][0].clone();
-        ["FAILED", "FINISHED", "KILLED", "LOST"]
-            .contains(&entry["status"].as_str().unwrap_or_default())
-            .then_some(entry)
-    })
 }
 
 #[test]
@@ -71,7 +61,7 @@ fn a_task_past_its_memory_limit_fails_with_memory_limit_exceeded() {
     let job = "devcluster/www-data/devel/hog";
     let created = cluster.job(&["create", job, &file]);
     assert!(created.status.success(), "{}", printed(&created));
-    let end = ended(&cluster, job);
+    let end = cluster.ended(job);
     assert_eq!(end["status"], "FAILED", "{end}");
     assert!(end["message"].as_str().unwrap_or_default().starts_with("Memory limit exceeded"), "{end}");
 }
@@ -83,7 +73,7 @@ fn a_task_past_its_disk_limit_is_killed_and_says_why() {
     let job = "devcluster/www-data/devel/filler";
     let created = cluster.job(&["create", job, &file]);
     assert!(created.status.success(), "{}", printed(&created));
-    let end = ended(&cluster, job);
+    let end = cluster.ended(job);
     assert_eq!(end["status"], "FAILED", "{end}");
     let message = end["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("Disk limit exceeded: the sandbox uses"), "{end}");

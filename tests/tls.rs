@@ -63,6 +63,31 @@ fn a_tls_scheduler_runs_jobs_for_clients_and_agents_that_check_it_and_refuses_pl
     assert!(printed(&wrong).contains("certificate"), "{}", printed(&wrong));
 }
 
+/// An agent `name` of `cluster` that presents `cert` (and checks the scheduler against `ca`).
+fn agent_with_certificate(cluster: &Cluster, name: &str, ca: &str, cert: &str, key: &str) -> Daemon {
+    let work = cluster.dir.path().join(name);
+    let args = [
+        "agent",
+        "--scheduler",
+        &cluster.url,
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--hostname",
+        name,
+        "--resources",
+        "cpus:1;mem:64;disk:64",
+        "--no-isolation",
+        "--no-switch-user",
+        "--tls-ca",
+        ca,
+        "--tls-cert",
+        cert,
+        "--tls-key",
+        key,
+    ];
+    Daemon::start(name, cluster.dir.path(), &args)
+}
+
 #[test]
 fn agents_prove_who_they_are_with_certificates_and_serve_their_logs_over_tls() {
     let certs = tempfile::tempdir().unwrap();
@@ -122,29 +147,7 @@ fn agents_prove_who_they_are_with_certificates_and_serve_their_logs_over_tls() {
 
     // A certificate the CA signed for a name no user has is refused, as is one from another CA.
     let (stranger_cert, stranger_key) = ca.issue("stranger", &["DNS:web.test.atoll"]);
-    let stranger = Daemon::start(
-        "stranger",
-        cluster.dir.path(),
-        &[
-            "agent",
-            "--scheduler",
-            &cluster.url,
-            "--work-dir",
-            cluster.dir.path().join("stranger").to_str().unwrap(),
-            "--hostname",
-            "stranger",
-            "--resources",
-            "cpus:1;mem:64;disk:64",
-            "--no-isolation",
-            "--no-switch-user",
-            "--tls-ca",
-            &ca.cert,
-            "--tls-cert",
-            &stranger_cert,
-            "--tls-key",
-            &stranger_key,
-        ],
-    );
+    let stranger = agent_with_certificate(&cluster, "stranger", &ca.cert, &stranger_cert, &stranger_key);
     eventually("the stranger's refusal", Duration::from_secs(15), || {
         stranger
             .log()
@@ -154,29 +157,7 @@ fn agents_prove_who_they_are_with_certificates_and_serve_their_logs_over_tls() {
     let other = tempfile::tempdir().unwrap();
     let other_ca = TestCa::new(other.path());
     let (forged_cert, forged_key) = other_ca.issue("agents", &["DNS:agents.test.atoll"]);
-    let forged = Daemon::start(
-        "forged",
-        cluster.dir.path(),
-        &[
-            "agent",
-            "--scheduler",
-            &cluster.url,
-            "--work-dir",
-            cluster.dir.path().join("forged").to_str().unwrap(),
-            "--hostname",
-            "forged",
-            "--resources",
-            "cpus:1;mem:64;disk:64",
-            "--no-isolation",
-            "--no-switch-user",
-            "--tls-ca",
-            &ca.cert,
-            "--tls-cert",
-            &forged_cert,
-            "--tls-key",
-            &forged_key,
-        ],
-    );
+    let forged = agent_with_certificate(&cluster, "forged", &ca.cert, &forged_cert, &forged_key);
     eventually("the forged agent's refusal", Duration::from_secs(15), || {
         forged.log().contains("connection closed").then_some(())
     });

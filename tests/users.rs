@@ -88,16 +88,6 @@ fn running(cluster: &Cluster, job: &str, text: &str) -> Value {
     cluster.status(job)["instances"][0].clone()
 }
 
-/// The instance of `job` once it has ended.
-fn ended(cluster: &Cluster, job: &str) -> Value {
-    eventually("the task to end", Duration::from_secs(60), || {
-        let entry = cluster.status(job)["instances"][0].clone();
-        ["FAILED", "FINISHED", "KILLED", "LOST"]
-            .contains(&entry["status"].as_str().unwrap_or_default())
-            .then_some(entry)
-    })
-}
-
 /// A file a task wrote in its home, once it is there.
 fn written(home: &Path, name: &str) -> String {
     let path = home.join(name);
@@ -184,7 +174,7 @@ fn tasks_run_as_their_users_apart_from_each_other() {
     let batch = write_job(&cluster, "batch", &batch_as(ALICE, BOB));
     let created = cluster.job(&["create", "devcluster/atoll-t-alice/devel/batch", &batch]);
     assert!(created.status.success(), "{}", printed(&created));
-    let end = ended(&cluster, "devcluster/atoll-t-alice/devel/batch");
+    let end = cluster.ended("devcluster/atoll-t-alice/devel/batch");
     assert_eq!(end["status"], "FINISHED", "{end}");
     let batch_home = PathBuf::from(end["sandbox"].as_str().expect("a sandbox")).join("sandbox");
     assert_eq!((written(&batch_home, "whoami"), written(&batch_home, "finaliser")), (BOB.into(), BOB.into()));
@@ -195,7 +185,7 @@ fn tasks_run_as_their_users_apart_from_each_other() {
     let ghost = write_job(&cluster, "ghost", &batch_as(BOB, "atoll-t-ghost"));
     let created = cluster.job(&["create", "devcluster/atoll-t-bob/devel/batch", &ghost]);
     assert!(created.status.success(), "{}", printed(&created));
-    let end = ended(&cluster, "devcluster/atoll-t-bob/devel/batch");
+    let end = cluster.ended("devcluster/atoll-t-bob/devel/batch");
     let message = end["message"].as_str().unwrap_or_default();
     assert_eq!(end["status"], "FAILED", "{end}");
     assert!(
