@@ -14,7 +14,13 @@ use sha2::{Digest, Sha256};
 fn a_tls_scheduler_runs_jobs_for_clients_and_agents_that_check_it_and_refuses_plaintext() {
     let certs = tempfile::tempdir().unwrap();
     let (ca, cert, key) = test_certificates(certs.path());
-    let cluster = Cluster::start_with_flags(10, &["--tls-cert", &cert, "--tls-key", &key], &["--tls-ca", &ca]);
+    let http = atoll_tests::free_port();
+    let http_flag = format!("127.0.0.1:{http}");
+    let cluster = Cluster::start_with_flags(
+        10,
+        &["--tls-cert", &cert, "--tls-key", &key, "--http", &http_flag],
+        &["--tls-ca", &ca],
+    );
     assert!(cluster.url.starts_with("https://"), "{}", cluster.url);
     let file = cluster.sleeping_service();
     let job = "devcluster/www-data/devel/hello";
@@ -51,6 +57,21 @@ fn a_tls_scheduler_runs_jobs_for_clients_and_agents_that_check_it_and_refuses_pl
     assert_eq!(mixed.status.code(), Some(6), "{}", printed(&mixed));
     assert!(printed(&mixed).contains("but http://127.0.0.1"), "{}", printed(&mixed));
 
+    // The HTTP listener serves TLS too, with the same certificate; plaintext gets nothing.
+    let metrics = https_get(http, "/metrics", &ca);
+    assert!(metrics.starts_with("HTTP/1.0 200 OK"), "{metrics}");
+    assert!(metrics.contains("atoll_grpc_calls_total{"), "{metrics}");
+    let plaintext = {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    assert!(!plaintext.contains("200 OK"), "plaintext to the TLS HTTP port got an answer: {plaintext}");
+
     // A CA that did not sign the scheduler's certificate fails the handshake.
     let other = tempfile::tempdir().unwrap();
     let (other_ca, _, _) = test_certificates(other.path());
@@ -61,6 +82,23 @@ fn a_tls_scheduler_runs_jobs_for_clients_and_agents_that_check_it_and_refuses_pl
         .unwrap();
     assert_eq!(wrong.status.code(), Some(7), "{}", printed(&wrong));
     assert!(printed(&wrong).contains("certificate"), "{}", printed(&wrong));
+}
+
+/// `GET PATH` from `127.0.0.1:PORT` over TLS checked against `ca` (with openssl): the response.
+fn https_get(port: u16, path: &str, ca: &str) -> String {
+    use std::io::Write;
+    let mut client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-verify_return_error", "-verify_ip", "127.0.0.1", "-CAfile", ca])
+        .args(["-connect", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run openssl s_client");
+    write!(client.stdin.take().unwrap(), "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let output = client.wait_with_output().expect("wait for openssl");
+    assert!(output.status.success(), "openssl s_client: {}", printed(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// An agent `name` of `cluster` that presents `cert` (and checks the scheduler against `ca`).

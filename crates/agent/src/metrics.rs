@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use atoll_model::TaskState;
+use atoll_proto::TlsIdentity;
 use atoll_sandbox::Sandbox;
 use axum::Router;
 use axum::extract::State;
@@ -124,16 +125,27 @@ pub(crate) fn task_figures(updates: &[TaskUpdate], isolator: &dyn Isolator) -> V
 /// What the HTTP listener reads: the metrics, and how to gather the tasks' figures.
 pub(crate) type Gather = Arc<dyn Fn() -> String + Send + Sync>;
 
-/// Serves `/metrics` and `/health` on `address`; answers the address bound and the server.
+/// Serves `/metrics` and `/health` on `address`, over TLS with `tls` (the agent's own
+/// certificate); answers the address bound and the server.
 pub(crate) async fn serve(
     address: SocketAddr,
     gather: Gather,
+    tls: Option<TlsIdentity>,
 ) -> std::io::Result<(SocketAddr, impl Future<Output = std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
     let routes =
         Router::new().route("/metrics", get(metrics)).route("/health", get(|| async { "OK\n" })).with_state(gather);
-    Ok((bound, async move { axum::serve(listener, routes).await }))
+    if let Some(tls) = &tls {
+        // A certificate that cannot be served fails the start, not the first scrape.
+        let certificate = atoll_metrics::ServerCertificate { cert_pem: &tls.cert_pem, key_pem: &tls.key_pem };
+        atoll_metrics::tls_acceptor(&certificate).map_err(std::io::Error::other)?;
+    }
+    Ok((bound, async move {
+        let certificate =
+            tls.as_ref().map(|tls| atoll_metrics::ServerCertificate { cert_pem: &tls.cert_pem, key_pem: &tls.key_pem });
+        atoll_metrics::serve(listener, routes, certificate, std::future::pending()).await
+    }))
 }
 
 async fn metrics(State(gather): State<Gather>) -> axum::response::Response {

@@ -154,9 +154,10 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     let _http = match config.http {
         Some(address) => {
             let gathered = supervisors.clone();
-            let (bound, serving) = crate::metrics::serve(address, Arc::new(move || gathered.metrics_text()))
-                .await
-                .map_err(AgentError::Http)?;
+            let (bound, serving) =
+                crate::metrics::serve(address, Arc::new(move || gathered.metrics_text()), identity.clone())
+                    .await
+                    .map_err(AgentError::Http)?;
             tracing::info!(address = %bound, "serving HTTP: /metrics, /health");
             Some(AbortOnDrop(tokio::spawn(async move {
                 if let Err(error) = serving.await {

@@ -95,8 +95,9 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
     eprintln!("Scheduler for cluster {cluster} serving on http://{address}");
     let _http = match args.http {
         Some(address) => {
+            let scheme = if control_plane.config().tls.is_some() { "https" } else { "http" };
             let (serving, bound) = serve_http(address, control_plane.clone()).await?;
-            eprintln!("HTTP (metrics at /metrics, /health) on http://{bound}");
+            eprintln!("HTTP (metrics at /metrics, /health) on {scheme}://{bound}");
             Some(serving)
         }
         None => None,
@@ -117,10 +118,11 @@ pub async fn serve_http(
 ) -> Result<(AbortOnDrop, std::net::SocketAddr), CliError> {
     let listener = bind(address).await?;
     let bound = listener.local_addr().map_err(|e| CliError::failed(e.to_string()))?;
+    let tls = control_plane.config().tls.clone();
     let routes = atoll_web::scheduler_routes(control_plane);
     Ok((
         AbortOnDrop(tokio::spawn(async move {
-            if let Err(error) = atoll_web::serve(listener, routes, std::future::pending()).await {
+            if let Err(error) = atoll_web::serve(listener, routes, tls.as_ref(), std::future::pending()).await {
                 tracing::error!(%error, "the HTTP listener stopped");
             }
         })),

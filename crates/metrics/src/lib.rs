@@ -1,13 +1,21 @@
-//! What the scheduler's and the agents' `/metrics` share: a registry encoded in Prometheus'
+//! What the scheduler's and the agents' HTTP listeners share: a registry encoded in Prometheus'
 //! text exposition format, version 0.0.4, the format `promtool check metrics` reads and every
-//! Prometheus scrapes.
+//! Prometheus scrapes; and [`serve`], which serves a listener's routes over plaintext HTTP or,
+//! given a certificate, over TLS (HTTP/1.1, rustls), as the gRPC listeners do.
 //!
 //! The metrics themselves are kept with `prometheus-client`, which writes OpenMetrics text.
 //! [`exposition`] turns that into the Prometheus format: a counter's `HELP` and `TYPE` name the
 //! sample (`x_total`, not `x`), and the `UNIT` and `EOF` lines, which the Prometheus format does
 //! not have, go. Nothing else differs for the kinds used here (counters, gauges, histograms).
 
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
 use prometheus_client::registry::Registry;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
 
 /// The content type of [`exposition`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -17,6 +25,77 @@ pub fn exposition(registry: &Registry) -> String {
     let mut openmetrics = String::new();
     prometheus_client::encoding::text::encode(&mut openmetrics, registry).expect("writing to a String cannot fail");
     from_openmetrics(&openmetrics)
+}
+
+/// A certificate (chain) and key a listener serves TLS with, both PEM.
+pub struct ServerCertificate<'a> {
+    pub cert_pem: &'a [u8],
+    pub key_pem: &'a [u8],
+}
+
+/// Why a certificate cannot be served.
+#[derive(Debug, thiserror::Error)]
+#[error("the certificate or key cannot be served: {0}")]
+pub struct CertificateError(String);
+
+/// Serves `routes` on `listener` until `shutdown` resolves: over TLS with `certificate`, plain
+/// HTTP without. A connection that fails its handshake (plaintext to a TLS port, say) is closed
+/// and logged; it costs the others nothing.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Router,
+    certificate: Option<ServerCertificate<'_>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let Some(certificate) = certificate else {
+        return axum::serve(listener, routes).with_graceful_shutdown(shutdown).await;
+    };
+    let acceptor = tls_acceptor(&certificate).map_err(std::io::Error::other)?;
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => accepted?,
+        };
+        let (acceptor, routes) = (acceptor.clone(), routes.clone());
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "an HTTPS connection failed its handshake");
+                    return;
+                }
+            };
+            let service = hyper_util::service::TowerToHyperService::new(routes);
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            if let Err(error) = served {
+                tracing::debug!(%peer, %error, "an HTTPS connection ended with an error");
+            }
+        });
+    }
+}
+
+/// The TLS acceptor of `certificate`, with rustls' ring provider.
+pub fn tls_acceptor(certificate: &ServerCertificate<'_>) -> Result<tokio_rustls::TlsAcceptor, CertificateError> {
+    let chain = CertificateDer::pem_slice_iter(certificate.cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CertificateError(format!("the certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(CertificateError("the certificate file holds no certificate".to_owned()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_slice(certificate.key_pem).map_err(|e| CertificateError(format!("the key: {e}")))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CertificateError(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| CertificateError(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// OpenMetrics text (of counters, gauges and histograms) in Prometheus' text format.
@@ -56,6 +135,17 @@ mod tests {
     use prometheus_client::registry::Unit;
 
     use super::*;
+
+    #[test]
+    fn a_certificate_that_cannot_be_served_says_which_part() {
+        let refused = |cert: &[u8], key: &[u8]| {
+            tls_acceptor(&ServerCertificate { cert_pem: cert, key_pem: key }).err().expect("refused").to_string()
+        };
+        assert!(refused(b"", b"").contains("holds no certificate"));
+        let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let error = refused(garbage, b"not a key");
+        assert!(error.starts_with("the certificate or key cannot be served: the key"), "{error}");
+    }
 
     #[test]
     fn counters_are_named_by_their_samples_and_openmetrics_lines_go() {

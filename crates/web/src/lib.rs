@@ -2,11 +2,13 @@
 //! `/metrics`, and Aurora's health checks, `/health` (the process serves) and `/leaderhealth`
 //! (it is the scheduler to call: always, while there is one scheduler per cluster).
 //!
-//! Served from the binary itself, beside gRPC, on a port of its own. What it serves is read from
+//! Served from the binary itself, beside gRPC, on a port of its own, over TLS (with the same
+//! certificate) when gRPC is. What it serves is read from
 //! the control plane; nothing here changes the state.
 
 use std::future::Future;
 
+use atoll_proto::TlsIdentity;
 use atoll_server::ControlPlane;
 use axum::Router;
 use axum::extract::State;
@@ -36,11 +38,15 @@ async fn metrics(State(control_plane): State<ControlPlane>) -> axum::response::R
     }
 }
 
-/// Serves `routes` on `listener` until `shutdown` resolves.
+/// Serves `routes` on `listener` until `shutdown` resolves: over TLS with the scheduler's own
+/// certificate when it serves gRPC over TLS, plain HTTP otherwise.
 pub async fn serve(
     listener: TcpListener,
     routes: Router,
+    tls: Option<&TlsIdentity>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, routes).with_graceful_shutdown(shutdown).await
+    let certificate =
+        tls.map(|tls| atoll_metrics::ServerCertificate { cert_pem: &tls.cert_pem, key_pem: &tls.key_pem });
+    atoll_metrics::serve(listener, routes, certificate, shutdown).await
 }
