@@ -90,6 +90,25 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
     });
     assert_eq!(printed_env.trim(), "token=none", "the task never sees the agent's token");
 
+    // Alice may not have a task run as a Unix user outside her roles (billing is bob's).
+    let other_user = cluster.dir.path().join("as-billing.rhai");
+    std::fs::write(
+        &other_user,
+        r#"let p = Process(#{ name: "p", cmdline: "exec sleep 600" });
+let t = Task(#{ processes: [p], user: "billing", resources: Resources(#{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }) });
+let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "as-billing", task: t }) ];
+"#,
+    )
+    .unwrap();
+    let as_billing = "devcluster/www-data/devel/as-billing";
+    let refused = as_user(&cluster, ALICE, &["job", "create", as_billing, other_user.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(4), "{}", printed(&refused));
+    assert!(
+        printed(&refused).contains(&format!("user alice may not run tasks of {as_billing} as Unix user billing")),
+        "{}",
+        printed(&refused)
+    );
+
     // Bob may read it but not change it; alice may not drain hosts; ops may.
     let read = as_user(&cluster, BOB, &["job", "status", JOB]);
     assert!(read.status.success(), "{}", printed(&read));
@@ -125,7 +144,7 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
     let lines: Vec<serde_json::Value> = eventually("the audit log", Duration::from_secs(5), || {
         let text = std::fs::read_to_string(&audit).ok()?;
         let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        (lines.len() >= 5).then_some(lines)
+        (lines.len() >= 6).then_some(lines)
     });
     let summary: Vec<(String, String, String, String)> = lines
         .iter()
@@ -139,12 +158,18 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
         [
             ("alice".into(), "CreateJob".into(), JOB.into(), "Ok".into()),
             ("alice".into(), "CreateJob".into(), "devcluster/www-data/devel/env".into(), "Ok".into()),
+            (
+                "alice".into(),
+                "CreateJob".into(),
+                "devcluster/www-data/devel/as-billing".into(),
+                "PermissionDenied".into()
+            ),
             ("bob".into(), "KillTasks".into(), JOB.into(), "PermissionDenied".into()),
             ("alice".into(), "DrainHosts".into(), "agent-1".into(), "PermissionDenied".into()),
             ("ops".into(), "SetQuota".into(), "www-data".into(), "Ok".into()),
         ]
     );
-    assert!(lines[2]["message"].as_str().unwrap().contains("may not kill"), "{}", lines[2]);
+    assert!(lines[3]["message"].as_str().unwrap().contains("may not kill"), "{}", lines[3]);
 }
 
 #[test]

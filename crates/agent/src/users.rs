@@ -96,6 +96,12 @@ impl TaskUsers {
                  started with --allow-root"
             ));
         }
+        if (user.gid == 0 || user.groups.contains(&0)) && !allow_root {
+            return Err(format!(
+                "user '{wanted}' is in group root (gid 0), and the agent on host {hostname} runs no task with \
+                 root's group unless started with --allow-root"
+            ));
+        }
         Ok(Some(user))
     }
 
@@ -183,6 +189,9 @@ mod tests {
         assert!(error.ends_with("unless started with --allow-root"), "{error}");
         let allowing = TaskUsers::Switch { allowed: None, allow_root: true };
         assert_eq!(allowing.resolve("toor", "host1", |_| Ok(Some(toor.clone()))), Ok(Some(toor)));
+        let wheel = TaskUser { name: "op".into(), uid: 1001, gid: 100, groups: vec![100, 0] };
+        let error = switch().resolve("op", "host1", |_| Ok(Some(wheel.clone()))).unwrap_err();
+        assert!(error.starts_with("user 'op' is in group root (gid 0)"), "{error}");
     }
 
     #[test]

@@ -224,6 +224,9 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
     eprintln!("Agent {} offering {} to {}", config.agent_id, config.resources, config.scheduler);
     eprintln!("Isolation: {}", config.isolator.describe());
     eprintln!("Users: {}", config.task_users.describe());
+    if config.task_users == TaskUsers::AgentsOwn && nix::unistd::geteuid().is_root() {
+        eprintln!("Warning: this agent runs as root, so with --no-switch-user every task runs as root");
+    }
     let on_exit = match args.on_exit {
         OnExitArg::Leave => OnExit::LeaveTasks,
         OnExitArg::Kill => OnExit::KillTasks,

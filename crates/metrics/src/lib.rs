@@ -17,6 +17,10 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
+/// The longest a TLS handshake may take before its connection is closed, so that callers who
+/// never finish one hold no descriptors for long.
+const HANDSHAKE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The content type of [`exposition`]'s text.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -53,16 +57,30 @@ pub async fn serve(
     let acceptor = tls_acceptor(&certificate).map_err(std::io::Error::other)?;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        let accepted = tokio::select! {
             () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => accepted?,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            // One connection's failure (reset before it was taken, say, or no descriptors
+            // left for a moment) is not the listener's: wait a little and go on.
+            Err(error) => {
+                tracing::warn!(%error, "accepting an HTTPS connection failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let (acceptor, routes) = (acceptor.clone(), routes.clone());
         tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(stream) => stream,
-                Err(error) => {
+            let stream = match tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
                     tracing::debug!(%peer, %error, "an HTTPS connection failed its handshake");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "an HTTPS connection did not finish its handshake in time");
                     return;
                 }
             };

@@ -197,7 +197,7 @@ impl Sandbox {
         if let Some(user) = &file.user {
             std::os::unix::fs::chown(&home, Some(user.uid), Some(user.gid)).map_err(io_error("chown", &home))?;
         }
-        fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).map_err(io_error("close", &home))?;
+        fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).map_err(io_error("chmod", &home))?;
         Ok(home)
     }
 

@@ -234,6 +234,29 @@ impl Caller {
         }
     }
 
+    /// May put `spec` in place as far as its tasks' Unix user goes: a task runs as its job's
+    /// role unless it names another user, and naming one needs that user among the caller's
+    /// roles (or admin), or any role could run as any user of the agents' hosts.
+    pub fn may_run_as(&self, spec: &atoll_model::JobSpec) -> Result<(), Status> {
+        let Some(user) = spec.config.task.user.as_deref().filter(|user| *user != spec.key.role) else { return Ok(()) };
+        match self {
+            Caller::Local => Ok(()),
+            Caller::User(caller) if caller.admin || caller.roles.contains(user) => Ok(()),
+            Caller::User(caller) => Err(Status::permission_denied(format!(
+                "user {} may not run tasks of {} as Unix user {user}: a task's user must be its role ({}) or one of the \
+                 caller's roles, and theirs are {}",
+                caller.name,
+                spec.key,
+                spec.key.role,
+                if caller.roles.is_empty() {
+                    "none".to_owned()
+                } else {
+                    caller.roles.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            ))),
+        }
+    }
+
     /// May act as an operator (`action` names the call).
     pub fn must_be_admin(&self, action: &str) -> Result<(), Status> {
         match self {
@@ -396,6 +419,32 @@ mod tests {
         let ops = access.identify(Some("ops-secret"), &[], remote()).unwrap();
         assert!(ops.may_manage("billing", "kill").is_ok() && ops.must_be_admin("set quota").is_ok());
         assert!(access.identify(Some("agent-secret"), &[], remote()).unwrap().must_be_agent("register").is_ok());
+    }
+
+    #[test]
+    fn a_task_may_run_as_another_user_only_when_that_user_is_among_the_callers_roles() {
+        let access = Access::parse(&file()).unwrap();
+        let alice = access.identify(Some(ALICE), &[], remote()).unwrap();
+        let task = atoll_model::TaskSpec::new(
+            vec![atoll_model::ProcessSpec::new("p", "true")],
+            atoll_model::Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 },
+        );
+        let mut spec = atoll_model::JobSpec::new("devcluster/www-data/devel/hello".parse().unwrap(), task);
+        assert!(alice.may_run_as(&spec).is_ok(), "no user: the role");
+        spec.config.task.user = Some("www-data".into());
+        assert!(alice.may_run_as(&spec).is_ok(), "the role itself");
+        spec.config.task.user = Some("postgres".into());
+        let refused = alice.may_run_as(&spec).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert!(
+            refused
+                .message()
+                .starts_with("user alice may not run tasks of devcluster/www-data/devel/hello as Unix user postgres"),
+            "{}",
+            refused.message()
+        );
+        let ops = access.identify(Some("ops-secret"), &[], remote()).unwrap();
+        assert!(ops.may_run_as(&spec).is_ok() && Caller::Local.may_run_as(&spec).is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use atoll_model::event::{ClusterEvent, EventFilter};
-use atoll_model::{AgentId, JobKey};
+use atoll_model::{AgentId, JobKey, JobSpec};
 use atoll_proto::v1;
 use atoll_state::{ClusterState, Effect, Outcome, StateError};
 use atoll_storage::{Store, StoreError};
@@ -123,6 +123,25 @@ impl ControlPlane {
         result
     }
 
+    /// A change that puts `spec` in place (create, update, cron schedule): as
+    /// [`ControlPlane::change_job`], and a task whose Unix user is not its job's role also
+    /// needs that user among the caller's roles ([`Caller::may_run_as`]).
+    pub(crate) fn put_job<T>(
+        &self,
+        caller: &Caller,
+        spec: &JobSpec,
+        verb: &str,
+        call: &str,
+        f: impl FnOnce(&mut ClusterState, u64) -> Result<(T, Outcome), StateError>,
+    ) -> Result<T, Status> {
+        if let Err(refused) = caller.may_run_as(spec) {
+            let refused: Result<T, Status> = Err(refused);
+            self.audit(caller, call, &spec.key.to_string(), &refused);
+            return refused;
+        }
+        self.change_job(caller, &spec.key, verb, call, f)
+    }
+
     /// Records a call that changes something in the audit log, if there is one.
     pub(crate) fn audit<T>(&self, caller: &Caller, call: &str, subject: &str, result: &Result<T, Status>) {
         if let Some(log) = &self.inner.config.audit {
@@ -152,7 +171,8 @@ impl ControlPlane {
         filter: &EventFilter,
     ) -> (Vec<ClusterEvent>, u64, Option<u64>, broadcast::Receiver<Arc<ClusterEvent>>) {
         let state = self.lock_state();
-        let next = state.next_event_index();
+        // Asked from an index not reached yet: nothing before it is offered.
+        let next = state.next_event_index().max(from.unwrap_or(0));
         let backlog = from.map(|from| state.events_since(from, filter)).unwrap_or_default();
         (backlog, next, state.oldest_event_index(), self.inner.events.subscribe())
     }

@@ -53,9 +53,10 @@ impl CronService for CronApi {
         let config = request.into_inner().job.ok_or_else(|| Status::invalid_argument("invalid job: missing"))?;
         let spec = JobSpec::try_from(&config).map_err(wire_status)?;
         let key = spec.key.clone();
-        let scheduled = self
-            .control_plane
-            .change_job(&caller, &key, "schedule", "ScheduleCronJob", |state, now| state.schedule_cron(spec, now))?;
+        let scheduled =
+            self.control_plane.put_job(&caller, &spec.clone(), "schedule", "ScheduleCronJob", |state, now| {
+                state.schedule_cron(spec, now)
+            })?;
         tracing::info!(job = %key, ?scheduled, "cron job scheduled");
         Ok(Response::new(v1::ScheduleCronJobResponse { replaced: scheduled == Scheduled::Replaced }))
     }

@@ -111,7 +111,18 @@ impl Feed {
             // Every event is offered (the filter is applied on sending), so `next` moves past
             // the ones this subscriber does not want too.
             let every = EventFilter::cluster(&self.filter.jobs.cluster);
-            for missed in self.control_plane.events_since(self.next, &every) {
+            let missed = self.control_plane.events_since(self.next, &every);
+            if let Some(oldest) = missed.first().map(|e| e.index).filter(|oldest| *oldest > self.next) {
+                // Fallen behind what is kept: say so rather than skip events unseen.
+                let message = format!(
+                    "this subscriber fell behind: events {} to {} are no longer kept; subscribe again from {oldest}",
+                    self.next,
+                    oldest - 1
+                );
+                let _ = self.sender.send(Err(Status::data_loss(message))).await;
+                return;
+            }
+            for missed in missed {
                 if gap_to.as_ref().is_some_and(|until| missed.index >= until.index) {
                     break;
                 }

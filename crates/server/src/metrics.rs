@@ -200,7 +200,7 @@ impl SchedulerMetrics {
         );
         registry.register(
             "webhook_dropped",
-            "Task state changes never delivered to the webhook (retries spent, or fallen behind the events kept)",
+            "Webhook deliveries dropped: task state changes whose retries were spent, and events skipped when the webhook fell behind the events kept",
             c.webhook_dropped.clone(),
         );
         register_census(&mut registry, census);

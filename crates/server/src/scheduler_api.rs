@@ -108,7 +108,7 @@ impl SchedulerService for SchedulerApi {
         let key = spec.key.clone();
         let ids = self
             .control_plane
-            .change_job(&caller, &key, "create", "CreateJob", |state, now| state.create_job(spec, now))?;
+            .put_job(&caller, &spec.clone(), "create", "CreateJob", |state, now| state.create_job(spec, now))?;
         tracing::info!(job = %key, instances = ids.len(), "job created");
         Ok(Response::new(v1::CreateJobResponse { task_ids: ids.into_iter().map(|id| id.0).collect() }))
     }

@@ -65,9 +65,10 @@ impl UpdateService for UpdateApi {
         let (spec, scope) = proposal(request.job.as_ref(), &request.instances)?;
         let key = spec.key.clone();
         let message = (!request.message.is_empty()).then_some(request.message);
-        let started = self.control_plane.change_job(&caller, &key, "update", "StartJobUpdate", |state, now| {
-            state.start_update(spec, scope.as_ref(), message, now)
-        })?;
+        let started =
+            self.control_plane.put_job(&caller, &spec.clone(), "update", "StartJobUpdate", |state, now| {
+                state.start_update(spec, scope.as_ref(), message, now)
+            })?;
         Ok(Response::new(match started {
             UpdateStart::Unchanged => {
                 v1::StartJobUpdateResponse { unchanged: true, update_id: 0, instances: Vec::new() }

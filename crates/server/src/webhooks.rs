@@ -89,6 +89,9 @@ impl WebhookConfig {
             .map(|(name, value)| {
                 let header =
                     name.parse::<HeaderName>().map_err(|_| format!("headers: '{name}' is not a header name"))?;
+                if [HOST, CONTENT_LENGTH, CONNECTION, hyper::header::TRANSFER_ENCODING].contains(&header) {
+                    return Err(format!("headers: {name} is set by the scheduler for each POST; remove it"));
+                }
                 let value =
                     value.parse::<HeaderValue>().map_err(|_| format!("headers: the value of {name} cannot be sent"))?;
                 Ok((header, value))
@@ -141,13 +144,14 @@ impl WebhookConfig {
     }
 
     async fn exchange(&self, body: &str) -> Result<(), String> {
-        let host = self.target.host().unwrap_or_default();
+        // An IPv6 address comes bracketed in a URL, and without its brackets to connect.
+        let host = self.target.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
         let port = self.target.port_u16().unwrap_or(80);
         let path = self.target.path_and_query().map_or("/", |p| p.as_str());
         let mut request = Request::builder()
             .method("POST")
             .uri(path)
-            .header(HOST, format!("{host}:{port}"))
+            .header(HOST, self.target.authority().map_or_else(|| format!("{host}:{port}"), |a| a.to_string()))
             .header(CONTENT_LENGTH, body.len())
             .header(CONNECTION, "close");
         if !self.headers.iter().any(|(name, _)| *name == CONTENT_TYPE) {
@@ -198,6 +202,7 @@ pub(crate) async fn deliver(control_plane: ControlPlane, config: WebhookConfig) 
         {
             let skipped = first.index - next;
             tracing::warn!(skipped, "the webhook fell behind the events kept; skipping to the oldest kept");
+            // Events of any kind: those were not all task state changes the webhook sends.
             metrics.webhook_dropped(skipped);
         }
         for event in pending {
@@ -281,6 +286,8 @@ mod tests {
         assert!(refused(&AURORA.replace("50", "0")).contains("timeoutMsec must be at least 1"));
         assert!(refused(&AURORA.replace("timeoutMsec", "timeout")).contains("unknown field `timeout`"));
         assert!(refused(&AURORA.replace("http://localhost:5000/hook", "localhost")).contains("is not an http://"));
+        let header = refused(&AURORA.replace("Producer-Type", "Content-Length"));
+        assert_eq!(header, "headers: Content-Length is set by the scheduler for each POST; remove it");
         let missing = WebhookConfig::from_file(Path::new("/nonexistent/hook.json")).unwrap_err();
         assert!(missing.starts_with("cannot read the webhook file /nonexistent/hook.json"), "{missing}");
     }

@@ -66,11 +66,13 @@ impl EventJournal {
     }
 
     pub(crate) fn take_changes(&mut self) -> JournalChanges {
-        // An event recorded and dropped within one outcome need not be stored (removing it,
-        // never stored, is harmless).
-        let first_kept = self.recent.front().map_or(self.next_index, |e| e.index);
-        let written = std::mem::take(&mut self.written).into_iter().filter(|e| e.index >= first_kept).collect();
-        JournalChanges { written, dropped: std::mem::take(&mut self.dropped), next_index: self.next_index }
+        // An event recorded and dropped within one outcome is still written (and removed in the
+        // same commit), so that it reaches the subscribers, which see every written event.
+        JournalChanges {
+            written: std::mem::take(&mut self.written),
+            dropped: std::mem::take(&mut self.dropped),
+            next_index: self.next_index,
+        }
     }
 
     /// The kept events at or after `from` that `filter` takes, oldest first.
