@@ -228,20 +228,64 @@ fn openssl(args: &[&str]) {
 /// `GET PATH` from `127.0.0.1:PORT` over HTTP/1.0: the status code, the headers (lower-cased
 /// names) and the body.
 pub fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
+    http_request(port, "GET", path, &[], None)
+}
+
+/// `METHOD PATH` with `headers` and a JSON `body` to `127.0.0.1:PORT` over HTTP/1.1, one request
+/// per connection: the status code, the headers (lower-cased names) and the body (as long as
+/// its Content-Length says, or to the end of the connection).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, Vec<(String, String)>, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the HTTP listener");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("set a read timeout");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send the request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read the response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("headers, then the body");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("set a read timeout");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+    } else {
+        request.push_str("\r\n");
+    }
+    stream.write_all(request.as_bytes()).expect("send the request");
+    // Some servers (chromedriver) keep the connection open after the answer: read the head,
+    // then as much body as it announces.
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 8192];
+    let head_end = loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        let read = stream.read(&mut buffer).expect("read the response");
+        assert!(read > 0, "the connection closed before the headers: {}", String::from_utf8_lossy(&received));
+        received.extend_from_slice(&buffer[..read]);
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).into_owned();
     let mut lines = head.lines();
     let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).expect("a status");
-    let headers = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
-    (status, headers, body.to_owned())
+    let mut body = received[head_end + 4..].to_vec();
+    let length = headers.iter().find(|(name, _)| name == "content-length").and_then(|(_, v)| v.parse::<usize>().ok());
+    loop {
+        if length.is_some_and(|length| body.len() >= length) {
+            break;
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => body.extend_from_slice(&buffer[..read]),
+            Err(error) => panic!("read the response body: {error}"),
+        }
+    }
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Runs a client command to completion.
@@ -636,4 +680,88 @@ impl ZooKeeper {
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
+}
+
+/// Headless Chromium driven over WebDriver (Debian's `chromium` and `chromium-driver`; `bash
+/// .ci/run` installs them), for tests of what a person sees in the web UI.
+pub struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver) is needed; bash .ci/run installs it");
+        eventually("chromedriver to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+        });
+        let profile = tempfile::tempdir().expect("a profile directory");
+        // Without the network flags Chromium keeps trying hosts this machine cannot reach.
+        let args = serde_json::json!([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+            format!("--user-data-dir={}", profile.path().display()),
+        ]);
+        let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome", "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}}}});
+        let (status, _, body) = http_request(port, "POST", "/session", &[], Some(&capabilities.to_string()));
+        assert_eq!(status, 200, "a WebDriver session: {body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON from chromedriver");
+        let session = answer["value"]["sessionId"].as_str().expect("a session id").to_owned();
+        Browser { driver, port, session, _profile: profile }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let path = format!("/session/{}{path}", self.session);
+        let body = body.map(|b| b.to_string());
+        let (status, _, text) = http_request(self.port, method, &path, &[], body.as_deref());
+        assert_eq!(status, 200, "{method} {path}: {text}");
+        serde_json::from_str::<serde_json::Value>(&text).expect("JSON from chromedriver")["value"].clone()
+    }
+
+    /// Opens `url` and waits for it to load.
+    pub fn open(&self, url: &str) {
+        self.call("POST", "/url", Some(serde_json::json!({ "url": url })));
+    }
+
+    /// Runs `script` (a function body) in the page; its return value.
+    pub fn script(&self, script: &str) -> serde_json::Value {
+        self.call("POST", "/execute/sync", Some(serde_json::json!({ "script": script, "args": [] })))
+    }
+
+    /// The text a person sees on the page.
+    pub fn text(&self) -> String {
+        self.script("return document.body.innerText").as_str().unwrap_or_default().to_owned()
+    }
+
+    /// A PNG of the window.
+    pub fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine;
+        let encoded = self.call("GET", "/screenshot", None);
+        base64::engine::general_purpose::STANDARD.decode(encoded.as_str().expect("base64")).expect("a PNG")
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = http_request(self.port, "DELETE", &format!("/session/{}", self.session), &[], None);
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
 }

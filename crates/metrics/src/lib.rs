@@ -52,7 +52,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let Some(certificate) = certificate else {
-        return axum::serve(listener, routes).with_graceful_shutdown(shutdown).await;
+        let service = routes.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        return axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     };
     let acceptor = tls_acceptor(&certificate).map_err(std::io::Error::other)?;
     let mut shutdown = std::pin::pin!(shutdown);
@@ -71,7 +72,9 @@ pub async fn serve(
                 continue;
             }
         };
-        let (acceptor, routes) = (acceptor.clone(), routes.clone());
+        // Handlers that ask who called get the peer, as on the plaintext path.
+        let routes = routes.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(HANDSHAKE_LIMIT, acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => stream,

@@ -177,6 +177,11 @@ impl ControlPlane {
         (backlog, next, state.oldest_event_index(), self.inner.events.subscribe())
     }
 
+    /// Every event made durable from now on, as it is (for pages that redraw on change).
+    pub fn live_events(&self) -> broadcast::Receiver<Arc<ClusterEvent>> {
+        self.inner.events.subscribe()
+    }
+
     /// The kept events at or after `from` that `filter` takes.
     pub(crate) fn events_since(&self, from: u64, filter: &EventFilter) -> Vec<ClusterEvent> {
         self.lock_state().events_since(from, filter)

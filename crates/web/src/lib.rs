@@ -1,32 +1,54 @@
-//! The scheduler's HTTP listener (`atoll scheduler --http ADDR`): Prometheus metrics at
-//! `/metrics`, and Aurora's health checks, `/health` (the process serves) and `/leaderhealth`
-//! (it is the scheduler to call: always, while there is one scheduler per cluster).
+//! The scheduler's HTTP listener (`atoll scheduler --http ADDR`; `atoll dev` serves it on
+//! 127.0.0.1:7080): the web UI (`ui`: the cluster at `/`, a job at `/jobs/CLUSTER/ROLE/ENV/NAME`,
+//! an instance below it, kept live through `/ui/events`), Prometheus metrics at `/metrics`, and
+//! Aurora's health checks, `/health` (the process serves) and `/leaderhealth` (it is the
+//! scheduler to call: always, while there is one scheduler per cluster).
 //!
 //! Served from the binary itself, beside gRPC, on a port of its own, over TLS (with the same
-//! certificate) when gRPC is. What it serves is read from
-//! the control plane; nothing here changes the state.
+//! certificate) when gRPC is. What it serves is read from the control plane; nothing here
+//! changes the state. The UI is for the scheduler's users: without `--auth`, callers on its
+//! machine; with it, a user's token as the password of HTTP Basic authentication (any name), or
+//! as a bearer token. Metrics and health are open, as Aurora's were.
 
+mod ui;
+
+use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 
+use atoll_model::event::EventFilter;
+use atoll_model::{JobKey, JobKeyPrefix};
 use atoll_proto::TlsIdentity;
-use atoll_server::ControlPlane;
+use atoll_server::{Access, ControlPlane};
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
 
 /// The routes of the scheduler's HTTP listener.
 pub fn scheduler_routes(control_plane: ControlPlane) -> Router {
+    let pages = Router::new()
+        .route("/", get(cluster_page))
+        .route("/jobs/{cluster}/{role}/{env}/{name}", get(job_page))
+        .route("/jobs/{cluster}/{role}/{env}/{name}/{instance}", get(instance_page))
+        .route("/ui/events", get(page_events))
+        .route_layer(axum::middleware::from_fn_with_state(control_plane.clone(), signed_in));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(|| async { "OK\n" }))
         .route("/leaderhealth", get(|| async { "OK\n" }))
+        .merge(pages)
         .with_state(control_plane)
 }
 
-async fn metrics(State(control_plane): State<ControlPlane>) -> axum::response::Response {
+async fn metrics(State(control_plane): State<ControlPlane>) -> Response {
     // Counting reads the state under its lock: off the async threads.
     match tokio::task::spawn_blocking(move || control_plane.metrics_text()).await {
         Ok(text) => ([(header::CONTENT_TYPE, atoll_server::METRICS_CONTENT_TYPE)], text).into_response(),
@@ -36,6 +58,133 @@ async fn metrics(State(control_plane): State<ControlPlane>) -> axum::response::R
                 .into_response()
         }
     }
+}
+
+/// Lets through the scheduler's users only: callers on its machine without `--auth`; with it,
+/// a caller whose token (the Basic password, or a bearer token) names a user.
+async fn signed_in(
+    State(control_plane): State<ControlPlane>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    let access = &control_plane.config().access;
+    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(token_of);
+    match (access, token) {
+        (Access::LoopbackOnly, _) if peer.ip().is_loopback() => next.run(request).await,
+        (Access::LoopbackOnly, _) => (
+            StatusCode::FORBIDDEN,
+            "this scheduler runs without --auth and shows its pages to callers on its own machine only\n",
+        )
+            .into_response(),
+        (Access::Users(_), Some(token)) if access.identify(Some(&token), &[], Some(peer)).is_ok() => {
+            next.run(request).await
+        }
+        (Access::Users(_), _) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, r#"Basic realm="Atoll", charset="UTF-8""#)],
+            "sign in with any name and your Atoll token as the password\n",
+        )
+            .into_response(),
+    }
+}
+
+/// The token of an `Authorization` header: a bearer token, or the password of Basic.
+fn token_of(value: &str) -> Option<String> {
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Some(token.trim().to_owned());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':').map(|(_, password)| password.to_owned())
+}
+
+#[derive(serde::Deserialize)]
+struct PartQuery {
+    part: Option<String>,
+}
+
+/// `main` as the page (or only its main part, `?part=main`, which pages fetch to redraw).
+fn respond(title: &str, scope: &str, main: Option<String>, query: &PartQuery) -> Response {
+    match main {
+        None => (
+            StatusCode::NOT_FOUND,
+            Html(ui::page(
+                "Not found",
+                scope,
+                "<h1>Not found</h1><p>Nothing here is known to the scheduler; see <a href=\"/\">the cluster</a>.</p>",
+            )),
+        )
+            .into_response(),
+        Some(main) if query.part.as_deref() == Some("main") => Html(main).into_response(),
+        Some(main) => Html(ui::page(title, scope, &main)).into_response(),
+    }
+}
+
+async fn cluster_page(State(control_plane): State<ControlPlane>, Query(query): Query<PartQuery>) -> Response {
+    let cluster = control_plane.config().state.cluster.clone();
+    let main = control_plane.read(ui::cluster);
+    respond(&format!("Cluster {cluster}"), &cluster, Some(main), &query)
+}
+
+async fn job_page(
+    State(control_plane): State<ControlPlane>,
+    Path((cluster, role, env, name)): Path<(String, String, String, String)>,
+    Query(query): Query<PartQuery>,
+) -> Response {
+    let Ok(key) = JobKey::new(&cluster, &role, &env, &name) else {
+        return respond("", &cluster, None, &query);
+    };
+    let now = control_plane.now_ms();
+    let main = control_plane.read(|state| ui::job(state, &key, now));
+    respond(&format!("Job {key}"), &key.to_string(), main, &query)
+}
+
+async fn instance_page(
+    State(control_plane): State<ControlPlane>,
+    Path((cluster, role, env, name, instance)): Path<(String, String, String, String, u32)>,
+    Query(query): Query<PartQuery>,
+) -> Response {
+    let Ok(key) = JobKey::new(&cluster, &role, &env, &name) else {
+        return respond("", &cluster, None, &query);
+    };
+    let main = control_plane.read(|state| ui::instance(state, &key, instance));
+    respond(&format!("{key}/{instance}"), &key.to_string(), main, &query)
+}
+
+#[derive(serde::Deserialize)]
+struct ScopeQuery {
+    scope: String,
+}
+
+/// Server-sent events for a page: one message (the event's index) per event of its scope, and
+/// one when the page may have missed some, so it redraws.
+async fn page_events(State(control_plane): State<ControlPlane>, Query(query): Query<ScopeQuery>) -> Response {
+    let filter = if query.scope.split('/').count() == 4 {
+        match query.scope.parse::<JobKey>() {
+            Ok(key) => EventFilter::job(&key),
+            Err(error) => {
+                return (StatusCode::BAD_REQUEST, format!("scope {}: {error}\n", query.scope)).into_response();
+            }
+        }
+    } else {
+        match query.scope.parse::<JobKeyPrefix>() {
+            Ok(jobs) => EventFilter { jobs, name: None, kinds: Vec::new() },
+            Err(error) => {
+                return (StatusCode::BAD_REQUEST, format!("scope {}: {error}\n", query.scope)).into_response();
+            }
+        }
+    };
+    let stream = BroadcastStream::new(control_plane.live_events()).filter_map(move |received| match received {
+        Ok(event) if filter.matches(&event) => {
+            Some(Ok::<_, Infallible>(Event::default().data(event.index.to_string())))
+        }
+        Ok(_) => None,
+        Err(_lagged) => Some(Ok(Event::default().data("lagged"))),
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
 /// Serves `routes` on `listener` until `shutdown` resolves: over TLS with the scheduler's own
@@ -49,4 +198,18 @@ pub async fn serve(
     let certificate =
         tls.map(|tls| atoll_metrics::ServerCertificate { cert_pem: &tls.cert_pem, key_pem: &tls.key_pem });
     atoll_metrics::serve(listener, routes, certificate, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_comes_as_a_bearer_or_as_the_basic_password() {
+        assert_eq!(token_of("Bearer s3cret").as_deref(), Some("s3cret"));
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:s3cret"));
+        assert_eq!(token_of(&basic).as_deref(), Some("s3cret"));
+        assert_eq!(token_of("Basic not-base64!"), None);
+        assert_eq!(token_of("Digest x"), None);
+    }
 }

@@ -1,0 +1,302 @@
+//! The web UI's pages, rendered on the server from the state: the cluster (agents, jobs, hosts
+//! in maintenance, why tasks wait), a job (its instances with state, host, config version, ports
+//! and pending reason, its update under way, a cron job's next runs) and an instance (every
+//! state its kept tasks went through, with times, hosts and messages). Each page is plain HTML
+//! with a few lines of script and no build step: it opens the scheduler's event stream as
+//! server-sent events (`/ui/events`) and, at each event of what it shows, fetches its own main
+//! part again and puts it in place, so it stays current without reloading.
+//!
+//! The rendering is pure: each function turns the state into text.
+
+use std::fmt::Write;
+
+use atoll_model::{JobKey, TaskState};
+use atoll_state::ClusterState;
+
+/// How a page's text is escaped where it holds anything a user wrote.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A whole page: `main` inside the layout, watching the events of `scope` (a cluster or a job
+/// key) to redraw.
+pub fn page(title: &str, scope: &str, main: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Atoll</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f6f7f9; }}
+header {{ background: #17324d; color: #fff; padding: 8px 20px; display: flex; gap: 20px; align-items: baseline; }}
+header a {{ color: #fff; text-decoration: none; }} header .brand {{ font-weight: 700; font-size: 16px; }}
+main {{ padding: 16px 20px; max-width: 1200px; }}
+h1 {{ font-size: 20px; margin: 0 0 12px; }} h2 {{ font-size: 16px; margin: 20px 0 8px; }}
+table {{ border-collapse: collapse; background: #fff; width: 100%; }}
+th, td {{ text-align: left; padding: 4px 10px; border-bottom: 1px solid #e3e6eb; vertical-align: top; }}
+th {{ background: #eef1f5; font-weight: 600; }}
+.state {{ font-weight: 600; }} .RUNNING, .FINISHED {{ color: #1d7a3a; }} .FAILED, .LOST {{ color: #b3261e; }}
+.PENDING, .THROTTLED, .ASSIGNED, .STARTING {{ color: #8a5a00; }} .muted {{ color: #6b7280; }}
+#live {{ margin-left: auto; font-size: 12px; }}
+</style></head>
+<body><header><a class="brand" href="/">Atoll</a><a href="/">Cluster</a><span id="live" class="muted">connecting…</span></header>
+<main id="main" data-scope="{scope}">{main}</main>
+<script>
+(function () {{
+  var main = document.getElementById('main'), live = document.getElementById('live');
+  var pending = false;
+  function redraw() {{
+    if (pending) return; pending = true;
+    setTimeout(function () {{
+      fetch(location.pathname + '?part=main', {{ credentials: 'same-origin' }})
+        .then(function (r) {{ return r.ok ? r.text() : Promise.reject(r.status); }})
+        .then(function (html) {{ main.innerHTML = html; pending = false; }})
+        .catch(function () {{ pending = false; }});
+    }}, 150);
+  }}
+  var source = new EventSource('/ui/events?scope=' + encodeURIComponent(main.dataset.scope));
+  source.onopen = function () {{ live.textContent = 'live'; }};
+  source.onerror = function () {{ live.textContent = 'reconnecting…'; }};
+  source.onmessage = redraw;
+}})();
+</script></body></html>
+"#,
+        title = escape(title),
+        scope = escape(scope),
+        main = main,
+    )
+}
+
+fn state_cell(state: TaskState) -> String {
+    format!(r#"<span class="state {0}">{0}</span>"#, state.name())
+}
+
+fn job_link(key: &JobKey) -> String {
+    format!(
+        r#"<a href="/jobs/{}/{}/{}/{}">{}</a>"#,
+        escape(&key.cluster),
+        escape(&key.role),
+        escape(&key.environment),
+        escape(&key.name),
+        escape(&key.to_string())
+    )
+}
+
+/// The cluster page's main part.
+pub fn cluster(state: &ClusterState) -> String {
+    let census = state.census();
+    let mut out = format!("<h1>Cluster {}</h1>", escape(&state.config().cluster));
+    out.push_str(
+        "<h2>Agents</h2><table><tr><th>Agent</th><th>Host</th><th>CPUs</th><th>RAM (MB)</th><th>Disk (MB)</th></tr>",
+    );
+    for agent in state.agents() {
+        let offered = agent.resources.as_ref();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&agent.id.0),
+            escape(&agent.hostname),
+            offered.map_or("—".to_owned(), |r| r.cpus.to_string()),
+            offered.map_or("—".to_owned(), |r| r.mem_mb.to_string()),
+            offered.map_or("—".to_owned(), |r| r.disk_mb.to_string()),
+        );
+    }
+    out.push_str("</table><h2>Jobs</h2><table><tr><th>Job</th><th>Kind</th><th>Instances</th><th>Pending</th><th>Active</th><th>Finished</th><th>Failed</th></tr>");
+    let cluster = atoll_model::JobKeyPrefix { cluster: state.config().cluster.clone(), role: None, environment: None };
+    for job in state.list_jobs(&cluster) {
+        let kind = match (&job.cron_schedule, job.service) {
+            (Some(schedule), _) => format!("cron: {}", escape(schedule)),
+            (None, true) => "service".to_owned(),
+            (None, false) => "job".to_owned(),
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            job_link(&job.key),
+            job.instances,
+            job.pending,
+            job.active,
+            job.finished,
+            job.failed
+        );
+    }
+    out.push_str("</table>");
+    if !census.pending_by_reason.is_empty() {
+        out.push_str("<h2>Waiting tasks</h2><table><tr><th>Why</th><th>Tasks</th></tr>");
+        for (reason, count) in &census.pending_by_reason {
+            let _ = write!(out, "<tr><td>{}</td><td>{count}</td></tr>", escape(reason));
+        }
+        out.push_str("</table>");
+    }
+    if !census.hosts_by_mode.is_empty() {
+        out.push_str("<h2>Hosts in maintenance</h2><table><tr><th>Host</th><th>Mode</th></tr>");
+        for host in state.maintenance(&[]) {
+            let mode = host.mode.map_or("—".to_owned(), |m| m.to_string());
+            let _ = write!(out, "<tr><td>{}</td><td>{mode}</td></tr>", escape(&host.host));
+        }
+        out.push_str("</table>");
+    }
+    out
+}
+
+/// A job page's main part, or `None` for a job the scheduler does not know.
+pub fn job(state: &ClusterState, key: &JobKey, now_ms: u64) -> Option<String> {
+    if !state.knows_job(key) {
+        return None;
+    }
+    let mut out = format!("<h1>Job {}</h1>", escape(&key.to_string()));
+    if let Some(update) = state.active_update(key) {
+        let (batch, batches) = update.batch_progress();
+        let _ = write!(
+            out,
+            "<p>Update {} <span class=\"state\">{}</span>: batch {batch} of {batches}</p>",
+            update.id, update.state
+        );
+    }
+    if let Some(cron) = state.cron_job(key, now_ms) {
+        out.push_str("<h2>Cron</h2><p>Next runs: ");
+        let next: Vec<String> = cron.next_ms.iter().map(|at| time_text(*at)).collect();
+        out.push_str(&escape(&next.join(", ")));
+        out.push_str("</p><table><tr><th>Run at</th><th>State</th><th>Message</th></tr>");
+        for run in cron.record.runs.iter().rev() {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                time_text(run.at_ms),
+                run.state.name(),
+                escape(&run.message)
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("<h2>Instances</h2><table><tr><th>Instance</th><th>State</th><th>Host</th><th>Config</th><th>Ports</th><th>Why pending / last message</th></tr>");
+    for task in state.job_tasks(key, false) {
+        let host = task.assignment.as_ref().map_or(String::new(), |a| escape(&a.hostname));
+        let ports = task.assignment.as_ref().map_or(String::new(), |a| {
+            a.ports.iter().map(|(name, port)| format!("{}={port}", escape(name))).collect::<Vec<_>>().join(" ")
+        });
+        let note = match state.pending_reason(&task.id) {
+            Some(reason) => escape(reason),
+            None => escape(task.events.last().map_or("", |e| e.message.as_str())),
+        };
+        let _ = write!(
+            out,
+            r#"<tr data-instance="{i}"><td><a href="/jobs/{c}/{r}/{e}/{n}/{i}">{i}</a></td><td>{state}</td><td>{host}</td><td>{config}</td><td>{ports}</td><td>{note}</td></tr>"#,
+            i = task.instance,
+            c = escape(&key.cluster),
+            r = escape(&key.role),
+            e = escape(&key.environment),
+            n = escape(&key.name),
+            state = state_cell(task.state),
+            config = escape(&task.config.id().short()),
+        );
+    }
+    out.push_str("</table>");
+    Some(out)
+}
+
+/// An instance page's main part, or `None` for an instance without tasks.
+pub fn instance(state: &ClusterState, key: &JobKey, instance: u32) -> Option<String> {
+    let tasks: Vec<_> = state.job_tasks(key, true).into_iter().filter(|t| t.instance == instance).collect();
+    if tasks.is_empty() {
+        return None;
+    }
+    let mut out = format!("<h1>Instance {}/{instance}</h1><p>Job {}</p>", escape(&key.to_string()), job_link(key));
+    for task in tasks {
+        let _ = write!(
+            out,
+            "<h2>Task {}</h2><p>{} · host {} · sandbox <code>{}</code></p>",
+            escape(&task.id.0),
+            state_cell(task.state),
+            escape(task.assignment.as_ref().map_or("—", |a| a.hostname.as_str())),
+            escape(task.sandbox.as_deref().unwrap_or("—")),
+        );
+        out.push_str("<table><tr><th>Time</th><th>State</th><th>Message</th></tr>");
+        for event in &task.events {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                time_text(event.at_ms),
+                state_cell(event.state),
+                escape(&event.message)
+            );
+        }
+        out.push_str("</table>");
+    }
+    Some(out)
+}
+
+/// A time as `HH:MM:SS.mmm` UTC, with the date.
+fn time_text(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = secs / 86_400;
+    let (h, m, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}.{:03}Z", ms % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use atoll_model::{JobSpec, ProcessSpec, Resources, TaskSpec};
+    use atoll_state::StateConfig;
+
+    use super::*;
+
+    fn state_with(name: &str, instances: u32) -> (ClusterState, JobKey) {
+        let mut state = ClusterState::new(StateConfig::new("devcluster"));
+        let task =
+            TaskSpec::new(vec![ProcessSpec::new("p", "true")], Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 });
+        let mut spec = JobSpec::new(format!("devcluster/www-data/devel/{name}").parse().unwrap(), task);
+        spec.instances = instances;
+        let key = spec.key.clone();
+        let _ = state.create_job(spec, 0).unwrap();
+        (state, key)
+    }
+
+    #[test]
+    fn pages_show_jobs_instances_and_histories_escaped() {
+        assert_eq!(escape(r#"<b a="1">'&"#), "&lt;b a=&quot;1&quot;&gt;&#39;&amp;");
+        let (state, key) = state_with("hello", 2);
+        let cluster = cluster(&state);
+        assert!(
+            cluster.contains(r#"<a href="/jobs/devcluster/www-data/devel/hello">devcluster/www-data/devel/hello</a>"#),
+            "{cluster}"
+        );
+        let job = job(&state, &key, 0).expect("a known job");
+        assert_eq!(job.matches("<tr data-instance=").count(), 2, "{job}");
+        assert!(job.contains(r#"<span class="state PENDING">PENDING</span>"#), "{job}");
+        let history = instance(&state, &key, 1).expect("an instance");
+        assert!(history.contains("Created") && history.contains("INIT"), "{history}");
+        assert!(
+            instance(&state, &key, 7).is_none()
+                && super::job(&state, &"devcluster/a/b/c".parse().unwrap(), 0).is_none()
+        );
+        let whole = page("Job", &key.to_string(), &job);
+        assert!(whole.starts_with("<!doctype html>") && whole.contains("new EventSource('/ui/events?scope='"));
+    }
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(time_text(0), "1970-01-01 00:00:00.000Z");
+        assert_eq!(time_text(1_796_130_368_426), "2026-12-01 13:06:08.426Z");
+    }
+}
