@@ -1,5 +1,5 @@
 //! The scheduler's HTTP listener (`atoll scheduler --http ADDR`; `atoll dev` serves it on
-//! 127.0.0.1:7080): the web UI (`ui`: the cluster at `/`, a job at `/jobs/CLUSTER/ROLE/ENV/NAME`,
+//! 127.0.0.1:7080): the web UI (`pages`: the cluster at `/`, a job at `/jobs/CLUSTER/ROLE/ENV/NAME`,
 //! an instance below it, kept live through `/ui/events`), Prometheus metrics at `/metrics`, and
 //! Aurora's health checks, `/health` (the process serves) and `/leaderhealth` (it is the
 //! scheduler to call: always, while there is one scheduler per cluster).
@@ -10,7 +10,7 @@
 //! machine; with it, a user's token as the password of HTTP Basic authentication (any name), or
 //! as a bearer token. Metrics and health are open, as Aurora's were.
 
-mod ui;
+pub mod pages;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -111,7 +111,7 @@ fn respond(title: &str, scope: &str, main: Option<String>, query: &PartQuery) ->
     match main {
         None => (
             StatusCode::NOT_FOUND,
-            Html(ui::page(
+            Html(pages::page(
                 "Not found",
                 scope,
                 "<h1>Not found</h1><p>Nothing here is known to the scheduler; see <a href=\"/\">the cluster</a>.</p>",
@@ -119,13 +119,13 @@ fn respond(title: &str, scope: &str, main: Option<String>, query: &PartQuery) ->
         )
             .into_response(),
         Some(main) if query.part.as_deref() == Some("main") => Html(main).into_response(),
-        Some(main) => Html(ui::page(title, scope, &main)).into_response(),
+        Some(main) => Html(pages::page(title, scope, &main)).into_response(),
     }
 }
 
 async fn cluster_page(State(control_plane): State<ControlPlane>, Query(query): Query<PartQuery>) -> Response {
     let cluster = control_plane.config().state.cluster.clone();
-    let main = control_plane.read(ui::cluster);
+    let main = control_plane.read(pages::cluster);
     respond(&format!("Cluster {cluster}"), &cluster, Some(main), &query)
 }
 
@@ -138,7 +138,7 @@ async fn job_page(
         return respond("", &cluster, None, &query);
     };
     let now = control_plane.now_ms();
-    let main = control_plane.read(|state| ui::job(state, &key, now));
+    let main = control_plane.read(|state| pages::job(state, &key, now));
     respond(&format!("Job {key}"), &key.to_string(), main, &query)
 }
 
@@ -150,7 +150,7 @@ async fn instance_page(
     let Ok(key) = JobKey::new(&cluster, &role, &env, &name) else {
         return respond("", &cluster, None, &query);
     };
-    let main = control_plane.read(|state| ui::instance(state, &key, instance));
+    let main = control_plane.read(|state| pages::instance(state, &key, instance));
     respond(&format!("{key}/{instance}"), &key.to_string(), main, &query)
 }
 
