@@ -97,7 +97,7 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
         Some(address) => {
             let scheme = if control_plane.config().tls.is_some() { "https" } else { "http" };
             let (serving, bound) = serve_http(address, control_plane.clone()).await?;
-            eprintln!("HTTP (metrics at /metrics, /health) on {scheme}://{bound}");
+            eprintln!("Web UI, metrics (/metrics) and health (/health) on {scheme}://{bound}/");
             Some(serving)
         }
         None => None,

@@ -56,7 +56,7 @@ pub async fn run(args: DevArgs) -> CliResult {
         submit(&client, &jobs, &data_dir.path).await;
         eprintln!(
             "Atoll dev cluster '{CLUSTER}': scheduler on {url}, {} agent(s), data in {}.\n\
-             Metrics: http://{http}/metrics\n\
+             Web UI: http://{http}/ (metrics at /metrics)\n\
              Callers on this machine only, no tokens; roles without a quota are not limited.\n\
              From another terminal: atoll job list {CLUSTER}  |  atoll job status JOBKEY\n\
              Ctrl-C stops every task and exits.",
