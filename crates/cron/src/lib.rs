@@ -173,6 +173,11 @@ pub fn format_in(at_ms: u64, zone: Tz) -> String {
     }
 }
 
+/// `at_ms` as an RFC 3339 time in UTC, to the second.
+pub fn format_utc(at_ms: u64) -> String {
+    format_in(at_ms, chrono_tz::UTC)
+}
+
 /// Parses an RFC 3339 time ("2026-03-08T00:00:00-05:00", "2026-03-08T05:00:00Z") to
 /// milliseconds since the epoch.
 pub fn parse_time(text: &str) -> Result<u64, String> {

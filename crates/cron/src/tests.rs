@@ -211,4 +211,5 @@ fn times_are_read_and_written_as_rfc_3339() {
     assert_eq!(at("2026-03-08T00:00:00-05:00"), at("2026-03-08T05:00:00Z"));
     assert!(parse_time("tomorrow").unwrap_err().contains("not an RFC 3339 time"));
     assert_eq!(format_in(at("2026-07-01T12:00:00Z"), parse_zone("Europe/Paris").unwrap()), "2026-07-01T14:00:00+02:00");
+    assert_eq!(format_utc(at("2026-07-01T12:00:00Z")), "2026-07-01T12:00:00Z");
 }

@@ -165,14 +165,14 @@ pub fn job(state: &ClusterState, key: &JobKey, now_ms: u64) -> Option<String> {
     }
     if let Some(cron) = state.cron_job(key, now_ms) {
         out.push_str("<h2>Cron</h2><p>Next runs: ");
-        let next: Vec<String> = cron.next_ms.iter().map(|at| time_text(*at)).collect();
+        let next: Vec<String> = cron.next_ms.iter().map(|at| atoll_cron::format_utc(*at)).collect();
         out.push_str(&escape(&next.join(", ")));
         out.push_str("</p><table><tr><th>Run at</th><th>State</th><th>Message</th></tr>");
         for run in cron.record.runs.iter().rev() {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                time_text(run.at_ms),
+                atoll_cron::format_utc(run.at_ms),
                 run.state.name(),
                 escape(&run.message)
             );
@@ -226,7 +226,7 @@ pub fn instance(state: &ClusterState, key: &JobKey, instance: u32) -> Option<Str
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                time_text(event.at_ms),
+                atoll_cron::format_utc(event.at_ms),
                 state_cell(event.state),
                 escape(&event.message)
             );
@@ -234,24 +234,6 @@ pub fn instance(state: &ClusterState, key: &JobKey, instance: u32) -> Option<Str
         out.push_str("</table>");
     }
     Some(out)
-}
-
-/// A time as `HH:MM:SS.mmm` UTC, with the date.
-fn time_text(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = secs / 86_400;
-    let (h, m, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}.{:03}Z", ms % 1000)
 }
 
 #[cfg(test)]
@@ -292,11 +274,5 @@ mod tests {
         );
         let whole = page("Job", &key.to_string(), &job);
         assert!(whole.starts_with("<!doctype html>") && whole.contains("new EventSource('/ui/events?scope='"));
-    }
-
-    #[test]
-    fn times_read_as_utc_dates() {
-        assert_eq!(time_text(0), "1970-01-01 00:00:00.000Z");
-        assert_eq!(time_text(1_796_130_368_426), "2026-12-01 13:06:08.426Z");
     }
 }
