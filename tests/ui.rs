@@ -1,7 +1,7 @@
 //! The web UI in a real browser (headless Chromium over WebDriver): the cluster page lists the
 //! agents and the job, the job page its instance RUNNING, and when the job is killed from the
 //! command line the page shows it KILLED without reloading; the instance page has the task's
-//! history. The job page's screenshot is written to `target/ui/job.png`. With `--auth`, pages
+//! history; the role, hosts and updates pages show theirs. The job page's screenshot is written to `target/ui/job.png`. With `--auth`, pages
 //! want a user's token.
 
 use std::time::Duration;
@@ -52,8 +52,18 @@ fn pages_show_the_cluster_a_job_and_an_instance_and_follow_changes_without_reloa
     for expected in ["PENDING", "ASSIGNED", "RUNNING", "KILLING", "KILLED", "Killed by request"] {
         assert!(text.contains(expected), "{expected} in the instance's history:\n{text}");
     }
-    browser.open(&format!("{base}/jobs/devcluster/www-data/devel/nothing"));
-    assert!(browser.text().contains("Not found"), "{}", browser.text());
+    browser.open(&format!("{base}/roles/devcluster/www-data"));
+    let text = browser.text();
+    // The job was killed (and so removed) above.
+    assert!(text.contains("Role www-data") && text.contains("No jobs.") && text.contains("none set"), "{text}");
+    browser.open(&format!("{base}/hosts"));
+    let text = browser.text();
+    assert!(text.contains("agent-1") && text.contains("agent-2") && text.contains("NONE"), "{text}");
+    browser.open(&format!("{base}/updates"));
+    assert!(browser.text().contains("No updates yet."), "{}", browser.text());
+    let (status, _, body) = http_request(http, "GET", "/jobs/devcluster/www-data/devel/nothing", &[], None);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("Not found"), "{body}");
 }
 
 #[test]

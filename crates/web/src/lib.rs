@@ -38,6 +38,9 @@ pub fn scheduler_routes(control_plane: ControlPlane) -> Router {
         .route("/", get(cluster_page))
         .route("/jobs/{cluster}/{role}/{env}/{name}", get(job_page))
         .route("/jobs/{cluster}/{role}/{env}/{name}/{instance}", get(instance_page))
+        .route("/roles/{cluster}/{role}", get(role_page))
+        .route("/hosts", get(hosts_page))
+        .route("/updates", get(updates_page))
         .route("/ui/events", get(page_events))
         .route_layer(axum::middleware::from_fn_with_state(control_plane.clone(), signed_in));
     Router::new()
@@ -152,6 +155,25 @@ async fn instance_page(
     };
     let main = control_plane.read(|state| pages::instance(state, &key, instance));
     respond(&format!("{key}/{instance}"), &key.to_string(), main, &query)
+}
+
+async fn role_page(
+    State(control_plane): State<ControlPlane>,
+    Path((cluster, role)): Path<(String, String)>,
+    Query(query): Query<PartQuery>,
+) -> Response {
+    let main = control_plane.read(|state| pages::role(state, &cluster, &role));
+    respond(&format!("Role {role}"), &format!("{cluster}/{role}"), Some(main), &query)
+}
+
+async fn hosts_page(State(control_plane): State<ControlPlane>, Query(query): Query<PartQuery>) -> Response {
+    let cluster = control_plane.config().state.cluster.clone();
+    respond("Hosts", &cluster, Some(control_plane.read(pages::hosts)), &query)
+}
+
+async fn updates_page(State(control_plane): State<ControlPlane>, Query(query): Query<PartQuery>) -> Response {
+    let cluster = control_plane.config().state.cluster.clone();
+    respond("Updates", &cluster, Some(control_plane.read(pages::updates)), &query)
 }
 
 #[derive(serde::Deserialize)]

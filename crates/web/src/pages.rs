@@ -10,7 +10,7 @@
 
 use std::fmt::Write;
 
-use atoll_model::{JobKey, TaskState};
+use atoll_model::{JobKey, JobKeyPrefix, MaintenanceMode, ResourceAggregate, TaskState};
 use atoll_state::ClusterState;
 
 /// How a page's text is escaped where it holds anything a user wrote.
@@ -49,7 +49,7 @@ th {{ background: #eef1f5; font-weight: 600; }}
 .PENDING, .THROTTLED, .ASSIGNED, .STARTING {{ color: #8a5a00; }} .muted {{ color: #6b7280; }}
 #live {{ margin-left: auto; font-size: 12px; }}
 </style></head>
-<body><header><a class="brand" href="/">Atoll</a><a href="/">Cluster</a><span id="live" class="muted">connecting…</span></header>
+<body><header><a class="brand" href="/">Atoll</a><a href="/">Cluster</a><a href="/hosts">Hosts</a><a href="/updates">Updates</a><span id="live" class="muted">connecting…</span></header>
 <main id="main" data-scope="{scope}">{main}</main>
 <script>
 (function () {{
@@ -141,7 +141,7 @@ pub fn cluster(state: &ClusterState) -> String {
     if !census.hosts_by_mode.is_empty() {
         out.push_str("<h2>Hosts in maintenance</h2><table><tr><th>Host</th><th>Mode</th></tr>");
         for host in state.maintenance(&[]) {
-            let mode = host.mode.map_or("—".to_owned(), |m| m.to_string());
+            let Some(mode) = host.mode.filter(|mode| *mode != MaintenanceMode::None) else { continue };
             let _ = write!(out, "<tr><td>{}</td><td>{mode}</td></tr>", escape(&host.host));
         }
         out.push_str("</table>");
@@ -154,7 +154,13 @@ pub fn job(state: &ClusterState, key: &JobKey, now_ms: u64) -> Option<String> {
     if !state.knows_job(key) {
         return None;
     }
-    let mut out = format!("<h1>Job {}</h1>", escape(&key.to_string()));
+    let mut out = format!(
+        r#"<h1>Job {}</h1><p>Role <a href="/roles/{}/{}">{}</a></p>"#,
+        escape(&key.to_string()),
+        escape(&key.cluster),
+        escape(&key.role),
+        escape(&key.role)
+    );
     if let Some(update) = state.active_update(key) {
         let (batch, batches) = update.batch_progress();
         let _ = write!(
@@ -205,6 +211,94 @@ pub fn job(state: &ClusterState, key: &JobKey, now_ms: u64) -> Option<String> {
     Some(out)
 }
 
+/// A role page's main part: its jobs, and its production quota beside what its tasks take.
+pub fn role(state: &ClusterState, cluster: &str, role: &str) -> String {
+    let prefix = JobKeyPrefix { cluster: cluster.to_owned(), role: Some(role.to_owned()), environment: None };
+    let mut out = format!("<h1>Role {}</h1><h2>Jobs</h2>", escape(role));
+    let jobs = state.list_jobs(&prefix);
+    if jobs.is_empty() {
+        out.push_str("<p class=\"muted\">No jobs.</p>");
+    } else {
+        out.push_str("<table><tr><th>Job</th><th>Instances</th><th>Pending</th><th>Active</th><th>Finished</th><th>Failed</th></tr>");
+        for job in jobs {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                job_link(&job.key),
+                job.instances,
+                job.pending,
+                job.active,
+                job.finished,
+                job.failed
+            );
+        }
+        out.push_str("</table>");
+    }
+    let usage = state.quota(role);
+    let resources = |r: &ResourceAggregate| {
+        format!("{} CPUs, {} MB RAM, {} MB disk", r.cpu_millis as f64 / 1000.0, r.ram_mb, r.disk_mb)
+    };
+    out.push_str("<h2>Quota</h2><table>");
+    let _ = write!(
+        out,
+        "<tr><th>Production quota</th><td>{}</td></tr><tr><th>Production use</th><td>{}</td></tr>\
+         <tr><th>Dedicated hosts</th><td>{}</td></tr><tr><th>Other non-production</th><td>{}</td></tr></table>",
+        usage.quota.as_ref().map_or("none set".to_owned(), resources),
+        resources(&usage.production),
+        resources(&usage.dedicated),
+        resources(&usage.non_production)
+    );
+    out
+}
+
+/// The hosts page's main part: every host the scheduler knows, with its agent's offer and its
+/// maintenance mode.
+pub fn hosts(state: &ClusterState) -> String {
+    let mut out = String::from("<h1>Hosts</h1><table><tr><th>Host</th><th>Mode</th><th>Agent</th><th>Offers</th></tr>");
+    for host in state.maintenance(&[]) {
+        let agent = state.agents().find(|a| a.hostname == host.host);
+        let offer = agent
+            .and_then(|a| a.resources.as_ref())
+            .map_or("—".to_owned(), |r| format!("{} CPUs, {} MB RAM, {} MB disk", r.cpus, r.mem_mb, r.disk_mb));
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{offer}</td></tr>",
+            escape(&host.host),
+            host.mode.map_or("—".to_owned(), |m| m.to_string()),
+            agent.map_or("—".to_owned(), |a| escape(&a.id.0)),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// The updates page's main part: every update kept, newest first.
+pub fn updates(state: &ClusterState) -> String {
+    let prefix = JobKeyPrefix { cluster: state.config().cluster.clone(), role: None, environment: None };
+    let updates = state.list_updates(&prefix, None);
+    let mut out = String::from("<h1>Updates</h1>");
+    if updates.is_empty() {
+        out.push_str("<p class=\"muted\">No updates yet.</p>");
+        return out;
+    }
+    out.push_str("<table><tr><th>Update</th><th>Job</th><th>State</th><th>Instances</th><th>Started</th><th>Last change</th><th>Message</th></tr>");
+    for update in updates {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"state\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            update.id,
+            job_link(&update.job),
+            update.state,
+            update.instances.len(),
+            atoll_cron::format_utc(update.created_ms()),
+            atoll_cron::format_utc(update.updated_ms()),
+            escape(update.message.as_deref().unwrap_or("")),
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
 /// An instance page's main part, or `None` for an instance without tasks.
 pub fn instance(state: &ClusterState, key: &JobKey, instance: u32) -> Option<String> {
     let tasks: Vec<_> = state.job_tasks(key, true).into_iter().filter(|t| t.instance == instance).collect();
@@ -215,11 +309,12 @@ pub fn instance(state: &ClusterState, key: &JobKey, instance: u32) -> Option<Str
     for task in tasks {
         let _ = write!(
             out,
-            "<h2>Task {}</h2><p>{} · host {} · sandbox <code>{}</code></p>",
+            "<h2>Task {}</h2><p>{} · host {} · sandbox <code>{}</code> · logs: <code>atoll task logs {}/{instance} -f</code></p>",
             escape(&task.id.0),
             state_cell(task.state),
             escape(task.assignment.as_ref().map_or("—", |a| a.hostname.as_str())),
             escape(task.sandbox.as_deref().unwrap_or("—")),
+            escape(&key.to_string()),
         );
         out.push_str("<table><tr><th>Time</th><th>State</th><th>Message</th></tr>");
         for event in &task.events {
@@ -272,6 +367,10 @@ mod tests {
             instance(&state, &key, 7).is_none()
                 && super::job(&state, &"devcluster/a/b/c".parse().unwrap(), 0).is_none()
         );
+        let role = role(&state, "devcluster", "www-data");
+        assert!(role.contains("Role www-data") && role.contains("none set") && role.contains("hello"), "{role}");
+        assert!(hosts(&state).contains("<h1>Hosts</h1>"));
+        assert!(updates(&state).contains("No updates yet."));
         let whole = page("Job", &key.to_string(), &job);
         assert!(whole.starts_with("<!doctype html>") && whole.contains("new EventSource('/ui/events?scope='"));
     }
