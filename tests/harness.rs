@@ -371,8 +371,6 @@ pub struct Cluster {
     switch_users: bool,
     /// The HTTP port of each agent started with one (`--http`), by agent index.
     pub agent_http: std::collections::BTreeMap<u32, u16>,
-    /// The scheduler's HTTP port, when it serves HTTP.
-    pub scheduler_http: Option<u16>,
 }
 
 impl Cluster {
@@ -396,8 +394,7 @@ impl Cluster {
     pub fn start_serving_http(agent_timeout_secs: u64) -> (Cluster, u16) {
         let http = free_port();
         let flag = format!("127.0.0.1:{http}");
-        let mut cluster = Cluster::start_cluster_with(agent_timeout_secs, &["--http", &flag], &[], false, true);
-        cluster.scheduler_http = Some(http);
+        let cluster = Cluster::start_cluster_with(agent_timeout_secs, &["--http", &flag], &[], false, true);
         (cluster, http)
     }
 
@@ -441,7 +438,6 @@ impl Cluster {
             scheduler_flags: scheduler_flags.iter().map(|f| (*f).to_owned()).collect(),
             switch_users,
             agent_http: std::collections::BTreeMap::new(),
-            scheduler_http: None,
         };
         cluster.start_scheduler(agent_timeout_secs);
         for index in [1, 2] {

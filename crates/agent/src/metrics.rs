@@ -16,8 +16,6 @@ use atoll_proto::TlsIdentity;
 use atoll_sandbox::Sandbox;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -27,9 +25,6 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::isolation::{Isolator, sandbox_disk_usage};
 use crate::supervisor::TaskUpdate;
-
-/// The content type of [`AgentMetrics::render`]'s text.
-pub const CONTENT_TYPE: &str = atoll_metrics::CONTENT_TYPE;
 
 /// What the agent counts as it goes. Cloning shares the counts.
 #[derive(Clone, Debug, Default)]
@@ -149,15 +144,7 @@ pub(crate) async fn serve(
 }
 
 async fn metrics(State(gather): State<Gather>) -> axum::response::Response {
-    // Reading control groups and walking log directories blocks: off the async threads.
-    match tokio::task::spawn_blocking(move || gather()).await {
-        Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "gathering metrics failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the metrics could not be gathered; see the agent's log\n")
-                .into_response()
-        }
-    }
+    atoll_metrics::metrics_response("agent", move || gather()).await
 }
 
 #[cfg(test)]

@@ -97,15 +97,6 @@ pub enum AgentError {
     Http(std::io::Error),
 }
 
-/// A task that ends when this is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Where the agent serves its tasks' logs, the secret its log service asks for, and whether it
 /// serves TLS: told to the scheduler at each registration.
 struct LogAccess {
@@ -151,7 +142,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         .keep_alive_while_idle(true);
     let (updates_tx, updates_rx) = mpsc::unbounded_channel();
     let supervisors = Arc::new(Supervisors::new(&config, updates_tx));
-    let _http = match config.http {
+    let http = match config.http {
         Some(address) => {
             let gathered = supervisors.clone();
             let (bound, serving) =
@@ -159,11 +150,11 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
                     .await
                     .map_err(AgentError::Http)?;
             tracing::info!(address = %bound, "serving HTTP: /metrics, /health");
-            Some(AbortOnDrop(tokio::spawn(async move {
+            Some(tokio::spawn(async move {
                 if let Err(error) = serving.await {
                     tracing::error!(%error, "the HTTP listener stopped");
                 }
-            })))
+            }))
         }
         None => None,
     };
@@ -182,6 +173,9 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     connection.abort();
+    if let Some(http) = http {
+        http.abort();
+    }
     Ok(())
 }
 

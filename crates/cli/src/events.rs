@@ -3,7 +3,6 @@
 //! updates and cron runs, each with its index, so a script resumes with `--from`.
 
 use atoll_model::event::{ClusterEvent, EventDetail, EventFilter, EventKind};
-use atoll_model::{JobKey, JobKeyPrefix};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -66,12 +65,7 @@ pub async fn run(args: EventsArgs, target: &SchedulerTarget) -> CliResult {
 
 /// The filter of `CLUSTER[/ROLE[/ENV[/NAME]]]`.
 fn scope_filter(scope: &str) -> Result<EventFilter, CliError> {
-    if scope.split('/').count() == 4 {
-        let key: JobKey = scope.parse().map_err(|e| CliError::invalid_parameter(format!("{scope}: {e}")))?;
-        return Ok(EventFilter::job(&key));
-    }
-    let jobs: JobKeyPrefix = scope.parse().map_err(|e| CliError::invalid_parameter(format!("{scope}: {e}")))?;
-    Ok(EventFilter { jobs, name: None, kinds: Vec::new() })
+    EventFilter::scope(scope).map_err(|e| CliError::invalid_parameter(format!("{scope}: {e}")))
 }
 
 /// An event in a few words, for the table.
@@ -118,9 +112,9 @@ pub fn event_json(event: &ClusterEvent) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use atoll_model::TaskId;
     use atoll_model::TaskState;
     use atoll_model::event::JobChange;
+    use atoll_model::{JobKey, TaskId};
 
     use super::*;
 

@@ -12,9 +12,6 @@ pub struct Events {
     oldest_kept: Option<u64>,
 }
 
-/// The response header naming the oldest event the scheduler keeps.
-pub const OLDEST_KEPT_HEADER: &str = "atoll-oldest-event";
-
 impl Events {
     /// The oldest event the scheduler kept when the stream began (none when it kept none): a
     /// stream asked to start before it starts there.
@@ -44,7 +41,8 @@ impl SchedulerClient {
         let channel = crate::connect_channel(&self.address, None, &self.credentials).await?;
         let request = atoll_proto::subscribe_request(filter, from, follow);
         let response = EventServiceClient::new(channel).subscribe(request).await.map_err(|s| self.api_error(s))?;
-        let oldest_kept = response.metadata().get(OLDEST_KEPT_HEADER).and_then(|v| v.to_str().ok()?.parse().ok());
+        let oldest_kept =
+            response.metadata().get(atoll_proto::OLDEST_EVENT_HEADER).and_then(|v| v.to_str().ok()?.parse().ok());
         Ok(Events { address: self.address.clone(), stream: response.into_inner(), oldest_kept })
     }
 }

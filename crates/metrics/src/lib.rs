@@ -31,6 +31,23 @@ pub fn exposition(registry: &Registry) -> String {
     from_openmetrics(&openmetrics)
 }
 
+/// The answer to a `GET /metrics`: the text `gather` makes, gathered off the async threads (it
+/// reads locked state, cgroups and directories), or 500 naming `whose` log if it fails.
+pub async fn metrics_response(
+    whose: &'static str,
+    gather: impl FnOnce() -> String + Send + 'static,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::task::spawn_blocking(gather).await {
+        Ok(text) => ([(axum::http::header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "gathering metrics failed");
+            let message = format!("the metrics could not be gathered; see the {whose}'s log\n");
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, message).into_response()
+        }
+    }
+}
+
 /// A certificate (chain) and key a listener serves TLS with, both PEM.
 pub struct ServerCertificate<'a> {
     pub cert_pem: &'a [u8],

@@ -120,6 +120,14 @@ impl EventFilter {
         EventFilter { jobs, name: None, kinds: Vec::new() }
     }
 
+    /// The events of a scope: a job key, or a cluster, role or environment prefix.
+    pub fn scope(text: &str) -> Result<EventFilter, crate::key::JobKeyError> {
+        if text.split('/').count() == 4 {
+            return Ok(EventFilter::job(&text.parse()?));
+        }
+        Ok(EventFilter { jobs: text.parse()?, name: None, kinds: Vec::new() })
+    }
+
     /// Every event of `job`.
     pub fn job(job: &JobKey) -> EventFilter {
         let jobs = JobKeyPrefix {
@@ -167,6 +175,9 @@ mod tests {
         api.name = Some("api".into());
         assert!(!api.matches(&created));
         assert!(EventFilter::cluster("devcluster").matches(&other));
+        assert_eq!(EventFilter::scope("devcluster/www-data/prod/web").unwrap(), EventFilter::job(&created.job));
+        assert_eq!(EventFilter::scope("devcluster/www-data").unwrap().jobs.role.as_deref(), Some("www-data"));
+        assert!(EventFilter::scope("devcluster/a/b/c/d").is_err());
     }
 
     #[test]

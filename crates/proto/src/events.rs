@@ -8,6 +8,9 @@ use crate::job::{job_key, task_state};
 use crate::updates::update_state;
 use crate::{WireError, v1};
 
+/// The response header of `EventService.Subscribe` naming the oldest event the scheduler keeps.
+pub const OLDEST_EVENT_HEADER: &str = "atoll-oldest-event";
+
 /// Every job change, for reading names back.
 const JOB_CHANGES: [JobChange; 6] = [
     JobChange::Created,

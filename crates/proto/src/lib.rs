@@ -40,7 +40,7 @@ pub use config::{
     announcer_from_wire, announcer_to_wire, health_check_from_wire, health_check_to_wire, lifecycle_from_wire,
     lifecycle_to_wire, update_config_from_wire, update_config_to_wire,
 };
-pub use events::{event_filter, subscribe_request};
+pub use events::{OLDEST_EVENT_HEADER, event_filter, subscribe_request};
 pub use job::{job_key, task_state};
 pub use transport::{Authorized, BadToken, Bearer, TlsIdentity, TlsSetupError, secure};
 pub use updates::{enum_name, update_state};

@@ -192,7 +192,7 @@ impl ControlPlane {
         &self.inner.metrics
     }
 
-    /// Every metric, in Prometheus' text format ([`crate::METRICS_CONTENT_TYPE`]).
+    /// Every metric, in Prometheus' text format (`atoll_metrics::CONTENT_TYPE`).
     pub fn metrics_text(&self) -> String {
         let census = self.read(ClusterState::census);
         self.inner.metrics.render(&census)
@@ -284,8 +284,8 @@ impl ControlPlane {
         self.lock_links().get_mut(agent).and_then(|link| link.receiver.take())
     }
 
-    /// Starts the placement loop (on demand, and at least every second) and the housekeeping
-    /// loop (timeouts, backoffs, pruning).
+    /// Starts the placement loop (on demand, and at least every second), the housekeeping
+    /// loop (timeouts, backoffs, pruning) and, with a webhook, its delivery.
     pub fn spawn_loops(&self) -> Loops {
         let placement = {
             let control_plane = self.clone();
@@ -321,6 +321,10 @@ impl ControlPlane {
                 }
             })
         };
-        Loops(vec![placement, housekeeping])
+        let mut loops = vec![placement, housekeeping];
+        if let Some(webhook) = self.inner.config.webhook.clone() {
+            loops.push(tokio::spawn(crate::webhooks::deliver(self.clone(), webhook)));
+        }
+        Loops(loops)
     }
 }

@@ -18,9 +18,6 @@ use tonic::{Request, Response, Status};
 use crate::core::ControlPlane;
 use crate::scheduler_api::wire_status;
 
-/// The response header naming the oldest event kept (as the client reads it).
-const OLDEST_KEPT_HEADER: &str = "atoll-oldest-event";
-
 /// Events a subscriber's stream holds before its task waits for the client to read.
 const STREAM_BUFFER: usize = 256;
 
@@ -59,7 +56,7 @@ impl EventService for EventsApi {
         });
         let mut response: Response<EventStream> = Response::new(Box::pin(ReceiverStream::new(receiver)));
         if let Some(oldest) = oldest {
-            response.metadata_mut().insert(OLDEST_KEPT_HEADER, oldest.into());
+            response.metadata_mut().insert(atoll_proto::OLDEST_EVENT_HEADER, oldest.into());
         }
         Ok(response)
     }

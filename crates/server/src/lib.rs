@@ -49,7 +49,6 @@ pub use audit::AuditLog;
 pub use auth::{Access, AuthFileError, Caller};
 pub use clock::{Clock, SystemClock};
 pub use core::ControlPlane;
-pub use metrics::CONTENT_TYPE as METRICS_CONTENT_TYPE;
 pub use self_announce::{DEFAULT_SCHEDULER_PATH, announce_scheduler};
 pub use webhooks::WebhookConfig;
 
@@ -143,11 +142,6 @@ pub async fn serve(
     let limits = control_plane.config().user_calls_per_second.map(|n| Arc::new(CallLimits::new(n)));
     let gate = Gate::new(access.clone(), limits);
     let loops = control_plane.spawn_loops();
-    let _webhook = control_plane
-        .config()
-        .webhook
-        .clone()
-        .map(|config| AbortOnDrop(tokio::spawn(webhooks::deliver(control_plane.clone(), config))));
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
@@ -201,13 +195,4 @@ pub async fn serve(
     };
     loops.abort();
     result.map_err(ServerError::from)
-}
-
-/// A task that ends when this is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }

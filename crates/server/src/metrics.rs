@@ -19,9 +19,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
-/// The content type of [`SchedulerMetrics::render`]'s text.
-pub const CONTENT_TYPE: &str = atoll_metrics::CONTENT_TYPE;
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     method: String,

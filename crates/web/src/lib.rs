@@ -16,8 +16,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 
+use atoll_model::JobKey;
 use atoll_model::event::EventFilter;
-use atoll_model::{JobKey, JobKeyPrefix};
 use atoll_proto::TlsIdentity;
 use atoll_server::{Access, ControlPlane};
 use axum::Router;
@@ -52,15 +52,7 @@ pub fn scheduler_routes(control_plane: ControlPlane) -> Router {
 }
 
 async fn metrics(State(control_plane): State<ControlPlane>) -> Response {
-    // Counting reads the state under its lock: off the async threads.
-    match tokio::task::spawn_blocking(move || control_plane.metrics_text()).await {
-        Ok(text) => ([(header::CONTENT_TYPE, atoll_server::METRICS_CONTENT_TYPE)], text).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "gathering metrics failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the metrics could not be gathered; see the scheduler's log\n")
-                .into_response()
-        }
-    }
+    atoll_metrics::metrics_response("scheduler", move || control_plane.metrics_text()).await
 }
 
 /// Lets through the scheduler's users only: callers on its machine without `--auth`; with it,
@@ -184,20 +176,9 @@ struct ScopeQuery {
 /// Server-sent events for a page: one message (the event's index) per event of its scope, and
 /// one when the page may have missed some, so it redraws.
 async fn page_events(State(control_plane): State<ControlPlane>, Query(query): Query<ScopeQuery>) -> Response {
-    let filter = if query.scope.split('/').count() == 4 {
-        match query.scope.parse::<JobKey>() {
-            Ok(key) => EventFilter::job(&key),
-            Err(error) => {
-                return (StatusCode::BAD_REQUEST, format!("scope {}: {error}\n", query.scope)).into_response();
-            }
-        }
-    } else {
-        match query.scope.parse::<JobKeyPrefix>() {
-            Ok(jobs) => EventFilter { jobs, name: None, kinds: Vec::new() },
-            Err(error) => {
-                return (StatusCode::BAD_REQUEST, format!("scope {}: {error}\n", query.scope)).into_response();
-            }
-        }
+    let filter = match EventFilter::scope(&query.scope) {
+        Ok(filter) => filter,
+        Err(error) => return (StatusCode::BAD_REQUEST, format!("scope {}: {error}\n", query.scope)).into_response(),
     };
     let stream = BroadcastStream::new(control_plane.live_events()).filter_map(move |received| match received {
         Ok(event) if filter.matches(&event) => {

@@ -111,26 +111,9 @@ pub fn cluster(state: &ClusterState) -> String {
             offered.map_or("—".to_owned(), |r| r.disk_mb.to_string()),
         );
     }
-    out.push_str("</table><h2>Jobs</h2><table><tr><th>Job</th><th>Kind</th><th>Instances</th><th>Pending</th><th>Active</th><th>Finished</th><th>Failed</th></tr>");
-    let cluster = atoll_model::JobKeyPrefix { cluster: state.config().cluster.clone(), role: None, environment: None };
-    for job in state.list_jobs(&cluster) {
-        let kind = match (&job.cron_schedule, job.service) {
-            (Some(schedule), _) => format!("cron: {}", escape(schedule)),
-            (None, true) => "service".to_owned(),
-            (None, false) => "job".to_owned(),
-        };
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            job_link(&job.key),
-            job.instances,
-            job.pending,
-            job.active,
-            job.finished,
-            job.failed
-        );
-    }
-    out.push_str("</table>");
+    out.push_str("</table><h2>Jobs</h2>");
+    let cluster = JobKeyPrefix { cluster: state.config().cluster.clone(), role: None, environment: None };
+    out.push_str(&jobs_table(state, &cluster));
     if !census.pending_by_reason.is_empty() {
         out.push_str("<h2>Waiting tasks</h2><table><tr><th>Why</th><th>Tasks</th></tr>");
         for (reason, count) in &census.pending_by_reason {
@@ -211,29 +194,41 @@ pub fn job(state: &ClusterState, key: &JobKey, now_ms: u64) -> Option<String> {
     Some(out)
 }
 
+/// The jobs under `prefix` as a table: kind and instances by state, or "No jobs."
+fn jobs_table(state: &ClusterState, prefix: &JobKeyPrefix) -> String {
+    let jobs = state.list_jobs(prefix);
+    if jobs.is_empty() {
+        return "<p class=\"muted\">No jobs.</p>".to_owned();
+    }
+    let mut out = String::from(
+        "<table><tr><th>Job</th><th>Kind</th><th>Instances</th><th>Pending</th><th>Active</th><th>Finished</th><th>Failed</th></tr>",
+    );
+    for job in jobs {
+        let kind = match (&job.cron_schedule, job.service) {
+            (Some(schedule), _) => format!("cron: {}", escape(schedule)),
+            (None, true) => "service".to_owned(),
+            (None, false) => "job".to_owned(),
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            job_link(&job.key),
+            job.instances,
+            job.pending,
+            job.active,
+            job.finished,
+            job.failed
+        );
+    }
+    out.push_str("</table>");
+    out
+}
+
 /// A role page's main part: its jobs, and its production quota beside what its tasks take.
 pub fn role(state: &ClusterState, cluster: &str, role: &str) -> String {
     let prefix = JobKeyPrefix { cluster: cluster.to_owned(), role: Some(role.to_owned()), environment: None };
     let mut out = format!("<h1>Role {}</h1><h2>Jobs</h2>", escape(role));
-    let jobs = state.list_jobs(&prefix);
-    if jobs.is_empty() {
-        out.push_str("<p class=\"muted\">No jobs.</p>");
-    } else {
-        out.push_str("<table><tr><th>Job</th><th>Instances</th><th>Pending</th><th>Active</th><th>Finished</th><th>Failed</th></tr>");
-        for job in jobs {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                job_link(&job.key),
-                job.instances,
-                job.pending,
-                job.active,
-                job.finished,
-                job.failed
-            );
-        }
-        out.push_str("</table>");
-    }
+    out.push_str(&jobs_table(state, &prefix));
     let usage = state.quota(role);
     let resources = |r: &ResourceAggregate| {
         format!("{} CPUs, {} MB RAM, {} MB disk", r.cpu_millis as f64 / 1000.0, r.ram_mb, r.disk_mb)
