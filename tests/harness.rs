@@ -46,9 +46,17 @@ pub fn build_atoll(release: bool) -> PathBuf {
 /// Starts `atoll dev --agents AGENTS` from the binary `atoll` on a free loopback port, its data in
 /// `dir/dev`, and waits until it serves; returns it and its scheduler's URL. For benchmarks.
 pub fn start_dev(atoll: &Path, dir: &Path, agents: u32) -> (Daemon, String) {
+    let (dev, url, _) = start_dev_serving_http(atoll, dir, agents);
+    (dev, url)
+}
+
+/// [`start_dev`], and the loopback port its HTTP listener (the UI, metrics) is on.
+pub fn start_dev_serving_http(atoll: &Path, dir: &Path, agents: u32) -> (Daemon, String, u16) {
     let port = free_port();
+    let http_port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let grpc = format!("127.0.0.1:{port}");
+    let http = format!("127.0.0.1:{http_port}");
     let data = dir.join("dev");
     let agents = agents.to_string();
     let args = [
@@ -58,7 +66,7 @@ pub fn start_dev(atoll: &Path, dir: &Path, agents: u32) -> (Daemon, String) {
         "--grpc",
         &grpc,
         "--http",
-        "127.0.0.1:0",
+        &http,
         "--data-dir",
         data.to_str().expect("utf-8 path"),
     ];
@@ -67,7 +75,7 @@ pub fn start_dev(atoll: &Path, dir: &Path, agents: u32) -> (Daemon, String) {
         let listed = Command::new(atoll).args(["job", "list", "devcluster", "--scheduler", &url]).output().ok()?;
         listed.status.success().then_some(())
     });
-    (dev, url)
+    (dev, url, http_port)
 }
 
 /// A loopback port that was free a moment ago.

@@ -1,8 +1,9 @@
 //! The web UI in a real browser (headless Chromium over WebDriver): the cluster page lists the
 //! agents and the job, the job page its instance RUNNING, and when the job is killed from the
 //! command line the page shows it KILLED without reloading; the instance page has the task's
-//! history; the role, hosts and updates pages show theirs. The job page's screenshot is written to `target/ui/job.png`. With `--auth`, pages
-//! want a user's token.
+//! history; the role, hosts and updates pages show theirs; the logs page follows a task's
+//! output live and says when it ended. The job page's screenshot is written to
+//! `target/ui/job.png`. With `--auth`, pages want a user's token.
 
 use std::time::Duration;
 
@@ -86,4 +87,73 @@ fn with_auth_the_pages_want_a_users_token_and_metrics_stay_open() {
     assert!(body.contains("Cluster devcluster"), "{body}");
     assert_eq!(http_request(http, "GET", "/metrics", &[], None).0, 200, "metrics are open");
     drop(cluster);
+}
+
+#[test]
+fn the_logs_page_follows_a_tasks_output_live_and_says_when_it_ended() {
+    let (cluster, http) = Cluster::start_serving_http(10);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("talker.rhai");
+    std::fs::write(
+        &file,
+        r#"let talk = Process(#{ name: "talk", cmdline: "echo starting >&2; i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.2; done" });
+let t = SequentialTask(#{ processes: [talk], resources: Resources(#{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }) });
+let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "talker", task: t }) ];
+"#,
+    )
+    .unwrap();
+    let job = "devcluster/www-data/devel/talker";
+    let created = cluster.job(&["create", job, file.to_str().unwrap(), "--wait-until", "RUNNING"]);
+    assert!(created.status.success(), "{}", printed(&created));
+    let browser = Browser::start();
+    let base = format!("http://127.0.0.1:{http}");
+
+    // The instance page links to the live log.
+    browser.open(&format!("{base}/jobs/{job}/0"));
+    browser.script("document.querySelector('a[href$=\"/logs?stream=stdout\"]').click(); return null");
+    let first_line = |text: &str| -> Option<u64> {
+        text.lines().find_map(|line| line.trim().strip_prefix("line-").and_then(|n| n.parse().ok()))
+    };
+    let last_line = |text: &str| -> Option<u64> {
+        text.lines().rev().find_map(|line| line.trim().strip_prefix("line-").and_then(|n| n.parse().ok()))
+    };
+    let seen = eventually("the log on the page", Duration::from_secs(20), || last_line(&browser.text()));
+    let text = browser.text();
+    assert!(text.contains(&format!("Logs of {job}/0")) && text.contains("following"), "{text}");
+    assert!(text.contains(&format!("atoll task logs {job}/0 --process talk -f")), "{text}");
+    assert_eq!(first_line(&text), Some(1), "the page starts at the log's first line:\n{text}");
+    // New output arrives on the same page, without reloading it.
+    browser.script("window.keptWhileFollowing = 7; return null");
+    eventually("newer lines on the page", Duration::from_secs(20), || {
+        last_line(&browser.text()).filter(|&newest| newest >= seen + 5)
+    });
+    assert_eq!(browser.script("return window.keptWhileFollowing"), 7, "followed in place, not reloaded");
+
+    browser.script("document.querySelector('.choices a[href*=\"stream=stderr\"]').click(); return null");
+    eventually("stderr on the page", Duration::from_secs(20), || {
+        let text = browser.text();
+        (text.contains("starting") && last_line(&text).is_none()).then_some(())
+    });
+
+    // The end of the task ends the page's following, and the page says so.
+    browser.open(&format!("{base}/jobs/{job}/0/logs"));
+    eventually("the page to follow", Duration::from_secs(20), || last_line(&browser.text()));
+    let killed = cluster.job(&["killall", job]);
+    assert!(killed.status.success(), "{}", printed(&killed));
+    eventually("the page to say the log is complete", Duration::from_secs(30), || {
+        browser.text().contains("The task has ended; this is all of its log.").then_some(())
+    });
+    assert_eq!(browser.script("return document.getElementById('live').textContent"), "ended");
+
+    // What cannot be read is said on the page, in the scheduler's or the agent's words.
+    browser.open(&format!("{base}/jobs/{job}/0/logs?process=nosuch"));
+    eventually("the refusal on the page", Duration::from_secs(20), || {
+        let text = browser.text();
+        text.contains("has no process 'nosuch'; its processes: talk").then_some(())
+    });
+    let (status, _, body) = http_request(http, "GET", &format!("/jobs/{job}/7/logs"), &[], None);
+    assert_eq!(status, 404, "an instance that never had a task: {body}");
+    let (status, _, body) = http_request(http, "GET", &format!("/jobs/{job}/0/logs?stream=both"), &[], None);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unknown log stream 'both': choose stdout or stderr"), "{body}");
 }

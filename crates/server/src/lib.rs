@@ -49,6 +49,7 @@ pub use audit::AuditLog;
 pub use auth::{Access, AuthFileError, Caller};
 pub use clock::{Clock, SystemClock};
 pub use core::ControlPlane;
+pub use logs_api::ChunkStream;
 pub use self_announce::{DEFAULT_SCHEDULER_PATH, announce_scheduler};
 pub use webhooks::WebhookConfig;
 

@@ -3,7 +3,8 @@
 //!
 //! The scheduler keeps no logs and reads no sandbox: it only knows which agent ran the task
 //! and where that agent serves logs (reported at registration, kept with the agent's link).
-//! Dropping the client's stream drops the call to the agent, which stops following.
+//! Dropping the client's stream drops the call to the agent, which stops following. The web
+//! UI's logs page reads through the same [`ControlPlane::task_logs`].
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -81,17 +82,16 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-type ChunkStream = Pin<Box<dyn Stream<Item = Result<v1::LogChunk, Status>> + Send>>;
+/// A task's log, chunk by chunk, as its agent reads it.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<v1::LogChunk, Status>> + Send>>;
 
-#[tonic::async_trait]
-impl LogService for LogsApi {
-    type TaskLogsStream = ChunkStream;
-
-    async fn task_logs(&self, request: Request<v1::TaskLogsRequest>) -> Result<Response<ChunkStream>, Status> {
-        let request = request.into_inner();
+impl ControlPlane {
+    /// The log of the newest task of `request`'s instance that reached an agent, read from that
+    /// agent; for the gRPC `LogService` and the web UI's logs page alike.
+    pub async fn task_logs(&self, request: v1::TaskLogsRequest) -> Result<ChunkStream, Status> {
         let job = job_key(request.job.as_ref()).map_err(wire_status)?;
-        let (task, agent) = self.control_plane.read(|state| placed_task(state, &job, request.instance))?;
-        let crate::core::LogEndpoint { url: endpoint, token } = self.control_plane.log_endpoint(&agent).ok_or_else(|| {
+        let (task, agent) = self.read(|state| placed_task(state, &job, request.instance))?;
+        let crate::core::LogEndpoint { url: endpoint, token } = self.log_endpoint(&agent).ok_or_else(|| {
             Status::unavailable(format!(
                 "agent {agent}, which ran task {task}, is not connected to the scheduler, so its logs cannot be read now"
             ))
@@ -99,7 +99,7 @@ impl LogService for LogsApi {
         let unreachable =
             |detail: String| Status::unavailable(format!("cannot reach agent {agent} at {endpoint}: {detail}"));
         let plain = Endpoint::from_shared(endpoint.clone()).map_err(|e| unreachable(e.to_string()))?;
-        let ca = self.control_plane.config().tls_ca.as_deref();
+        let ca = self.config().tls_ca.as_deref();
         let channel = match atoll_proto::secure(plain, &endpoint, ca, None) {
             Ok(secured) => secured,
             Err(atoll_proto::TlsSetupError::NoCa { .. }) => {
@@ -138,7 +138,16 @@ impl LogService for LogsApi {
         let chunks = chunks.into_inner().map(move |item| {
             item.map_err(|status| Status::new(status.code(), format!("agent {agent_name}: {}", status.message())))
         });
-        Ok(Response::new(Box::pin(chunks)))
+        Ok(Box::pin(chunks))
+    }
+}
+
+#[tonic::async_trait]
+impl LogService for LogsApi {
+    type TaskLogsStream = ChunkStream;
+
+    async fn task_logs(&self, request: Request<v1::TaskLogsRequest>) -> Result<Response<ChunkStream>, Status> {
+        self.control_plane.task_logs(request.into_inner()).await.map(Response::new)
     }
 }
 

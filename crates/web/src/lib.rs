@@ -1,6 +1,6 @@
 //! The scheduler's HTTP listener (`atoll scheduler --http ADDR`; `atoll dev` serves it on
 //! 127.0.0.1:7080): the web UI (`pages`: the cluster at `/`, a job at `/jobs/CLUSTER/ROLE/ENV/NAME`,
-//! an instance below it, kept live through `/ui/events`), Prometheus metrics at `/metrics`, and
+//! an instance below it and its live log, kept live through `/ui/events` and `/ui/logs`), Prometheus metrics at `/metrics`, and
 //! Aurora's health checks, `/health` (the process serves) and `/leaderhealth` (it is the
 //! scheduler to call: always, while there is one scheduler per cluster).
 //!
@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use atoll_model::JobKey;
 use atoll_model::event::EventFilter;
 use atoll_proto::TlsIdentity;
+use atoll_proto::v1;
 use atoll_server::{Access, ControlPlane};
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
@@ -30,7 +31,7 @@ use axum::routing::get;
 use base64::Engine;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
 
 /// The routes of the scheduler's HTTP listener.
 pub fn scheduler_routes(control_plane: ControlPlane) -> Router {
@@ -38,10 +39,12 @@ pub fn scheduler_routes(control_plane: ControlPlane) -> Router {
         .route("/", get(cluster_page))
         .route("/jobs/{cluster}/{role}/{env}/{name}", get(job_page))
         .route("/jobs/{cluster}/{role}/{env}/{name}/{instance}", get(instance_page))
+        .route("/jobs/{cluster}/{role}/{env}/{name}/{instance}/logs", get(logs_page))
         .route("/roles/{cluster}/{role}", get(role_page))
         .route("/hosts", get(hosts_page))
         .route("/updates", get(updates_page))
         .route("/ui/events", get(page_events))
+        .route("/ui/logs/{cluster}/{role}/{env}/{name}/{instance}", get(log_events))
         .route_layer(axum::middleware::from_fn_with_state(control_plane.clone(), signed_in));
     Router::new()
         .route("/metrics", get(metrics))
@@ -169,6 +172,116 @@ async fn updates_page(State(control_plane): State<ControlPlane>, Query(query): Q
 }
 
 #[derive(serde::Deserialize)]
+struct LogQuery {
+    process: Option<String>,
+    stream: Option<String>,
+    from: Option<String>,
+}
+
+impl LogQuery {
+    fn view(&self) -> Result<pages::LogView, String> {
+        let stderr = match self.stream.as_deref() {
+            None | Some("stdout") => false,
+            Some("stderr") => true,
+            Some(other) => return Err(format!("unknown log stream '{other}': choose stdout or stderr")),
+        };
+        let from_start = match self.from.as_deref() {
+            None | Some("tail") => false,
+            Some("start") => true,
+            Some(other) => return Err(format!("unknown log start '{other}': choose tail or start")),
+        };
+        let process = self.process.clone().filter(|p| !p.is_empty());
+        Ok(pages::LogView { process, stderr, from_start })
+    }
+}
+
+async fn logs_page(
+    State(control_plane): State<ControlPlane>,
+    Path((cluster, role, env, name, instance)): Path<(String, String, String, String, u32)>,
+    Query(query): Query<LogQuery>,
+) -> Response {
+    let no_parts = PartQuery { part: None };
+    let Ok(key) = JobKey::new(&cluster, &role, &env, &name) else {
+        return respond("", &cluster, None, &no_parts);
+    };
+    let view = match query.view() {
+        Ok(view) => view,
+        Err(problem) => return (StatusCode::BAD_REQUEST, format!("{problem}\n")).into_response(),
+    };
+    match control_plane.read(|state| pages::logs_page(state, &key, instance, &view)) {
+        Some(main) => Html(pages::logs_layout(&format!("Logs of {key}/{instance}"), &main)).into_response(),
+        None => respond("", &key.to_string(), None, &no_parts),
+    }
+}
+
+/// How many chunks wait for a slow browser before the agent's read pauses.
+const LOG_CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Server-sent events of a log: `chunk` (JSON: process, run, offset, and the bytes as base64),
+/// then `end` when the task has ended and all is read, or `failure` with why the log cannot be
+/// read (the scheduler's or the agent's words, as `atoll task logs` prints them).
+async fn log_events(
+    State(control_plane): State<ControlPlane>,
+    Path((cluster, role, env, name, instance)): Path<(String, String, String, String, u32)>,
+    Query(query): Query<LogQuery>,
+) -> Response {
+    let key = match JobKey::new(&cluster, &role, &env, &name) {
+        Ok(key) => key,
+        Err(error) => return (StatusCode::NOT_FOUND, format!("{error}\n")).into_response(),
+    };
+    let view = match query.view() {
+        Ok(view) => view,
+        Err(problem) => return (StatusCode::BAD_REQUEST, format!("{problem}\n")).into_response(),
+    };
+    let start =
+        (!view.from_start).then_some(v1::LogStart { from: Some(v1::log_start::From::TailLines(pages::TAIL_LINES)) });
+    let request = v1::TaskLogsRequest {
+        job: Some((&key).into()),
+        instance,
+        process: view.process.unwrap_or_default(),
+        stream: if view.stderr { v1::LogStream::Stderr } else { v1::LogStream::Stdout } as i32,
+        start,
+        follow: true,
+    };
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(LOG_CHUNKS_IN_FLIGHT);
+    tokio::spawn(async move {
+        let mut chunks = match control_plane.task_logs(request).await {
+            Ok(chunks) => chunks,
+            Err(status) => {
+                let _ = sender.send(Ok(Event::default().event("failure").data(status.message()))).await;
+                return;
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                next = chunks.next() => next,
+                // The page went away: stop following.
+                () = sender.closed() => return,
+            };
+            let (event, last) = match next {
+                Some(Ok(chunk)) => (chunk_event(&chunk), false),
+                Some(Err(status)) => (Event::default().event("failure").data(status.message()), true),
+                None => (Event::default().event("end").data("The task has ended; this is all of its log."), true),
+            };
+            if sender.send(Ok(event)).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    Sse::new(ReceiverStream::new(receiver)).keep_alive(KeepAlive::default()).into_response()
+}
+
+fn chunk_event(chunk: &v1::LogChunk) -> Event {
+    let data = serde_json::json!({
+        "process": chunk.process,
+        "run": chunk.run,
+        "offset": chunk.offset,
+        "data": base64::engine::general_purpose::STANDARD.encode(&chunk.data),
+    });
+    Event::default().event("chunk").data(data.to_string())
+}
+
+#[derive(serde::Deserialize)]
 struct ScopeQuery {
     scope: String,
 }
@@ -214,5 +327,25 @@ mod tests {
         assert_eq!(token_of(&basic).as_deref(), Some("s3cret"));
         assert_eq!(token_of("Basic not-base64!"), None);
         assert_eq!(token_of("Digest x"), None);
+    }
+
+    #[test]
+    fn a_log_query_names_a_stream_and_a_start_or_is_refused() {
+        let query = |stream: Option<&str>, from: Option<&str>| LogQuery {
+            process: Some(String::new()),
+            stream: stream.map(str::to_owned),
+            from: from.map(str::to_owned),
+        };
+        assert_eq!(query(None, None).view(), Ok(pages::LogView::default()));
+        let chosen = query(Some("stderr"), Some("start")).view().expect("valid");
+        assert!(chosen.stderr && chosen.from_start && chosen.process.is_none());
+        assert_eq!(
+            query(Some("both"), None).view(),
+            Err("unknown log stream 'both': choose stdout or stderr".to_owned())
+        );
+        assert_eq!(
+            query(None, Some("middle")).view(),
+            Err("unknown log start 'middle': choose tail or start".to_owned())
+        );
     }
 }

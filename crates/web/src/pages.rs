@@ -1,7 +1,8 @@
 //! The web UI's pages, rendered on the server from the state: the cluster (agents, jobs, hosts
 //! in maintenance, why tasks wait), a job (its instances with state, host, config version, ports
 //! and pending reason, its update under way, a cron job's next runs) and an instance (every
-//! state its kept tasks went through, with times, hosts and messages). Each page is plain HTML
+//! state its kept tasks went through, with times, hosts and messages), and an instance's live
+//! log (followed over `/ui/logs`, as `atoll task logs -f` follows it). Each page is plain HTML
 //! with a few lines of script and no build step: it opens the scheduler's event stream as
 //! server-sent events (`/ui/events`) and, at each event of what it shows, fetches its own main
 //! part again and puts it in place, so it stays current without reloading.
@@ -32,6 +33,11 @@ pub fn escape(text: &str) -> String {
 /// A whole page: `main` inside the layout, watching the events of `scope` (a cluster or a job
 /// key) to redraw.
 pub fn page(title: &str, scope: &str, main: &str) -> String {
+    layout(title, &format!(r#"<main id="main" data-scope="{}">{main}</main>"#, escape(scope)), REDRAW_SCRIPT)
+}
+
+/// The layout around `body` (the page's `main`), with `script` at its end.
+fn layout(title: &str, body: &str, script: &str) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -45,36 +51,200 @@ h1 {{ font-size: 20px; margin: 0 0 12px; }} h2 {{ font-size: 16px; margin: 20px 
 table {{ border-collapse: collapse; background: #fff; width: 100%; }}
 th, td {{ text-align: left; padding: 4px 10px; border-bottom: 1px solid #e3e6eb; vertical-align: top; }}
 th {{ background: #eef1f5; font-weight: 600; }}
-.state {{ font-weight: 600; }} .RUNNING, .FINISHED {{ color: #1d7a3a; }} .FAILED, .LOST {{ color: #b3261e; }}
+.state {{ font-weight: 600; }} .RUNNING, .FINISHED {{ color: #1d7a3a; }} .FAILED, .LOST, .error {{ color: #b3261e; }}
 .PENDING, .THROTTLED, .ASSIGNED, .STARTING {{ color: #8a5a00; }} .muted {{ color: #6b7280; }}
+.choices a, .choices .chosen {{ margin-right: 8px; }} .choices .chosen {{ font-weight: 700; }}
+#log {{ background: #10151d; color: #e6e9ef; padding: 10px 12px; white-space: pre-wrap; word-break: break-all;
+  font: 12px/1.45 ui-monospace, monospace; min-height: 200px; }}
+#log .note {{ color: #8fa3bf; font-style: italic; }}
 #live {{ margin-left: auto; font-size: 12px; }}
 </style></head>
 <body><header><a class="brand" href="/">Atoll</a><a href="/">Cluster</a><a href="/hosts">Hosts</a><a href="/updates">Updates</a><span id="live" class="muted">connecting…</span></header>
-<main id="main" data-scope="{scope}">{main}</main>
+{body}
 <script>
-(function () {{
-  var main = document.getElementById('main'), live = document.getElementById('live');
-  var pending = false;
-  function redraw() {{
-    if (pending) return; pending = true;
-    setTimeout(function () {{
-      fetch(location.pathname + '?part=main', {{ credentials: 'same-origin' }})
-        .then(function (r) {{ return r.ok ? r.text() : Promise.reject(r.status); }})
-        .then(function (html) {{ main.innerHTML = html; pending = false; }})
-        .catch(function () {{ pending = false; }});
-    }}, 150);
-  }}
-  var source = new EventSource('/ui/events?scope=' + encodeURIComponent(main.dataset.scope));
-  source.onopen = function () {{ live.textContent = 'live'; }};
-  source.onerror = function () {{ live.textContent = 'reconnecting…'; }};
-  source.onmessage = redraw;
-}})();
+{script}
 </script></body></html>
 "#,
         title = escape(title),
-        scope = escape(scope),
-        main = main,
     )
+}
+
+/// Keeps a page current: at each event of its scope, fetches its main part again.
+const REDRAW_SCRIPT: &str = r#"(function () {
+  var main = document.getElementById('main'), live = document.getElementById('live');
+  var pending = false;
+  function redraw() {
+    if (pending) return; pending = true;
+    setTimeout(function () {
+      fetch(location.pathname + '?part=main', { credentials: 'same-origin' })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) { main.innerHTML = html; pending = false; })
+        .catch(function () { pending = false; });
+    }, 150);
+  }
+  var source = new EventSource('/ui/events?scope=' + encodeURIComponent(main.dataset.scope));
+  source.onopen = function () { live.textContent = 'live'; };
+  source.onerror = function () { live.textContent = 'reconnecting…'; };
+  source.onmessage = redraw;
+})();"#;
+
+/// Follows a log: appends each chunk from `/ui/logs/…` (its bytes decoded as UTF-8 across chunk
+/// boundaries), marks a new run and bytes rotated away, keeps the view at the bottom while the
+/// reader is there, stops at the log's end or a failure, and starts over after a lost
+/// connection.
+const LOGS_SCRIPT: &str = r#"(function () {
+  var log = document.getElementById('log'), status = document.getElementById('log-status');
+  var live = document.getElementById('live');
+  var KEPT_NODES = 5000;
+  function bytes(text) {
+    var raw = atob(text), out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+  function add(node) {
+    log.appendChild(node);
+    while (log.childNodes.length > KEPT_NODES) log.removeChild(log.firstChild);
+  }
+  function note(text) {
+    var span = document.createElement('span'); span.className = 'note'; span.textContent = text; add(span);
+  }
+  function open() {
+    var run = null, end = null, decoder = null;
+    log.textContent = '';
+    var source = new EventSource(log.dataset.source);
+    source.onopen = function () { live.textContent = 'live'; status.textContent = 'following'; status.className = 'muted'; };
+    source.addEventListener('chunk', function (event) {
+      var chunk = JSON.parse(event.data);
+      if (chunk.run !== run) {
+        if (run !== null) note('— run ' + chunk.run + ' of ' + chunk.process + ' —\n');
+        run = chunk.run; end = null; decoder = new TextDecoder();
+      }
+      if (end !== null && chunk.offset > end) note('[' + (chunk.offset - end) + ' bytes rotated away before they were read]\n');
+      var bottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 4;
+      var data = bytes(chunk.data);
+      add(document.createTextNode(decoder.decode(data, { stream: true })));
+      end = chunk.offset + data.length;
+      if (bottom) window.scrollTo(0, document.body.scrollHeight);
+    });
+    source.addEventListener('end', function (event) {
+      source.close(); live.textContent = 'ended'; status.textContent = event.data; status.className = 'muted';
+    });
+    source.addEventListener('failure', function (event) {
+      source.close(); live.textContent = 'stopped'; status.textContent = event.data; status.className = 'error';
+    });
+    source.onerror = function () {
+      if (source.readyState === EventSource.CLOSED) return;
+      source.close(); live.textContent = 'reconnecting…'; setTimeout(open, 2000);
+    };
+  }
+  open();
+})();"#;
+
+/// Which log a logs page shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogView {
+    /// `None`: the task's first process.
+    pub process: Option<String>,
+    pub stderr: bool,
+    /// From the log's start rather than its last [`TAIL_LINES`] lines.
+    pub from_start: bool,
+}
+
+/// How many lines a logs page starts with, unless asked for the whole log.
+pub const TAIL_LINES: u32 = 1000;
+
+impl LogView {
+    /// This view's query string, `?process=…&stream=…&from=…`.
+    pub fn query(&self) -> String {
+        let mut query = format!("?stream={}", if self.stderr { "stderr" } else { "stdout" });
+        if let Some(process) = &self.process {
+            let _ = write!(query, "&process={}", percent_encode(process));
+        }
+        if self.from_start {
+            query.push_str("&from=start");
+        }
+        query
+    }
+}
+
+/// The live log of the newest task of `key`'s `instance` that has run: links to its processes
+/// and streams, and the view that follows it (`LOGS_SCRIPT`, reading `/ui/logs/…`); `None` for
+/// an instance with no tasks.
+pub fn logs_page(state: &ClusterState, key: &JobKey, instance: u32, view: &LogView) -> Option<String> {
+    let tasks: Vec<_> = state.job_tasks(key, true).into_iter().filter(|t| t.instance == instance).collect();
+    let newest = tasks.first()?;
+    let shown = tasks.iter().find(|t| t.assignment.is_some()).unwrap_or(newest);
+    let processes: Vec<&str> = shown.config.task.processes.iter().map(|p| p.name.as_str()).collect();
+    let process = view.process.clone().or_else(|| processes.first().map(|p| (*p).to_owned()));
+    let path = instance_path(key, instance);
+    let mut main = format!(
+        "<h1>Logs of {}/{instance}</h1><p>Job {} · <a href=\"{path}\">instance {instance}</a> · task {} · {} · host {}</p>",
+        escape(&key.to_string()),
+        job_link(key),
+        escape(&shown.id.0),
+        state_cell(shown.state),
+        escape(shown.assignment.as_ref().map_or("—", |a| a.hostname.as_str())),
+    );
+    let choice = |label: &str, chosen: bool, choice: LogView| {
+        if chosen {
+            format!(r#"<span class="chosen">{}</span>"#, escape(label))
+        } else {
+            format!(r#"<a href="{path}/logs{}">{}</a>"#, escape(&choice.query()), escape(label))
+        }
+    };
+    main.push_str(r#"<p class="choices">Process: "#);
+    for name in &processes {
+        let chosen = process.as_deref() == Some(*name);
+        main.push_str(&choice(name, chosen, LogView { process: Some((*name).to_owned()), ..view.clone() }));
+    }
+    main.push_str(" · Stream: ");
+    main.push_str(&choice("stdout", !view.stderr, LogView { stderr: false, ..view.clone() }));
+    main.push_str(&choice("stderr", view.stderr, LogView { stderr: true, ..view.clone() }));
+    main.push_str(" · From: ");
+    main.push_str(&choice(
+        &format!("the last {TAIL_LINES} lines"),
+        !view.from_start,
+        LogView { from_start: false, ..view.clone() },
+    ));
+    main.push_str(&choice("the start", view.from_start, LogView { from_start: true, ..view.clone() }));
+    let _ = write!(
+        main,
+        "</p><p class=\"muted\">The same from a terminal: <code>atoll task logs {}/{instance}{}{} -f</code></p>\
+         <p id=\"log-status\" class=\"muted\">connecting…</p><pre id=\"log\" data-source=\"/ui/logs/{}/{instance}{}\"></pre>",
+        escape(&key.to_string()),
+        process.as_deref().map(|p| format!(" --process {}", escape(p))).unwrap_or_default(),
+        if view.stderr { " --stderr" } else { "" },
+        escape(&key_path(key)),
+        escape(&LogView { process, ..view.clone() }.query()),
+    );
+    Some(main)
+}
+
+/// A logs page whole: `main` with the script that follows the log.
+pub fn logs_layout(title: &str, main: &str) -> String {
+    layout(title, &format!(r#"<main id="main">{main}</main>"#), LOGS_SCRIPT)
+}
+
+/// `CLUSTER/ROLE/ENV/NAME`, each part escaped for a URL path.
+fn key_path(key: &JobKey) -> String {
+    [&key.cluster, &key.role, &key.environment, &key.name].map(|part| percent_encode(part)).join("/")
+}
+
+fn instance_path(key: &JobKey, instance: u32) -> String {
+    format!("/jobs/{}/{instance}", escape(&key_path(key)))
+}
+
+/// `text` with every byte but unreserved ones (RFC 3986) percent-encoded.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
 }
 
 fn state_cell(state: TaskState) -> String {
@@ -300,16 +470,23 @@ pub fn instance(state: &ClusterState, key: &JobKey, instance: u32) -> Option<Str
     if tasks.is_empty() {
         return None;
     }
-    let mut out = format!("<h1>Instance {}/{instance}</h1><p>Job {}</p>", escape(&key.to_string()), job_link(key));
+    let logs = format!("{}/logs", instance_path(key, instance));
+    let mut out = format!(
+        "<h1>Instance {}/{instance}</h1><p>Job {} · live logs of its newest task that ran: \
+         <a href=\"{logs}?stream=stdout\">stdout</a> <a href=\"{logs}?stream=stderr\">stderr</a> \
+         (<code>atoll task logs {}/{instance} -f</code>)</p>",
+        escape(&key.to_string()),
+        job_link(key),
+        escape(&key.to_string()),
+    );
     for task in tasks {
         let _ = write!(
             out,
-            "<h2>Task {}</h2><p>{} · host {} · sandbox <code>{}</code> · logs: <code>atoll task logs {}/{instance} -f</code></p>",
+            "<h2>Task {}</h2><p>{} · host {} · sandbox <code>{}</code></p>",
             escape(&task.id.0),
             state_cell(task.state),
             escape(task.assignment.as_ref().map_or("—", |a| a.hostname.as_str())),
             escape(task.sandbox.as_deref().unwrap_or("—")),
-            escape(&key.to_string()),
         );
         out.push_str("<table><tr><th>Time</th><th>State</th><th>Message</th></tr>");
         for event in &task.events {
@@ -368,5 +545,27 @@ mod tests {
         assert!(updates(&state).contains("No updates yet."));
         let whole = page("Job", &key.to_string(), &job);
         assert!(whole.starts_with("<!doctype html>") && whole.contains("new EventSource('/ui/events?scope='"));
+    }
+
+    #[test]
+    fn the_logs_page_names_its_task_links_each_choice_and_reads_from_the_log_events() {
+        let (state, key) = state_with("hello", 1);
+        assert!(logs_page(&state, &key, 5, &LogView::default()).is_none(), "an instance with no tasks");
+        let main = logs_page(&state, &key, 0, &LogView::default()).expect("an instance with a task");
+        assert!(main.contains("Logs of devcluster/www-data/devel/hello/0"), "{main}");
+        assert!(main.contains(r#"<span class="chosen">p</span>"#), "the first process by default: {main}");
+        assert!(
+            main.contains(r#"<a href="/jobs/devcluster/www-data/devel/hello/0/logs?stream=stderr">stderr</a>"#),
+            "{main}"
+        );
+        assert!(
+            main.contains(r#"data-source="/ui/logs/devcluster/www-data/devel/hello/0?stream=stdout&amp;process=p""#),
+            "{main}"
+        );
+        assert!(main.contains("atoll task logs devcluster/www-data/devel/hello/0 --process p -f"), "{main}");
+        let view = LogView { process: Some("a b/c".into()), stderr: true, from_start: true };
+        assert_eq!(view.query(), "?stream=stderr&process=a%20b%2Fc&from=start");
+        let whole = logs_layout("Logs", &main);
+        assert!(whole.contains("new EventSource(log.dataset.source)") && !whole.contains("/ui/events?scope="));
     }
 }
