@@ -343,7 +343,13 @@ pub fn kill_sandbox_processes(sandbox: &Path) {
     let Some(status) = executor_status(sandbox) else { return };
     // The executor first, and only once it is gone its processes: like a host that died, and
     // unlike a task whose processes ended, which its executor would record.
-    if let Some(pid) = status["executor_pid"].as_i64() {
+    // Only a pid that is still this sandbox's executor: a stale one may be anyone's by now.
+    let executor = status["executor_pid"].as_i64().filter(|&pid| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let sandbox = sandbox.as_os_str().as_encoded_bytes();
+        cmdline.windows(sandbox.len()).any(|window| window == sandbox)
+    });
+    if let Some(pid) = executor {
         let pid = Pid::from_raw(pid as i32);
         let _ = kill(pid, Signal::SIGKILL);
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -535,6 +541,17 @@ impl Cluster {
         daemon
     }
 
+    /// Every sandbox in this cluster's agents' work directories.
+    pub fn sandboxes(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else { return Vec::new() };
+        let work_dirs = entries.flatten().map(|e| e.path()).filter(|p| p.join("sandboxes").is_dir());
+        work_dirs
+            .flat_map(|work| {
+                std::fs::read_dir(work.join("sandboxes")).into_iter().flatten().flatten().map(|e| e.path())
+            })
+            .collect()
+    }
+
     /// The cgroup this cluster's tasks live under: one per cluster, so concurrent test clusters
     /// never share a task group.
     pub fn cgroup_parent(&self) -> String {
@@ -603,9 +620,14 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
 }
 
 impl Drop for Cluster {
-    /// Stops the agents, then removes the cluster's (by then empty) cgroup parents.
+    /// Stops the agents (which kill their tasks), then kills whatever executors and tasks are
+    /// left in their work directories (those of a crashed agent, or of a test that failed before
+    /// it cleaned up), then removes the cluster's (by then empty) cgroup parents.
     fn drop(&mut self) {
         self.agents.clear();
+        for sandbox in self.sandboxes() {
+            kill_sandbox_processes(&sandbox);
+        }
         let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else { return };
         for controller in controllers.flatten() {
             let _ = std::fs::remove_dir(controller.path().join(self.cgroup_parent()));

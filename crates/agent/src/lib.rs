@@ -7,10 +7,12 @@
 //! share only the sandbox's files (`atoll-sandbox`).
 
 pub mod host;
+pub mod incarnation;
 pub mod isolation;
 mod launch;
 pub mod logs;
 pub mod metrics;
+pub mod pulse;
 pub mod scheduler_link;
 mod supervisor;
 pub mod users;

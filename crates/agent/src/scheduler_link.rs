@@ -48,6 +48,9 @@ pub struct AgentConfig {
     pub tls_ca: Option<PathBuf>,
     /// Which user each task runs as.
     pub task_users: crate::users::TaskUsers,
+    /// How long an executor waits for this agent to come back after it stopped before it ends
+    /// its task ([`crate::pulse`]).
+    pub executor_recovery_timeout: Duration,
     /// Serve HTTP here: metrics at `/metrics`, and `/health`.
     pub http: Option<std::net::SocketAddr>,
     /// The agent's certificate and key (PEM files): presented to an `https://` scheduler in
@@ -95,14 +98,20 @@ pub enum AgentError {
     Tls(String),
     #[error("cannot serve HTTP: {0}")]
     Http(std::io::Error),
+    #[error(transparent)]
+    Incarnation(#[from] crate::incarnation::IncarnationError),
+    #[error("the scheduler refused this agent: {0}")]
+    Refused(String),
 }
 
-/// Where the agent serves its tasks' logs, the secret its log service asks for, and whether it
-/// serves TLS: told to the scheduler at each registration.
-struct LogAccess {
-    address: String,
-    token: String,
-    tls: bool,
+/// What the agent tells the scheduler about itself at each registration: where it serves its
+/// tasks' logs, the secret its log service asks for, whether it serves TLS, and its
+/// incarnation.
+struct Introduction {
+    log_address: String,
+    log_token: String,
+    log_tls: bool,
+    incarnation: String,
 }
 
 /// Runs the agent until `shutdown` resolves.
@@ -114,6 +123,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         let closed = crate::users::unreachable_ancestor(&config.work_dir.join("sandboxes")).map_err(work_dir_error)?;
         config.task_users.check_start(nix::unistd::geteuid().as_raw(), closed)?;
     }
+    let incarnation = crate::incarnation::load_or_create(&config.work_dir, fresh_secret)?;
     let identity = config.tls_identity.as_ref().map(TlsFiles::read).transpose()?;
     let log_token = fresh_secret().map_err(AgentError::LogServer)?;
     let logs = LogServer::start(
@@ -158,14 +168,30 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         }
         None => None,
     };
+    let pulse_file = crate::pulse::agent_watch(&config.work_dir, config.executor_recovery_timeout).pulse_file;
+    crate::pulse::beat(&pulse_file).map_err(work_dir_error)?;
+    let pulse =
+        tokio::spawn(crate::pulse::keep_beating(pulse_file, crate::pulse::interval(config.executor_recovery_timeout)));
     let recovered = supervisors.recover();
     if recovered > 0 {
         tracing::info!(tasks = recovered, "took over tasks left by an earlier agent");
     }
-    let log_access = LogAccess { address: logs.address().to_string(), token: log_token, tls: identity.is_some() };
-    let connection =
-        tokio::spawn(stay_connected(config.clone(), endpoint, log_access, supervisors.clone(), updates_rx));
-    shutdown.await;
+    let introduction =
+        Introduction { log_address: logs.address().to_string(), log_token, log_tls: identity.is_some(), incarnation };
+    let mut connection =
+        tokio::spawn(stay_connected(config.clone(), endpoint, introduction, supervisors.clone(), updates_rx));
+    tokio::select! {
+        () = shutdown => {}
+        refused = &mut connection => {
+            // Only a refusal ends the connection; its tasks keep running, for the agent that
+            // owns the id to adopt, or for their executors' recovery timeout.
+            if let Some(http) = http {
+                http.abort();
+            }
+            pulse.abort();
+            return Err(refused.unwrap_or_else(|e| AgentError::Refused(format!("the connection task failed: {e}"))));
+        }
+    }
     if on_exit == OnExit::KillTasks {
         // Longer than any task's kill grace (finalization_wait, at most 60 s, plus a margin).
         supervisors.kill_all_and_wait(Duration::from_secs(70)).await;
@@ -173,28 +199,31 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     connection.abort();
+    pulse.abort();
     if let Some(http) = http {
         http.abort();
     }
     Ok(())
 }
 
-/// Keeps a session with the scheduler up, forever.
+/// Keeps a session with the scheduler up, until the scheduler refuses the agent.
 async fn stay_connected(
     config: AgentConfig,
     endpoint: Endpoint,
-    logs: LogAccess,
+    introduction: Introduction,
     supervisors: Arc<Supervisors>,
     mut updates: mpsc::UnboundedReceiver<TaskUpdate>,
-) {
+) -> AgentError {
     // An update that could not be delivered is kept here and sent first on the next session.
     let mut undelivered: Option<TaskUpdate> = None;
     let mut delays = atoll_retry::delays(RECONNECT_MIN, RECONNECT_MAX);
     loop {
         let mut registered = false;
-        let ended = session(&config, &endpoint, &logs, &supervisors, &mut updates, &mut undelivered, &mut registered);
+        let ended =
+            session(&config, &endpoint, &introduction, &supervisors, &mut updates, &mut undelivered, &mut registered);
         match ended.await {
             Ok(()) => tracing::warn!("scheduler asked the agent to register again"),
+            Err(e) if e.code() == tonic::Code::AlreadyExists => return AgentError::Refused(e.message().to_owned()),
             Err(e) => tracing::warn!(scheduler = %config.scheduler, error = %e, "lost the scheduler; retrying"),
         }
         if registered {
@@ -214,7 +243,7 @@ const RECONNECT_MAX: Duration = Duration::from_secs(4);
 async fn session(
     config: &AgentConfig,
     endpoint: &Endpoint,
-    logs: &LogAccess,
+    introduction: &Introduction,
     supervisors: &Supervisors,
     updates: &mut mpsc::UnboundedReceiver<TaskUpdate>,
     undelivered: &mut Option<TaskUpdate>,
@@ -242,9 +271,10 @@ async fn session(
         resources: Some((&config.resources).into()),
         attributes: config.attributes.0.clone().into_iter().collect(),
         tasks,
-        log_address: logs.address.clone(),
-        log_token: logs.token.clone(),
-        log_tls: logs.tls,
+        log_address: introduction.log_address.clone(),
+        log_token: introduction.log_token.clone(),
+        log_tls: introduction.log_tls,
+        incarnation: introduction.incarnation.clone(),
     };
     let registration = within(CALL_TIMEOUT, client.register(request)).await?.into_inner();
     *registered = true;

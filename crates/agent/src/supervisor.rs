@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use atoll_model::{TaskId, TaskSpec, TaskState};
 use atoll_proto::v1;
-use atoll_sandbox::{Launch, LaunchFile, RegistryTarget, Sandbox};
+use atoll_sandbox::{AgentWatch, Launch, LaunchFile, RegistryTarget, Sandbox};
 use tokio::sync::{mpsc, watch};
 
 use self::watcher::{
@@ -66,6 +66,8 @@ pub struct Supervisors {
     isolator: Arc<dyn Isolator>,
     task_users: TaskUsers,
     disk_check_interval: Duration,
+    /// What each executor watches to know this agent is there.
+    agent_watch: AgentWatch,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     tasks: Arc<Mutex<BTreeMap<TaskId, Supervised>>>,
     /// Set once the agent is stopping and killing its tasks: no new launches after that.
@@ -92,6 +94,7 @@ impl Supervisors {
             isolator: config.isolator.clone(),
             task_users: config.task_users.clone(),
             disk_check_interval: config.disk_check_interval,
+            agent_watch: crate::pulse::agent_watch(&config.work_dir, config.executor_recovery_timeout),
             updates,
             tasks: Arc::new(Mutex::new(BTreeMap::new())),
             closing: std::sync::atomic::AtomicBool::new(false),
@@ -242,6 +245,7 @@ impl Supervisors {
             disk_check_interval: self.disk_check_interval,
             hostname: self.hostname.clone(),
             registry: self.registry.clone(),
+            agent_watch: self.agent_watch.clone(),
         };
         tokio::spawn(async move {
             match received {
@@ -326,6 +330,7 @@ struct Start {
     disk_check_interval: Duration,
     hostname: String,
     registry: RegistryTarget,
+    agent_watch: AgentWatch,
 }
 
 async fn supervise(
@@ -350,7 +355,8 @@ async fn supervise(
         Ok(Err(e)) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
         Err(e) => return reporter.report(TaskState::Failed, &format!("could not isolate the task: {e}"), None),
     };
-    let file = LaunchFile::new(launch, start.hostname, group.dirs(), user, Some(start.registry));
+    let file =
+        LaunchFile::new(launch, start.hostname, group.dirs(), user, Some(start.registry), Some(start.agent_watch));
     let limits = TaskLimits::of(&file.launch.config.task, Some(group), start.disk_check_interval);
     // Writing the sandbox and forking block: keep them off the threads that carry
     // status updates, so a burst of launches does not hold up reports.

@@ -218,6 +218,11 @@ pub struct AgentArgs {
     /// Seconds between measurements of each task's sandbox against its disk limit.
     #[arg(long, default_value_t = 10)]
     pub disk_check_interval_secs: u64,
+    /// How long an executor waits for a stopped agent to come back (a restart, an upgrade)
+    /// before it ends its task LOST and exits, so no task outlives its agent for ever (Mesos'
+    /// --recovery_timeout, 15 minutes).
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub executor_recovery_timeout_secs: u64,
     /// Announce tasks in this ZooKeeper ensemble, `HOST:PORT[,HOST:PORT…][/chroot]`, instead of
     /// the scheduler's embedded registry.
     #[arg(long, value_name = "ENSEMBLE")]

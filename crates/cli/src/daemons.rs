@@ -203,6 +203,7 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
         executor_command: executor_command()?,
         isolator,
         disk_check_interval: std::time::Duration::from_secs(args.disk_check_interval_secs.max(1)),
+        executor_recovery_timeout: std::time::Duration::from_secs(args.executor_recovery_timeout_secs),
         zookeeper: args.zk.clone(),
         serverset_root: args.serverset_root.clone(),
         token: agent_token(&args)?,

@@ -147,6 +147,7 @@ fn start_agents(
             executor_command: command.clone(),
             isolator: isolator.clone(),
             disk_check_interval: std::time::Duration::from_secs(10),
+            executor_recovery_timeout: atoll_agent::pulse::DEFAULT_RECOVERY_TIMEOUT,
             zookeeper: None,
             token: None,
             tls_ca: None,

@@ -17,12 +17,15 @@
 //! file.
 //!
 //! Invariants: the executor talks to its agent only through the sandbox's files
-//! (`atoll-sandbox`), so it outlives agent restarts and upgrades. It stays outside the task's
+//! (`atoll-sandbox`), so it outlives agent restarts and upgrades; but not an agent gone for
+//! good: past the recovery timeout without the agent's pulse (`agent_watch`), or with its
+//! sandbox removed, it ends its task LOST and exits. It stays outside the task's
 //! control groups: each process it starts enters them itself and becomes the task's user
 //! ([`ChildSetup`], through [`process::TaskShell`]), so the task's limits never bind the
 //! executor that supervises it, and no command of the task runs with the executor's user or
 //! environment.
 
+mod agent_watch;
 mod announce;
 mod health;
 mod http;
@@ -154,6 +157,9 @@ struct TaskRunner<'a> {
     /// first run until the task stops.
     announcement: Option<Announcement>,
     health_events: mpsc::UnboundedSender<HealthEvent>,
+    /// Why the task was given up without being asked to stop ([`agent_watch`]): it then ends
+    /// LOST with this message.
+    abandoned: Option<String>,
 }
 
 /// What the health monitor tells the runner.
@@ -203,6 +209,7 @@ impl<'a> TaskRunner<'a> {
             monitor: None,
             announcement: None,
             health_events,
+            abandoned: None,
         }
     }
 
@@ -213,6 +220,7 @@ impl<'a> TaskRunner<'a> {
     ) -> Result<ExecutorStatus, ExecutorError> {
         let mut shutdown = pin!(shutdown);
         let mut shutdown_pending = true;
+        let mut agent_gone = pin!(agent_watch::watch(self.file.agent_watch.clone(), self.sandbox.root().to_owned()));
         let mut kill_phase = KillPhase::None;
         self.announcement = Announcement::prepare(self.file);
         self.write_progress()?;
@@ -220,13 +228,12 @@ impl<'a> TaskRunner<'a> {
             kill_phase = self.advance_kill(kill_phase);
             let step = self.planner.step(self.now());
             if let Some(outcome) = step.outcome {
-                tracing::info!(task = %self.file.launch.task_id, state = %outcome.state(), "{}", outcome.message());
-                return self.write(status(
-                    outcome.state(),
-                    outcome.message().to_owned(),
-                    outcome.exit_code(),
-                    Vec::new(),
-                ));
+                let (state, message) = match self.abandoned.take() {
+                    Some(reason) => (TaskState::Lost, reason),
+                    None => (outcome.state(), outcome.message().to_owned()),
+                };
+                tracing::info!(task = %self.file.launch.task_id, %state, "{message}");
+                return self.write(status(state, message, outcome.exit_code(), Vec::new()));
             }
             self.carry_out(&step);
             self.write_progress()?;
@@ -242,17 +249,28 @@ impl<'a> TaskRunner<'a> {
                 }
                 Some(event) = health_events.recv() => self.health_changed(event),
                 () = sleep_until_some(wake) => {}
+                reason = &mut agent_gone, if shutdown_pending => {
+                    shutdown_pending = false;
+                    tracing::warn!(task = %self.file.launch.task_id, "{reason}");
+                    self.abandoned = Some(reason);
+                    kill_phase = self.stop().await;
+                }
                 () = &mut shutdown, if shutdown_pending => {
                     shutdown_pending = false;
                     tracing::info!(task = %self.file.launch.task_id, "shutdown requested");
-                    // Consumers stop sending work before the task is asked to stop.
-                    if let Some(announcement) = self.announcement.take() {
-                        announcement.withdraw(WITHDRAW_LIMIT).await;
-                    }
-                    kill_phase = self.begin_kill();
+                    kill_phase = self.stop().await;
                 }
             }
         }
+    }
+
+    /// Stops the task: its member leaves the registry first, so consumers stop sending it
+    /// work before it is asked to stop; then the kill begins.
+    async fn stop(&mut self) -> KillPhase {
+        if let Some(announcement) = self.announcement.take() {
+            announcement.withdraw(WITHDRAW_LIMIT).await;
+        }
+        self.begin_kill()
     }
 
     /// Starts a kill: over HTTP first when the task has its lifecycle port, else with signals.

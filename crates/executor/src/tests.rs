@@ -40,7 +40,7 @@ pub(crate) fn launch(processes: Vec<ProcessSpec>, order: &[&[&str]]) -> LaunchFi
         config: TaskConfig::new(spec),
         config_version: None,
     };
-    LaunchFile::new(launch, "host1".into(), Vec::new(), None, None)
+    LaunchFile::new(launch, "host1".into(), Vec::new(), None, None, None)
 }
 
 /// A sandbox holding `launch`, its task's home made, as the agent leaves it.
@@ -207,6 +207,57 @@ async fn process_ignoring_sigterm_is_killed_after_finalization_wait() {
     let (pgid, status, took) = shut_down_while_running(&stubborn).await;
     assert_eq!(status.state, TaskState::Killed);
     assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(5), "took {took:?}");
+    assert!(group_vanishes(pgid).await, "no process of group {pgid} survives");
+}
+
+#[tokio::test]
+async fn a_task_whose_agent_stops_pulsing_is_ended_lost_after_the_recovery_timeout() {
+    let pulse_dir = tempfile::tempdir().expect("temp dir");
+    let pulse_file = pulse_dir.path().join("agent.pulse");
+    let mut file = launch(vec![process("sleepy", "sleep 1000")], &[]);
+    file.agent_watch = Some(atoll_sandbox::AgentWatch { pulse_file: pulse_file.clone(), recovery_timeout_secs: 1 });
+    let (_dir, sandbox) = sandbox_with(&file);
+    // The agent pulses for a while, then stops, as a crashed agent does.
+    let pulsing = async {
+        for _ in 0..8 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            fs::write(&pulse_file, b"").expect("pulse");
+        }
+        Instant::now()
+    };
+    let (last_pulse, status) =
+        tokio::time::timeout(TEST_TIMEOUT, async { tokio::join!(pulsing, run_task(&sandbox, pending())) })
+            .await
+            .expect("the executor gives up in time");
+    let status = status.expect("executor runs");
+    assert_eq!(status.state, TaskState::Lost, "{status:?}");
+    assert!(status.message.contains("longer than the executor's recovery timeout of 1s"), "{}", status.message);
+    assert!(last_pulse.elapsed() >= Duration::from_secs(1), "not before the timeout after the last pulse");
+    assert_eq!(sandbox.read_status().expect("read status"), Some(status), "the file has the final status");
+}
+
+#[tokio::test]
+async fn a_task_whose_sandbox_was_removed_is_ended_and_its_executor_exits() {
+    let file = launch(vec![process("sleepy", "sleep 1000")], &[]);
+    let (dir, sandbox) = sandbox_with(&file);
+    let remove = async {
+        loop {
+            if let Some(status) = sandbox.read_status().expect("read status")
+                && let [pgid] = status.process_groups[..]
+            {
+                fs::remove_dir_all(dir.path()).expect("remove the sandbox");
+                return pgid;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let (pgid, result) =
+        tokio::time::timeout(TEST_TIMEOUT, async { tokio::join!(remove, run_task(&sandbox, pending())) })
+            .await
+            .expect("the executor gives up in time");
+    let error = result.expect_err("no status can be written in a removed sandbox");
+    assert!(error.to_string().contains(".executor: No such file or directory"), "{error}");
+    assert!(!dir.path().exists(), "the sandbox stays removed");
     assert!(group_vanishes(pgid).await, "no process of group {pgid} survives");
 }
 

@@ -8,9 +8,11 @@
 //! Formats: 1 (no `format_version`) carried the task spec and, beside it, the health check,
 //! lifecycle and announcer; 2 added `format_version` and `config_version`; 3 carries the task's
 //! whole config (`config`) in their place; 4 adds the task's `user` and runs the task in its own
-//! directory, [`TASK_HOME`], rather than in the sandbox itself. Files in formats 1 and 2 are
-//! read into the current shape, the rest of their config at its defaults, as the executors that
-//! wrote them ran it; files before format 4 ran as the executor's user.
+//! directory, [`TASK_HOME`], rather than in the sandbox itself; 5 adds the `agent_watch`, the
+//! agent's pulse and how long the executor waits for an agent that stopped. Files in formats 1
+//! and 2 are read into the current shape, the rest of their config at its defaults, as the
+//! executors that wrote them ran it; files before format 4 ran as the executor's user, and
+//! before format 5 waited for their agent for ever.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -28,7 +30,7 @@ use crate::{
 };
 
 /// The launch file format this build writes; see the module's documentation for the others.
-pub const LAUNCH_FORMAT: u32 = 4;
+pub const LAUNCH_FORMAT: u32 = 5;
 
 /// What the launch file is, in messages.
 const WHAT: &str = "a launch file";
@@ -72,6 +74,20 @@ pub struct LaunchFile {
     /// Where the task announces itself when its job has an announcer.
     #[serde(default)]
     pub registry: Option<RegistryTarget>,
+    /// How the executor knows its agent is there; `None` (files before format 5): it never
+    /// looks.
+    #[serde(default)]
+    pub agent_watch: Option<AgentWatch>,
+}
+
+/// The agent's side of executor recovery, as Mesos' `--recovery_timeout`: the agent touches
+/// its pulse file every few seconds while it runs; an executor that sees the file unchanged
+/// for the recovery timeout (its agent gone and not back) ends its task, LOST, and exits.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct AgentWatch {
+    /// The file whose modification time is the agent's last pulse.
+    pub pulse_file: PathBuf,
+    pub recovery_timeout_secs: u64,
 }
 
 /// A service registry a task announces itself in.
@@ -94,8 +110,9 @@ impl LaunchFile {
         cgroups: Vec<PathBuf>,
         user: Option<TaskUser>,
         registry: Option<RegistryTarget>,
+        agent_watch: Option<AgentWatch>,
     ) -> LaunchFile {
-        LaunchFile { format_version: LAUNCH_FORMAT, launch, hostname, cgroups, user, registry }
+        LaunchFile { format_version: LAUNCH_FORMAT, launch, hostname, cgroups, user, registry, agent_watch }
     }
 
     /// The run-time template bindings of this task: its id, user (the task's, or the role),
@@ -176,6 +193,7 @@ impl From<LaunchFileWithoutConfig> for LaunchFile {
             cgroups: file.cgroups,
             user: None,
             registry: file.registry,
+            agent_watch: None,
         }
     }
 }

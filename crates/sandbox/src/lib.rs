@@ -63,7 +63,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use child::{ChildSetup, GroupEntryError};
-pub use launch::{LAUNCH_FORMAT, Launch, LaunchFile, RegistryTarget};
+pub use launch::{AgentWatch, LAUNCH_FORMAT, Launch, LaunchFile, RegistryTarget};
 pub use status::{ExecutorStatus, STATUS_COMPACT_BYTES, STATUS_FORMAT};
 
 /// The sandbox file every process of the task sources first, through `BASH_ENV` (Aurora's

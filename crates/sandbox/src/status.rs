@@ -45,10 +45,11 @@ impl Sandbox {
         line.push(b'\n');
         let open = || fs::OpenOptions::new().create(true).append(true).open(&path);
         let opened = match open() {
-            // The agent made the directory with the launch file; make it only if it is missing.
+            // The agent made the directory with the launch file; make it only if it is missing,
+            // and never the sandbox itself: a sandbox removed under its executor stays removed.
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let dir = self.executor_dir();
-                fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
+                fs::create_dir(&dir).map_err(io_error("create directory", &dir))?;
                 open()
             }
             opened => opened,

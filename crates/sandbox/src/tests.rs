@@ -30,7 +30,7 @@ fn launch() -> LaunchFile {
         config: TaskConfig::new(spec),
         config_version: Some("ab".repeat(32).parse().expect("a config id")),
     };
-    LaunchFile::new(launch, "host1".into(), Vec::new(), None, None)
+    LaunchFile::new(launch, "host1".into(), Vec::new(), None, None, None)
 }
 
 fn status(state: TaskState) -> ExecutorStatus {
@@ -227,6 +227,17 @@ fn a_launch_file_in_format_3_runs_its_task_in_the_sandbox_as_the_executors_user(
     assert_eq!(file.cgroups.len(), 2);
     assert_eq!(sandbox.prepare_task_home(&file).expect("the sandbox"), sandbox.root());
     assert!(!sandbox.root().join(TASK_HOME).exists(), "no task home is made for an older file");
+}
+
+/// The launch file the release before launch format 5 wrote (`testdata/sandbox-v4`): its
+/// executor ran as the task's user and never watched for its agent.
+#[test]
+fn a_launch_file_in_format_4_has_a_user_and_no_agent_watch() {
+    let (_dir, sandbox) = golden("sandbox-v4");
+    let file = sandbox.read_launch().expect("a format-4 launch file");
+    assert_eq!(file.format_version, 4);
+    assert_eq!(file.user.as_ref().map(|u| (u.name.as_str(), u.uid)), Some(("www-data", 33)));
+    assert_eq!(file.agent_watch, None);
 }
 
 #[test]

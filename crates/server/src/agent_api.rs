@@ -81,11 +81,18 @@ impl AgentService for AgentApi {
             resources,
             attributes: Attributes(request.attributes.into_iter().collect()),
             tasks,
+            incarnation: (!request.incarnation.is_empty()).then_some(request.incarnation),
         };
+        // Checked before the agent's link is replaced, and again under the lock.
+        let now = self.control_plane.now_ms();
+        self.control_plane.read(|state| state.check_agent_id(&registration, now)).map_err(|refusal| {
+            tracing::warn!(agent = %id, hostname = %registration.hostname, %refusal, "agent refused");
+            Status::already_exists(refusal.to_string())
+        })?;
         tracing::info!(agent = %id, resources = %registration.resources, "agent registered");
         self.control_plane.open_link(&id, log_endpoint);
         self.control_plane
-            .mutate(|state, now| Ok(((), state.register_agent(registration, now))))
+            .mutate(|state, now| Ok(((), state.register_agent(registration, now)?)))
             .map_err(core_status)?;
         Ok(Response::new(v1::RegisterResponse {
             heartbeat_interval_ms: self.control_plane.config().heartbeat_interval_ms,

@@ -29,7 +29,7 @@ pub(crate) fn wire_status(e: WireError) -> Status {
 pub(crate) fn core_status(e: CoreError) -> Status {
     match e {
         CoreError::Refused(refusal) => match refusal {
-            StateError::JobExists(_) => Status::already_exists(refusal.to_string()),
+            StateError::JobExists(_) | StateError::AgentIdInUse { .. } => Status::already_exists(refusal.to_string()),
             StateError::JobNotFound(_) => Status::not_found(refusal.to_string()),
             StateError::WrongCluster { .. }
             | StateError::InvalidJob { .. }

@@ -212,6 +212,7 @@ impl FakeAgent {
         Registration {
             id: self.spec.id.clone(),
             hostname: self.spec.id.0.clone(),
+            incarnation: Some(format!("sim-{}", self.spec.id)),
             resources: self.spec.resources.clone(),
             attributes: self.spec.attributes.clone(),
             tasks: self

@@ -352,7 +352,10 @@ impl Sim {
                 self.mark("register", Some(agent), None, session);
                 self.stats.registrations += 1;
                 let reported = registration.tasks.iter().map(|(id, r)| (id.clone(), r.state)).collect();
-                let outcome = self.state.register_agent(registration, now);
+                let outcome = self
+                    .state
+                    .register_agent(registration, now)
+                    .expect("each simulated agent keeps one incarnation, so none is refused");
                 self.link_session[agent] = session;
                 self.send_down(agent, Down::Registered { session, reported });
                 outcome

@@ -115,6 +115,7 @@ fn web_job(n: usize) -> JobSpec {
 fn registration(i: usize) -> Registration {
     let hostname = format!("agent-{i:03}.example.com");
     Registration {
+        incarnation: None,
         id: AgentId(format!("agent-{i:03}")),
         resources: "cpus:64;mem:131072;disk:1048576;ports:[31000-31999]".parse().expect("resources"),
         attributes: format!("host:{hostname};rack:r{};zone:us-east-1a", 1 + i % 2).parse().expect("attributes"),

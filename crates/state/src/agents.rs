@@ -8,7 +8,7 @@ use atoll_model::{AgentId, AgentResources, Attributes, JobKey, TaskId, TaskState
 use atoll_placement::{AgentSnapshot, ClusterSnapshot, Usage};
 
 use crate::lifecycle::{StatusReport, is_being_killed};
-use crate::{AgentRecord, ClusterState, Effect, Outcome};
+use crate::{AgentRecord, ClusterState, Effect, Outcome, StateError};
 
 /// An agent's registration.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,13 +20,16 @@ pub struct Registration {
     /// The tasks the agent has, with the state each is in (ended tasks whose end the
     /// scheduler may not have heard of yet included).
     pub tasks: Vec<(TaskId, StatusReport)>,
+    /// The agent's incarnation ([`AgentRecord::incarnation`]).
+    pub incarnation: Option<String>,
 }
 
 impl ClusterState {
     /// Registers (or re-registers) an agent and reconciles what it runs with what the scheduler
     /// believes: unknown tasks are killed, ASSIGNED tasks it lacks are launched again, and
     /// running tasks it lacks are LOST (and rescheduled). Its capacity wants a placement round.
-    pub fn register_agent(&mut self, registration: Registration, now_ms: u64) -> Outcome {
+    pub fn register_agent(&mut self, registration: Registration, now_ms: u64) -> Result<Outcome, StateError> {
+        self.check_agent_id(&registration, now_ms)?;
         let id = registration.id.clone();
         self.agents.insert(
             id.clone(),
@@ -36,6 +39,7 @@ impl ClusterState {
                 resources: Some(registration.resources),
                 attributes: registration.attributes,
                 last_seen_ms: now_ms,
+                incarnation: registration.incarnation,
             },
         );
         let mut effects = Vec::new();
@@ -64,7 +68,24 @@ impl ClusterState {
             }
         }
         self.placement_wanted = true;
-        self.outcome(effects)
+        Ok(self.outcome(effects))
+    }
+
+    /// Refuses a registration under the id of another agent that is still heard from: one
+    /// with another incarnation, registered, and not silent past the agent timeout. (A
+    /// registration would take over the other's tasks and report them lost.) An agent that
+    /// went silent may be replaced, and agents that name no incarnation are not checked.
+    pub fn check_agent_id(&self, registration: &Registration, now_ms: u64) -> Result<(), StateError> {
+        let Some(known) = self.agents.get(&registration.id) else { return Ok(()) };
+        let silent_ms = now_ms.saturating_sub(known.last_seen_ms);
+        match (&known.incarnation, &registration.incarnation) {
+            (Some(known_one), Some(new_one))
+                if known_one != new_one && known.resources.is_some() && silent_ms <= self.config.agent_timeout_ms =>
+            {
+                Err(StateError::AgentIdInUse { id: known.id.clone(), hostname: known.hostname.clone(), silent_ms })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Records a heartbeat. Returns false if the agent is unknown (it must register again).

@@ -132,6 +132,10 @@ pub struct AgentRecord {
     pub resources: Option<AgentResources>,
     pub attributes: Attributes,
     pub last_seen_ms: u64,
+    /// The random id the agent keeps in its work directory (`agent.json`): the same across
+    /// its restarts, another for another agent. Known once it registers; `None` from agents
+    /// older than it.
+    pub incarnation: Option<String>,
 }
 
 /// What an agent must be told to do.
@@ -157,6 +161,11 @@ pub struct Outcome {
 pub enum StateError {
     #[error("Job {0} already exists")]
     JobExists(Box<JobKey>),
+    #[error(
+        "agent id '{id}' is in use by another agent, on host {hostname}, heard from {silent_ms} ms ago: give \
+         this agent a name of its own with --hostname (the machine's hostname by default), or stop the other one"
+    )]
+    AgentIdInUse { id: AgentId, hostname: String, silent_ms: u64 },
     #[error("Job {0} not found; `atoll job list {cluster}` shows the jobs there", cluster = .0.cluster)]
     JobNotFound(Box<JobKey>),
     #[error("job {job} is for cluster '{}', but this scheduler runs cluster '{cluster}'", job.cluster)]
@@ -301,6 +310,7 @@ impl ClusterState {
                     resources: None,
                     attributes: Attributes::default(),
                     last_seen_ms: now_ms,
+                    incarnation: None,
                 });
             }
         }

@@ -13,6 +13,7 @@ fn main() {
     let mut state = ClusterState::new(StateConfig::new("devcluster"));
     for n in 0..100 {
         let registration = Registration {
+            incarnation: None,
             id: AgentId(format!("agent-{n}")),
             hostname: format!("host-{n}"),
             resources: "cpus:16;mem:65536;disk:65536;ports:[31000-31099]".parse().expect("resources"),

@@ -126,15 +126,16 @@ fn every_outcome_carries_every_change() {
         outcome.effects
     };
     let registration = |id: &str| Registration {
+        incarnation: None,
         id: AgentId(id.into()),
         hostname: id.into(),
         resources: "cpus:2;mem:1024;disk:1024;ports:[31000-31009]".parse().unwrap(),
         attributes: Attributes::default(),
         tasks: Vec::new(),
     };
-    let outcome = state.register_agent(registration("a"), 0);
+    let outcome = state.register_agent(registration("a"), 0).expect("registered");
     keep(&state, outcome);
-    let outcome = state.register_agent(registration("b"), 0);
+    let outcome = state.register_agent(registration("b"), 0).expect("registered");
     keep(&state, outcome);
     let quota = ResourceAggregate { cpu_millis: 8000, ram_mb: 4096, disk_mb: 4096 };
     let outcome = state.set_quota("www-data", quota);

@@ -14,7 +14,7 @@ mod updates;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_model::{AgentId, JobKey, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState};
+use atoll_model::{AgentId, Attributes, JobKey, JobSpec, ProcessSpec, Resources, TaskId, TaskSpec, TaskState};
 
 use crate::*;
 
@@ -62,6 +62,7 @@ fn register_with(
     state
         .register_agent(
             Registration {
+                incarnation: Some(format!("incarnation-of-{id}")),
                 id: AgentId(id.into()),
                 hostname: id.into(),
                 resources: "cpus:2;mem:1024;disk:1024;ports:[31000-31009]".parse().unwrap(),
@@ -70,6 +71,7 @@ fn register_with(
             },
             now,
         )
+        .expect("registered")
         .effects
 }
 
@@ -207,6 +209,36 @@ fn a_silent_agent_is_lost_and_its_service_tasks_rescheduled() {
     let effects = place(&mut state, 1_800);
     assert_eq!(launched(&effects).len(), 1);
     assert_eq!(launched(&effects)[0].0, "b");
+}
+
+#[test]
+fn a_second_agent_under_a_live_agents_id_is_refused_and_takes_nothing() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap().0;
+    register(&mut state, "a", 0);
+    place(&mut state, 0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 10);
+    let impostor = |incarnation: Option<&str>| Registration {
+        id: AgentId("a".into()),
+        hostname: "elsewhere".into(),
+        resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
+        attributes: Attributes::default(),
+        tasks: Vec::new(),
+        incarnation: incarnation.map(str::to_owned),
+    };
+    let refusal = state.register_agent(impostor(Some("another")), 500).expect_err("refused");
+    assert_eq!(refusal, StateError::AgentIdInUse { id: AgentId("a".into()), hostname: "a".into(), silent_ms: 500 });
+    assert!(refusal.to_string().contains("give this agent a name of its own with --hostname"), "{refusal}");
+    assert_eq!(states(&state, "hello"), vec![(0, TaskState::Running)], "the first agent's task is untouched");
+    assert_eq!(state.agents().map(|a| a.hostname.as_str()).collect::<Vec<_>>(), ["a"]);
+
+    // The same agent restarting registers again; an agent older than incarnations is not checked.
+    assert!(
+        state.check_agent_id(&Registration { hostname: "a".into(), ..impostor(Some("incarnation-of-a")) }, 600).is_ok()
+    );
+    assert!(state.check_agent_id(&impostor(None), 600).is_ok());
+    // Once the first has been silent past the agent timeout, another may take its id.
+    assert!(state.check_agent_id(&impostor(Some("another")), 1_011).is_ok());
 }
 
 #[test]
@@ -367,13 +399,17 @@ fn placement_is_wanted_when_a_task_becomes_pending_or_capacity_comes_free() {
     assert!(!state.tick(2).placement_wanted, "housekeeping alone wakes nothing");
 
     let registration = Registration {
+        incarnation: None,
         id: AgentId("a".into()),
         hostname: "a".into(),
         resources: "cpus:2;mem:1024;disk:1024".parse().unwrap(),
         attributes: Attributes::default(),
         tasks: Vec::new(),
     };
-    assert!(state.register_agent(registration, 3).placement_wanted, "an agent's capacity is new room");
+    assert!(
+        state.register_agent(registration, 3).expect("registered").placement_wanted,
+        "an agent's capacity is new room"
+    );
     assert!(!state.placement_round(3).placement_wanted, "placing wants nothing more");
     assert!(!state.update_status(&AgentId("a".into()), &ids[0], running_report(), 100).placement_wanted);
     let finished = StatusReport { state: TaskState::Finished, ..running_report() };

@@ -110,6 +110,7 @@ fn a_schema_1_directory_is_read_and_raised_to_the_current_schema() {
 fn admin_state(store: &dyn Store) -> ClusterState {
     let mut state = ClusterState::new(StateConfig::new("devcluster"));
     let registration = |id: &str| Registration {
+        incarnation: None,
         id: AgentId(id.into()),
         hostname: id.into(),
         resources: "cpus:4;mem:1024;disk:1024".parse().unwrap(),
@@ -120,8 +121,8 @@ fn admin_state(store: &dyn Store) -> ClusterState {
         store.commit(&outcome.changes).unwrap();
         outcome.effects
     };
-    commit(state.register_agent(registration("a"), 0));
-    commit(state.register_agent(registration("b"), 0));
+    commit(state.register_agent(registration("a"), 0).expect("registered"));
+    commit(state.register_agent(registration("b"), 0).expect("registered"));
     commit(state.create_job(job("hello"), 0).unwrap().1);
     for effect in commit(state.placement_round(0)) {
         if let Effect::Launch { agent, task } = effect {
