@@ -1,7 +1,8 @@
 //! Faults an operator meets, through the real binary: a second agent started under the name
 //! of a live one is refused and takes none of its tasks; an executor whose agent never comes
-//! back ends its task LOST after the recovery timeout and exits; and the test harness itself
-//! ends every task a test leaves behind.
+//! back ends its task LOST after the recovery timeout and exits; finished tasks' sandboxes are
+//! removed past their retention and count, at start too; and the test harness itself ends
+//! every task a test leaves behind.
 
 use std::path::Path;
 use std::time::Duration;
@@ -92,4 +93,62 @@ fn the_harness_ends_the_tasks_a_test_leaves_behind() {
     assert!(group_alive(group), "the task outlives its agent");
     drop(cluster);
     eventually("the left task to be gone", Duration::from_secs(10), || (!group_alive(group)).then_some(()));
+}
+
+/// The sandboxes in agent `index`'s work directory whose end the scheduler acknowledged.
+fn finished_sandboxes(cluster: &Cluster, index: u32) -> Vec<String> {
+    let dir = cluster.dir.path().join(format!("agent-{index}/sandboxes"));
+    let entries = std::fs::read_dir(dir).map(|e| e.flatten().collect::<Vec<_>>()).unwrap_or_default();
+    entries
+        .into_iter()
+        .filter(|e| e.path().join(".executor/acknowledged").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn finished_sandboxes_are_removed_past_their_count_and_age_and_running_ones_stay() {
+    let mut cluster = Cluster::start_with_agent_flags(10, &["--sandbox-retention-secs", "4", "--sandboxes-kept", "1"]);
+    let service = running(&cluster);
+    let service_sandbox = service["sandbox"].as_str().unwrap().to_owned();
+    let file = cluster.dir.path().join("batch.rhai");
+    std::fs::write(
+        &file,
+        r#"let p = Process(#{ name: "done", cmdline: "echo done" });
+let t = SequentialTask(#{ processes: [p], resources: Resources(#{ cpu: 0.1, ram: 16 * MB, disk: 16 * MB }) });
+let jobs = [ Job(#{ cluster: "devcluster", role: "www-data", environment: "devel", name: "batch", instances: 6, task: t }) ];
+"#,
+    )
+    .unwrap();
+    let batch = "devcluster/www-data/devel/batch";
+    let created = cluster.job(&["create", batch, file.to_str().unwrap(), "--wait-until", "FINISHED"]);
+    assert!(created.status.success(), "{}", printed(&created));
+    // Six finished, at most one kept on each agent, then none once four seconds have passed.
+    eventually("at most one finished sandbox on each agent", Duration::from_secs(20), || {
+        [1, 2].iter().all(|&i| finished_sandboxes(&cluster, i).len() <= 1).then_some(())
+    });
+    eventually("no finished sandbox past the retention", Duration::from_secs(20), || {
+        [1, 2].iter().all(|&i| finished_sandboxes(&cluster, i).is_empty()).then_some(())
+    });
+    assert!(Path::new(&service_sandbox).is_dir(), "a running task's sandbox stays");
+    assert_eq!(cluster.status(HELLO)["instances"][0]["status"], "RUNNING");
+    let logs = atoll_tests::atoll(&["task", "logs", &format!("{batch}/0"), "--scheduler", &cluster.url]);
+    assert!(!logs.status.success());
+    assert!(printed(&logs).contains("it ended and its sandbox was removed"), "{}", printed(&logs));
+
+    // An agent starting over a work directory of many finished sandboxes keeps only its count.
+    let host = service["host"].as_str().unwrap().to_owned();
+    let index: u32 = host.trim_start_matches("agent-").parse().unwrap();
+    cluster.crash_agent(&host);
+    for n in 0..50 {
+        let old = cluster.dir.path().join(format!("{host}/sandboxes/www-data-devel-old-{n}/.executor"));
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join("acknowledged"), "FINISHED").unwrap();
+    }
+    cluster.restart_agent(index);
+    eventually("the restarted agent to keep one finished sandbox", Duration::from_secs(10), || {
+        (finished_sandboxes(&cluster, index).len() <= 1).then_some(())
+    });
+    assert!(Path::new(&service_sandbox).is_dir(), "the adopted task's sandbox stays");
+    assert_eq!(cluster.status(HELLO)["instances"][0]["task_id"], service["task_id"], "adopted, not restarted");
 }

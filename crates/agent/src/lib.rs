@@ -13,6 +13,7 @@ mod launch;
 pub mod logs;
 pub mod metrics;
 pub mod pulse;
+pub mod sandbox_gc;
 pub mod scheduler_link;
 mod supervisor;
 pub mod users;

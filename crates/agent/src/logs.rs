@@ -19,7 +19,10 @@ pub const CHUNK_SIZE: usize = 64 * 1024;
 /// Why a log request could not be answered.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("no task {task} on this agent")]
+    #[error(
+        "no task {task} on this agent: it never ran here, or it ended and its sandbox was removed (the agent \
+         keeps finished sandboxes for --sandbox-retention-secs, at most --sandboxes-kept of them)"
+    )]
     NoSuchTask { task: String },
     #[error("task {task} has no process '{process}'; its processes: {known}")]
     NoSuchProcess { task: String, process: String, known: String },

@@ -48,6 +48,8 @@ pub struct AgentConfig {
     pub tls_ca: Option<PathBuf>,
     /// Which user each task runs as.
     pub task_users: crate::users::TaskUsers,
+    /// How long and how many finished tasks' sandboxes are kept ([`crate::sandbox_gc`]).
+    pub sandbox_retention: crate::sandbox_gc::Retention,
     /// How long an executor waits for this agent to come back after it stopped before it ends
     /// its task ([`crate::pulse`]).
     pub executor_recovery_timeout: Duration,
@@ -176,6 +178,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     if recovered > 0 {
         tracing::info!(tasks = recovered, "took over tasks left by an earlier agent");
     }
+    let collection =
+        tokio::spawn(crate::sandbox_gc::keep_collecting(config.work_dir.join("sandboxes"), config.sandbox_retention));
     let introduction =
         Introduction { log_address: logs.address().to_string(), log_token, log_tls: identity.is_some(), incarnation };
     let mut connection =
@@ -189,6 +193,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
                 http.abort();
             }
             pulse.abort();
+            collection.abort();
             return Err(refused.unwrap_or_else(|e| AgentError::Refused(format!("the connection task failed: {e}"))));
         }
     }
@@ -200,6 +205,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     }
     connection.abort();
     pulse.abort();
+    collection.abort();
     if let Some(http) = http {
         http.abort();
     }

@@ -19,9 +19,9 @@ use atoll_proto::v1;
 use atoll_sandbox::{AgentWatch, Launch, LaunchFile, RegistryTarget, Sandbox};
 use tokio::sync::{mpsc, watch};
 
+pub(crate) use self::watcher::executor_alive;
 use self::watcher::{
-    Executor, ExecutorCredentials, executor_alive, force_stop, kill_groups, kill_orphan, read_status, spawn_executor,
-    watch_executor,
+    Executor, ExecutorCredentials, force_stop, kill_groups, kill_orphan, read_status, spawn_executor, watch_executor,
 };
 use crate::isolation::{Isolator, Limits, TaskGroup};
 use crate::launch::launch_from_wire;

@@ -218,6 +218,13 @@ pub struct AgentArgs {
     /// Seconds between measurements of each task's sandbox against its disk limit.
     #[arg(long, default_value_t = 10)]
     pub disk_check_interval_secs: u64,
+    /// How long a finished task's sandbox (its files and logs) is kept before the agent removes
+    /// it; a week by default, as Mesos' --gc_delay.
+    #[arg(long, value_name = "SECS", default_value_t = 7 * 24 * 3600)]
+    pub sandbox_retention_secs: u64,
+    /// How many finished tasks' sandboxes are kept at most; the oldest go first.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub sandboxes_kept: usize,
     /// How long an executor waits for a stopped agent to come back (a restart, an upgrade)
     /// before it ends its task LOST and exits, so no task outlives its agent for ever (Mesos'
     /// --recovery_timeout, 15 minutes).

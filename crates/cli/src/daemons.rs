@@ -204,6 +204,10 @@ pub async fn agent(args: AgentArgs, scheduler: &str) -> CliResult {
         isolator,
         disk_check_interval: std::time::Duration::from_secs(args.disk_check_interval_secs.max(1)),
         executor_recovery_timeout: std::time::Duration::from_secs(args.executor_recovery_timeout_secs),
+        sandbox_retention: atoll_agent::sandbox_gc::Retention {
+            max_age: std::time::Duration::from_secs(args.sandbox_retention_secs),
+            max_kept: args.sandboxes_kept,
+        },
         zookeeper: args.zk.clone(),
         serverset_root: args.serverset_root.clone(),
         token: agent_token(&args)?,

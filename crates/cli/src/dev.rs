@@ -148,6 +148,7 @@ fn start_agents(
             isolator: isolator.clone(),
             disk_check_interval: std::time::Duration::from_secs(10),
             executor_recovery_timeout: atoll_agent::pulse::DEFAULT_RECOVERY_TIMEOUT,
+            sandbox_retention: atoll_agent::sandbox_gc::Retention::default(),
             zookeeper: None,
             token: None,
             tls_ca: None,

@@ -236,7 +236,13 @@ mod tests {
         let logs = AgentLogs { sandboxes: dir.path().to_owned() };
         let request = v1::ReadLogsRequest { task_id: "no-such-task".into(), ..Default::default() };
         let error = logs.read_logs(Request::new(request)).await.err().expect("refused");
-        assert_eq!((error.code(), error.message()), (tonic::Code::NotFound, "no task no-such-task on this agent"));
+        assert_eq!(
+            (error.code(), error.message()),
+            (
+                tonic::Code::NotFound,
+                "no task no-such-task on this agent: it never ran here, or it ended and its sandbox was removed (the agent keeps finished sandboxes for --sandbox-retention-secs, at most --sandboxes-kept of them)"
+            )
+        );
         let escape = v1::ReadLogsRequest { task_id: "../x".into(), ..Default::default() };
         let error = logs.read_logs(Request::new(escape)).await.err().expect("refused");
         assert_eq!(error.code(), tonic::Code::InvalidArgument);

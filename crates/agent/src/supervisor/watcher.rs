@@ -59,7 +59,7 @@ impl Executor {
 
 /// Whether `pid` is still the executor of `sandbox`: alive, not a zombie, and with the sandbox
 /// on its command line (so a reused pid is never mistaken for it).
-pub(super) fn executor_alive(pid: i32, sandbox: &Path) -> bool {
+pub(crate) fn executor_alive(pid: i32, sandbox: &Path) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
     let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()

@@ -107,7 +107,10 @@ async fn requests_the_sandbox_cannot_answer_say_why() {
     let stderr = LogRequest { stream: Stream::Stderr, ..request(Start::Beginning, false) };
     assert!(error(stderr).starts_with("run 0 of process 'main' has no stderr file"));
     let elsewhere = LogCursor::open(Sandbox::new(dir.path().join("other-task")), request(Start::Beginning, false));
-    assert_eq!(elsewhere.expect_err("no such task").to_string(), "no task other-task on this agent");
+    assert_eq!(
+        elsewhere.expect_err("no such task").to_string(),
+        "no task other-task on this agent: it never ran here, or it ended and its sandbox was removed (the agent keeps finished sandboxes for --sandbox-retention-secs, at most --sandboxes-kept of them)"
+    );
 }
 
 #[tokio::test]
