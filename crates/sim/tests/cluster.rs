@@ -133,6 +133,7 @@ fn partitions_past_the_timeout_reschedule_and_the_orphans_are_killed_after() {
             stats.max_duplicated_instances > 0 && stats.max_orphans >= stats.max_duplicated_instances,
             "seed {seed}: {stats:?}"
         );
+        assert_eq!(stats.overcommitted_samples, 0, "seed {seed}: orphans hold their room until they end");
     }
 }
 

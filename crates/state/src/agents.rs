@@ -40,6 +40,8 @@ impl ClusterState {
                 attributes: registration.attributes,
                 last_seen_ms: now_ms,
                 incarnation: registration.incarnation,
+                // Those it still runs are reported below and counted again.
+                orphans: BTreeMap::new(),
             },
         );
         let mut effects = Vec::new();
@@ -133,8 +135,9 @@ impl ClusterState {
         self.snapshot_for(|_| true, false)
     }
 
-    /// The snapshot, with instance placements only for the jobs `wanted` picks. With
-    /// `stopping_free`, tasks told to stop (killed, preempted, restarted, drained) hold nothing:
+    /// The snapshot, with instance placements only for the jobs `wanted` picks; agents' orphans
+    /// hold what they hold. With `stopping_free`, tasks told to stop (killed, preempted,
+    /// restarted, drained, and orphans) hold nothing:
     /// the view preemption needs, so that room already on its way is not made twice.
     pub(crate) fn snapshot_for(&self, wanted: impl Fn(&JobKey) -> bool, stopping_free: bool) -> ClusterSnapshot {
         let mut agents: BTreeMap<&AgentId, AgentSnapshot> = self
@@ -165,6 +168,15 @@ impl ClusterState {
                 agent.used_ports.extend(assignment.ports.values().copied());
                 if wanted(&task.job) {
                     placed.entry(task.job.clone()).or_default().push(assignment.agent.clone());
+                }
+            }
+        }
+        if !stopping_free {
+            for record in self.agents.values() {
+                let Some(agent) = agents.get_mut(&record.id) else { continue };
+                for orphan in record.orphans.values() {
+                    agent.used.add(&orphan.resources);
+                    agent.used_ports.extend(orphan.ports.iter().copied());
                 }
             }
         }

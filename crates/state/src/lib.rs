@@ -136,6 +136,19 @@ pub struct AgentRecord {
     /// its restarts, another for another agent. Known once it registers; `None` from agents
     /// older than it.
     pub incarnation: Option<String>,
+    /// Tasks the agent still runs that the scheduler no longer counts there (LOST while the
+    /// agent was cut off, or moved on), told to stop: their resources stay taken on the agent
+    /// until it reports them ended or registers without them, so a host back from a partition
+    /// is not given new work while its orphans are still being killed.
+    pub orphans: BTreeMap<TaskId, Orphan>,
+}
+
+/// What an orphaned task holds on its agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Orphan {
+    pub resources: atoll_model::Resources,
+    /// Its ports, when the scheduler placed it on this agent.
+    pub ports: Vec<u16>,
 }
 
 /// What an agent must be told to do.
@@ -311,6 +324,7 @@ impl ClusterState {
                     attributes: Attributes::default(),
                     last_seen_ms: now_ms,
                     incarnation: None,
+                    orphans: BTreeMap::new(),
                 });
             }
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use atoll_model::event::{EventDetail, JobChange};
 use atoll_model::{AgentId, ConfigVersion, JobKey, JobSpec, ScheduledTask, TaskEvent, TaskId, TaskState};
 
-use crate::{ClusterState, Effect, Outcome, StateError};
+use crate::{ClusterState, Effect, Orphan, Outcome, StateError};
 
 impl ClusterState {
     /// Accepts a new job and creates its instances as PENDING tasks.
@@ -179,12 +179,27 @@ impl ClusterState {
         };
         let on_this_agent = task.assignment.as_ref().is_some_and(|a| a.agent == *agent);
         if !on_this_agent || task.state.is_terminal() {
-            // The agent runs something the scheduler no longer wants there.
-            return if report.state.is_terminal() {
-                Vec::new()
-            } else {
-                vec![Effect::Kill { agent: agent.clone(), task: task_id.clone() }]
+            // The agent runs something the scheduler no longer wants there: an orphan, which
+            // holds its resources there until it has ended.
+            let orphan = Orphan {
+                resources: task.config.task.resources.clone(),
+                ports: task
+                    .assignment
+                    .as_ref()
+                    .filter(|_| on_this_agent)
+                    .map(|a| a.ports.values().copied().collect())
+                    .unwrap_or_default(),
             };
+            let ended = report.state.is_terminal();
+            if let Some(record) = self.agents.get_mut(agent) {
+                if !ended {
+                    record.orphans.insert(task_id.clone(), orphan);
+                } else if record.orphans.remove(task_id).is_some() {
+                    // Its room is free now.
+                    self.placement_wanted = true;
+                }
+            }
+            return if ended { Vec::new() } else { vec![Effect::Kill { agent: agent.clone(), task: task_id.clone() }] };
         }
         let (current, stale_kill) = (task.state, is_being_killed(task.state) && !report.state.is_terminal());
         let new_sandbox = report.sandbox.is_some() && task.sandbox != report.sandbox;

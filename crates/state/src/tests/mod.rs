@@ -255,6 +255,32 @@ fn an_agent_reporting_a_lost_task_is_told_to_kill_it() {
 }
 
 #[test]
+fn an_orphan_holds_its_room_on_its_agent_until_it_has_ended() {
+    let mut state = ClusterState::new(config());
+    let ids = state.create_job(job("hello", 1, true), 0).unwrap().0;
+    register(&mut state, "a", 0);
+    place(&mut state, 0);
+    report(&mut state, "a", &ids[0], TaskState::Running, 10);
+    tick(&mut state, 5_000);
+    assert_eq!(state.tasks.get(&ids[0]).map(|t| t.state), Some(TaskState::Lost), "cut off past the timeout");
+    let used = |state: &ClusterState| state.snapshot().agents.iter().find(|a| a.id.0 == "a").map(|a| a.used.ram_mb);
+    // Back from the partition, still running the task the scheduler gave up on.
+    let effects = register_reporting(&mut state, "a", vec![(ids[0].clone(), running_report())], 5_100);
+    assert!(effects.contains(&Effect::Kill { agent: AgentId("a".into()), task: ids[0].clone() }), "{effects:?}");
+    let ram = state.tasks.get(&ids[0]).unwrap().config.task.resources.ram_mb;
+    assert_eq!(used(&state), Some(ram), "the orphan's memory is still taken");
+    let snapshot = state.snapshot();
+    let ports = &snapshot.agents.iter().find(|a| a.id.0 == "a").unwrap().used_ports;
+    assert_eq!(ports.len(), state.tasks.get(&ids[0]).unwrap().assignment.as_ref().unwrap().ports.len());
+    report(&mut state, "a", &ids[0], TaskState::Killed, 5_200);
+    assert_eq!(used(&state), Some(0), "freed once the agent says it ended");
+    // An agent that registers without it has let it go too.
+    register_reporting(&mut state, "a", vec![(ids[0].clone(), running_report())], 5_300);
+    register(&mut state, "a", 5_400);
+    assert_eq!(used(&state), Some(0));
+}
+
+#[test]
 fn finished_services_restart_with_flapping_backoff_and_adhoc_jobs_do_not() {
     let mut state = ClusterState::new(config());
     let svc = state.create_job(job("svc", 1, true), 0).unwrap().0;
