@@ -42,7 +42,7 @@ fn every_object_reaches_the_scheduler_and_sled_intact() {
             assert_eq!(inspected["key"], key.as_str());
             let created = cluster.job(&["create", &key, &file]);
             // Fields the scheduler does not act on yet are refused, each by name, never ignored.
-            let unsupported: Vec<&str> = ["sla_policy", "partition_policy", "container", "cron_schedule"]
+            let unsupported: Vec<&str> = ["sla_policy", "container", "cron_schedule"]
                 .into_iter()
                 .filter(|field| !inspected[*field].is_null())
                 .collect();

@@ -76,6 +76,30 @@ fn a_partition_past_the_timeout_runs_an_instance_twice_until_the_agent_is_back()
 }
 
 #[test]
+fn with_a_partition_policy_that_waits_the_instance_runs_once_through_a_partition() {
+    let mut sim = sim(hosts(3, 3), |_| {});
+    let mut web = job("web", 1, true, &[]);
+    web.config.partition_policy = Some(atoll_model::config::PartitionPolicy { reschedule: false, delay_secs: 0 });
+    sim.submit(1_000, web, Behaviour::Serve);
+    run(&mut sim, 4_000);
+    let original = newest(&sim, &key("web"))[0].clone();
+    let cut_off = agent_of(&sim, &original);
+    sim.inject(5_000, Fault::Partition { agent: cut_off, for_ms: 20_000 });
+    run(&mut sim, 22_000);
+    let during = newest(&sim, &key("web"))[0].clone();
+    assert_eq!((&during.id, during.state), (&original.id, TaskState::Partitioned), "no replacement while cut off");
+    converge(&mut sim);
+    let after = newest(&sim, &key("web"))[0].clone();
+    assert_eq!((&after.id, after.state), (&original.id, TaskState::Running), "the same run, back");
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.lost_tasks, stats.max_duplicated_instances, stats.max_orphans, stats.overcommitted_samples),
+        (0, 0, 0, 0),
+        "{stats:?}"
+    );
+}
+
+#[test]
 fn a_crashed_host_s_tasks_are_lost_and_replaced_on_another_host() {
     let mut sim = sim(hosts(3, 3), |_| {});
     sim.submit(1_000, job("web", 2, true, &[("host", "limit:1")]), Behaviour::Serve);

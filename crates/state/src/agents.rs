@@ -121,11 +121,54 @@ impl ClusterState {
                 .collect();
             let message = format!("Agent {agent} stopped sending heartbeats");
             for task in on_agent {
-                effects.extend(self.transition(&task, TaskState::Lost, &message, now_ms));
+                effects.extend(self.agent_unreachable(&task, &message, now_ms));
             }
         }
         // Kills for a lost agent cannot be delivered; it is told again if it re-registers.
         effects.retain(|e| !matches!(e, Effect::Kill { agent, .. } if !self.agents.contains_key(agent)));
+        effects
+    }
+
+    /// A task whose agent went silent: PARTITIONED when it was starting or running and its
+    /// config has a `partition_policy` (LOST at once after that when the policy reschedules
+    /// without delay), LOST otherwise, as Aurora's partition-aware scheduler does.
+    fn agent_unreachable(&mut self, task: &TaskId, message: &str, now_ms: u64) -> Vec<Effect> {
+        let Some(found) = self.tasks.get(task) else { return Vec::new() };
+        let policy = found.config.partition_policy.clone();
+        let (Some(policy), TaskState::Starting | TaskState::Running) = (policy, found.state) else {
+            return self.transition(task, TaskState::Lost, message, now_ms);
+        };
+        let plan = match (policy.reschedule, policy.delay_secs) {
+            (false, _) => "its partition_policy waits for the agent to come back".to_owned(),
+            (true, 0) => "its partition_policy reschedules it at once".to_owned(),
+            (true, delay) => format!("its partition_policy reschedules it after {delay} s"),
+        };
+        let mut effects = self.transition(task, TaskState::Partitioned, &format!("{message}; {plan}"), now_ms);
+        if policy.reschedule && policy.delay_secs == 0 {
+            effects.extend(self.transition(task, TaskState::Lost, "Partitioned; rescheduled", now_ms));
+        }
+        effects
+    }
+
+    /// PARTITIONED tasks whose policy reschedules them and whose delay is over: LOST, and so
+    /// rescheduled.
+    pub(crate) fn expire_partitions(&mut self, now_ms: u64) -> Vec<Effect> {
+        let expired: Vec<(TaskId, u64)> = self
+            .tasks
+            .values()
+            .filter(|t| t.state == TaskState::Partitioned)
+            .filter_map(|t| {
+                let policy = t.config.partition_policy.as_ref().filter(|p| p.reschedule)?;
+                let delay_ms = policy.delay_secs.saturating_mul(1000);
+                (now_ms.saturating_sub(t.since_ms()) >= delay_ms).then(|| (t.id.clone(), policy.delay_secs))
+            })
+            .collect();
+        let mut effects = Vec::new();
+        for (task, delay) in expired {
+            let message =
+                format!("Partitioned for longer than its partition_policy's delay_secs ({delay} s); rescheduled");
+            effects.extend(self.transition(&task, TaskState::Lost, &message, now_ms));
+        }
         effects
     }
 

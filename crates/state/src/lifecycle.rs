@@ -271,6 +271,11 @@ impl ClusterState {
         if next.is_terminal() {
             self.maybe_reschedule(&task, previous, now_ms);
         }
+        if previous == TaskState::Partitioned && is_being_killed(next) {
+            // Its agent cannot be told: LOST at once (rescheduled unless it was killed), as
+            // Aurora's TRANSITION_TO_LOST. An agent that comes back with it is told to kill it.
+            effects.extend(self.transition(id, TaskState::Lost, "Its agent is unreachable", now_ms));
+        }
         effects
     }
 
@@ -331,9 +336,6 @@ pub(crate) fn not_yet_supported(spec: &JobSpec) -> Vec<String> {
     let mut problems = Vec::new();
     if spec.config.sla_policy.is_some() {
         problems.push(refusal("sla_policy", "drains and updates do not consult SLA policies"));
-    }
-    if spec.config.partition_policy.is_some() {
-        problems.push(refusal("partition_policy", "a silent agent's tasks go LOST and are rescheduled at once"));
     }
     if spec.config.container.is_some() {
         problems.push(refusal("container", "tasks run in their sandbox on the host, without a container image"));

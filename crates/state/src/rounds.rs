@@ -72,6 +72,7 @@ impl ClusterState {
     /// prunes old terminal tasks.
     pub fn tick(&mut self, now_ms: u64) -> Outcome {
         let mut effects = self.lose_silent_agents(now_ms);
+        effects.extend(self.expire_partitions(now_ms));
         let timeout = self.config.transient_timeout_ms;
         let stuck: Vec<TaskId> = self
             .tasks

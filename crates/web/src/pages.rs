@@ -52,7 +52,7 @@ table {{ border-collapse: collapse; background: #fff; width: 100%; }}
 th, td {{ text-align: left; padding: 4px 10px; border-bottom: 1px solid #e3e6eb; vertical-align: top; }}
 th {{ background: #eef1f5; font-weight: 600; }}
 .state {{ font-weight: 600; }} .RUNNING, .FINISHED {{ color: #1d7a3a; }} .FAILED, .LOST, .error {{ color: #b3261e; }}
-.PENDING, .THROTTLED, .ASSIGNED, .STARTING {{ color: #8a5a00; }} .muted {{ color: #6b7280; }}
+.PENDING, .THROTTLED, .ASSIGNED, .STARTING, .PARTITIONED {{ color: #8a5a00; }} .muted {{ color: #6b7280; }}
 .choices a, .choices .chosen {{ margin-right: 8px; }} .choices .chosen {{ font-weight: 700; }}
 #log {{ background: #10151d; color: #e6e9ef; padding: 10px 12px; white-space: pre-wrap; word-break: break-all;
   font: 12px/1.45 ui-monospace, monospace; min-height: 200px; }}

@@ -6,6 +6,7 @@ mod cron;
 mod durability;
 mod events;
 mod maintenance;
+mod partitions;
 mod placement;
 mod preemption;
 mod quota;
@@ -450,11 +451,10 @@ fn placement_is_wanted_when_a_task_becomes_pending_or_capacity_comes_free() {
 
 #[test]
 fn fields_the_scheduler_does_not_act_on_yet_are_refused_not_ignored() {
-    use atoll_model::config::{Container, PartitionPolicy, SlaPolicy};
+    use atoll_model::config::{Container, SlaPolicy};
     type Set = fn(&mut JobSpec);
-    let cases: [(Set, &str); 3] = [
+    let cases: [(Set, &str); 2] = [
         (|j| j.config.sla_policy = Some(SlaPolicy::Count { count: 1, duration_secs: 60 }), "sla_policy"),
-        (|j| j.config.partition_policy = Some(PartitionPolicy { reschedule: true, delay_secs: 5 }), "partition_policy"),
         (|j| j.config.container = Some(Container::Docker { image: "web:1".into(), parameters: vec![] }), "container"),
     ];
     for (set, field) in cases {
