@@ -5,7 +5,8 @@
 //! report every task it is given STARTING, RUNNING and FINISHED, one report at a time as a real
 //! agent does, so up to 20 reports are in flight. Every report changes a task, so each is a
 //! durable commit before it is answered. Prints reports per second from the first to the last,
-//! and the median and 99th percentile of a report's round trip.
+//! the median and 99th percentile of a report's round trip, and how many changes each of the
+//! scheduler's flushes made durable (its metrics).
 //!
 //! Run: `cargo bench -p atoll-tests --bench status_reports` (ATOLL_BENCH_INSTANCES changes the
 //! 2,000, ATOLL_BENCH_AGENTS the 20).
@@ -18,7 +19,7 @@ use atoll_model::{JobSpec, ProcessSpec, Resources, TaskSpec};
 use atoll_proto::v1::{
     self, agent_service_client::AgentServiceClient, scheduler_service_client::SchedulerServiceClient,
 };
-use atoll_tests::{Daemon, build_atoll, eventually, free_port, workspace_root};
+use atoll_tests::{Daemon, build_atoll, eventually, free_port, http_get, workspace_root};
 use tonic::transport::Channel;
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -91,13 +92,24 @@ fn main() {
     std::fs::create_dir_all(&parent).unwrap();
     let dir = tempfile::tempdir_in(&parent).unwrap();
     let port = free_port();
+    let http = free_port();
     let grpc = format!("127.0.0.1:{port}");
     let data = dir.path().join("data");
     let _scheduler = Daemon::start_program(
         &atoll,
         "scheduler",
         dir.path(),
-        &["scheduler", "--data-dir", data.to_str().unwrap(), "--grpc", &grpc, "--agent-timeout-secs", "30"],
+        &[
+            "scheduler",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--grpc",
+            &grpc,
+            "--agent-timeout-secs",
+            "30",
+            "--http",
+            &format!("127.0.0.1:{http}"),
+        ],
     );
     eventually("the scheduler to serve", Duration::from_secs(30), || std::net::TcpStream::connect(&grpc).ok());
     let url = format!("http://{grpc}");
@@ -137,4 +149,15 @@ fn main() {
             percentile(0.99).as_secs_f64() * 1000.0,
         );
     });
+    // How many changes each flush made durable, from the scheduler's own metrics.
+    let (_, _, metrics) = http_get(http, "/metrics");
+    let count = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in the metrics"))
+    };
+    let (commits, flushes) =
+        (count("atoll_store_commit_duration_seconds_count"), count("atoll_store_flush_duration_seconds_count"));
+    println!("status_reports: {commits} commits in {flushes} flushes, {:.1} changes a flush", commits / flushes);
 }

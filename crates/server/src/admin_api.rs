@@ -22,7 +22,7 @@ pub(crate) fn service(control_plane: ControlPlane) -> AdminServiceServer<AdminAp
 
 impl AdminApi {
     /// Puts the request's hosts into `mode` and answers with their modes afterwards.
-    fn set_mode(
+    async fn set_mode(
         &self,
         request: Request<v1::HostsRequest>,
         mode: MaintenanceMode,
@@ -37,11 +37,14 @@ impl AdminApi {
             MaintenanceMode::Scheduled => ("DeactivateHosts", "schedule maintenance of hosts"),
             _ => ("ActivateHosts", "end maintenance of hosts"),
         };
-        let result = caller.must_be_admin(verb).and_then(|()| {
-            self.control_plane
+        let result = match caller.must_be_admin(verb) {
+            Ok(()) => self
+                .control_plane
                 .mutate(|state, now| Ok(state.set_maintenance(&request.hosts, mode, now)))
-                .map_err(core_status)
-        });
+                .await
+                .map_err(core_status),
+            Err(refused) => Err(refused),
+        };
         self.control_plane.audit(&caller, call, &request.hosts.join(","), &result);
         let hosts = result?;
         tracing::info!(hosts = ?request.hosts, mode = mode.name(), "maintenance set");
@@ -76,18 +79,18 @@ fn hosts_response(hosts: Vec<HostMaintenance>) -> v1::HostsResponse {
 #[tonic::async_trait]
 impl AdminService for AdminApi {
     async fn drain_hosts(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
-        self.set_mode(request, MaintenanceMode::Drained)
+        self.set_mode(request, MaintenanceMode::Drained).await
     }
 
     async fn deactivate_hosts(
         &self,
         request: Request<v1::HostsRequest>,
     ) -> Result<Response<v1::HostsResponse>, Status> {
-        self.set_mode(request, MaintenanceMode::Scheduled)
+        self.set_mode(request, MaintenanceMode::Scheduled).await
     }
 
     async fn activate_hosts(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
-        self.set_mode(request, MaintenanceMode::None)
+        self.set_mode(request, MaintenanceMode::None).await
     }
 
     async fn host_status(&self, request: Request<v1::HostsRequest>) -> Result<Response<v1::HostsResponse>, Status> {
@@ -114,9 +117,12 @@ impl AdminService for AdminApi {
         let role = self.role(&request.cluster, &request.role)?;
         let wire = request.quota.ok_or_else(|| Status::invalid_argument("invalid quota: missing"))?;
         let quota = ResourceAggregate::try_from(&wire).map_err(wire_status)?;
-        let result = caller.must_be_admin("set quotas").and_then(|()| {
-            self.control_plane.mutate(|state, _| Ok(((), state.set_quota(&role, quota)))).map_err(core_status)
-        });
+        let result = match caller.must_be_admin("set quotas") {
+            Ok(()) => {
+                self.control_plane.mutate(|state, _| Ok(((), state.set_quota(&role, quota)))).await.map_err(core_status)
+            }
+            Err(refused) => Err(refused),
+        };
         self.control_plane.audit(&caller, "SetQuota", &role, &result);
         result?;
         tracing::info!(%role, cpu = quota.cores(), ram_mb = quota.ram_mb, disk_mb = quota.disk_mb, "quota set");

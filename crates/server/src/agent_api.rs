@@ -93,6 +93,7 @@ impl AgentService for AgentApi {
         self.control_plane.open_link(&id, log_endpoint);
         self.control_plane
             .mutate(|state, now| Ok(((), state.register_agent(registration, now)?)))
+            .await
             .map_err(core_status)?;
         Ok(Response::new(v1::RegisterResponse {
             heartbeat_interval_ms: self.control_plane.config().heartbeat_interval_ms,
@@ -108,6 +109,7 @@ impl AgentService for AgentApi {
         let registered = self
             .control_plane
             .mutate(|state, now| Ok((state.heartbeat(&id, now), Outcome::default())))
+            .await
             .map_err(core_status)?;
         Ok(Response::new(v1::HeartbeatResponse { registered }))
     }
@@ -139,6 +141,7 @@ impl AgentService for AgentApi {
         tracing::info!(%task, agent = %id, state = %report.state, "status update");
         self.control_plane
             .mutate(|state, now| Ok(((), state.update_status(&id, &task, report, now))))
+            .await
             .map_err(core_status)?;
         Ok(Response::new(v1::UpdateTaskStatusResponse {}))
     }

@@ -1,10 +1,11 @@
 //! The control plane's core: one lock around the cluster state, a store that every change is
-//! committed to before anyone hears of it, the links to connected agents, and the placement
-//! and housekeeping loops.
+//! written to under that lock and made durable by a group flush (`group_commit`) before anyone
+//! hears of it, the links to connected agents, and the placement and housekeeping loops.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use atoll_model::event::{ClusterEvent, EventFilter};
 use atoll_model::{AgentId, JobKey, JobSpec};
@@ -17,6 +18,7 @@ use tokio::task::JoinHandle;
 use tonic::Status;
 
 use crate::auth::Caller;
+use crate::group_commit::{GroupCommit, Release, Standing};
 use crate::metrics::SchedulerMetrics;
 use crate::{Clock, ServerConfig};
 
@@ -35,8 +37,20 @@ struct Inner {
     placement_wanted: Notify,
     /// Every event once it is durable, to the event stream's subscribers.
     events: broadcast::Sender<Arc<ClusterEvent>>,
+    /// The index after the last event let go: journal reads stop before it, so no subscriber
+    /// sees an event before it is durable.
+    released_events: AtomicU64,
+    /// Changes written and not yet durable, and what each lets go once it is.
+    commits: GroupCommit,
+    /// Held while releases are let go, so that they leave in order.
+    releasing: Mutex<()>,
+    /// Woken at every flush.
+    flushed: Notify,
     metrics: SchedulerMetrics,
 }
+
+/// How long the flusher waits before it tries a failed flush again.
+const FLUSH_RETRY: Duration = Duration::from_secs(1);
 
 /// How many events the broadcast holds for a subscriber that has not read them yet; one that
 /// falls further behind catches up from the state's journal.
@@ -66,6 +80,11 @@ pub enum CoreError {
     Refused(#[from] StateError),
     #[error("the scheduler could not store the change, so nothing was changed: {0}")]
     Storage(StoreError),
+    #[error(
+        "the change is made but not yet on disk ({0}): it is kept once the disk takes it, or lost if \
+         the scheduler stops first; look before trying again"
+    )]
+    NotDurable(String),
 }
 
 /// Stops the background loops when dropped or aborted.
@@ -88,6 +107,7 @@ impl ControlPlane {
     ) -> Result<ControlPlane, StoreError> {
         let durable = store.load()?;
         let state = ClusterState::restore(config.state.clone(), durable, clock.now_ms());
+        let released_events = AtomicU64::new(state.next_event_index());
         Ok(ControlPlane {
             inner: Arc::new(Inner {
                 config,
@@ -97,6 +117,10 @@ impl ControlPlane {
                 links: Mutex::new(BTreeMap::new()),
                 placement_wanted: Notify::new(),
                 events: broadcast::channel(EVENT_BUFFER).0,
+                released_events,
+                commits: GroupCommit::default(),
+                releasing: Mutex::new(()),
+                flushed: Notify::new(),
                 metrics: SchedulerMetrics::new(crate::metrics::served_methods()),
             }),
         })
@@ -109,7 +133,7 @@ impl ControlPlane {
     /// A change to job `key` asked for by `caller`: refused unless they may manage its role
     /// (`verb` names the action for the refusal), made through [`ControlPlane::mutate`], and
     /// recorded in the audit log as `call` either way.
-    pub(crate) fn change_job<T>(
+    pub(crate) async fn change_job<T>(
         &self,
         caller: &Caller,
         key: &JobKey,
@@ -117,8 +141,10 @@ impl ControlPlane {
         call: &str,
         f: impl FnOnce(&mut ClusterState, u64) -> Result<(T, Outcome), StateError>,
     ) -> Result<T, Status> {
-        let result =
-            caller.may_manage(&key.role, verb).and_then(|()| self.mutate(f).map_err(crate::scheduler_api::core_status));
+        let result = match caller.may_manage(&key.role, verb) {
+            Ok(()) => self.mutate(f).await.map_err(crate::scheduler_api::core_status),
+            Err(refused) => Err(refused),
+        };
         self.audit(caller, call, &key.to_string(), &result);
         result
     }
@@ -126,7 +152,7 @@ impl ControlPlane {
     /// A change that puts `spec` in place (create, update, cron schedule): as
     /// [`ControlPlane::change_job`], and a task whose Unix user is not its job's role also
     /// needs that user among the caller's roles ([`Caller::may_run_as`]).
-    pub(crate) fn put_job<T>(
+    pub(crate) async fn put_job<T>(
         &self,
         caller: &Caller,
         spec: &JobSpec,
@@ -139,7 +165,7 @@ impl ControlPlane {
             self.audit(caller, call, &spec.key.to_string(), &refused);
             return refused;
         }
-        self.change_job(caller, &spec.key, verb, call, f)
+        self.change_job(caller, &spec.key, verb, call, f).await
     }
 
     /// Records a call that changes something in the audit log, if there is one.
@@ -170,11 +196,17 @@ impl ControlPlane {
         from: Option<u64>,
         filter: &EventFilter,
     ) -> (Vec<ClusterEvent>, u64, Option<u64>, broadcast::Receiver<Arc<ClusterEvent>>) {
+        // Subscribed first, then the journal read up to what has been let go: whatever is let
+        // go in between comes both ways, and the feed drops the second copy.
+        let live = self.inner.events.subscribe();
         let state = self.lock_state();
+        let released = self.inner.released_events.load(Ordering::SeqCst);
         // Asked from an index not reached yet: nothing before it is offered.
-        let next = state.next_event_index().max(from.unwrap_or(0));
-        let backlog = from.map(|from| state.events_since(from, filter)).unwrap_or_default();
-        (backlog, next, state.oldest_event_index(), self.inner.events.subscribe())
+        let next = released.max(from.unwrap_or(0));
+        let backlog = from
+            .map(|from| state.events_since(from, filter).into_iter().filter(|e| e.index < released).collect())
+            .unwrap_or_default();
+        (backlog, next, state.oldest_event_index(), live)
     }
 
     /// Every event made durable from now on, as it is (for pages that redraw on change).
@@ -182,9 +214,11 @@ impl ControlPlane {
         self.inner.events.subscribe()
     }
 
-    /// The kept events at or after `from` that `filter` takes.
+    /// The kept events at or after `from` that `filter` takes, of those let go (durable).
     pub(crate) fn events_since(&self, from: u64, filter: &EventFilter) -> Vec<ClusterEvent> {
-        self.lock_state().events_since(from, filter)
+        let state = self.lock_state();
+        let released = self.inner.released_events.load(Ordering::SeqCst);
+        state.events_since(from, filter).into_iter().filter(|e| e.index < released).collect()
     }
 
     /// What the scheduler counts, to record more.
@@ -203,48 +237,133 @@ impl ControlPlane {
         f(&self.lock_state())
     }
 
-    /// Changes the state with `f`, makes the outcome's changes durable, then tells agents what
-    /// to do and wakes placement if the outcome wants a round. If the store fails, the state is
-    /// reloaded from it and the change is lost as a whole; a refusal changes nothing.
-    pub fn mutate<T>(
+    /// Changes the state with `f` and writes the outcome's changes to the store, under the state
+    /// lock; then, with the lock let go, waits for the group flush that makes them durable, and
+    /// only then answers. The outcome's commands to agents, events and placement wish leave once
+    /// it is durable, in the order the changes were made ([`ControlPlane::release_durable`]). If
+    /// the write fails, the state is reloaded from the store and the change is lost as a whole;
+    /// a refusal changes nothing.
+    pub async fn mutate<T>(
         &self,
         f: impl FnOnce(&mut ClusterState, u64) -> Result<(T, Outcome), StateError>,
     ) -> Result<T, CoreError> {
         let now = self.now_ms();
-        let mut state = self.lock_state();
-        let (value, outcome) = f(&mut state, now)?;
-        if !outcome.changes.is_empty() {
-            let started = std::time::Instant::now();
-            match self.inner.store.commit(&outcome.changes) {
-                Ok(bytes) => self.inner.metrics.commit(started.elapsed(), bytes),
-                Err(e) => {
-                    tracing::error!(error = %e, "commit failed; reloading state from the store");
-                    match self.inner.store.load() {
-                        Ok(durable) => *state = ClusterState::restore(self.inner.config.state.clone(), durable, now),
-                        Err(reload) => tracing::error!(error = %reload, "reloading state failed"),
+        let started = Instant::now();
+        let (value, ticket, bytes) = {
+            let mut state = self.lock_state();
+            let (value, outcome) = f(&mut state, now)?;
+            let wrote = !outcome.changes.is_empty();
+            let bytes = if wrote {
+                match self.inner.store.write(&outcome.changes) {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        tracing::error!(error = %e, "write failed; reloading state from the store");
+                        match self.inner.store.load() {
+                            Ok(durable) => {
+                                *state = ClusterState::restore(self.inner.config.state.clone(), durable, now)
+                            }
+                            Err(reload) => tracing::error!(error = %reload, "reloading state failed"),
+                        }
+                        return Err(CoreError::Storage(e));
                     }
-                    return Err(CoreError::Storage(e));
                 }
-            }
+            } else {
+                0
+            };
+            let release = Release {
+                effects: outcome.effects,
+                events: outcome.changes.events_put,
+                placement_wanted: outcome.placement_wanted,
+            };
+            // Still under the state lock, so the line's order is the state's.
+            (value, self.inner.commits.enqueue(wrote, release), wrote.then_some(bytes))
+        };
+        if ticket.start_flushing {
+            self.start_flushing();
         }
-        // Still under the state lock, so agents get commands in the order the state made them,
-        // and subscribers get events in order, after what they read from the journal.
-        self.dispatch(outcome.effects);
-        for event in outcome.changes.events_put {
-            self.inner.metrics.event(&event);
-            // No subscriber is fine.
-            let _ = self.inner.events.send(Arc::new(event));
-        }
-        drop(state);
-        if outcome.placement_wanted {
-            self.inner.placement_wanted.notify_one();
+        self.wait_durable(ticket.seq).await?;
+        if let Some(bytes) = bytes {
+            self.inner.metrics.commit(started.elapsed(), bytes);
         }
         Ok(value)
     }
 
+    /// Waits until the change numbered `seq` is durable, letting go what is durable by then.
+    async fn wait_durable(&self, seq: u64) -> Result<(), CoreError> {
+        let deadline = tokio::time::Instant::now() + self.inner.config.durable_wait;
+        loop {
+            let flushed = self.inner.flushed.notified();
+            match self.inner.commits.standing(seq) {
+                Standing::Durable => {
+                    // A change that wrote nothing, behind writes already durable, is let go here.
+                    self.release_durable();
+                    return Ok(());
+                }
+                Standing::Waiting(failure) => {
+                    if tokio::time::timeout_at(deadline, flushed).await.is_err() {
+                        let why = failure.unwrap_or_else(|| "the flush took too long".to_owned());
+                        return Err(CoreError::NotDurable(why));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the flusher: a task of its own, so no caller that goes away stops it. It flushes
+    /// everything written so far, lets go what that made durable, and goes on while more was
+    /// written meanwhile, or, after a failure, until a flush works.
+    fn start_flushing(&self) {
+        let control_plane = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let target = control_plane.inner.commits.flush_target();
+                let flushing = control_plane.clone();
+                let started = Instant::now();
+                let result =
+                    tokio::task::spawn_blocking(move || flushing.inner.store.flush()).await.unwrap_or_else(|e| {
+                        Err(StoreError::Io { dir: "the data directory".into(), detail: e.to_string() })
+                    });
+                control_plane.inner.metrics.flush(started.elapsed());
+                let failure = result.as_ref().err().map(ToString::to_string);
+                let again = control_plane.inner.commits.flushed(target, failure.clone());
+                control_plane.release_durable();
+                control_plane.inner.flushed.notify_waiters();
+                match failure {
+                    Some(error) => {
+                        tracing::error!(%error, "flushing the store failed; changes wait until it works");
+                        tokio::time::sleep(FLUSH_RETRY).await;
+                    }
+                    None if !again => return,
+                    None => {}
+                }
+            }
+        });
+    }
+
+    /// Lets go every durable change's commands, events and placement wish, in order.
+    fn release_durable(&self) {
+        let _in_order = self.inner.releasing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut placement_wanted = false;
+        for release in self.inner.commits.take_durable() {
+            self.dispatch(release.effects);
+            for event in release.events {
+                self.inner.metrics.event(&event);
+                // First marked released, then sent: a subscriber that reads the journal up to
+                // the mark meanwhile gets it twice at most, which its feed drops.
+                self.inner.released_events.fetch_max(event.index + 1, Ordering::SeqCst);
+                // No subscriber is fine.
+                let _ = self.inner.events.send(Arc::new(event));
+            }
+            placement_wanted |= release.placement_wanted;
+        }
+        if placement_wanted {
+            self.inner.placement_wanted.notify_one();
+        }
+    }
+
     /// Sends each effect to its agent's command channel, if the agent is connected. An agent
     /// that is not connected learns what it must run when it registers again. Lock order:
-    /// state, then links; nothing takes the links lock and then the state lock.
+    /// releasing, then links; nothing takes the links lock and then another.
     fn dispatch(&self, effects: Vec<Effect>) {
         if effects.is_empty() {
             return;
@@ -295,13 +414,15 @@ impl ControlPlane {
                         tokio::time::timeout(Duration::from_secs(1), control_plane.inner.placement_wanted.notified())
                             .await;
                     let metrics = control_plane.inner.metrics.clone();
-                    let round = control_plane.mutate(|state, now| {
-                        let started = std::time::Instant::now();
-                        let outcome = state.placement_round(now);
-                        let placed = outcome.effects.iter().filter(|e| matches!(e, Effect::Launch { .. })).count();
-                        metrics.placement_round(started.elapsed(), placed, state.unplaced_count());
-                        Ok(((), outcome))
-                    });
+                    let round = control_plane
+                        .mutate(|state, now| {
+                            let started = std::time::Instant::now();
+                            let outcome = state.placement_round(now);
+                            let placed = outcome.effects.iter().filter(|e| matches!(e, Effect::Launch { .. })).count();
+                            metrics.placement_round(started.elapsed(), placed, state.unplaced_count());
+                            Ok(((), outcome))
+                        })
+                        .await;
                     if let Err(e) = round {
                         tracing::error!(error = %e, "placement round failed");
                     }
@@ -315,7 +436,7 @@ impl ControlPlane {
                 let mut interval = tokio::time::interval(period);
                 loop {
                     interval.tick().await;
-                    if let Err(e) = control_plane.mutate(|state, now| Ok(((), state.tick(now)))) {
+                    if let Err(e) = control_plane.mutate(|state, now| Ok(((), state.tick(now)))).await {
                         tracing::error!(error = %e, "housekeeping failed");
                     }
                 }

@@ -53,10 +53,10 @@ impl CronService for CronApi {
         let config = request.into_inner().job.ok_or_else(|| Status::invalid_argument("invalid job: missing"))?;
         let spec = JobSpec::try_from(&config).map_err(wire_status)?;
         let key = spec.key.clone();
-        let scheduled =
-            self.control_plane.put_job(&caller, &spec.clone(), "schedule", "ScheduleCronJob", |state, now| {
-                state.schedule_cron(spec, now)
-            })?;
+        let scheduled = self
+            .control_plane
+            .put_job(&caller, &spec.clone(), "schedule", "ScheduleCronJob", |state, now| state.schedule_cron(spec, now))
+            .await?;
         tracing::info!(job = %key, ?scheduled, "cron job scheduled");
         Ok(Response::new(v1::ScheduleCronJobResponse { replaced: scheduled == Scheduled::Replaced }))
     }
@@ -67,9 +67,11 @@ impl CronService for CronApi {
     ) -> Result<Response<v1::DescheduleCronJobResponse>, Status> {
         let caller = caller(&request)?;
         let key = job_key(request.into_inner().job.as_ref()).map_err(wire_status)?;
-        self.control_plane.change_job(&caller, &key, "deschedule", "DescheduleCronJob", |state, now| {
-            Ok(((), state.deschedule_cron(&key, now)?))
-        })?;
+        self.control_plane
+            .change_job(&caller, &key, "deschedule", "DescheduleCronJob", |state, now| {
+                Ok(((), state.deschedule_cron(&key, now)?))
+            })
+            .await?;
         tracing::info!(job = %key, "cron job descheduled");
         Ok(Response::new(v1::DescheduleCronJobResponse {}))
     }
@@ -82,7 +84,8 @@ impl CronService for CronApi {
         let key = job_key(request.into_inner().job.as_ref()).map_err(wire_status)?;
         let started = self
             .control_plane
-            .change_job(&caller, &key, "start", "StartCronJob", |state, now| state.start_cron(&key, now))?;
+            .change_job(&caller, &key, "start", "StartCronJob", |state, now| state.start_cron(&key, now))
+            .await?;
         tracing::info!(job = %key, state = started.name(), "cron job started by request");
         Ok(Response::new(v1::StartCronJobResponse { state: started.name().to_owned() }))
     }

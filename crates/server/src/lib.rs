@@ -4,7 +4,9 @@
 //!
 //! Invariants:
 //! - Every change is durable before the call that caused it returns: [`core::ControlPlane`]
-//!   commits the state machine's changes to the store, and only then answers or tells agents.
+//!   writes the state machine's changes to the store under the state lock, and a group flush
+//!   (`group_commit`) makes them durable off it; only then does it answer, tell agents or send
+//!   events, in the order the changes were made.
 //! - If a commit fails, the in-memory state is reloaded from the store, so memory never runs
 //!   ahead of disk; the caller gets INTERNAL with the store's error, and nothing is
 //!   half-written.
@@ -18,6 +20,7 @@ mod clock;
 mod core;
 mod cron_api;
 mod events_api;
+mod group_commit;
 mod logs_api;
 mod metrics;
 mod registry_api;
@@ -86,6 +89,9 @@ pub struct ServerConfig {
     pub tls_ca: Option<Vec<u8>>,
     /// Where task state changes are POSTed, if anywhere.
     pub webhook: Option<WebhookConfig>,
+    /// How long a change waits for the flush that makes it durable before its caller is told
+    /// it is not yet (a full or failing disk); the change stays in line meanwhile.
+    pub durable_wait: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -100,6 +106,7 @@ impl ServerConfig {
             tls: None,
             tls_ca: None,
             webhook: None,
+            durable_wait: std::time::Duration::from_secs(10),
         }
     }
 }

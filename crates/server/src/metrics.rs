@@ -68,6 +68,7 @@ struct Counted {
     unplaced: Gauge,
     commit_seconds: Histogram,
     commit_bytes: Counter,
+    flush_seconds: Histogram,
     calls: Family<CallLabels, Counter>,
     call_seconds: HistogramFamily,
     updates_ended: Family<StateLabels, Counter>,
@@ -95,6 +96,7 @@ impl SchedulerMetrics {
                 unplaced: Gauge::default(),
                 commit_seconds: latency_buckets(),
                 commit_bytes: Counter::default(),
+                flush_seconds: latency_buckets(),
                 calls: Family::default(),
                 call_seconds: Family::new_with_constructor(latency_buckets),
                 updates_ended: Family::default(),
@@ -115,10 +117,16 @@ impl SchedulerMetrics {
         self.inner.unplaced.set(i64::try_from(unplaced).unwrap_or(i64::MAX));
     }
 
-    /// A store commit that took `took` and wrote `bytes`.
+    /// A change committed `took` after its write began (the wait for its group flush
+    /// included), having written `bytes`.
     pub(crate) fn commit(&self, took: Duration, bytes: u64) {
         self.inner.commit_seconds.observe(took.as_secs_f64());
         self.inner.commit_bytes.inc_by(bytes);
+    }
+
+    /// A group flush (one fsync for every change written before it) that took `took`.
+    pub(crate) fn flush(&self, took: Duration) {
+        self.inner.flush_seconds.observe(took.as_secs_f64());
     }
 
     /// A gRPC call of `path` that answered `code` after `took`.
@@ -175,9 +183,15 @@ impl SchedulerMetrics {
         );
         registry.register_with_unit(
             "store_commit_duration",
-            "Time a store commit took, fsync included",
+            "Time from a change's write to its being durable, its group flush included",
             Unit::Seconds,
             c.commit_seconds.clone(),
+        );
+        registry.register_with_unit(
+            "store_flush_duration",
+            "Time a group flush took: one fsync for every change written before it (their count is commits over flushes)",
+            Unit::Seconds,
+            c.flush_seconds.clone(),
         );
         registry.register_with_unit("store_written", "Bytes store commits wrote", Unit::Bytes, c.commit_bytes.clone());
         registry.register("grpc_calls", "gRPC calls answered, by method and status code", c.calls.clone());

@@ -51,6 +51,8 @@ pub(crate) fn core_status(e: CoreError) -> Status {
             | StateError::NotPulsed { .. } => Status::failed_precondition(refusal.to_string()),
         },
         CoreError::Storage(_) => Status::internal(e.to_string()),
+        // As gRPC means it: the deadline passed, and the change may still complete.
+        CoreError::NotDurable(_) => Status::deadline_exceeded(e.to_string()),
     }
 }
 
@@ -108,7 +110,8 @@ impl SchedulerService for SchedulerApi {
         let key = spec.key.clone();
         let ids = self
             .control_plane
-            .put_job(&caller, &spec.clone(), "create", "CreateJob", |state, now| state.create_job(spec, now))?;
+            .put_job(&caller, &spec.clone(), "create", "CreateJob", |state, now| state.create_job(spec, now))
+            .await?;
         tracing::info!(job = %key, instances = ids.len(), "job created");
         Ok(Response::new(v1::CreateJobResponse { task_ids: ids.into_iter().map(|id| id.0).collect() }))
     }
@@ -124,7 +127,8 @@ impl SchedulerService for SchedulerApi {
             if request.kill_all { None } else { Some(request.instances.into_iter().collect()) };
         let killed = self
             .control_plane
-            .change_job(&caller, &key, "kill", "KillTasks", |state, now| state.kill(&key, instances.as_ref(), now))?;
+            .change_job(&caller, &key, "kill", "KillTasks", |state, now| state.kill(&key, instances.as_ref(), now))
+            .await?;
         tracing::info!(job = %key, tasks = killed.len(), "kill requested");
         Ok(Response::new(v1::KillTasksResponse { task_ids: killed.into_iter().map(|id| id.0).collect() }))
     }
@@ -188,9 +192,12 @@ impl SchedulerService for SchedulerApi {
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let instances: Option<BTreeSet<u32>> =
             if request.instances.is_empty() { None } else { Some(request.instances.into_iter().collect()) };
-        let restarted = self.control_plane.change_job(&caller, &key, "restart", "RestartTasks", |state, now| {
-            state.restart(&key, instances.as_ref(), request.batch_size, now)
-        })?;
+        let restarted = self
+            .control_plane
+            .change_job(&caller, &key, "restart", "RestartTasks", |state, now| {
+                state.restart(&key, instances.as_ref(), request.batch_size, now)
+            })
+            .await?;
         tracing::info!(job = %key, instances = restarted.len(), batch_size = request.batch_size, "restart started");
         let restarted = restarted
             .into_iter()
@@ -206,12 +213,14 @@ impl SchedulerService for SchedulerApi {
         let caller = caller(&request)?;
         let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
-        let (first, ids) =
-            self.control_plane.change_job(&caller, &key, "add instances to", "AddInstances", |state, now| {
+        let (first, ids) = self
+            .control_plane
+            .change_job(&caller, &key, "add instances to", "AddInstances", |state, now| {
                 let first = state.job(&key).map_or(0, |job| job.instances);
                 let (ids, outcome) = state.add_instances(&key, request.instance, request.count, now)?;
                 Ok(((first, ids), outcome))
-            })?;
+            })
+            .await?;
         tracing::info!(job = %key, added = ids.len(), "instances added");
         Ok(Response::new(v1::AddInstancesResponse {
             instances: (first..).take(ids.len()).collect(),

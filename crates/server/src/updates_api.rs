@@ -33,7 +33,7 @@ fn proposal(job: Option<&v1::JobConfig>, instances: &[u32]) -> Result<(JobSpec, 
 }
 
 impl UpdateApi {
-    fn act(
+    async fn act(
         &self,
         request: Request<v1::JobUpdateRequest>,
         action: UpdateAction,
@@ -42,13 +42,15 @@ impl UpdateApi {
         let request = request.into_inner();
         let key = job_key(request.job.as_ref()).map_err(wire_status)?;
         let verb = format!("{action:?} the update of").to_lowercase();
-        let (id, state) =
-            self.control_plane.change_job(&caller, &key, &verb, &format!("{action:?}JobUpdate"), |state, now| {
+        let (id, state) = self
+            .control_plane
+            .change_job(&caller, &key, &verb, &format!("{action:?}JobUpdate"), |state, now| {
                 let id = state.active_update(&key).map(|u| u.id);
                 let message = (!request.message.is_empty()).then_some(request.message.as_str());
                 let (after, outcome) = state.act_on_update(&key, action, message, now)?;
                 Ok(((id.unwrap_or_default(), after), outcome))
-            })?;
+            })
+            .await?;
         tracing::info!(job = %key, update = id, ?action, state = state.name(), "update action");
         Ok(Response::new(v1::JobUpdateActionResponse { update_id: id, state: v1::JobUpdateState::from(state) as i32 }))
     }
@@ -65,10 +67,12 @@ impl UpdateService for UpdateApi {
         let (spec, scope) = proposal(request.job.as_ref(), &request.instances)?;
         let key = spec.key.clone();
         let message = (!request.message.is_empty()).then_some(request.message);
-        let started =
-            self.control_plane.put_job(&caller, &spec.clone(), "update", "StartJobUpdate", |state, now| {
+        let started = self
+            .control_plane
+            .put_job(&caller, &spec.clone(), "update", "StartJobUpdate", |state, now| {
                 state.start_update(spec, scope.as_ref(), message, now)
-            })?;
+            })
+            .await?;
         Ok(Response::new(match started {
             UpdateStart::Unchanged => {
                 v1::StartJobUpdateResponse { unchanged: true, update_id: 0, instances: Vec::new() }
@@ -84,35 +88,35 @@ impl UpdateService for UpdateApi {
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request, UpdateAction::Pause)
+        self.act(request, UpdateAction::Pause).await
     }
 
     async fn resume_job_update(
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request, UpdateAction::Resume)
+        self.act(request, UpdateAction::Resume).await
     }
 
     async fn abort_job_update(
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request, UpdateAction::Abort)
+        self.act(request, UpdateAction::Abort).await
     }
 
     async fn rollback_job_update(
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request, UpdateAction::Rollback)
+        self.act(request, UpdateAction::Rollback).await
     }
 
     async fn pulse_job_update(
         &self,
         request: Request<v1::JobUpdateRequest>,
     ) -> Result<Response<v1::JobUpdateActionResponse>, Status> {
-        self.act(request, UpdateAction::Pulse)
+        self.act(request, UpdateAction::Pulse).await
     }
 
     async fn get_job_update(

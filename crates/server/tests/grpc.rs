@@ -14,10 +14,16 @@ use atoll_state::{Changes, Durable};
 use atoll_storage::{MemoryStore, Store, StoreError};
 use tonic::transport::Channel;
 
-/// A memory store whose commits fail while `failing` is set, like a full disk.
+/// A memory store whose writes fail while `failing` is set, and whose flushes fail while
+/// `flush_failing` is, like a full disk.
 struct FlakyStore {
     inner: MemoryStore,
     failing: Arc<AtomicBool>,
+    flush_failing: Arc<AtomicBool>,
+}
+
+fn full() -> StoreError {
+    StoreError::Io { dir: "/full".into(), detail: "No space left on device".into() }
 }
 
 impl Store for FlakyStore {
@@ -25,19 +31,40 @@ impl Store for FlakyStore {
         self.inner.load()
     }
 
-    fn commit(&self, changes: &Changes) -> Result<u64, StoreError> {
+    fn write(&self, changes: &Changes) -> Result<u64, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError::Io { dir: "/full".into(), detail: "No space left on device".into() });
+            return Err(full());
         }
-        self.inner.commit(changes)
+        self.inner.write(changes)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        if self.flush_failing.load(Ordering::SeqCst) {
+            return Err(full());
+        }
+        self.inner.flush()
     }
 }
 
+struct Served {
+    channel: Channel,
+    failing: Arc<AtomicBool>,
+    flush_failing: Arc<AtomicBool>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
 async fn start() -> (Channel, Arc<AtomicBool>, tokio::sync::oneshot::Sender<()>) {
+    let served = start_flaky().await;
+    (served.channel, served.failing, served._stop)
+}
+
+async fn start_flaky() -> Served {
     let failing = Arc::new(AtomicBool::new(false));
-    let store = FlakyStore { inner: MemoryStore::default(), failing: failing.clone() };
+    let flush_failing = Arc::new(AtomicBool::new(false));
+    let store =
+        FlakyStore { inner: MemoryStore::default(), failing: failing.clone(), flush_failing: flush_failing.clone() };
     let (channel, stop) = support::serve(Box::new(store)).await;
-    (channel, failing, stop)
+    Served { channel, failing, flush_failing, _stop: stop }
 }
 
 fn hello() -> v1::JobConfig {
@@ -178,4 +205,38 @@ async fn a_failed_commit_changes_nothing_and_says_so() {
 
     failing.store(false, Ordering::SeqCst);
     client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.expect("works once the store does");
+}
+
+#[tokio::test]
+async fn a_change_waits_for_a_failing_flush_says_so_in_time_and_lands_once_the_disk_recovers() {
+    let served = start_flaky().await;
+    let mut client = SchedulerServiceClient::new(served.channel.clone());
+    served.flush_failing.store(true, Ordering::SeqCst);
+    let waiting = tokio::spawn({
+        let mut client = client.clone();
+        async move { client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await }
+    });
+    // Past the scheduler's durable wait (1 s here): told the change is not yet on disk.
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), waiting).await.unwrap().unwrap();
+    let refused = answer.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::DeadlineExceeded, "{refused:?}");
+    assert!(
+        refused.message().contains("not yet on disk (") && refused.message().contains("No space left on device"),
+        "{}",
+        refused.message()
+    );
+    // Events wait for the disk too: a subscriber from the start sees nothing yet.
+    let mut events = v1::event_service_client::EventServiceClient::new(served.channel.clone());
+    let request =
+        v1::SubscribeRequest { cluster: "devcluster".into(), from_index: Some(0), follow: true, ..Default::default() };
+    let mut stream = events.subscribe(request).await.unwrap().into_inner();
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), stream.message()).await;
+    assert!(early.is_err(), "no event before it is durable: {early:?}");
+    // The disk recovers: the change, kept in line, becomes durable and its events go out.
+    served.flush_failing.store(false, Ordering::SeqCst);
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), stream.message()).await.unwrap().unwrap();
+    assert!(first.is_some(), "the job's events once durable");
+    let listed =
+        client.list_jobs(v1::ListJobsRequest { cluster: "devcluster".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(listed.into_inner().jobs.len(), 1, "the change landed");
 }

@@ -46,9 +46,19 @@ pub const SCHEMA_VERSION: u64 = 5;
 pub trait Store: Send + Sync {
     /// Everything stored.
     fn load(&self) -> Result<Durable, StoreError>;
-    /// Makes `changes` durable, all or nothing; answers how many bytes of keys and values it
-    /// wrote (0 for a store that writes nowhere).
-    fn commit(&self, changes: &Changes) -> Result<u64, StoreError>;
+    /// Writes `changes`, all or nothing, in the order of the calls, without waiting for them to
+    /// reach the disk; answers how many bytes of keys and values it wrote (0 for a store that
+    /// writes nowhere). Nothing written is durable before the next [`Store::flush`].
+    fn write(&self, changes: &Changes) -> Result<u64, StoreError>;
+    /// Makes everything written before it durable: one flush for any number of writes (group
+    /// commit).
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Writes `changes` and makes them durable.
+    fn commit(&self, changes: &Changes) -> Result<u64, StoreError> {
+        let bytes = self.write(changes)?;
+        self.flush()?;
+        Ok(bytes)
+    }
 }
 
 /// A storage failure; each message says what to do about it.

@@ -18,8 +18,13 @@ impl Store for MemoryStore {
     }
 
     /// Writes nothing anywhere: 0 bytes.
-    fn commit(&self, changes: &Changes) -> Result<u64, StoreError> {
+    fn write(&self, changes: &Changes) -> Result<u64, StoreError> {
         self.image.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).apply(changes);
         Ok(0)
+    }
+
+    /// What is in memory is as durable as it gets.
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }

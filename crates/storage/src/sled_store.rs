@@ -132,7 +132,8 @@ impl SledStore {
                 }
             }
             Ok(())
-        })
+        })?;
+        self.flush()
     }
 
     /// Records a schema version, for tests of version refusal and upgrades.
@@ -172,7 +173,6 @@ impl SledStore {
             Err(TransactionError::Abort(())) => return Err(io(&dir, "transaction aborted")),
             Err(TransactionError::Storage(e)) => return Err(io(&dir, e)),
         }
-        self.db.flush().map_err(|e| io(&dir, e))?;
         Ok(())
     }
 
@@ -336,7 +336,7 @@ impl Store for SledStore {
         })
     }
 
-    fn commit(&self, changes: &Changes) -> Result<u64, StoreError> {
+    fn write(&self, changes: &Changes) -> Result<u64, StoreError> {
         let dir = self.shown();
         let encode = |value: &dyn Encode| value.encode().map_err(|e| io(&dir, e));
         let mut writes: Vec<Writes> = vec![Vec::new(); self.trees.len()];
@@ -396,6 +396,11 @@ impl Store for SledStore {
             Ok(())
         })?;
         Ok(bytes as u64)
+    }
+
+    /// One fsync of sled's log, for every transaction written before it.
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| io(&self.shown(), e))
     }
 }
 

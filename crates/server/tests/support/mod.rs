@@ -9,7 +9,10 @@ use tonic::transport::Channel;
 /// Serves a scheduler for cluster `devcluster` on `store` until the returned sender is dropped
 /// or used; returns a connected channel.
 pub async fn serve(store: Box<dyn Store>) -> (Channel, tokio::sync::oneshot::Sender<()>) {
-    let control_plane = ControlPlane::start(ServerConfig::new("devcluster"), store, Arc::new(SystemClock)).unwrap();
+    let mut config = ServerConfig::new("devcluster");
+    // A change not durable within a second is reported so, for the tests of a failing disk.
+    config.durable_wait = std::time::Duration::from_secs(1);
+    let control_plane = ControlPlane::start(config, store, Arc::new(SystemClock)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
