@@ -46,11 +46,10 @@ struct Inner {
     releasing: Mutex<()>,
     /// Woken at every flush.
     flushed: Notify,
+    /// Woken when a flush fails and the scheduler must stop.
+    store_failed: Notify,
     metrics: SchedulerMetrics,
 }
-
-/// How long the flusher waits before it tries a failed flush again.
-const FLUSH_RETRY: Duration = Duration::from_secs(1);
 
 /// How many events the broadcast holds for a subscriber that has not read them yet; one that
 /// falls further behind catches up from the state's journal.
@@ -81,10 +80,15 @@ pub enum CoreError {
     #[error("the scheduler could not store the change, so nothing was changed: {0}")]
     Storage(StoreError),
     #[error(
-        "the change is made but not yet on disk ({0}): it is kept once the disk takes it, or lost if \
-         the scheduler stops first; look before trying again"
+        "the change is made but not yet on disk ({0}): it is kept if the flush under way completes; \
+         look before trying again"
     )]
     NotDurable(String),
+    #[error(
+        "the scheduler could not make the change durable ({0}) and is stopping, to be started again \
+         once its disk is well; whether the change was kept shows then: look before trying again"
+    )]
+    StoreFailed(String),
 }
 
 /// Stops the background loops when dropped or aborted.
@@ -121,6 +125,7 @@ impl ControlPlane {
                 commits: GroupCommit::default(),
                 releasing: Mutex::new(()),
                 flushed: Notify::new(),
+                store_failed: Notify::new(),
                 metrics: SchedulerMetrics::new(crate::metrics::served_methods()),
             }),
         })
@@ -253,6 +258,10 @@ impl ControlPlane {
             let mut state = self.lock_state();
             let (value, outcome) = f(&mut state, now)?;
             let wrote = !outcome.changes.is_empty();
+            if wrote && let Some(failure) = self.inner.commits.failure() {
+                // The store takes nothing more; the scheduler is stopping.
+                return Err(CoreError::StoreFailed(failure));
+            }
             let bytes = if wrote {
                 match self.inner.store.write(&outcome.changes) {
                     Ok(bytes) => bytes,
@@ -299,10 +308,11 @@ impl ControlPlane {
                     self.release_durable();
                     return Ok(());
                 }
-                Standing::Waiting(failure) => {
+                Standing::Failed(error) => return Err(CoreError::StoreFailed(error)),
+                Standing::Waiting => {
                     if tokio::time::timeout_at(deadline, flushed).await.is_err() {
-                        let why = failure.unwrap_or_else(|| "the flush took too long".to_owned());
-                        return Err(CoreError::NotDurable(why));
+                        let waited = self.inner.config.durable_wait.as_secs();
+                        return Err(CoreError::NotDurable(format!("its flush took longer than {waited} s")));
                     }
                 }
             }
@@ -311,7 +321,8 @@ impl ControlPlane {
 
     /// Starts the flusher: a task of its own, so no caller that goes away stops it. It flushes
     /// everything written so far, lets go what that made durable, and goes on while more was
-    /// written meanwhile, or, after a failure, until a flush works.
+    /// written meanwhile. A failed flush fails every change not yet durable and stops the
+    /// scheduler ([`ControlPlane::store_failed`]).
     fn start_flushing(&self) {
         let control_plane = self.clone();
         tokio::spawn(async move {
@@ -324,20 +335,32 @@ impl ControlPlane {
                         Err(StoreError::Io { dir: "the data directory".into(), detail: e.to_string() })
                     });
                 control_plane.inner.metrics.flush(started.elapsed());
-                let failure = result.as_ref().err().map(ToString::to_string);
-                let again = control_plane.inner.commits.flushed(target, failure.clone());
+                if let Err(error) = result {
+                    tracing::error!(%error, "flushing the store failed; every change not yet durable fails, and the scheduler stops");
+                    control_plane.inner.commits.failed(error.to_string());
+                    control_plane.inner.flushed.notify_waiters();
+                    control_plane.inner.store_failed.notify_one();
+                    return;
+                }
+                let again = control_plane.inner.commits.flushed(target);
                 control_plane.release_durable();
                 control_plane.inner.flushed.notify_waiters();
-                match failure {
-                    Some(error) => {
-                        tracing::error!(%error, "flushing the store failed; changes wait until it works");
-                        tokio::time::sleep(FLUSH_RETRY).await;
-                    }
-                    None if !again => return,
-                    None => {}
+                if !again {
+                    return;
                 }
             }
         });
+    }
+
+    /// Resolves with the reason once a flush has failed: the scheduler must stop.
+    pub async fn store_failed(&self) -> String {
+        loop {
+            let failed = self.inner.store_failed.notified();
+            if let Some(failure) = self.inner.commits.failure() {
+                return failure;
+            }
+            failed.await;
+        }
     }
 
     /// Lets go every durable change's commands, events and placement wish, in order.

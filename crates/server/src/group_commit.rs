@@ -4,6 +4,11 @@
 //! and its wish for a placement round wait for the flush that covers it, and are let go in the
 //! order the changes were made.
 //!
+//! A flush that fails (a full disk) leaves the store in a state nothing can be trusted after
+//! (sled refuses every later write, and some of the batch may have reached the disk): every
+//! change not yet durable fails, nothing of them is let go, and the scheduler stops, to be
+//! started again once the disk is well; sled then recovers what was durable.
+//!
 //! This module is the bookkeeping (sequence numbers, what waits, whether a flush is under way);
 //! `core.rs` does the writing, the flushing and the letting go.
 
@@ -33,8 +38,9 @@ pub(crate) struct Ticket {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Standing {
     Durable,
-    /// Not yet; the last flush failed with this, if it did.
-    Waiting(Option<String>),
+    Waiting,
+    /// A flush failed with this before the change was durable: the store takes nothing more.
+    Failed(String),
 }
 
 #[derive(Debug, Default)]
@@ -44,7 +50,9 @@ struct Line {
     /// Every write up to this one is durable.
     durable: u64,
     flushing: bool,
-    last_error: Option<String>,
+    /// Set once a flush failed: every change not durable by then failed with it, and so does
+    /// every later one.
+    failure: Option<String>,
     /// Releases not yet let go, in order, each with its sequence number.
     waiting: VecDeque<(u64, Release)>,
 }
@@ -82,21 +90,29 @@ impl GroupCommit {
         self.line().written
     }
 
-    /// Records a flush of everything up to `target`, or its failure; answers whether another
-    /// flush is wanted (more was written meanwhile, or this one failed). When none is, the
-    /// flusher stops, and the next write starts it again.
-    pub(crate) fn flushed(&self, target: u64, failure: Option<String>) -> bool {
+    /// Records a flush of everything up to `target`; answers whether another flush is wanted
+    /// (more was written meanwhile). When none is, the flusher stops, and the next write
+    /// starts it again.
+    pub(crate) fn flushed(&self, target: u64) -> bool {
         let mut line = self.line();
-        match failure {
-            None => {
-                line.durable = line.durable.max(target);
-                line.last_error = None;
-            }
-            Some(error) => line.last_error = Some(error),
-        }
+        line.durable = line.durable.max(target);
         let again = line.written > line.durable;
         line.flushing = again;
         again
+    }
+
+    /// Records a failed flush: what waits is dropped, never let go, and every change not yet
+    /// durable, and any later one, stands failed with `error`.
+    pub(crate) fn failed(&self, error: String) {
+        let mut line = self.line();
+        line.failure = Some(error);
+        line.waiting.clear();
+        line.flushing = false;
+    }
+
+    /// Why the store takes no more changes, if it does not.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.line().failure.clone()
     }
 
     /// The releases that are durable now, in order; taken out of the line.
@@ -114,7 +130,11 @@ impl GroupCommit {
 
     pub(crate) fn standing(&self, seq: u64) -> Standing {
         let line = self.line();
-        if line.durable >= seq { Standing::Durable } else { Standing::Waiting(line.last_error.clone()) }
+        match &line.failure {
+            _ if line.durable >= seq => Standing::Durable,
+            Some(error) => Standing::Failed(error.clone()),
+            None => Standing::Waiting,
+        }
     }
 }
 
@@ -136,11 +156,11 @@ mod tests {
         let second = commits.enqueue(true, release());
         let third = commits.enqueue(true, release());
         assert!(!second.start_flushing && !third.start_flushing);
-        assert!(commits.flushed(1, None), "more was written: flush again");
+        assert!(commits.flushed(1), "more was written: flush again");
         assert_eq!(commits.take_durable().len(), 1);
-        assert_eq!(commits.standing(2), Standing::Waiting(None));
+        assert_eq!(commits.standing(2), Standing::Waiting);
         assert_eq!(commits.flush_target(), 3);
-        assert!(!commits.flushed(3, None), "all durable: the flusher stops");
+        assert!(!commits.flushed(3), "all durable: the flusher stops");
         assert_eq!(commits.take_durable().len(), 2, "both in one flush");
         assert_eq!(commits.standing(3), Standing::Durable);
         assert!(commits.enqueue(true, release()).start_flushing, "the next write starts it again");
@@ -156,19 +176,21 @@ mod tests {
         let behind = commits.enqueue(false, release());
         assert_eq!(behind.seq, 1, "durable with the write before it");
         assert!(commits.take_durable().is_empty(), "not before that write is flushed");
-        commits.flushed(1, None);
+        commits.flushed(1);
         assert_eq!(commits.take_durable().len(), 2);
     }
 
     #[test]
-    fn a_failed_flush_keeps_its_changes_waiting_and_says_why_until_one_succeeds() {
+    fn a_failed_flush_fails_every_change_not_yet_durable_and_lets_nothing_go() {
         let commits = GroupCommit::default();
         commits.enqueue(true, release());
-        assert!(commits.flushed(1, Some("No space left on device".into())), "try again");
-        assert_eq!(commits.standing(1), Standing::Waiting(Some("No space left on device".into())));
+        commits.flushed(1);
+        commits.take_durable();
+        commits.enqueue(true, release());
+        commits.failed("No space left on device".into());
+        assert_eq!(commits.standing(1), Standing::Durable, "what was durable stays so");
+        assert_eq!(commits.standing(2), Standing::Failed("No space left on device".into()));
         assert!(commits.take_durable().is_empty(), "nothing let go");
-        assert!(!commits.flushed(1, None));
-        assert_eq!(commits.standing(1), Standing::Durable);
-        assert_eq!(commits.take_durable().len(), 1);
+        assert_eq!(commits.failure().as_deref(), Some("No space left on device"));
     }
 }

@@ -66,6 +66,11 @@ pub enum ServerError {
     Store(#[from] atoll_storage::StoreError),
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error(
+        "stopped: the data directory's disk did not take a change ({0}); make room or mend the disk, then start \
+         the scheduler again (it recovers every change that was durable)"
+    )]
+    StoreFailed(String),
 }
 
 /// Settings of a scheduler process.
@@ -151,9 +156,18 @@ pub async fn serve(
     let gate = Gate::new(access.clone(), limits);
     let loops = control_plane.spawn_loops();
     let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stopping.send(());
+    let store_failure = Arc::new(std::sync::Mutex::new(None));
+    let shutdown = {
+        let (control_plane, store_failure) = (control_plane.clone(), store_failure.clone());
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                failure = control_plane.store_failed() => {
+                    *store_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
+                }
+            }
+            let _ = stopping.send(());
+        }
     };
     let call_metrics = metrics::CallMetricsLayer { metrics: control_plane.metrics().clone() };
     let mut builder = tonic::transport::Server::builder().layer(call_metrics);
@@ -202,5 +216,8 @@ pub async fn serve(
         }
     };
     loops.abort();
+    if let Some(failure) = store_failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+        return Err(ServerError::StoreFailed(failure));
+    }
     result.map_err(ServerError::from)
 }

@@ -50,7 +50,7 @@ pub(crate) fn core_status(e: CoreError) -> Status {
             | StateError::UpdateRefuses { .. }
             | StateError::NotPulsed { .. } => Status::failed_precondition(refusal.to_string()),
         },
-        CoreError::Storage(_) => Status::internal(e.to_string()),
+        CoreError::Storage(_) | CoreError::StoreFailed(_) => Status::internal(e.to_string()),
         // As gRPC means it: the deadline passed, and the change may still complete.
         CoreError::NotDurable(_) => Status::deadline_exceeded(e.to_string()),
     }

@@ -14,12 +14,13 @@ use atoll_state::{Changes, Durable};
 use atoll_storage::{MemoryStore, Store, StoreError};
 use tonic::transport::Channel;
 
-/// A memory store whose writes fail while `failing` is set, and whose flushes fail while
-/// `flush_failing` is, like a full disk.
+/// A memory store whose writes fail while `failing` is set, like a full disk, and whose
+/// flushes fail while `flush_failing` is, or take 2 s while `flush_slow` is.
 struct FlakyStore {
     inner: MemoryStore,
     failing: Arc<AtomicBool>,
     flush_failing: Arc<AtomicBool>,
+    flush_slow: Arc<AtomicBool>,
 }
 
 fn full() -> StoreError {
@@ -42,6 +43,9 @@ impl Store for FlakyStore {
         if self.flush_failing.load(Ordering::SeqCst) {
             return Err(full());
         }
+        if self.flush_slow.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
         self.inner.flush()
     }
 }
@@ -50,7 +54,9 @@ struct Served {
     channel: Channel,
     failing: Arc<AtomicBool>,
     flush_failing: Arc<AtomicBool>,
+    flush_slow: Arc<AtomicBool>,
     _stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<Result<(), atoll_server::ServerError>>,
 }
 
 async fn start() -> (Channel, Arc<AtomicBool>, tokio::sync::oneshot::Sender<()>) {
@@ -61,10 +67,15 @@ async fn start() -> (Channel, Arc<AtomicBool>, tokio::sync::oneshot::Sender<()>)
 async fn start_flaky() -> Served {
     let failing = Arc::new(AtomicBool::new(false));
     let flush_failing = Arc::new(AtomicBool::new(false));
-    let store =
-        FlakyStore { inner: MemoryStore::default(), failing: failing.clone(), flush_failing: flush_failing.clone() };
-    let (channel, stop) = support::serve(Box::new(store)).await;
-    Served { channel, failing, flush_failing, _stop: stop }
+    let flush_slow = Arc::new(AtomicBool::new(false));
+    let store = FlakyStore {
+        inner: MemoryStore::default(),
+        failing: failing.clone(),
+        flush_failing: flush_failing.clone(),
+        flush_slow: flush_slow.clone(),
+    };
+    let (channel, stop, serving) = support::serve_watched(Box::new(store)).await;
+    Served { channel, failing, flush_failing, flush_slow, _stop: stop, serving }
 }
 
 fn hello() -> v1::JobConfig {
@@ -208,32 +219,56 @@ async fn a_failed_commit_changes_nothing_and_says_so() {
 }
 
 #[tokio::test]
-async fn a_change_waits_for_a_failing_flush_says_so_in_time_and_lands_once_the_disk_recovers() {
+async fn a_failed_flush_fails_the_change_sends_nothing_of_it_and_stops_the_scheduler() {
     let served = start_flaky().await;
     let mut client = SchedulerServiceClient::new(served.channel.clone());
-    served.flush_failing.store(true, Ordering::SeqCst);
-    let waiting = tokio::spawn({
-        let mut client = client.clone();
-        async move { client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await }
-    });
-    // Past the scheduler's durable wait (1 s here): told the change is not yet on disk.
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), waiting).await.unwrap().unwrap();
-    let refused = answer.unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::DeadlineExceeded, "{refused:?}");
-    assert!(
-        refused.message().contains("not yet on disk (") && refused.message().contains("No space left on device"),
-        "{}",
-        refused.message()
-    );
-    // Events wait for the disk too: a subscriber from the start sees nothing yet.
     let mut events = v1::event_service_client::EventServiceClient::new(served.channel.clone());
     let request =
         v1::SubscribeRequest { cluster: "devcluster".into(), from_index: Some(0), follow: true, ..Default::default() };
     let mut stream = events.subscribe(request).await.unwrap().into_inner();
-    let early = tokio::time::timeout(std::time::Duration::from_millis(300), stream.message()).await;
-    assert!(early.is_err(), "no event before it is durable: {early:?}");
-    // The disk recovers: the change, kept in line, becomes durable and its events go out.
-    served.flush_failing.store(false, Ordering::SeqCst);
+    served.flush_failing.store(true, Ordering::SeqCst);
+    let refused = client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Internal, "{refused:?}");
+    assert!(
+        refused.message().contains("could not make the change durable (")
+            && refused.message().contains("No space left on device")
+            && refused.message().contains("is stopping"),
+        "{}",
+        refused.message()
+    );
+    // Nothing of the change went out, and the scheduler stops, saying why.
+    let next = tokio::time::timeout(std::time::Duration::from_millis(500), stream.message()).await;
+    assert!(next.is_err(), "no event of a change that failed: {next:?}");
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(15), served.serving)
+        .await
+        .expect("the scheduler stops")
+        .expect("the serving task");
+    let error = stopped.expect_err("stopped for its disk").to_string();
+    assert!(
+        error.contains("the data directory's disk did not take a change") && error.contains("No space left on device"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_change_whose_flush_is_slow_says_so_in_time_and_lands_when_the_flush_completes() {
+    let served = start_flaky().await;
+    let mut client = SchedulerServiceClient::new(served.channel.clone());
+    served.flush_slow.store(true, Ordering::SeqCst);
+    // The flush takes 2 s, past the scheduler's durable wait (1 s here).
+    let refused = client.create_job(v1::CreateJobRequest { job: Some(hello()) }).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::DeadlineExceeded, "{refused:?}");
+    assert!(
+        refused.message().contains("not yet on disk (its flush took longer than 1 s)")
+            && refused.message().contains("look before trying again"),
+        "{}",
+        refused.message()
+    );
+    served.flush_slow.store(false, Ordering::SeqCst);
+    let mut events = v1::event_service_client::EventServiceClient::new(served.channel.clone());
+    let request =
+        v1::SubscribeRequest { cluster: "devcluster".into(), from_index: Some(0), follow: true, ..Default::default() };
+    let mut stream = events.subscribe(request).await.unwrap().into_inner();
     let first = tokio::time::timeout(std::time::Duration::from_secs(5), stream.message()).await.unwrap().unwrap();
     assert!(first.is_some(), "the job's events once durable");
     let listed =
