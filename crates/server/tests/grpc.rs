@@ -74,7 +74,7 @@ async fn start_flaky() -> Served {
         flush_failing: flush_failing.clone(),
         flush_slow: flush_slow.clone(),
     };
-    let (channel, stop, serving) = support::serve_watched(Box::new(store)).await;
+    let (channel, stop, serving) = support::serve(Box::new(store)).await;
     Served { channel, failing, flush_failing, flush_slow, _stop: stop, serving }
 }
 

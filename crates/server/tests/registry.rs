@@ -10,7 +10,7 @@ use atoll_storage::MemoryStore;
 use tonic::transport::Channel;
 
 async fn start() -> (RegistryServiceClient<Channel>, tokio::sync::oneshot::Sender<()>) {
-    let (channel, stop) = support::serve(Box::new(MemoryStore::default())).await;
+    let (channel, stop, _) = support::serve(Box::new(MemoryStore::default())).await;
     (RegistryServiceClient::new(channel), stop)
 }
 

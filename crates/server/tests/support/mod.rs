@@ -7,14 +7,9 @@ use atoll_storage::Store;
 use tonic::transport::Channel;
 
 /// Serves a scheduler for cluster `devcluster` on `store` until the returned sender is dropped
-/// or used; returns a connected channel.
-pub async fn serve(store: Box<dyn Store>) -> (Channel, tokio::sync::oneshot::Sender<()>) {
-    let (channel, stop, _) = serve_watched(store).await;
-    (channel, stop)
-}
-
-/// [`serve`], and the task serving, which ends with how the scheduler stopped.
-pub async fn serve_watched(
+/// or used; returns a connected channel, the sender, and the task serving, which ends with how
+/// the scheduler stopped.
+pub async fn serve(
     store: Box<dyn Store>,
 ) -> (Channel, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), ServerError>>) {
     let mut config = ServerConfig::new("devcluster");
