@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub mod crash_loops;
+pub mod soak;
 
 pub use nix::sys::signal::Signal;
 use nix::sys::signal::{kill, killpg};

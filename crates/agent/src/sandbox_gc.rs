@@ -6,7 +6,8 @@
 //! costs the same however long the agent has run.
 //!
 //! [`to_remove`] is the pure rule; [`collect`] reads the sandboxes and removes; the agent runs
-//! it once at start, after recovery, and then every [`interval`].
+//! it once at start, after recovery, then every [`interval`] and after tasks' ends are
+//! acknowledged (at most once a second), so the count holds however fast tasks end.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -117,15 +118,24 @@ fn open_directories(dir: PathBuf) {
     }
 }
 
-/// Collects every `interval(retention)`, off the async threads, until dropped.
-pub async fn keep_collecting(sandboxes: PathBuf, retention: Retention) {
+/// The least time between two collections, however many tasks end.
+const MIN_GAP: Duration = Duration::from_secs(1);
+
+/// Collects every `interval(retention)`, and after tasks' ends are acknowledged (`ended`),
+/// at most once every [`MIN_GAP`], off the async threads, until dropped. So the count holds
+/// however fast tasks end.
+pub async fn keep_collecting(sandboxes: PathBuf, retention: Retention, ended: std::sync::Arc<tokio::sync::Notify>) {
     let mut ticks = tokio::time::interval(interval(retention));
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = ended.notified() => {}
+        }
         let dir = sandboxes.clone();
         if let Err(error) = tokio::task::spawn_blocking(move || collect(&dir, retention)).await {
             tracing::warn!(%error, "sandbox collection failed");
         }
+        tokio::time::sleep(MIN_GAP).await;
     }
 }
 

@@ -178,8 +178,11 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>, on_exi
     if recovered > 0 {
         tracing::info!(tasks = recovered, "took over tasks left by an earlier agent");
     }
-    let collection =
-        tokio::spawn(crate::sandbox_gc::keep_collecting(config.work_dir.join("sandboxes"), config.sandbox_retention));
+    let collection = tokio::spawn(crate::sandbox_gc::keep_collecting(
+        config.work_dir.join("sandboxes"),
+        config.sandbox_retention,
+        supervisors.ends(),
+    ));
     let introduction =
         Introduction { log_address: logs.address().to_string(), log_token, log_tls: identity.is_some(), incarnation };
     let mut connection =

@@ -72,6 +72,8 @@ pub struct Supervisors {
     tasks: Arc<Mutex<BTreeMap<TaskId, Supervised>>>,
     /// Set once the agent is stopping and killing its tasks: no new launches after that.
     closing: std::sync::atomic::AtomicBool,
+    /// Woken at each end the scheduler acknowledged: a sandbox may be collected.
+    ended: Arc<tokio::sync::Notify>,
     metrics: AgentMetrics,
 }
 
@@ -98,6 +100,7 @@ impl Supervisors {
             updates,
             tasks: Arc::new(Mutex::new(BTreeMap::new())),
             closing: std::sync::atomic::AtomicBool::new(false),
+            ended: Arc::new(tokio::sync::Notify::new()),
             metrics: AgentMetrics::default(),
         }
     }
@@ -127,7 +130,13 @@ impl Supervisors {
             if let Err(e) = Sandbox::new(&update.sandbox).write_acknowledged(update.state) {
                 tracing::warn!("cannot record an acknowledged end: {e}");
             }
+            self.ended.notify_one();
         }
+    }
+
+    /// Woken at each end the scheduler acknowledged ([`crate::sandbox_gc::keep_collecting`]).
+    pub(crate) fn ends(&self) -> Arc<tokio::sync::Notify> {
+        self.ended.clone()
     }
 
     /// Takes over the tasks an earlier agent left in the work directory; returns how many
