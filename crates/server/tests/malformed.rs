@@ -327,7 +327,7 @@ struct Case {
 }
 
 fn cases(method: &Method, descriptors: &Descriptors, rng: &mut Rng) -> Vec<Case> {
-    let mut sample = |rng: &mut Rng| sample(&method.input, descriptors, rng, 4);
+    let sample = |rng: &mut Rng| sample(&method.input, descriptors, rng, 4);
     let one = |label: String, message: Vec<u8>| Case { label, messages: vec![message] };
     let mut cases = vec![
         one("an empty message".into(), Vec::new()),
@@ -369,7 +369,10 @@ fn cases(method: &Method, descriptors: &Descriptors, rng: &mut Rng) -> Vec<Case>
 enum Answer {
     /// A status the server sent (an OK end of a stream is `Messages { ended: true }`).
     Refused(Status),
-    Messages { messages: Vec<Vec<u8>>, ended: bool },
+    Messages {
+        messages: Vec<Vec<u8>>,
+        ended: bool,
+    },
 }
 
 async fn call(channel: &Channel, method: &Method, case: &Case) -> Result<Answer, String> {
@@ -419,13 +422,14 @@ fn judge(method: &Method, case: &Case, answer: &Answer) -> Option<String> {
         Answer::Messages { messages, .. } if messages.iter().any(|m| !well_formed(m)) => {
             Some("a response that is not a well-formed message".into())
         }
-        Answer::Messages { messages, ended } if !method.server_streaming && !method.client_streaming => {
-            if !ended || messages.len() != 1 || case.messages.len() != 1 {
-                Some(format!("a unary call answered {} message(s) to {} (ended: {ended})", messages.len(), case.messages.len()))
-            } else {
-                None
-            }
-        }
+        // A unary method answers one message, then ends. (tonic reads the first of two
+        // messages sent to a unary method and ignores the rest; none at all is refused.)
+        Answer::Messages { messages, ended } if !method.server_streaming && !method.client_streaming => (!ended
+            || messages.len() != 1
+            || case.messages.is_empty())
+        .then(|| {
+            format!("a unary call answered {} message(s) to {} (ended: {ended})", messages.len(), case.messages.len())
+        }),
         Answer::Messages { .. } => None,
     }
 }
@@ -433,7 +437,7 @@ fn judge(method: &Method, case: &Case, answer: &Answer) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_method_answers_malformed_requests_with_a_status_and_the_scheduler_lives_on() {
     let started = Instant::now();
-    let (channel, _stop) = support::serve(Box::new(MemoryStore::default())).await;
+    let (channel, _stop, serving) = support::serve(Box::new(MemoryStore::default())).await;
     let descriptors = descriptors();
     let services: std::collections::BTreeSet<&str> = descriptors.methods.iter().map(|m| m.service.as_str()).collect();
     for (service, _) in SERVED_ELSEWHERE {
@@ -447,6 +451,7 @@ async fn every_method_answers_malformed_requests_with_a_status_and_the_scheduler
     let mut problems = Vec::new();
     let mut calls = 0;
     let mut answered_in_kind = 0;
+    let mut tally: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for method in &descriptors.methods {
         let elsewhere = SERVED_ELSEWHERE.iter().any(|(service, _)| *service == method.service);
         for case in cases(method, &descriptors, &mut rng) {
@@ -461,25 +466,42 @@ async fn every_method_answers_malformed_requests_with_a_status_and_the_scheduler
             if elsewhere {
                 // Not the scheduler's: it must say so, as gRPC does, to every request.
                 if !matches!(&answer, Answer::Refused(s) if s.code() == Code::Unimplemented && sent_by_the_server(s)) {
-                    problems.push(format!("{} with {}: served by the scheduler? {answer:?}", method.path(), case.label));
+                    problems.push(format!(
+                        "{} with {}: served by the scheduler? {answer:?}",
+                        method.path(),
+                        case.label
+                    ));
                 }
                 continue;
             }
             if matches!(&answer, Answer::Refused(s) if s.code() == Code::Unimplemented && s.message().is_empty()) {
-                problems.push(format!("{}: the scheduler does not serve it; serve it or list it in SERVED_ELSEWHERE", method.path()));
+                problems.push(format!(
+                    "{}: the scheduler does not serve it; serve it or list it in SERVED_ELSEWHERE",
+                    method.path()
+                ));
                 break;
             }
             if matches!(&answer, Answer::Messages { .. }) {
                 answered_in_kind += 1;
             }
+            let kind = match &answer {
+                Answer::Refused(status) => format!("{:?}", status.code()),
+                Answer::Messages { ended: true, .. } => "answered".to_owned(),
+                Answer::Messages { ended: false, .. } => "still streaming".to_owned(),
+            };
+            *tally.entry(kind).or_default() += 1;
             if let Some(problem) = judge(method, &case, &answer) {
                 problems.push(format!("{} with {}: {problem}", method.path(), case.label));
             }
         }
     }
     assert!(problems.is_empty(), "{} of {calls} calls went wrong:\n{}", problems.len(), problems.join("\n"));
-    assert!(answered_in_kind > 0, "no request of {calls} was ever accepted: the inputs never reach the scheduler's logic");
+    assert!(
+        answered_in_kind > 0,
+        "no request of {calls} was ever accepted: the inputs never reach the scheduler's logic"
+    );
 
+    assert!(!serving.is_finished(), "the scheduler stopped serving: {:?}", serving.await);
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     for service in ["", "atoll.v1.SchedulerService"] {
         let answer = health
@@ -497,14 +519,22 @@ async fn every_method_answers_malformed_requests_with_a_status_and_the_scheduler
         .list_jobs(v1::ListJobsRequest { cluster: "devcluster".into(), role: None, environment: None })
         .await
         .unwrap_or_else(|status| panic!("ListJobs failed after the barrage: {status:?}"));
-    let _jobs = listed.into_inner();
-    eprintln!("{calls} hostile calls to {} methods in {:?}", descriptors.methods.len(), started.elapsed());
+    for job in listed.into_inner().jobs {
+        let key = job.key.expect("a listed job has its key");
+        assert_eq!(key.cluster, "devcluster", "ListJobs of devcluster listed {key:?}");
+    }
+    eprintln!("{calls} hostile calls to {} methods in {:?}: {tally:?}", descriptors.methods.len(), started.elapsed());
 }
 
 /// The raw-bytes judge is itself sound: it accepts what prost writes and refuses what is cut.
 #[test]
 fn well_formed_tells_messages_from_fragments() {
-    let key = v1::JobKey { cluster: "devcluster".into(), role: "www-data".into(), environment: "devel".into(), name: "hello".into() };
+    let key = v1::JobKey {
+        cluster: "devcluster".into(),
+        role: "www-data".into(),
+        environment: "devel".into(),
+        name: "hello".into(),
+    };
     let bytes = key.encode_to_vec();
     assert!(well_formed(&bytes) && well_formed(&[]));
     assert!(!well_formed(&bytes[..bytes.len() - 1]), "a string cut short");

@@ -50,10 +50,12 @@ fn open(bytes: &[u8]) -> Result<(u32, Value), Unreadable> {
         && map.len() == 2
         && let (Some(format), Some(record)) = (map.get("format"), map.get("record"))
     {
+        // Formats count from 1: a 0 was never written, and is no newer format either.
         let format = format
             .as_u64()
             .and_then(|f| u32::try_from(f).ok())
-            .ok_or_else(|| Unreadable::Malformed("its format is not a number".to_owned()))?;
+            .filter(|f| *f >= 1)
+            .ok_or_else(|| Unreadable::Malformed(format!("its format {format} is not a whole number from 1 up")))?;
         return Ok((format, record.clone()));
     }
     Ok((1, value))
@@ -184,6 +186,9 @@ fn config_of_v1(task: &TaskRecordV1, job: Option<&JobSpec>) -> TaskConfig {
     config.priority = task.priority;
     config
 }
+
+#[cfg(test)]
+mod hostile_input;
 
 #[cfg(test)]
 mod tests {

@@ -82,7 +82,19 @@ impl LogFiles {
             };
             let end = match open.last() {
                 Some(newer) => newer.start,
-                None => segment.start + file.metadata().map_err(LogFileError::io("measure", &path))?.len(),
+                None => {
+                    let len = file.metadata().map_err(LogFileError::io("measure", &path))?.len();
+                    // A start no stream could reach (a damaged index) is an error, not an overflow.
+                    segment.start.checked_add(len).ok_or_else(|| {
+                        let index = index_path(&self.dir, self.stream);
+                        let reason = format!(
+                            "{} starts it at offset {}, which leaves no room for its {len} bytes",
+                            index.display(),
+                            segment.start
+                        );
+                        LogFileError::io("read", &path)(std::io::Error::new(ErrorKind::InvalidData, reason))
+                    })?
+                }
             };
             open.push(OpenSegment { path, file, start: segment.start, end });
         }
