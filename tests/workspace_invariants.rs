@@ -23,8 +23,8 @@ use std::process::Command;
 use atoll_tests::workspace_root;
 use serde_json::Value;
 
-const PURE_CORE: [&str; 6] =
-    ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state", "atoll-planner", "atoll-cron"];
+const PURE_CORE: [&str; 7] =
+    ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state", "atoll-planner", "atoll-cron", "atoll-allocator"];
 const RUNTIME_CRATES: [&str; 4] = ["tokio", "tonic", "prost", "sled"];
 /// The crates that speak gRPC: the API crate, the daemons, the client, the binary, and the tests
 /// (which talk to the scheduler as any other client would).
@@ -178,6 +178,13 @@ fn assert_pure(dir: &str, also: &[&str]) {
             assert!(!text.contains(word), "{} uses {word}", file.display());
         }
     }
+}
+
+#[test]
+fn the_allocator_depends_on_nothing_and_has_no_clock_randomness_or_io() {
+    let graph = graph();
+    assert!(graph.direct("atoll-allocator").is_empty(), "the allocator depends on std alone");
+    assert_pure("crates/allocator/src", &[]);
 }
 
 #[test]

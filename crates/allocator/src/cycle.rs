@@ -1,0 +1,403 @@
+//! The allocation cycle, as Mesos' hierarchical allocator runs it: every agent's free
+//! resources go, whole, as one offer to one framework: the roles in DRF order, then that
+//! role's frameworks in theirs, the first that is not suppressed and has no decline filter
+//! covering what the agent has. Agents are visited in an order shuffled by the cycle's seed,
+//! so no agent is always first. Offered resources count as allocated to the framework (and
+//! its role) until they are declined, rescinded, or used and then recovered.
+
+use std::collections::BTreeMap;
+
+use crate::{DrfSorter, Quantities};
+
+/// Mesos' default: resources declined (or left unused by an accept) are not offered to the
+/// same framework again for 5 s.
+pub const DEFAULT_REFUSE_SECONDS: f64 = 5.0;
+
+/// An offer below this is not made (Mesos' `MIN_CPUS` and `MIN_MEM`: one or the other).
+const MIN_CPUS: f64 = 0.01;
+const MIN_MEM_MB: f64 = 32.0;
+
+pub type FrameworkId = String;
+
+/// Resources of one agent offered to one framework.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Offer {
+    pub id: u64,
+    pub framework: FrameworkId,
+    pub agent: String,
+    pub resources: Quantities,
+}
+
+/// Why an offer operation was refused; it changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OfferError {
+    /// No such offer outstanding: never made, already used, declined or rescinded.
+    Unknown { offer: u64 },
+    /// The offer is another framework's.
+    NotYours { offer: u64, framework: FrameworkId },
+    /// An accept asked for more than the offer holds.
+    TooMuch { offer: u64 },
+}
+
+impl std::fmt::Display for OfferError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OfferError::Unknown { offer } => {
+                write!(f, "offer {offer} is not outstanding: it was used, declined or rescinded; wait for new offers")
+            }
+            OfferError::NotYours { offer, framework } => {
+                write!(f, "offer {offer} was not made to framework {framework}")
+            }
+            OfferError::TooMuch { offer } => write!(f, "the tasks ask for more than offer {offer} holds"),
+        }
+    }
+}
+
+impl std::error::Error for OfferError {}
+
+#[derive(Clone, Debug)]
+struct Agent {
+    total: Quantities,
+    /// Offered or used.
+    allocated: Quantities,
+}
+
+#[derive(Clone, Debug)]
+struct Framework {
+    role: String,
+    suppressed: bool,
+    /// Per agent: resources declined, hidden until the time (ms) they expire.
+    filters: BTreeMap<String, (Quantities, u64)>,
+}
+
+/// The allocator's books: agents, frameworks by role, outstanding offers, and the sorters.
+#[derive(Clone, Debug, Default)]
+pub struct Allocator {
+    agents: BTreeMap<String, Agent>,
+    frameworks: BTreeMap<FrameworkId, Framework>,
+    roles: DrfSorter,
+    /// Each role's frameworks, in their own DRF order.
+    within_role: BTreeMap<String, DrfSorter>,
+    offers: BTreeMap<u64, Offer>,
+    next_offer: u64,
+}
+
+impl Allocator {
+    pub fn new() -> Allocator {
+        Allocator::default()
+    }
+
+    fn total(&self) -> Quantities {
+        self.agents.values().fold(Quantities::ZERO, |sum, a| sum.plus(a.total))
+    }
+
+    fn retotal(&mut self) {
+        let total = self.total();
+        self.roles.set_total(total);
+        for sorter in self.within_role.values_mut() {
+            sorter.set_total(total);
+        }
+    }
+
+    pub fn add_agent(&mut self, agent: &str, total: Quantities) {
+        self.agents.insert(agent.to_owned(), Agent { total, allocated: Quantities::ZERO });
+        self.retotal();
+    }
+
+    /// Removes an agent; its outstanding offers are rescinded (returned).
+    pub fn remove_agent(&mut self, agent: &str) -> Vec<Offer> {
+        let gone: Vec<u64> = self.offers.values().filter(|o| o.agent == agent).map(|o| o.id).collect();
+        let rescinded = gone.into_iter().filter_map(|id| self.take_back(id)).collect();
+        self.agents.remove(agent);
+        self.retotal();
+        rescinded
+    }
+
+    /// Adds a framework in `role` with the role's `weight`.
+    pub fn add_framework(&mut self, framework: &str, role: &str, weight: f64) {
+        self.frameworks.insert(
+            framework.to_owned(),
+            Framework { role: role.to_owned(), suppressed: false, filters: BTreeMap::new() },
+        );
+        self.roles.add(role);
+        self.roles.set_weight(role, weight);
+        let total = self.total();
+        let sorter = self.within_role.entry(role.to_owned()).or_insert_with(|| DrfSorter::new(total));
+        sorter.add(framework);
+    }
+
+    /// Removes a framework; its outstanding offers are rescinded (returned). What its tasks
+    /// use is recovered by the caller as they end.
+    pub fn remove_framework(&mut self, framework: &str) -> Vec<Offer> {
+        let gone: Vec<u64> = self.offers.values().filter(|o| o.framework == framework).map(|o| o.id).collect();
+        let rescinded = gone.into_iter().filter_map(|id| self.take_back(id)).collect();
+        if let Some(removed) = self.frameworks.remove(framework)
+            && let Some(sorter) = self.within_role.get_mut(&removed.role)
+        {
+            sorter.remove(framework);
+        }
+        rescinded
+    }
+
+    /// No offers for the framework until it revives.
+    pub fn suppress(&mut self, framework: &str) {
+        if let Some(f) = self.frameworks.get_mut(framework) {
+            f.suppressed = true;
+        }
+    }
+
+    /// Offers again, every decline filter cleared.
+    pub fn revive(&mut self, framework: &str) {
+        if let Some(f) = self.frameworks.get_mut(framework) {
+            f.suppressed = false;
+            f.filters.clear();
+        }
+    }
+
+    /// The framework's share of the cluster, and its role's (both weighted).
+    pub fn shares(&self, framework: &str) -> Option<(f64, f64)> {
+        let role = &self.frameworks.get(framework)?.role;
+        Some((self.within_role.get(role)?.share(framework), self.roles.share(role)))
+    }
+
+    pub fn outstanding(&self) -> impl Iterator<Item = &Offer> {
+        self.offers.values()
+    }
+
+    /// One allocation cycle at `now_ms`: offers for every agent with something free.
+    pub fn allocate(&mut self, now_ms: u64, seed: u64) -> Vec<Offer> {
+        let mut agents: Vec<String> = self.agents.keys().cloned().collect();
+        shuffle(&mut agents, seed);
+        let mut made = Vec::new();
+        let mut role_order = self.roles.sort();
+        for agent in agents {
+            let free = {
+                let a = &self.agents[&agent];
+                a.total.minus(a.allocated)
+            };
+            if free.cpus < MIN_CPUS && free.mem_mb < MIN_MEM_MB {
+                continue;
+            }
+            let chosen = role_order.iter().find_map(|role| {
+                self.within_role.get(role)?.sort().into_iter().find(|framework| {
+                    self.frameworks.get(framework).is_some_and(|f| !f.suppressed && !f.filtered(&agent, free, now_ms))
+                })
+            });
+            let Some(framework) = chosen else { continue };
+            self.next_offer += 1;
+            let offer =
+                Offer { id: self.next_offer, framework: framework.clone(), agent: agent.clone(), resources: free };
+            self.charge(&framework, &agent, free);
+            self.offers.insert(offer.id, offer.clone());
+            made.push(offer);
+            // The role just got more; the order changes for the next agent.
+            role_order = self.roles.sort();
+        }
+        made
+    }
+
+    /// Accepts `offer` for `framework`, using `used` of it; the rest is declined with the
+    /// default filter. Refused (changing nothing) for an offer not outstanding, another
+    /// framework's, or asking for more than it holds.
+    pub fn accept(&mut self, framework: &str, offer: u64, used: Quantities, now_ms: u64) -> Result<(), OfferError> {
+        let made = self.check(framework, offer)?;
+        if !used.fits_in(made.resources) {
+            return Err(OfferError::TooMuch { offer });
+        }
+        self.offers.remove(&offer);
+        let unused = made.resources.minus(used);
+        self.release(&made.framework, &made.agent, unused);
+        self.filter(framework, &made.agent, unused, DEFAULT_REFUSE_SECONDS, now_ms);
+        Ok(())
+    }
+
+    /// Declines `offer`; its resources are not offered to `framework` again for
+    /// `refuse_seconds`.
+    pub fn decline(&mut self, framework: &str, offer: u64, refuse_seconds: f64, now_ms: u64) -> Result<(), OfferError> {
+        let made = self.check(framework, offer)?;
+        self.offers.remove(&offer);
+        self.release(framework, &made.agent, made.resources);
+        self.filter(framework, &made.agent, made.resources, refuse_seconds, now_ms);
+        Ok(())
+    }
+
+    /// Takes an outstanding offer back (the offer timeout, the agent going away).
+    pub fn rescind(&mut self, offer: u64) -> Option<Offer> {
+        self.take_back(offer)
+    }
+
+    /// What a framework's ended task used on `agent` is free again.
+    pub fn recover(&mut self, framework: &str, agent: &str, used: Quantities) {
+        self.release(framework, agent, used);
+    }
+
+    fn check(&self, framework: &str, offer: u64) -> Result<Offer, OfferError> {
+        let made = self.offers.get(&offer).ok_or(OfferError::Unknown { offer })?;
+        if made.framework != framework {
+            return Err(OfferError::NotYours { offer, framework: framework.to_owned() });
+        }
+        Ok(made.clone())
+    }
+
+    fn take_back(&mut self, offer: u64) -> Option<Offer> {
+        let made = self.offers.remove(&offer)?;
+        self.release(&made.framework, &made.agent, made.resources);
+        Some(made)
+    }
+
+    fn charge(&mut self, framework: &str, agent: &str, quantities: Quantities) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.allocated = a.allocated.plus(quantities);
+        }
+        if let Some(role) = self.frameworks.get(framework).map(|f| f.role.clone()) {
+            self.roles.allocate(&role, quantities);
+            if let Some(sorter) = self.within_role.get_mut(&role) {
+                sorter.allocate(framework, quantities);
+            }
+        }
+    }
+
+    fn release(&mut self, framework: &str, agent: &str, quantities: Quantities) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.allocated = a.allocated.minus(quantities);
+        }
+        if let Some(role) = self.frameworks.get(framework).map(|f| f.role.clone()) {
+            self.roles.unallocate(&role, quantities);
+            if let Some(sorter) = self.within_role.get_mut(&role) {
+                sorter.unallocate(framework, quantities);
+            }
+        }
+    }
+
+    fn filter(&mut self, framework: &str, agent: &str, declined: Quantities, refuse_seconds: f64, now_ms: u64) {
+        if declined.is_zero() || refuse_seconds <= 0.0 {
+            return;
+        }
+        // Mesos caps a filter at a year.
+        let refuse_ms = (refuse_seconds.min(365.0 * 24.0 * 3600.0) * 1000.0) as u64;
+        if let Some(f) = self.frameworks.get_mut(framework) {
+            f.filters.insert(agent.to_owned(), (declined, now_ms + refuse_ms));
+        }
+    }
+}
+
+impl Framework {
+    /// A filter hides an agent's resources while it lasts and only if they are within what
+    /// was declined (more room since is offered).
+    fn filtered(&self, agent: &str, free: Quantities, now_ms: u64) -> bool {
+        self.filters.get(agent).is_some_and(|(declined, until)| now_ms < *until && free.fits_in(*declined))
+    }
+}
+
+/// A deterministic Fisher–Yates shuffle driven by `seed` (SplitMix64).
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    for i in (1..items.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(agents: usize) -> Allocator {
+        let mut allocator = Allocator::new();
+        for n in 0..agents {
+            allocator.add_agent(&format!("agent-{n}"), Quantities::cpus_mem(4.0, 4096.0));
+        }
+        allocator
+    }
+
+    #[test]
+    fn two_frameworks_that_want_everything_converge_to_their_weighted_shares() {
+        // 30 agents; role heavy weighs 2, light 1: every cycle each gets agents in turn by
+        // share, and what they keep settles at 2 : 1.
+        let mut allocator = cluster(30);
+        allocator.add_framework("heavy-fw", "heavy", 2.0);
+        allocator.add_framework("light-fw", "light", 1.0);
+        let offers = allocator.allocate(0, 7);
+        assert_eq!(offers.len(), 30, "every agent offered");
+        let count = |who: &str| offers.iter().filter(|o| o.framework == who).count();
+        assert_eq!((count("heavy-fw"), count("light-fw")), (20, 10));
+        let (_, heavy_role) = allocator.shares("heavy-fw").unwrap();
+        let (_, light_role) = allocator.shares("light-fw").unwrap();
+        assert!((heavy_role - light_role).abs() < 1e-9, "equal weighted shares: {heavy_role} {light_role}");
+        assert!(allocator.allocate(1, 8).is_empty(), "nothing free is offered twice");
+    }
+
+    #[test]
+    fn a_decline_filters_the_agent_for_refuse_seconds_and_revive_clears_it() {
+        let mut allocator = cluster(1);
+        allocator.add_framework("fw", "r", 1.0);
+        let offer = allocator.allocate(0, 1).pop().expect("an offer");
+        allocator.decline("fw", offer.id, 5.0, 1_000).unwrap();
+        assert!(allocator.allocate(2_000, 1).is_empty(), "filtered for 5 s");
+        assert_eq!(allocator.allocate(6_001, 1).len(), 1, "offered again once the filter expired");
+        let again = allocator.outstanding().next().cloned().unwrap();
+        allocator.decline("fw", again.id, 60.0, 7_000).unwrap();
+        allocator.revive("fw");
+        assert_eq!(allocator.allocate(8_000, 1).len(), 1, "revive clears filters");
+    }
+
+    #[test]
+    fn suppressed_frameworks_get_nothing_and_others_get_what_they_leave() {
+        let mut allocator = cluster(2);
+        allocator.add_framework("quiet", "a", 1.0);
+        allocator.add_framework("busy", "b", 1.0);
+        allocator.suppress("quiet");
+        let offers = allocator.allocate(0, 3);
+        assert!(offers.iter().all(|o| o.framework == "busy") && offers.len() == 2, "{offers:?}");
+    }
+
+    #[test]
+    fn wrong_accepts_are_refused_and_change_nothing() {
+        let mut allocator = cluster(1);
+        allocator.add_framework("mine", "r", 1.0);
+        allocator.add_framework("other", "s", 1.0);
+        let offer = allocator.allocate(0, 1).pop().expect("an offer");
+        let thief = if offer.framework == "mine" { "other" } else { "mine" };
+        assert_eq!(
+            allocator.accept(thief, offer.id, Quantities::cpus_mem(1.0, 1.0), 1),
+            Err(OfferError::NotYours { offer: offer.id, framework: thief.into() })
+        );
+        assert_eq!(
+            allocator.accept(&offer.framework, offer.id, Quantities::cpus_mem(5.0, 1.0), 1),
+            Err(OfferError::TooMuch { offer: offer.id })
+        );
+        assert_eq!(allocator.outstanding().count(), 1, "still outstanding");
+        allocator.accept(&offer.framework, offer.id, Quantities::cpus_mem(1.0, 1024.0), 1).unwrap();
+        assert_eq!(
+            allocator.accept(&offer.framework, offer.id, Quantities::cpus_mem(1.0, 1.0), 2),
+            Err(OfferError::Unknown { offer: offer.id })
+        );
+        let message = OfferError::Unknown { offer: 9 }.to_string();
+        assert!(message.contains("offer 9 is not outstanding"), "{message}");
+        // The unused 3 cpus are filtered for the accepting framework, so the other gets them.
+        let next = allocator.allocate(1_000, 2);
+        assert_eq!(next.len(), 1);
+        assert_ne!(next[0].framework, offer.framework);
+        assert_eq!(next[0].resources, Quantities::cpus_mem(3.0, 3072.0));
+    }
+
+    #[test]
+    fn a_removed_agent_rescinds_its_offers_and_a_seed_replays_the_order() {
+        let mut allocator = cluster(3);
+        allocator.add_framework("fw", "r", 1.0);
+        let offers = allocator.allocate(0, 42);
+        let rescinded = allocator.remove_agent(&offers[0].agent);
+        assert_eq!(rescinded, vec![offers[0].clone()]);
+        let mut twin = cluster(3);
+        twin.add_framework("fw", "r", 1.0);
+        let replay: Vec<String> = twin.allocate(0, 42).into_iter().map(|o| o.agent).collect();
+        assert_eq!(replay, offers.iter().map(|o| o.agent.clone()).collect::<Vec<_>>(), "same seed, same order");
+    }
+}
