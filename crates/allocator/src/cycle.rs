@@ -4,6 +4,11 @@
 //! covering what the agent has. Agents are visited in an order shuffled by the cycle's seed,
 //! so no agent is always first. Offered resources count as allocated to the framework (and
 //! its role) until they are declined, rescinded, or used and then recovered.
+//!
+//! Quota guarantees, as Mesos' (up to 1.8): a role below its guarantee is served first (stage
+//! one), and the other roles get an agent only if what stays free still covers every
+//! guarantee not yet met (stage two): resources are laid away for a guaranteed role even while
+//! it declines them.
 
 use std::collections::BTreeMap;
 
@@ -80,6 +85,8 @@ pub struct Allocator {
     within_role: BTreeMap<String, DrfSorter>,
     offers: BTreeMap<u64, Offer>,
     next_offer: u64,
+    /// The least each role is promised.
+    guarantees: BTreeMap<String, Quantities>,
 }
 
 impl Allocator {
@@ -139,6 +146,27 @@ impl Allocator {
         rescinded
     }
 
+    /// Promises `role` at least `guarantee` (zero: no promise).
+    pub fn set_guarantee(&mut self, role: &str, guarantee: Quantities) {
+        if guarantee.is_zero() {
+            self.guarantees.remove(role);
+        } else {
+            self.guarantees.insert(role.to_owned(), guarantee);
+        }
+    }
+
+    /// What the guarantees still lack, summed over the roles that have frameworks.
+    fn unmet_guarantees(&self) -> Quantities {
+        self.guarantees
+            .iter()
+            .filter(|(role, _)| self.within_role.contains_key(*role))
+            .fold(Quantities::ZERO, |sum, (role, guarantee)| sum.plus(guarantee.minus(self.roles.allocation(role))))
+    }
+
+    fn below_guarantee(&self, role: &str) -> bool {
+        self.guarantees.get(role).is_some_and(|g| !g.minus(self.roles.allocation(role)).is_zero())
+    }
+
     /// No offers for the framework until it revives.
     pub fn suppress(&mut self, framework: &str) {
         if let Some(f) = self.frameworks.get_mut(framework) {
@@ -170,6 +198,8 @@ impl Allocator {
         shuffle(&mut agents, seed);
         let mut made = Vec::new();
         let mut role_order = self.roles.sort();
+        let mut cluster_free =
+            self.agents.values().fold(Quantities::ZERO, |sum, a| sum.plus(a.total.minus(a.allocated)));
         for agent in agents {
             let free = {
                 let a = &self.agents[&agent];
@@ -178,16 +208,27 @@ impl Allocator {
             if free.cpus < MIN_CPUS && free.mem_mb < MIN_MEM_MB {
                 continue;
             }
-            let chosen = role_order.iter().find_map(|role| {
+            let framework_for = |role: &String| {
                 self.within_role.get(role)?.sort().into_iter().find(|framework| {
                     self.frameworks.get(framework).is_some_and(|f| !f.suppressed && !f.filtered(&agent, free, now_ms))
                 })
+            };
+            // Stage one: roles below their guarantee. Stage two: the rest, if what stays free
+            // still covers the guarantees not yet met.
+            let stage_one = role_order.iter().filter(|role| self.below_guarantee(role)).find_map(framework_for);
+            let chosen = stage_one.or_else(|| {
+                let laid_away = self.unmet_guarantees();
+                if !laid_away.fits_in(cluster_free.minus(free)) {
+                    return None;
+                }
+                role_order.iter().filter(|role| !self.below_guarantee(role)).find_map(framework_for)
             });
             let Some(framework) = chosen else { continue };
             self.next_offer += 1;
             let offer =
                 Offer { id: self.next_offer, framework: framework.clone(), agent: agent.clone(), resources: free };
             self.charge(&framework, &agent, free);
+            cluster_free = cluster_free.minus(free);
             self.offers.insert(offer.id, offer.clone());
             made.push(offer);
             // The role just got more; the order changes for the next agent.
@@ -332,6 +373,27 @@ mod tests {
         let (_, light_role) = allocator.shares("light-fw").unwrap();
         assert!((heavy_role - light_role).abs() < 1e-9, "equal weighted shares: {heavy_role} {light_role}");
         assert!(allocator.allocate(1, 8).is_empty(), "nothing free is offered twice");
+    }
+
+    #[test]
+    fn a_guaranteed_role_is_served_first_and_its_guarantee_laid_away_while_it_declines() {
+        // 10 agents of 4 cpus; prod is promised 16 cpus, batch nothing.
+        let mut allocator = cluster(10);
+        allocator.add_framework("prod-fw", "prod", 1.0);
+        allocator.add_framework("batch-fw", "batch", 1.0);
+        allocator.set_guarantee("prod", Quantities::cpus_mem(16.0, 0.0));
+        let offers = allocator.allocate(0, 5);
+        let count = |offers: &[Offer], who: &str| offers.iter().filter(|o| o.framework == who).count();
+        assert_eq!((count(&offers, "prod-fw"), count(&offers, "batch-fw")), (5, 5), "prod's 4 first, then DRF");
+        // Prod declines everything: its 16 cpus stay laid away, batch gets nothing of them.
+        for offer in offers.iter().filter(|o| o.framework == "prod-fw") {
+            allocator.decline("prod-fw", offer.id, 3600.0, 1).unwrap();
+        }
+        let next = allocator.allocate(2, 6);
+        assert_eq!(count(&next, "batch-fw"), 1, "batch takes only what is beyond the guarantee: {next:?}");
+        // Without the guarantee, batch takes everything prod declined.
+        allocator.set_guarantee("prod", Quantities::ZERO);
+        assert_eq!(count(&allocator.allocate(3, 7), "batch-fw"), 4);
     }
 
     #[test]

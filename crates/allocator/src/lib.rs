@@ -9,8 +9,8 @@
 //! - [`Allocator`]: the allocation cycle: each agent's free resources offered whole to the
 //!   framework furthest below its fair share (roles first, then frameworks within the role),
 //!   agents in a seeded shuffled order, skipping suppressed frameworks and those whose decline
-//!   filter covers what the agent has; accept, decline (with `refuse_seconds`), rescind and
-//!   recover give resources back.
+//!   filter covers what the agent has, roles below a quota guarantee first; accept, decline
+//!   (with `refuse_seconds`), rescind and recover give resources back.
 //!
 //! Invariant: pure and deterministic. No I/O, no clock (times are arguments), randomness only
 //! from the seed a cycle is given; it depends on nothing but std.
