@@ -15,11 +15,17 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use atoll_model::{JobKey, ProcessSpec, Resources, TaskConfig, TaskId, TaskSpec, TaskState};
+use atoll_mutations::{json_value, mutate, mutation, replace_node};
 use atoll_sandbox::logs::{LogFiles, Stream, index_path};
 use atoll_sandbox::{ExecutorStatus, Launch, LaunchFile, STATUS_FORMAT, Sandbox};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::Value;
+
+/// What a mutation splices into the sandbox's JSON files besides random bytes.
+const SANDBOX_TOKENS: &[&str] = &["\n", "{", "}", "[", "\"", ",", ":", "null", "-1", "1e999", "\u{0}", "\\u"];
+/// Wrong values for the sandbox's JSON files besides the common ones.
+const SANDBOX_VALUES: &[&str] = &["\"../../etc\"", "\"\\u0000\"", "{\"format_version\": 99}"];
 
 /// A fresh sandbox with its `.executor` directory.
 fn sandbox() -> (tempfile::TempDir, Sandbox) {
@@ -82,101 +88,6 @@ fn current_launch() -> LaunchFile {
 
 // ---------------------------------------------------------------------------------------------
 // Mutations: of the bytes, and of the JSON value.
-
-#[derive(Clone, Debug)]
-enum Mutation {
-    Truncate(Index),
-    Flip(Index, u8),
-    Splice(Index, Vec<u8>),
-    Delete(Index, usize),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let inserted = prop_oneof![
-        prop::collection::vec(any::<u8>(), 1..8),
-        prop::sample::select(vec!["\n", "{", "}", "[", "\"", ",", ":", "null", "-1", "1e999", "\u{0}", "\\u"])
-            .prop_map(|s| s.as_bytes().to_vec()),
-    ];
-    prop_oneof![
-        2 => any::<Index>().prop_map(Mutation::Truncate),
-        3 => (any::<Index>(), 1u8..=255).prop_map(|(i, mask)| Mutation::Flip(i, mask)),
-        3 => (any::<Index>(), inserted).prop_map(|(i, b)| Mutation::Splice(i, b)),
-        1 => (any::<Index>(), 1usize..32).prop_map(|(i, n)| Mutation::Delete(i, n)),
-    ]
-}
-
-fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
-    for m in mutations {
-        if bytes.is_empty() {
-            break;
-        }
-        match m {
-            Mutation::Truncate(at) => bytes.truncate(at.index(bytes.len())),
-            Mutation::Flip(at, mask) => {
-                let at = at.index(bytes.len());
-                bytes[at] ^= mask;
-            }
-            Mutation::Splice(at, inserted) => {
-                let at = at.index(bytes.len() + 1);
-                bytes.splice(at..at, inserted.iter().copied());
-            }
-            Mutation::Delete(at, n) => {
-                let at = at.index(bytes.len());
-                let end = (at + n).min(bytes.len());
-                bytes.drain(at..end);
-            }
-        }
-    }
-    bytes
-}
-
-/// Values of every JSON type, and the edges of the numbers the files hold.
-fn json_value() -> impl Strategy<Value = Value> {
-    prop::sample::select(vec![
-        "null",
-        "true",
-        "0",
-        "-1",
-        "4294967296",
-        "18446744073709551615",
-        "-9223372036854775808",
-        "1.5",
-        "1e300",
-        "\"\"",
-        "\"RUNNING\"",
-        "\"../../etc\"",
-        "\"\\u0000\"",
-        "[]",
-        "[null]",
-        "{}",
-        "{\"format_version\": 99}",
-    ])
-    .prop_map(|text| serde_json::from_str(text).expect("a JSON value"))
-}
-
-/// Replaces the node `path` leads to (each step picks a child, stopping at a leaf or when the
-/// steps run out) with `replacement`, or removes it from its object when `remove`.
-fn replace_node(value: &mut Value, path: &[Index], replacement: Value, remove: bool) {
-    let Some((step, rest)) = path.split_first() else {
-        *value = replacement;
-        return;
-    };
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            let key = map.keys().nth(step.index(map.len())).expect("an index within the map").clone();
-            if rest.is_empty() && remove {
-                map.remove(&key);
-            } else {
-                replace_node(map.get_mut(&key).expect("the key just read"), rest, replacement, remove);
-            }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            let at = step.index(items.len());
-            replace_node(&mut items[at], rest, replacement, remove);
-        }
-        leaf => *leaf = replacement,
-    }
-}
 
 /// `bytes`, one JSON document, with one node replaced.
 fn mutate_document(bytes: &[u8], path: &[Index], replacement: Value, remove: bool) -> Vec<u8> {
@@ -298,7 +209,7 @@ proptest! {
     #[test]
     fn mutated_launch_files_of_every_release_never_panic(
         seed in any::<Index>(),
-        mutations in prop::collection::vec(mutation(), 1..5),
+        mutations in prop::collection::vec(mutation(SANDBOX_TOKENS), 1..5),
     ) {
         let seeds = &*GOLDEN_LAUNCH_FILES;
         read_launch(&mutate(seeds[seed.index(seeds.len())].clone(), &mutations))?;
@@ -308,7 +219,7 @@ proptest! {
     fn launch_files_with_a_value_of_the_wrong_type_never_panic(
         seed in any::<Index>(),
         path in prop::collection::vec(any::<Index>(), 0..6),
-        replacement in json_value(),
+        replacement in json_value(SANDBOX_VALUES),
         remove in any::<bool>(),
     ) {
         let seeds = &*GOLDEN_LAUNCH_FILES;
@@ -324,7 +235,7 @@ proptest! {
     #[test]
     fn mutated_status_files_never_panic(
         seed in any::<Index>(),
-        mutations in prop::collection::vec(mutation(), 1..5),
+        mutations in prop::collection::vec(mutation(SANDBOX_TOKENS), 1..5),
     ) {
         let seeds = &*GOLDEN_STATUS_FILES;
         read_status(&mutate(seeds[seed.index(seeds.len())].clone(), &mutations))?;
@@ -335,7 +246,7 @@ proptest! {
         seed in any::<Index>(),
         line in any::<Index>(),
         path in prop::collection::vec(any::<Index>(), 0..3),
-        replacement in json_value(),
+        replacement in json_value(SANDBOX_VALUES),
         remove in any::<bool>(),
     ) {
         let seeds = &*GOLDEN_STATUS_FILES;

@@ -17,6 +17,7 @@ use atoll_model::{
     AgentId, ConfigId, JobKey, JobSpec, MaintenanceMode, ProcessSpec, ResourceAggregate, Resources, TaskConfig,
     TaskSpec, TaskState,
 };
+use atoll_mutations::{json_value, mutate, mutation, replace_node};
 use atoll_state::{
     ClusterState, CronJob, Durable, Effect, JobUpdate, Outcome, Registration, RestartPlan, StateConfig, StatusReport,
 };
@@ -28,6 +29,12 @@ use serde_json::Value;
 
 use super::{FORMAT, TaskRecord, Unreadable, decode_plain, decode_task, encode};
 use crate::{MemoryStore, Store};
+
+/// What a mutation splices into records besides random bytes.
+const RECORD_TOKENS: &[&str] = &["{", "}", "[", "\"", ",", ":", "null", "-1", "1e999", "\"format\":3,"];
+/// Wrong values for records besides the common ones.
+const RECORD_VALUES: &[&str] =
+    &["\"not a key\"", "\"devcluster/www-data/devel/hello\"", "{\"format\": 3, \"record\": null}"];
 
 // ---------------------------------------------------------------------------------------------
 // The decoders, one per tree, as `SledStore::load` calls them.
@@ -204,101 +211,6 @@ fn seeds() -> Seeds {
 // ---------------------------------------------------------------------------------------------
 // Mutations.
 
-#[derive(Clone, Debug)]
-enum Mutation {
-    Truncate(Index),
-    Flip(Index, u8),
-    Splice(Index, Vec<u8>),
-    Delete(Index, usize),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let inserted = prop_oneof![
-        prop::collection::vec(any::<u8>(), 1..8),
-        prop::sample::select(vec!["{", "}", "[", "\"", ",", ":", "null", "-1", "1e999", "\"format\":3,"])
-            .prop_map(|s| s.as_bytes().to_vec()),
-    ];
-    prop_oneof![
-        2 => any::<Index>().prop_map(Mutation::Truncate),
-        3 => (any::<Index>(), 1u8..=255).prop_map(|(i, mask)| Mutation::Flip(i, mask)),
-        3 => (any::<Index>(), inserted).prop_map(|(i, b)| Mutation::Splice(i, b)),
-        1 => (any::<Index>(), 1usize..32).prop_map(|(i, n)| Mutation::Delete(i, n)),
-    ]
-}
-
-fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
-    for m in mutations {
-        if bytes.is_empty() {
-            break;
-        }
-        match m {
-            Mutation::Truncate(at) => bytes.truncate(at.index(bytes.len())),
-            Mutation::Flip(at, mask) => {
-                let at = at.index(bytes.len());
-                bytes[at] ^= mask;
-            }
-            Mutation::Splice(at, inserted) => {
-                let at = at.index(bytes.len() + 1);
-                bytes.splice(at..at, inserted.iter().copied());
-            }
-            Mutation::Delete(at, n) => {
-                let at = at.index(bytes.len());
-                let end = (at + n).min(bytes.len());
-                bytes.drain(at..end);
-            }
-        }
-    }
-    bytes
-}
-
-/// Values of every JSON type, and the edges of the numbers records hold.
-fn json_value() -> impl Strategy<Value = Value> {
-    prop::sample::select(vec![
-        "null",
-        "true",
-        "0",
-        "-1",
-        "4294967296",
-        "18446744073709551615",
-        "-9223372036854775808",
-        "1.5",
-        "1e300",
-        "\"\"",
-        "\"RUNNING\"",
-        "\"not a key\"",
-        "\"devcluster/www-data/devel/hello\"",
-        "[]",
-        "[null]",
-        "{}",
-        "{\"format\": 3, \"record\": null}",
-    ])
-    .prop_map(|text| serde_json::from_str(text).expect("a JSON value"))
-}
-
-/// Replaces the node `path` leads to (each step picks a child, stopping at a leaf or when the
-/// steps run out) with `replacement`, or removes it from its object when `remove`.
-fn replace_node(value: &mut Value, path: &[Index], replacement: Value, remove: bool) {
-    let Some((step, rest)) = path.split_first() else {
-        *value = replacement;
-        return;
-    };
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            let key = map.keys().nth(step.index(map.len())).expect("an index within the map").clone();
-            if rest.is_empty() && remove {
-                map.remove(&key);
-            } else {
-                replace_node(map.get_mut(&key).expect("the key just read"), rest, replacement, remove);
-            }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            let at = step.index(items.len());
-            replace_node(&mut items[at], rest, replacement, remove);
-        }
-        leaf => *leaf = replacement,
-    }
-}
-
 /// Formats an envelope may claim: every kind of JSON number and not-a-number.
 fn format_value() -> impl Strategy<Value = Value> {
     prop::sample::select(vec!["0", "1", "2", "3", "4294967295", "4294967296", "-1", "2.0", "\"2\"", "null", "[2]"])
@@ -316,7 +228,7 @@ proptest! {
     #[test]
     fn mutated_records_never_panic_a_record_decoder(
         seed in any::<Index>(),
-        mutations in prop::collection::vec(mutation(), 1..5),
+        mutations in prop::collection::vec(mutation(RECORD_TOKENS), 1..5),
     ) {
         let (_, bytes) = seed.get(&SEEDS.records);
         every_decoder(&mutate(bytes.clone(), &mutations))?;
@@ -326,7 +238,7 @@ proptest! {
     fn records_with_a_value_of_the_wrong_type_never_panic_a_record_decoder(
         seed in any::<Index>(),
         path in prop::collection::vec(any::<Index>(), 0..7),
-        replacement in json_value(),
+        replacement in json_value(RECORD_VALUES),
         remove in any::<bool>(),
     ) {
         let (_, bytes) = seed.get(&SEEDS.records);
