@@ -22,6 +22,17 @@ pub enum CronRunState {
 }
 
 impl CronRunState {
+    /// Every state, for reading names back.
+    pub const ALL: [CronRunState; 7] = [
+        CronRunState::Waiting,
+        CronRunState::Running,
+        CronRunState::Finished,
+        CronRunState::Failed,
+        CronRunState::Killed,
+        CronRunState::Skipped,
+        CronRunState::Missed,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             CronRunState::Waiting => "WAITING",

@@ -21,17 +21,6 @@ const JOB_CHANGES: [JobChange; 6] = [
     JobChange::CronDescheduled,
 ];
 
-/// Every cron run state, for reading names back.
-const CRON_RUN_STATES: [CronRunState; 7] = [
-    CronRunState::Waiting,
-    CronRunState::Running,
-    CronRunState::Finished,
-    CronRunState::Failed,
-    CronRunState::Killed,
-    CronRunState::Skipped,
-    CronRunState::Missed,
-];
-
 impl From<&ClusterEvent> for v1::Event {
     fn from(event: &ClusterEvent) -> v1::Event {
         use v1::event::Detail;
@@ -87,7 +76,7 @@ impl TryFrom<&v1::Event> for ClusterEvent {
                 message: update.message.clone(),
             },
             Detail::Cron(cron) => EventDetail::Cron {
-                state: CRON_RUN_STATES.into_iter().find(|s| s.name() == cron.state).ok_or_else(|| WireError {
+                state: CronRunState::ALL.into_iter().find(|s| s.name() == cron.state).ok_or_else(|| WireError {
                     field: "cron run state",
                     reason: format!("unknown state '{}'", cron.state),
                 })?,
@@ -166,7 +155,7 @@ mod tests {
         ]
         .into_iter()
         .chain(JOB_CHANGES.map(|change| EventDetail::Job { change, message: "m".into() }))
-        .chain(CRON_RUN_STATES.map(|state| EventDetail::Cron { state, message: "c".into() }));
+        .chain(CronRunState::ALL.map(|state| EventDetail::Cron { state, message: "c".into() }));
         for (index, detail) in details.enumerate() {
             let event = ClusterEvent { index: index as u64 + 1, at_ms: 5, job: job.clone(), detail };
             assert_eq!(ClusterEvent::try_from(&v1::Event::from(&event)), Ok(event));

@@ -720,18 +720,7 @@ fn event_value() -> impl Strategy<Value = ClusterEvent> {
             .prop_map(|(change, message)| EventDetail::Job { change, message }),
         (any::<u64>(), prop::sample::select(UpdateState::ALL.to_vec()), text())
             .prop_map(|(update, state, message)| EventDetail::Update { update, state, message }),
-        (
-            prop::sample::select(vec![
-                CronRunState::Waiting,
-                CronRunState::Running,
-                CronRunState::Finished,
-                CronRunState::Failed,
-                CronRunState::Killed,
-                CronRunState::Skipped,
-                CronRunState::Missed,
-            ]),
-            text()
-        )
+        (prop::sample::select(CronRunState::ALL.to_vec()), text())
             .prop_map(|(state, message)| EventDetail::Cron { state, message }),
     ];
     (any::<u64>(), any::<u64>(), job_key(), detail).prop_map(|(index, at_ms, job, detail)| ClusterEvent {
