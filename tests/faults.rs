@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use atoll_tests::{Cluster, Daemon, eventually, executor_status, group_alive, printed};
+use atoll_tests::{Cluster, eventually, executor_status, group_alive, printed};
 use serde_json::Value;
 
 const HELLO: &str = "devcluster/www-data/devel/hello";
@@ -29,20 +29,7 @@ fn a_second_agent_under_a_live_agents_name_is_refused_and_takes_none_of_its_task
     let task = running(&cluster);
     let host = task["host"].as_str().unwrap().to_owned();
     let work = cluster.dir.path().join("impostor");
-    let args = [
-        "agent",
-        "--scheduler",
-        &cluster.url,
-        "--work-dir",
-        work.to_str().unwrap(),
-        "--hostname",
-        &host,
-        "--resources",
-        "cpus:1;mem:512;disk:512",
-        "--no-switch-user",
-        "--no-isolation",
-    ];
-    let mut impostor = Daemon::start("impostor", cluster.dir.path(), &args);
+    let mut impostor = cluster.start_extra_agent(&host, &work, "cpus:1;mem:512;disk:512", &[]);
     let exited = impostor.wait(Duration::from_secs(30));
     assert!(!exited.success(), "refused agents exit with an error");
     let log = impostor.log();

@@ -136,24 +136,7 @@ fn a_full_work_directory_fails_the_task_naming_the_disk_and_the_agent_runs_tasks
     let cluster = Cluster::start(10);
     let disk = SmallDisk::mount(&cluster.dir.path().join("agent-3-disk"), 8);
     let work = cluster.dir.path().join("agent-3-disk/work");
-    let args = [
-        "agent",
-        "--scheduler",
-        &cluster.url,
-        "--work-dir",
-        work.to_str().unwrap(),
-        "--hostname",
-        "agent-3",
-        "--attributes",
-        "host:agent-3",
-        "--resources",
-        "cpus:1;mem:512;disk:512",
-        "--no-switch-user",
-        "--no-isolation",
-        "--on-exit",
-        "kill",
-    ];
-    let mut agent = Daemon::start("agent-3", cluster.dir.path(), &args);
+    let mut agent = cluster.start_extra_agent("agent-3", &work, "cpus:1;mem:512;disk:512", &["--on-exit", "kill"]);
     eventually("agent-3 to register", Duration::from_secs(20), || agent.log().contains("registered").then_some(()));
     disk.fill();
     let job = "devcluster/www-data/devel/cramped";

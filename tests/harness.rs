@@ -549,6 +549,32 @@ impl Cluster {
         daemon
     }
 
+    /// Starts one more agent, `hostname`, on `work`, offering `resources`, running tasks as
+    /// itself and without cgroups, with `extra` flags; its log is `NAME.log` in the cluster's
+    /// directory. For tests of agents the cluster's own two are not.
+    pub fn start_extra_agent(&self, hostname: &str, work: &Path, resources: &str, extra: &[&str]) -> Daemon {
+        let work = path(work);
+        let attributes = format!("host:{hostname}");
+        let args = [
+            "agent",
+            "--scheduler",
+            &self.url,
+            "--work-dir",
+            work,
+            "--hostname",
+            hostname,
+            "--attributes",
+            &attributes,
+            "--resources",
+            resources,
+            "--no-switch-user",
+            "--no-isolation",
+        ];
+        let mut daemon = Daemon::start(hostname, self.dir.path(), &[&args[..], extra].concat());
+        daemon.name = hostname.to_owned();
+        daemon
+    }
+
     /// Every sandbox in this cluster's agents' work directories.
     pub fn sandboxes(&self) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.dir.path()) else { return Vec::new() };

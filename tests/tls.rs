@@ -104,26 +104,12 @@ fn https_get(port: u16, path: &str, ca: &str) -> String {
 /// An agent `name` of `cluster` that presents `cert` (and checks the scheduler against `ca`).
 fn agent_with_certificate(cluster: &Cluster, name: &str, ca: &str, cert: &str, key: &str) -> Daemon {
     let work = cluster.dir.path().join(name);
-    let args = [
-        "agent",
-        "--scheduler",
-        &cluster.url,
-        "--work-dir",
-        work.to_str().unwrap(),
-        "--hostname",
+    cluster.start_extra_agent(
         name,
-        "--resources",
+        &work,
         "cpus:1;mem:64;disk:64",
-        "--no-isolation",
-        "--no-switch-user",
-        "--tls-ca",
-        ca,
-        "--tls-cert",
-        cert,
-        "--tls-key",
-        key,
-    ];
-    Daemon::start(name, cluster.dir.path(), &args)
+        &["--tls-ca", ca, "--tls-cert", cert, "--tls-key", key],
+    )
 }
 
 #[test]
