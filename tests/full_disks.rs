@@ -111,6 +111,7 @@ fn a_full_data_directory_stops_the_scheduler_cleanly_and_it_recovers_once_there_
         .expect("a change the full disk cannot take");
     let said = printed(&refusal);
     assert!(said.contains("No space left on device") && said.contains("is stopping"), "{said}");
+    assert!(!said.contains("Os {"), "the disk's error in words, not a debug dump: {said}");
     let status = scheduler.wait(Duration::from_secs(30));
     assert!(!status.success(), "the scheduler stops with an error");
     let log = scheduler.log();

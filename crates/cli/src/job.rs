@@ -354,9 +354,30 @@ async fn wait_for(client: &SchedulerClient, key: &JobKey, wanted: WaitUntil, tim
         if !states.is_empty() && states.iter().all(|s| reached(wanted, *s)) {
             return Look::Done(check_waited_outcome(key, wanted, &current));
         }
-        Look::NotYet(format!(" waiting for {key} to be {wanted:?}"))
+        Look::NotYet(format!(" waiting for {key} to be {wanted:?}{}", failures_meanwhile(runs)))
     })
     .await
+}
+
+/// What a wait that timed out should add: how many runs failed or were lost meanwhile, and
+/// the newest one's words; nothing when none did.
+fn failures_meanwhile(runs: &[v1::TaskStatus]) -> String {
+    let failed: Vec<&v1::TaskStatus> = runs
+        .iter()
+        .filter(|run| {
+            atoll_proto::task_state(run.state).is_ok_and(|s| matches!(s, TaskState::Failed | TaskState::Lost))
+        })
+        .collect();
+    let newest = failed.iter().max_by_key(|run| run.events.last().map_or(0, |e| e.at_ms));
+    match newest {
+        None => String::new(),
+        Some(run) => format!(
+            "; {} run(s) failed or were lost meanwhile, the newest (instance {}): {}",
+            failed.len(),
+            run.instance,
+            run.events.last().map_or("", |e| e.message.as_str())
+        ),
+    }
 }
 
 /// Waiting for RUNNING succeeds only if every instance runs; a task that ended fails it.
@@ -433,5 +454,25 @@ mod tests {
         let err = parse_instance("devcluster/www-data/devel/hello/0-1").unwrap_err();
         assert_eq!(err.code, ExitCode::InvalidParameter);
         assert!(err.message.contains("name one instance"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_timed_out_wait_says_how_many_runs_failed_and_the_newest_ones_words() {
+        let run = |instance: u32, state: TaskState, at_ms: u64, message: &str| v1::TaskStatus {
+            instance,
+            state: v1::TaskState::from(state) as i32,
+            events: vec![v1::TaskEvent { at_ms, state: v1::TaskState::from(state) as i32, message: message.into() }],
+            ..Default::default()
+        };
+        assert_eq!(failures_meanwhile(&[run(0, TaskState::Running, 5, "")]), "");
+        let runs = [
+            run(0, TaskState::Failed, 10, "Process 'web' failed with exit code 1"),
+            run(1, TaskState::Lost, 30, "Agent agent-1 stopped sending heartbeats"),
+            run(0, TaskState::Throttled, 40, "Rescheduled"),
+        ];
+        assert_eq!(
+            failures_meanwhile(&runs),
+            "; 2 run(s) failed or were lost meanwhile, the newest (instance 1): Agent agent-1 stopped sending heartbeats"
+        );
     }
 }

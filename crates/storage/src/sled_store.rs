@@ -53,10 +53,12 @@ impl SledStore {
         let shown = dir.display().to_string();
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { dir: shown.clone(), detail: e.to_string() })?;
         let db = open_db(&dir.join("db"), &shown)?;
-        let trees =
-            TREE_NAMES.iter().map(|name| db.open_tree(name).map_err(|e| io(&shown, e))).collect::<Result<_, _>>()?;
+        let trees = TREE_NAMES
+            .iter()
+            .map(|name| db.open_tree(name).map_err(|e| sled_io(&shown, e)))
+            .collect::<Result<_, _>>()?;
         let mut store = SledStore { dir: dir.to_owned(), db, trees, upgraded_from: None };
-        let found = match store.tree(TreeName::Meta).get(SCHEMA_KEY).map_err(|e| io(&shown, e))? {
+        let found = match store.tree(TreeName::Meta).get(SCHEMA_KEY).map_err(|e| sled_io(&shown, e))? {
             None => None,
             Some(raw) => Some(decode_u64(&raw).ok_or_else(|| StoreError::Corrupt {
                 dir: shown.clone(),
@@ -74,8 +76,8 @@ impl SledStore {
                 store
                     .tree(TreeName::Meta)
                     .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(|e| io(&shown, e))?;
-                store.db.flush().map_err(|e| io(&shown, e))?;
+                    .map_err(|e| sled_io(&shown, e))?;
+                store.db.flush().map_err(|e| sled_io(&shown, e))?;
             }
         }
         Ok(store)
@@ -171,7 +173,7 @@ impl SledStore {
         match trees.as_slice().transaction(|views| body(views)) {
             Ok(()) => {}
             Err(TransactionError::Abort(())) => return Err(io(&dir, "transaction aborted")),
-            Err(TransactionError::Storage(e)) => return Err(io(&dir, e)),
+            Err(TransactionError::Storage(e)) => return Err(sled_io(&dir, e)),
         }
         Ok(())
     }
@@ -186,7 +188,7 @@ impl SledStore {
         self.tree(tree)
             .iter()
             .map(|entry| {
-                let (key, value) = entry.map_err(|e| io(&self.shown(), e))?;
+                let (key, value) = entry.map_err(|e| sled_io(&self.shown(), e))?;
                 let key = String::from_utf8_lossy(&key).into_owned();
                 let record = decode(&value).map_err(|e| self.unreadable(what, &key, e))?;
                 Ok((key, record))
@@ -209,7 +211,7 @@ impl SledStore {
     }
 
     fn meta_u64(&self, key: &[u8], what: &str) -> Result<u64, StoreError> {
-        match self.tree(TreeName::Meta).get(key).map_err(|e| io(&self.shown(), e))? {
+        match self.tree(TreeName::Meta).get(key).map_err(|e| sled_io(&self.shown(), e))? {
             None => Ok(0),
             Some(raw) => decode_u64(&raw)
                 .ok_or_else(|| StoreError::Corrupt { dir: self.shown(), detail: format!("{what}: not a number") }),
@@ -255,6 +257,15 @@ fn io(dir: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Io { dir: dir.to_owned(), detail: e.to_string() }
 }
 
+/// A sled failure in words: an I/O error's own message ("No space left on device (os error
+/// 28)"), not the debug form sled prints it in.
+fn sled_io(dir: &str, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(io_error) => io(dir, io_error),
+        other => io(dir, other),
+    }
+}
+
 fn open_error(dir: &str, e: sled::Error) -> StoreError {
     match &e {
         sled::Error::Io(io_err) if io_err.kind() == std::io::ErrorKind::WouldBlock => {
@@ -264,7 +275,7 @@ fn open_error(dir: &str, e: sled::Error) -> StoreError {
             StoreError::Locked { dir: dir.to_owned() }
         }
         sled::Error::Corruption { .. } => StoreError::Corrupt { dir: dir.to_owned(), detail: e.to_string() },
-        _ => io(dir, e),
+        _ => sled_io(dir, e),
     }
 }
 
@@ -400,7 +411,7 @@ impl Store for SledStore {
 
     /// One fsync of sled's log, for every transaction written before it.
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| io(&self.shown(), e))
+        self.db.flush().map(|_| ()).map_err(|e| sled_io(&self.shown(), e))
     }
 }
 
