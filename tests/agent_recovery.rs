@@ -92,7 +92,13 @@ let jobs = [ Job(#{ cluster: "devcluster", role: "www-data", environment: "devel
     assert_eq!(ended["exit_code"], 0);
     assert_eq!(ended["task_id"], task["task_id"], "not LOST and run again");
 
-    // Restarting the agent once more does not report the end a second time.
+    // Once the agent has the scheduler's acknowledgement (recorded in the sandbox), restarting
+    // it once more does not report the end a second time. (A crash before the acknowledgement
+    // arrives reports it again, harmlessly: delivery is at least once.)
+    let acknowledged = Path::new(&sandbox).join(".executor/acknowledged");
+    eventually("the agent to record the acknowledgement", Duration::from_secs(10), || {
+        acknowledged.exists().then_some(())
+    });
     cluster.crash_agent(&host);
     cluster.restart_agent(agent_index(&host));
     std::thread::sleep(Duration::from_secs(1));

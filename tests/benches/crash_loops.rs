@@ -31,11 +31,12 @@ fn main() {
     let started = Instant::now();
     let agents = agent_crash_loops(loops, seed);
     println!(
-        "crash_loops: agents, {} loops in {:.0} s, seed {seed}: {} service tasks never restarted, {} batch tasks finished once each, {} ends found by a restarted agent, each once",
+        "crash_loops: agents, {} loops in {:.0} s, seed {seed}: {} service tasks never restarted, {} batch tasks finished once each, {} ends found by a restarted agent ({} found again by a later start), each recorded once",
         agents.loops,
         started.elapsed().as_secs_f64(),
         agents.services_kept,
         agents.batch_finished,
-        agents.ends_found_after_restart
+        agents.ends_found_after_restart,
+        agents.ends_found_again
     );
 }
