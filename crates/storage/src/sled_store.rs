@@ -258,12 +258,27 @@ fn io(dir: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// A sled failure in words: an I/O error's own message ("No space left on device (os error
-/// 28)"), not the debug form sled prints it in.
+/// 28)"), not the debug form sled passes it on in.
 fn sled_io(dir: &str, e: sled::Error) -> StoreError {
     match e {
-        sled::Error::Io(io_error) => io(dir, io_error),
+        sled::Error::Io(io_error) => io(dir, io_words(&io_error)),
         other => io(dir, other),
     }
+}
+
+/// sled hands an OS error on as a new error holding the original's debug form (`Os { code: 28,
+/// kind: StorageFull, message: "No space left on device" }`); this gives back its words.
+fn io_words(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    if error.raw_os_error().is_some() {
+        return text;
+    }
+    let code = text
+        .split("code: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<i32>().ok());
+    code.map_or(text, |code| std::io::Error::from_raw_os_error(code).to_string())
 }
 
 fn open_error(dir: &str, e: sled::Error) -> StoreError {

@@ -179,3 +179,13 @@ fn the_memory_store_keeps_what_sled_keeps() {
     assert_eq!(from_sled, from_memory);
     assert!(from_sled.host_modes.is_empty(), "NONE removes the record");
 }
+
+#[test]
+fn an_os_error_sled_passes_on_reads_in_words() {
+    let full = std::io::Error::from_raw_os_error(28);
+    let as_sled_passes_it = std::io::Error::new(full.kind(), format!("{full:?}"));
+    assert_eq!(super::io_words(&as_sled_passes_it), "No space left on device (os error 28)");
+    assert_eq!(super::io_words(&full), "No space left on device (os error 28)");
+    let other = std::io::Error::other("something else");
+    assert_eq!(super::io_words(&other), "something else");
+}
