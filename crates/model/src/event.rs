@@ -81,6 +81,16 @@ impl std::str::FromStr for EventKind {
 }
 
 impl JobChange {
+    /// Every change, for reading names back.
+    pub const ALL: [JobChange; 6] = [
+        JobChange::Created,
+        JobChange::Killed,
+        JobChange::Updated,
+        JobChange::InstancesAdded,
+        JobChange::CronScheduled,
+        JobChange::CronDescheduled,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             JobChange::Created => "CREATED",

@@ -11,16 +11,6 @@ use crate::{WireError, v1};
 /// The response header of `EventService.Subscribe` naming the oldest event the scheduler keeps.
 pub const OLDEST_EVENT_HEADER: &str = "atoll-oldest-event";
 
-/// Every job change, for reading names back.
-const JOB_CHANGES: [JobChange; 6] = [
-    JobChange::Created,
-    JobChange::Killed,
-    JobChange::Updated,
-    JobChange::InstancesAdded,
-    JobChange::CronScheduled,
-    JobChange::CronDescheduled,
-];
-
 impl From<&ClusterEvent> for v1::Event {
     fn from(event: &ClusterEvent) -> v1::Event {
         use v1::event::Detail;
@@ -64,7 +54,7 @@ impl TryFrom<&v1::Event> for ClusterEvent {
                 host: Some(task.host.clone()).filter(|h| !h.is_empty()),
             },
             Detail::JobChange(job) => EventDetail::Job {
-                change: JOB_CHANGES.into_iter().find(|c| c.name() == job.change).ok_or_else(|| WireError {
+                change: JobChange::ALL.into_iter().find(|c| c.name() == job.change).ok_or_else(|| WireError {
                     field: "job change",
                     reason: format!("unknown change '{}'", job.change),
                 })?,
@@ -154,7 +144,7 @@ mod tests {
             EventDetail::Update { update: 7, state: UpdateState::RolledBack, message: "Done".into() },
         ]
         .into_iter()
-        .chain(JOB_CHANGES.map(|change| EventDetail::Job { change, message: "m".into() }))
+        .chain(JobChange::ALL.map(|change| EventDetail::Job { change, message: "m".into() }))
         .chain(CronRunState::ALL.map(|state| EventDetail::Cron { state, message: "c".into() }));
         for (index, detail) in details.enumerate() {
             let event = ClusterEvent { index: index as u64 + 1, at_ms: 5, job: job.clone(), detail };

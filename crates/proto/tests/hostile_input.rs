@@ -706,17 +706,7 @@ fn event_value() -> impl Strategy<Value = ClusterEvent> {
                 host,
             }
         ),
-        (
-            prop::sample::select(vec![
-                JobChange::Created,
-                JobChange::Killed,
-                JobChange::Updated,
-                JobChange::InstancesAdded,
-                JobChange::CronScheduled,
-                JobChange::CronDescheduled,
-            ]),
-            text()
-        )
+        (prop::sample::select(JobChange::ALL.to_vec()), text())
             .prop_map(|(change, message)| EventDetail::Job { change, message }),
         (any::<u64>(), prop::sample::select(UpdateState::ALL.to_vec()), text())
             .prop_map(|(update, state, message)| EventDetail::Update { update, state, message }),
