@@ -15,7 +15,7 @@ use atoll_model::{JobSpec, ProcessSpec, Resources, TaskSpec};
 use atoll_proto::v1::{self, scheduler_service_client::SchedulerServiceClient};
 use serde_json::Value;
 
-use crate::{Cluster, Daemon, eventually, free_port, printed};
+use crate::{Cluster, Daemon, eventually, free_port, printed, start_scheduler_on};
 
 /// A small deterministic random stream (xorshift64*), so a failing loop replays from its seed.
 pub struct Random(u64);
@@ -74,16 +74,13 @@ pub fn scheduler_crash_loops(atoll: &Path, loops: usize, seed: u64) -> Scheduler
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let port = free_port();
-    let grpc = format!("127.0.0.1:{port}");
-    let url = format!("http://{grpc}");
+    let url = format!("http://127.0.0.1:{port}");
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let mut random = Random::new(seed);
     let mut report = SchedulerCrashes { loops, ..SchedulerCrashes::default() };
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     for round in 0..loops {
-        let args = ["scheduler", "--data-dir", data.to_str().expect("utf-8"), "--grpc", &grpc];
-        let scheduler = Daemon::start_program(atoll, &format!("scheduler-{round}"), dir.path(), &args);
-        eventually("the scheduler to serve", Duration::from_secs(30), || std::net::TcpStream::connect(&grpc).ok());
+        let scheduler = start_scheduler_on(atoll, &format!("scheduler-{round}"), dir.path(), &data, port, false, &[]);
         let listed = runtime.block_on(listed_jobs(&url));
         report.checked += check_ledger(&ledger.lock().expect("ledger"), &listed, seed, round, &scheduler);
         let stop = Arc::new(AtomicBool::new(false));

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use atoll_tests::{Cluster, Daemon, atoll, eventually, free_port, printed};
+use atoll_tests::{Cluster, atoll, atoll_binary, eventually, free_port, printed, start_scheduler_on};
 
 /// A tmpfs of `megabytes` mounted at `path`, unmounted when dropped.
 struct SmallDisk(PathBuf);
@@ -68,20 +68,15 @@ let jobs = [ Service(#{{ cluster: "devcluster", role: "www-data", environment: "
     file
 }
 
-fn start_scheduler(dir: &Path, data: &Path, grpc: &str, name: &str) -> Daemon {
-    let scheduler = Daemon::start(name, dir, &["scheduler", "--data-dir", data.to_str().unwrap(), "--grpc", grpc]);
-    eventually("the scheduler to serve", Duration::from_secs(30), || std::net::TcpStream::connect(grpc).ok());
-    scheduler
-}
-
 #[test]
 fn a_full_data_directory_stops_the_scheduler_cleanly_and_it_recovers_once_there_is_room() {
     let dir = tempfile::tempdir().unwrap();
     let disk = SmallDisk::mount(&dir.path().join("disk"), 16);
     let data = dir.path().join("disk/data");
-    let grpc = format!("127.0.0.1:{}", free_port());
-    let url = format!("http://{grpc}");
-    let mut scheduler = start_scheduler(dir.path(), &data, &grpc, "scheduler");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let start = |name: &str| start_scheduler_on(atoll_binary(), name, dir.path(), &data, port, false, &[]);
+    let mut scheduler = start("scheduler");
     let create = |name: &str| {
         let file = job_file(dir.path(), name, None);
         atoll(&[
@@ -118,7 +113,7 @@ fn a_full_data_directory_stops_the_scheduler_cleanly_and_it_recovers_once_there_
     assert!(log.contains("the data directory's disk did not take a change"), "{log}");
 
     disk.make_room();
-    let _scheduler = start_scheduler(dir.path(), &data, &grpc, "scheduler-again");
+    let _scheduler = start("scheduler-again");
     let listed = atoll(&["job", "list", "devcluster", "--json", "--scheduler", &url]);
     assert!(listed.status.success(), "the store reads whole: {}", printed(&listed));
     let listed = String::from_utf8_lossy(&listed.stdout).into_owned();

@@ -81,6 +81,27 @@ pub fn start_dev_serving_http(atoll: &Path, dir: &Path, agents: u32) -> (Daemon,
     (dev, url, http_port)
 }
 
+/// Starts `PROGRAM scheduler --data-dir DATA --grpc 127.0.0.1:PORT EXTRA` (or on every
+/// interface, with `everywhere`), logging to `DIR/NAME.log`, and waits until it listens on the
+/// loopback port.
+pub fn start_scheduler_on(
+    program: &Path,
+    name: &str,
+    dir: &Path,
+    data: &Path,
+    port: u16,
+    everywhere: bool,
+    extra: &[&str],
+) -> Daemon {
+    let grpc = format!("{}:{port}", if everywhere { "0.0.0.0" } else { "127.0.0.1" });
+    let args = ["scheduler", "--data-dir", path(data), "--grpc", &grpc];
+    let scheduler = Daemon::start_program(program, name, dir, &[&args[..], extra].concat());
+    eventually("the scheduler to listen", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
+    });
+    scheduler
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");

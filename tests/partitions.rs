@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use atoll_tests::{
     Daemon, atoll_as, atoll_binary, eventually, executor_status, free_port, group_alive, kill_sandbox_processes,
-    printed,
+    printed, start_scheduler_on,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -136,28 +136,9 @@ fn a_partitioned_agent_keeps_what_waits_for_it_and_its_replaced_copies_die_when_
     std::fs::write(&token_file, AGENT).unwrap();
     let port = free_port();
     let data = dir.path().join("scheduler");
-    let grpc = format!("0.0.0.0:{port}");
-    let _scheduler = Daemon::start(
-        "scheduler",
-        dir.path(),
-        &[
-            "scheduler",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--grpc",
-            &grpc,
-            "--cluster",
-            "devcluster",
-            "--agent-timeout-secs",
-            "3",
-            "--auth",
-            auth.to_str().unwrap(),
-        ],
-    );
+    let extra = ["--cluster", "devcluster", "--agent-timeout-secs", "3", "--auth", auth.to_str().unwrap()];
+    let _scheduler = start_scheduler_on(atoll_binary(), "scheduler", dir.path(), &data, port, true, &extra);
     let local = format!("http://127.0.0.1:{port}");
-    eventually("the scheduler to listen", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| ())
-    });
     let work = |n: u32| dir.path().join(format!("agent-{n}"));
     let _leftovers = Leftovers(vec![work(1), work(2)]);
     let agent_args = |n: u32, scheduler: &str| -> Vec<String> {

@@ -15,7 +15,7 @@ use atoll_model::{JobSpec, ProcessSpec, Resources, TaskSpec};
 use atoll_proto::v1::{
     self, event_service_client::EventServiceClient, scheduler_service_client::SchedulerServiceClient,
 };
-use atoll_tests::{Daemon, build_atoll, eventually, free_port};
+use atoll_tests::{build_atoll, free_port, start_scheduler_on};
 
 const CLIENTS: usize = 4;
 const EVENTS_PER_PAIR: u64 = 5;
@@ -73,16 +73,9 @@ fn main() {
     let atoll = build_atoll(true);
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let grpc = format!("127.0.0.1:{port}");
     let data = dir.path().join("data");
-    let _scheduler = Daemon::start_program(
-        &atoll,
-        "scheduler",
-        dir.path(),
-        &["scheduler", "--data-dir", data.to_str().unwrap(), "--grpc", &grpc],
-    );
-    eventually("the scheduler to serve", Duration::from_secs(30), || std::net::TcpStream::connect(&grpc).ok());
-    let url = format!("http://{grpc}");
+    let _scheduler = start_scheduler_on(&atoll, "scheduler", dir.path(), &data, port, false, &[]);
+    let url = format!("http://127.0.0.1:{port}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         churn(&url, 0, 200).await;

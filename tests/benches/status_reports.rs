@@ -19,7 +19,7 @@ use atoll_model::{JobSpec, ProcessSpec, Resources, TaskSpec};
 use atoll_proto::v1::{
     self, agent_service_client::AgentServiceClient, scheduler_service_client::SchedulerServiceClient,
 };
-use atoll_tests::{Daemon, build_atoll, eventually, free_port, http_get, workspace_root};
+use atoll_tests::{build_atoll, free_port, http_get, start_scheduler_on, workspace_root};
 use tonic::transport::Channel;
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -93,26 +93,11 @@ fn main() {
     let dir = tempfile::tempdir_in(&parent).unwrap();
     let port = free_port();
     let http = free_port();
-    let grpc = format!("127.0.0.1:{port}");
     let data = dir.path().join("data");
-    let _scheduler = Daemon::start_program(
-        &atoll,
-        "scheduler",
-        dir.path(),
-        &[
-            "scheduler",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--grpc",
-            &grpc,
-            "--agent-timeout-secs",
-            "30",
-            "--http",
-            &format!("127.0.0.1:{http}"),
-        ],
-    );
-    eventually("the scheduler to serve", Duration::from_secs(30), || std::net::TcpStream::connect(&grpc).ok());
-    let url = format!("http://{grpc}");
+    let http_address = format!("127.0.0.1:{http}");
+    let extra = ["--agent-timeout-secs", "30", "--http", &http_address];
+    let _scheduler = start_scheduler_on(&atoll, "scheduler", dir.path(), &data, port, false, &extra);
+    let url = format!("http://127.0.0.1:{port}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let finished = Arc::new(AtomicUsize::new(0));
