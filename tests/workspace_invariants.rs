@@ -26,10 +26,18 @@ use serde_json::Value;
 const PURE_CORE: [&str; 7] =
     ["atoll-model", "atoll-dsl", "atoll-placement", "atoll-state", "atoll-planner", "atoll-cron", "atoll-allocator"];
 const RUNTIME_CRATES: [&str; 4] = ["tokio", "tonic", "prost", "sled"];
-/// The crates that speak gRPC: the API crate, the daemons, the client, the binary, and the tests
-/// (which talk to the scheduler as any other client would).
-const NETWORK_EDGE: [&str; 7] =
-    ["atoll-proto", "atoll-server", "atoll-agent", "atoll-executor", "atoll-client", "atoll-cli", "atoll-tests"];
+/// The crates that speak gRPC: the API crate, the daemons, the client, the binary, the framework
+/// SDK, and the tests (which talk to the scheduler as any other client would).
+const NETWORK_EDGE: [&str; 8] = [
+    "atoll-proto",
+    "atoll-server",
+    "atoll-agent",
+    "atoll-executor",
+    "atoll-client",
+    "atoll-cli",
+    "atoll-framework",
+    "atoll-tests",
+];
 
 /// Package name → names of its normal (not dev, not build) dependencies.
 struct Graph {
@@ -211,6 +219,14 @@ fn the_sandbox_protocol_reaches_no_runtime_crate_and_the_agent_does_not_link_the
     for package in ["atoll-agent", "atoll-sandbox"] {
         assert!(!graph.transitive(package).contains("atoll-executor"), "{package} links the executor");
     }
+}
+
+#[test]
+fn the_framework_sdk_depends_on_the_wire_crate_and_its_runtime_alone() {
+    // Frameworks outside this repository use it: it must not pull in the rest of Atoll.
+    let graph = graph();
+    let direct: Vec<&str> = graph.direct("atoll-framework").iter().map(String::as_str).collect();
+    assert_eq!(direct, ["atoll-proto", "thiserror", "tokio", "tonic", "tracing"], "atoll-framework's dependencies");
 }
 
 #[test]

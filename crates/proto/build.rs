@@ -16,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "atoll/v1/updates.proto",
         "atoll/v1/cron.proto",
         "atoll/v1/events.proto",
+        "atoll/v1/frameworks.proto",
     ];
     let descriptors = protox::compile(files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -40,8 +40,12 @@ pub enum OfferError {
     Unknown { offer: u64 },
     /// The offer is another framework's.
     NotYours { offer: u64, framework: FrameworkId },
-    /// An accept asked for more than the offer holds.
+    /// An accept asked for more than the offers hold.
     TooMuch { offer: u64 },
+    /// One accept named offers of more than one agent.
+    ManyAgents { offers: Vec<u64> },
+    /// An accept named no offer.
+    NoOffers,
 }
 
 impl std::fmt::Display for OfferError {
@@ -54,6 +58,12 @@ impl std::fmt::Display for OfferError {
                 write!(f, "offer {offer} was not made to framework {framework}")
             }
             OfferError::TooMuch { offer } => write!(f, "the tasks ask for more than offer {offer} holds"),
+            OfferError::ManyAgents { offers } => write!(
+                f,
+                "offers {} are of different agents; accept the offers of one agent at a time",
+                offers.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            OfferError::NoOffers => write!(f, "no offer named; accept names the offers its tasks use"),
         }
     }
 }
@@ -66,6 +76,10 @@ struct Agent {
     /// Offered or used.
     allocated: Quantities,
 }
+
+/// Who uses resources on an agent outside of offers: a framework's tasks, or anything else the
+/// caller accounts (tasks no framework owns).
+type Owner = String;
 
 #[derive(Clone, Debug)]
 struct Framework {
@@ -87,6 +101,9 @@ pub struct Allocator {
     next_offer: u64,
     /// The least each role is promised.
     guarantees: BTreeMap<String, Quantities>,
+    /// What each owner's tasks use on each agent, as the caller last said
+    /// ([`Allocator::set_used`]).
+    used: BTreeMap<(Owner, String), Quantities>,
 }
 
 impl Allocator {
@@ -106,22 +123,65 @@ impl Allocator {
         }
     }
 
+    /// Adds an agent, or sets the total of one known (what is allocated on it stays).
     pub fn add_agent(&mut self, agent: &str, total: Quantities) {
-        self.agents.insert(agent.to_owned(), Agent { total, allocated: Quantities::ZERO });
+        match self.agents.get_mut(agent) {
+            Some(known) if known.total == total => return,
+            Some(known) => known.total = total,
+            None => {
+                self.agents.insert(agent.to_owned(), Agent { total, allocated: Quantities::ZERO });
+            }
+        }
         self.retotal();
     }
 
-    /// Removes an agent; its outstanding offers are rescinded (returned).
+    /// Removes an agent; its outstanding offers are rescinded (returned), and what was used
+    /// there is forgotten.
     pub fn remove_agent(&mut self, agent: &str) -> Vec<Offer> {
         let gone: Vec<u64> = self.offers.values().filter(|o| o.agent == agent).map(|o| o.id).collect();
         let rescinded = gone.into_iter().filter_map(|id| self.take_back(id)).collect();
+        let owners: Vec<Owner> = self.used.keys().filter(|(_, a)| a == agent).map(|(o, _)| o.clone()).collect();
+        for owner in owners {
+            self.set_used(&owner, agent, Quantities::ZERO);
+        }
         self.agents.remove(agent);
         self.retotal();
         rescinded
     }
 
-    /// Adds a framework in `role` with the role's `weight`.
+    /// The agents known.
+    pub fn agents(&self) -> impl Iterator<Item = &str> {
+        self.agents.keys().map(String::as_str)
+    }
+
+    /// Says what `owner`'s tasks use on `agent` now: a framework's allocation (and its role's)
+    /// is its offers plus this; an owner that is no framework only takes room on the agent.
+    pub fn set_used(&mut self, owner: &str, agent: &str, used: Quantities) {
+        let key = (owner.to_owned(), agent.to_owned());
+        let before = self.used.get(&key).copied().unwrap_or(Quantities::ZERO);
+        if before == used {
+            return;
+        }
+        self.release(owner, agent, before);
+        if used.is_zero() {
+            self.used.remove(&key);
+        } else if self.agents.contains_key(agent) {
+            self.charge(owner, agent, used);
+            self.used.insert(key, used);
+        }
+    }
+
+    /// What `owner`'s tasks use on `agent`, as last said.
+    pub fn used(&self, owner: &str, agent: &str) -> Quantities {
+        self.used.get(&(owner.to_owned(), agent.to_owned())).copied().unwrap_or(Quantities::ZERO)
+    }
+
+    /// Adds a framework in `role` with the role's `weight`. What it already uses (a framework
+    /// known before, its tasks said with [`Allocator::set_used`]) counts for it from now on.
     pub fn add_framework(&mut self, framework: &str, role: &str, weight: f64) {
+        if self.frameworks.contains_key(framework) {
+            return;
+        }
         self.frameworks.insert(
             framework.to_owned(),
             Framework { role: role.to_owned(), suppressed: false, filters: BTreeMap::new() },
@@ -131,19 +191,42 @@ impl Allocator {
         let total = self.total();
         let sorter = self.within_role.entry(role.to_owned()).or_insert_with(|| DrfSorter::new(total));
         sorter.add(framework);
+        let used: Vec<Quantities> =
+            self.used.iter().filter(|((owner, _), _)| owner == framework).map(|(_, q)| *q).collect();
+        for quantities in used {
+            self.roles.allocate(role, quantities);
+            if let Some(sorter) = self.within_role.get_mut(role) {
+                sorter.allocate(framework, quantities);
+            }
+        }
+    }
+
+    /// Whether `framework` is known.
+    pub fn has_framework(&self, framework: &str) -> bool {
+        self.frameworks.contains_key(framework)
     }
 
     /// Removes a framework; its outstanding offers are rescinded (returned). What its tasks
-    /// use is recovered by the caller as they end.
+    /// use stays taken on their agents until the caller says otherwise.
     pub fn remove_framework(&mut self, framework: &str) -> Vec<Offer> {
         let gone: Vec<u64> = self.offers.values().filter(|o| o.framework == framework).map(|o| o.id).collect();
         let rescinded = gone.into_iter().filter_map(|id| self.take_back(id)).collect();
-        if let Some(removed) = self.frameworks.remove(framework)
-            && let Some(sorter) = self.within_role.get_mut(&removed.role)
-        {
-            sorter.remove(framework);
+        let used: Vec<Quantities> =
+            self.used.iter().filter(|((owner, _), _)| owner == framework).map(|(_, q)| *q).collect();
+        if let Some(removed) = self.frameworks.remove(framework) {
+            for quantities in used {
+                self.roles.unallocate(&removed.role, quantities);
+            }
+            if let Some(sorter) = self.within_role.get_mut(&removed.role) {
+                sorter.remove(framework);
+            }
         }
         rescinded
+    }
+
+    /// Sets a role's weight (1 unless set).
+    pub fn set_weight(&mut self, role: &str, weight: f64) {
+        self.roles.set_weight(role, weight);
     }
 
     /// Promises `role` at least `guarantee` (zero: no promise).
@@ -180,6 +263,16 @@ impl Allocator {
             f.suppressed = false;
             f.filters.clear();
         }
+    }
+
+    /// Whether `framework` is suppressed (unknown ones are not).
+    pub fn is_suppressed(&self, framework: &str) -> bool {
+        self.frameworks.get(framework).is_some_and(|f| f.suppressed)
+    }
+
+    /// An outstanding offer.
+    pub fn offer(&self, id: u64) -> Option<&Offer> {
+        self.offers.get(&id)
     }
 
     /// The framework's share of the cluster, and its role's (both weighted).
@@ -237,18 +330,35 @@ impl Allocator {
         made
     }
 
-    /// Accepts `offer` for `framework`, using `used` of it; the rest is declined with the
-    /// default filter. Refused (changing nothing) for an offer not outstanding, another
-    /// framework's, or asking for more than it holds.
-    pub fn accept(&mut self, framework: &str, offer: u64, used: Quantities, now_ms: u64) -> Result<(), OfferError> {
-        let made = self.check(framework, offer)?;
-        if !used.fits_in(made.resources) {
-            return Err(OfferError::TooMuch { offer });
+    /// Accepts `offers`, all of one agent, for `framework`, whose tasks use `used` of them
+    /// (counted as the framework's on that agent until the caller says otherwise with
+    /// [`Allocator::set_used`]); the rest is hidden from it for `refuse_seconds`. Refused
+    /// (changing nothing) for no offers, an offer not outstanding or another framework's,
+    /// offers of several agents, or tasks asking for more than the offers hold.
+    pub fn accept(
+        &mut self,
+        framework: &str,
+        offers: &[u64],
+        used: Quantities,
+        refuse_seconds: f64,
+        now_ms: u64,
+    ) -> Result<(), OfferError> {
+        let made = offers.iter().map(|id| self.check(framework, *id)).collect::<Result<Vec<_>, _>>()?;
+        let Some(first) = made.first() else { return Err(OfferError::NoOffers) };
+        if made.iter().any(|o| o.agent != first.agent) {
+            return Err(OfferError::ManyAgents { offers: offers.to_vec() });
         }
-        self.offers.remove(&offer);
-        let unused = made.resources.minus(used);
-        self.release(&made.framework, &made.agent, unused);
-        self.filter(framework, &made.agent, unused, DEFAULT_REFUSE_SECONDS, now_ms);
+        let held = made.iter().fold(Quantities::ZERO, |sum, o| sum.plus(o.resources));
+        if !used.fits_in(held) {
+            return Err(OfferError::TooMuch { offer: first.id });
+        }
+        let agent = first.agent.clone();
+        for offer in &made {
+            self.take_back(offer.id);
+        }
+        let now_used = self.used(framework, &agent).plus(used);
+        self.set_used(framework, &agent, now_used);
+        self.filter(framework, &agent, held.minus(used), refuse_seconds, now_ms);
         Ok(())
     }
 
@@ -267,9 +377,15 @@ impl Allocator {
         self.take_back(offer)
     }
 
-    /// What a framework's ended task used on `agent` is free again.
-    pub fn recover(&mut self, framework: &str, agent: &str, used: Quantities) {
-        self.release(framework, agent, used);
+    /// Takes back every outstanding offer of `framework` (it went away for now).
+    pub fn remove_offers_of(&mut self, framework: &str) -> Vec<Offer> {
+        let gone: Vec<u64> = self.offers.values().filter(|o| o.framework == framework).map(|o| o.id).collect();
+        gone.into_iter().filter_map(|id| self.take_back(id)).collect()
+    }
+
+    /// Every (owner, agent) whose use was said and is not zero.
+    pub fn usages(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.used.keys().map(|(owner, agent)| (owner.as_str(), agent.as_str()))
     }
 
     fn check(&self, framework: &str, offer: u64) -> Result<Offer, OfferError> {
@@ -428,17 +544,19 @@ mod tests {
         let offer = allocator.allocate(0, 1).pop().expect("an offer");
         let thief = if offer.framework == "mine" { "other" } else { "mine" };
         assert_eq!(
-            allocator.accept(thief, offer.id, Quantities::cpus_mem(1.0, 1.0), 1),
+            allocator.accept(thief, &[offer.id], Quantities::cpus_mem(1.0, 1.0), DEFAULT_REFUSE_SECONDS, 1),
             Err(OfferError::NotYours { offer: offer.id, framework: thief.into() })
         );
         assert_eq!(
-            allocator.accept(&offer.framework, offer.id, Quantities::cpus_mem(5.0, 1.0), 1),
+            allocator.accept(&offer.framework, &[offer.id], Quantities::cpus_mem(5.0, 1.0), DEFAULT_REFUSE_SECONDS, 1),
             Err(OfferError::TooMuch { offer: offer.id })
         );
         assert_eq!(allocator.outstanding().count(), 1, "still outstanding");
-        allocator.accept(&offer.framework, offer.id, Quantities::cpus_mem(1.0, 1024.0), 1).unwrap();
+        allocator
+            .accept(&offer.framework, &[offer.id], Quantities::cpus_mem(1.0, 1024.0), DEFAULT_REFUSE_SECONDS, 1)
+            .unwrap();
         assert_eq!(
-            allocator.accept(&offer.framework, offer.id, Quantities::cpus_mem(1.0, 1.0), 2),
+            allocator.accept(&offer.framework, &[offer.id], Quantities::cpus_mem(1.0, 1.0), DEFAULT_REFUSE_SECONDS, 2),
             Err(OfferError::Unknown { offer: offer.id })
         );
         let message = OfferError::Unknown { offer: 9 }.to_string();
@@ -448,6 +566,34 @@ mod tests {
         assert_eq!(next.len(), 1);
         assert_ne!(next[0].framework, offer.framework);
         assert_eq!(next[0].resources, Quantities::cpus_mem(3.0, 3072.0));
+    }
+
+    #[test]
+    fn usage_said_by_the_caller_counts_for_its_framework_and_takes_room_for_others() {
+        let mut allocator = cluster(2);
+        allocator.add_framework("fw", "r", 1.0);
+        // Tasks no framework owns take 4 cpus of agent-0: it has nothing to offer.
+        allocator.set_used("(jobs)", "agent-0", Quantities::cpus_mem(4.0, 4096.0));
+        let offers = allocator.allocate(0, 1);
+        assert_eq!(offers.iter().map(|o| o.agent.as_str()).collect::<Vec<_>>(), ["agent-1"]);
+        // Accepting two offers of different agents is refused; one agent's is taken.
+        allocator.set_used("(jobs)", "agent-0", Quantities::ZERO);
+        let more = allocator.allocate(1, 1);
+        assert_eq!(
+            allocator.accept("fw", &[offers[0].id, more[0].id], Quantities::cpus_mem(1.0, 1.0), 0.0, 2),
+            Err(OfferError::ManyAgents { offers: vec![offers[0].id, more[0].id] })
+        );
+        assert_eq!(allocator.accept("fw", &[], Quantities::ZERO, 0.0, 2), Err(OfferError::NoOffers));
+        allocator.accept("fw", &[offers[0].id], Quantities::cpus_mem(1.0, 1024.0), 0.0, 2).unwrap();
+        assert_eq!(allocator.used("fw", "agent-1"), Quantities::cpus_mem(1.0, 1024.0));
+        // Its share counts the task (1 of 8 cpus, 1 GB of 8) and the other offer (4 cpus, 4 GB).
+        let (share, _) = allocator.shares("fw").unwrap();
+        assert!((share - 5.0 / 8.0).abs() < 1e-9, "{share}");
+        // The task ends: the caller says so, and the room is offered again.
+        allocator.set_used("fw", "agent-1", Quantities::ZERO);
+        let again = allocator.allocate(3, 1);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].resources, Quantities::cpus_mem(4.0, 4096.0));
     }
 
     #[test]

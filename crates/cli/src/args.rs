@@ -67,6 +67,9 @@ pub enum Command {
     /// Production quota per role: show it with its use, set it.
     #[command(subcommand)]
     Quota(crate::quota::QuotaCommand),
+    /// Frameworks sharing the cluster through offers: list them, show one, tear one down.
+    #[command(subcommand)]
+    Framework(crate::framework::FrameworkCommand),
     /// Print a shell completion script for this command line.
     #[command(after_help = "Examples:\n  atoll completions bash > /etc/bash_completion.d/atoll\n  \
         atoll completions zsh > \"${fpath[1]}/_atoll\"\n  atoll completions fish > ~/.config/fish/completions/atoll.fish")]
@@ -179,6 +182,30 @@ pub struct SchedulerArgs {
     /// machine's hostname.
     #[arg(long)]
     pub advertise_host: Option<String>,
+    /// A role's weight in the allocator, ROLE=WEIGHT (repeatable), as Mesos' --weights: a role
+    /// of weight 2 gets twice the dominant share of one of weight 1 when both want more.
+    /// Atoll's own job scheduler is role `jobs`; roles not named weigh 1.
+    #[arg(long = "role-weight", value_name = "ROLE=WEIGHT", value_parser = parse_role_weight)]
+    pub role_weights: Vec<(String, f64)>,
+    /// Seconds an offer to a framework stays outstanding before it is rescinded, so no
+    /// framework sits on resources it does not use.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub offer_timeout_secs: u64,
+}
+
+/// `ROLE=WEIGHT`, the weight a positive number.
+fn parse_role_weight(value: &str) -> Result<(String, f64), String> {
+    let (role, weight) =
+        value.split_once('=').ok_or_else(|| format!("'{value}' is not ROLE=WEIGHT, e.g. --role-weight analytics=2"))?;
+    let weight: f64 =
+        weight.parse().map_err(|_| format!("the weight of role {role} must be a number, not '{weight}'"))?;
+    if !(weight.is_finite() && weight > 0.0) {
+        return Err(format!("the weight of role {role} must be more than 0, not {weight}"));
+    }
+    if role.is_empty() {
+        return Err(format!("'{value}' names no role"));
+    }
+    Ok((role.to_owned(), weight))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

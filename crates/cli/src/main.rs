@@ -12,6 +12,7 @@ mod dev;
 mod diff;
 mod events;
 mod exit;
+mod framework;
 mod generate;
 mod host;
 mod job;
@@ -95,6 +96,7 @@ fn main() -> std::process::ExitCode {
             Command::Events(args) => events::run(args, &target).await,
             Command::Host(command) => host::run(command, &target).await,
             Command::Quota(command) => quota::run(command, &target).await,
+            Command::Framework(command) => framework::run(command, &target).await,
             Command::Completions { shell } => generate::completions(shell),
             Command::Man => generate::man_page(),
         }
@@ -146,6 +148,7 @@ fn init_tracing(command: &Command) {
         | Command::Events(_)
         | Command::Host(_)
         | Command::Quota(_)
+        | Command::Framework(_)
         | Command::Completions { .. }
         | Command::Man => "warn",
     };

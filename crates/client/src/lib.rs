@@ -11,6 +11,7 @@ mod admin;
 mod clusters;
 mod cron;
 mod events;
+mod frameworks;
 mod logs;
 mod registry;
 mod updates;

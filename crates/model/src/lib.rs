@@ -10,6 +10,7 @@ pub mod config;
 pub mod constraint;
 pub mod cron;
 pub mod event;
+pub mod framework;
 pub mod instances;
 pub mod job;
 pub mod key;

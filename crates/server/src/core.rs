@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tonic::Status;
 
 use crate::auth::Caller;
+use crate::frameworks_api::FrameworkSender;
 use crate::group_commit::{GroupCommit, Release, Standing};
 use crate::metrics::SchedulerMetrics;
 use crate::{Clock, ServerConfig};
@@ -34,7 +35,10 @@ struct Inner {
     store: Box<dyn Store>,
     clock: Arc<dyn Clock>,
     links: Mutex<BTreeMap<AgentId, AgentLink>>,
+    /// Each subscribed framework's stream: the subscription's id and its sender.
+    framework_links: Mutex<BTreeMap<String, (String, FrameworkSender)>>,
     placement_wanted: Notify,
+    allocation_wanted: Notify,
     /// Every event once it is durable, to the event stream's subscribers.
     events: broadcast::Sender<Arc<ClusterEvent>>,
     /// The index after the last event let go: journal reads stop before it, so no subscriber
@@ -119,7 +123,9 @@ impl ControlPlane {
                 store,
                 clock,
                 links: Mutex::new(BTreeMap::new()),
+                framework_links: Mutex::new(BTreeMap::new()),
                 placement_wanted: Notify::new(),
+                allocation_wanted: Notify::new(),
                 events: broadcast::channel(EVENT_BUFFER).0,
                 released_events,
                 commits: GroupCommit::default(),
@@ -283,6 +289,7 @@ impl ControlPlane {
                 effects: outcome.effects,
                 events: outcome.changes.events_put,
                 placement_wanted: outcome.placement_wanted,
+                allocation_wanted: outcome.allocation_wanted,
             };
             // Still under the state lock, so the line's order is the state's.
             (value, self.inner.commits.enqueue(wrote, release), wrote.then_some(bytes))
@@ -366,7 +373,7 @@ impl ControlPlane {
     /// Lets go every durable change's commands, events and placement wish, in order.
     fn release_durable(&self) {
         let _in_order = self.inner.releasing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut placement_wanted = false;
+        let (mut placement_wanted, mut allocation_wanted) = (false, false);
         for release in self.inner.commits.take_durable() {
             self.dispatch(release.effects);
             for event in release.events {
@@ -378,9 +385,14 @@ impl ControlPlane {
                 let _ = self.inner.events.send(Arc::new(event));
             }
             placement_wanted |= release.placement_wanted;
+            allocation_wanted |= release.allocation_wanted;
         }
         if placement_wanted {
             self.inner.placement_wanted.notify_one();
+        }
+        // Room freed or asked for is offered at once, not at the next interval.
+        if placement_wanted || allocation_wanted {
+            self.inner.allocation_wanted.notify_one();
         }
     }
 
@@ -391,6 +403,9 @@ impl ControlPlane {
         if effects.is_empty() {
             return;
         }
+        let (to_frameworks, effects): (Vec<Effect>, Vec<Effect>) =
+            effects.into_iter().partition(|e| matches!(e, Effect::Framework { .. }));
+        self.tell_frameworks(to_frameworks);
         let links = self.lock_links();
         for effect in effects {
             let (agent, command) = match effect {
@@ -402,11 +417,99 @@ impl ControlPlane {
                     tracing::info!(%task, %agent, "killing");
                     (agent, v1::agent_command::Command::Kill(v1::KillTask { task_id: task.0 }))
                 }
+                Effect::Framework { .. } => continue,
             };
             if let Some(link) = links.get(&agent) {
                 // A closed channel means the agent went away; it re-registers to recover.
                 let _ = link.sender.send(v1::AgentCommand { command: Some(command) });
             }
+        }
+    }
+
+    fn lock_framework_links(&self) -> MutexGuard<'_, BTreeMap<String, (String, FrameworkSender)>> {
+        self.inner.framework_links.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sends each event to its framework's stream, if it is subscribed (one that is not hears
+    /// what it must again when it subscribes: its unacknowledged updates, new offers). A
+    /// framework whose stream is full is disconnected; a framework that ended is told why and
+    /// its stream closed.
+    fn tell_frameworks(&self, effects: Vec<Effect>) {
+        if effects.is_empty() {
+            return;
+        }
+        let mut links = self.lock_framework_links();
+        for effect in effects {
+            let Effect::Framework { framework, event } = effect else { continue };
+            let Some((_, sender)) = links.get(&framework) else { continue };
+            let sent = sender.try_send(Ok(crate::frameworks_api::event_to_wire(&event)));
+            let ended = matches!(event, atoll_state::FrameworkEvent::Ended { .. });
+            if sent.is_err() || ended {
+                if sent.is_err() {
+                    tracing::warn!(%framework, "the framework reads its stream too slowly; disconnecting it");
+                }
+                // Its watcher sees the link gone and reports the disconnection.
+                links.remove(&framework);
+            }
+        }
+    }
+
+    /// Makes `sender` the stream of `framework`'s subscription `stream`; an older subscription's
+    /// stream is told it was replaced, and ends.
+    pub(crate) fn open_framework_link(&self, framework: &str, stream: &str, sender: FrameworkSender) {
+        let old = self.lock_framework_links().insert(framework.to_owned(), (stream.to_owned(), sender));
+        if let Some((_, old)) = old {
+            let replaced = v1::FrameworkEvent {
+                event: Some(v1::framework_event::Event::Error(v1::FrameworkError {
+                    message: "this subscription was replaced by a newer one of the same framework".to_owned(),
+                })),
+            };
+            let _ = old.try_send(Ok(replaced));
+        }
+    }
+
+    /// Drops the stream of subscription `stream` of `framework`, if it is still the current.
+    pub(crate) fn close_framework_link(&self, framework: &str, stream: &str) {
+        let mut links = self.lock_framework_links();
+        if links.get(framework).is_some_and(|(current, _)| current == stream) {
+            links.remove(framework);
+        }
+    }
+
+    /// Sends heartbeats on subscription `stream` of `framework` until its stream ends (the
+    /// framework went away, was disconnected or replaced), then tells the state machine, which
+    /// ignores a subscription already replaced.
+    pub(crate) async fn watch_framework_link(self, framework: String, stream: String) {
+        let mut heartbeat = tokio::time::interval(crate::frameworks_api::HEARTBEAT);
+        heartbeat.tick().await;
+        let mut check = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = heartbeat.tick() => {
+                    let links = self.lock_framework_links();
+                    if let Some((current, sender)) = links.get(&framework).filter(|(current, _)| *current == stream) {
+                        let _ = current;
+                        let beat = v1::FrameworkEvent { event: Some(v1::framework_event::Event::Heartbeat(v1::Heartbeat {})) };
+                        let _ = sender.try_send(Ok(beat));
+                    }
+                }
+                _ = check.tick() => {
+                    let open = self
+                        .lock_framework_links()
+                        .get(&framework)
+                        .is_some_and(|(current, sender)| *current == stream && !sender.is_closed());
+                    if !open {
+                        break;
+                    }
+                }
+            }
+        }
+        self.close_framework_link(&framework, &stream);
+        if let Err(e) = self.mutate(|state, now| Ok(((), state.framework_disconnected(&framework, &stream, now)))).await
+        {
+            tracing::error!(%framework, error = %e, "recording a framework's disconnection failed");
+        } else {
+            tracing::info!(%framework, "framework disconnected");
         }
     }
 
@@ -465,7 +568,20 @@ impl ControlPlane {
                 }
             })
         };
-        let mut loops = vec![placement, housekeeping];
+        let allocation = {
+            let control_plane = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), control_plane.inner.allocation_wanted.notified())
+                            .await;
+                    if let Err(e) = control_plane.mutate(|state, now| Ok(((), state.allocation_round(now)))).await {
+                        tracing::error!(error = %e, "allocation round failed");
+                    }
+                }
+            })
+        };
+        let mut loops = vec![placement, housekeeping, allocation];
         if let Some(webhook) = self.inner.config.webhook.clone() {
             loops.push(tokio::spawn(crate::webhooks::deliver(self.clone(), webhook)));
         }

@@ -24,6 +24,7 @@ pub(crate) struct Release {
     pub(crate) effects: Vec<Effect>,
     pub(crate) events: Vec<ClusterEvent>,
     pub(crate) placement_wanted: bool,
+    pub(crate) allocation_wanted: bool,
 }
 
 /// A change's place in line: it is durable once the flushed sequence reaches `seq`.

@@ -20,6 +20,7 @@ mod clock;
 mod core;
 mod cron_api;
 mod events_api;
+mod frameworks_api;
 mod group_commit;
 mod logs_api;
 mod metrics;
@@ -195,7 +196,8 @@ pub async fn serve(
         .add_service(InterceptedService::new(logs_api::service(control_plane.clone()), gate.clone()))
         .add_service(InterceptedService::new(updates_api::service(control_plane.clone()), gate.clone()))
         .add_service(InterceptedService::new(cron_api::service(control_plane.clone()), gate.clone()))
-        .add_service(InterceptedService::new(events_api::service(control_plane.clone()), gate))
+        .add_service(InterceptedService::new(events_api::service(control_plane.clone()), gate.clone()))
+        .add_service(InterceptedService::new(frameworks_api::service(control_plane.clone()), gate))
         // Nagle's algorithm off: a reply written in more than one piece would otherwise wait
         // for the client's delayed acknowledgement (40 ms on Linux).
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown);

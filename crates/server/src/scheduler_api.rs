@@ -49,6 +49,7 @@ pub(crate) fn core_status(e: CoreError) -> Status {
             | StateError::UpdateInProgress { .. }
             | StateError::UpdateRefuses { .. }
             | StateError::NotPulsed { .. } => Status::failed_precondition(refusal.to_string()),
+            StateError::Framework(refusal) => crate::frameworks_api::refusal_status(refusal),
         },
         CoreError::Storage(_) | CoreError::StoreFailed(_) => Status::internal(e.to_string()),
         // As gRPC means it: the deadline passed, and the change may still complete.

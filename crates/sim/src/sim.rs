@@ -379,7 +379,8 @@ impl Sim {
     /// Sends each effect to its agent, on the session it last registered.
     fn route(&mut self, effects: Vec<Effect>) {
         for effect in effects {
-            let (Effect::Launch { agent, .. } | Effect::Kill { agent, .. }) = &effect;
+            // The simulator runs no frameworks but the built-in one.
+            let (Effect::Launch { agent, .. } | Effect::Kill { agent, .. }) = &effect else { continue };
             let Some(&number) = self.index.get(agent) else { continue };
             let session = self.link_session[number];
             let down = match effect {
@@ -391,6 +392,7 @@ impl Sim {
                     self.stats.kills += 1;
                     Down::Kill { session, task }
                 }
+                Effect::Framework { .. } => continue,
             };
             self.send_down(number, down);
         }

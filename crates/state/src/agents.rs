@@ -112,7 +112,9 @@ impl ClusterState {
             .collect();
         let mut effects = Vec::new();
         for agent in silent {
-            self.agents.remove(&agent);
+            if let Some(gone) = self.agents.remove(&agent) {
+                effects.extend(self.agent_lost_to_frameworks(&agent, &gone.hostname));
+            }
             let on_agent: Vec<TaskId> = self
                 .tasks
                 .values()
@@ -212,6 +214,13 @@ impl ClusterState {
                 if wanted(&task.job) {
                     placed.entry(task.job.clone()).or_default().push(assignment.agent.clone());
                 }
+            }
+        }
+        // What is offered to other frameworks is not placement's to use.
+        for (agent, (resources, ports)) in self.offered_to_others() {
+            if let Some(snapshot) = agents.get_mut(&agent) {
+                snapshot.used.add(&resources);
+                snapshot.used_ports.extend(ports);
             }
         }
         if !stopping_free {

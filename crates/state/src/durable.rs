@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use atoll_model::event::ClusterEvent;
+use atoll_model::framework::FrameworkRecord;
 use atoll_model::{
     ConfigId, ConfigVersion, JobKey, JobSpec, MaintenanceMode, ResourceAggregate, ScheduledTask, TaskId,
 };
@@ -41,6 +42,8 @@ pub struct Changes {
     /// Events no longer kept, by index.
     pub events_deleted: Vec<u64>,
     pub next_event_index: u64,
+    pub frameworks_put: Vec<FrameworkRecord>,
+    pub frameworks_deleted: Vec<String>,
 }
 
 impl Changes {
@@ -62,6 +65,8 @@ impl Changes {
             && self.cron_deleted.is_empty()
             && self.events_put.is_empty()
             && self.events_deleted.is_empty()
+            && self.frameworks_put.is_empty()
+            && self.frameworks_deleted.is_empty()
     }
 }
 
@@ -87,6 +92,8 @@ pub struct Durable {
     pub events: Vec<ClusterEvent>,
     /// The index the next event gets (0 or 1 for a store that never had one).
     pub next_event_index: u64,
+    /// Frameworks known; their tasks are among `tasks`.
+    pub frameworks: Vec<FrameworkRecord>,
 }
 
 /// Everything a store holds, in memory: [`Changes`] applied in order, and the [`Durable`] a
@@ -105,6 +112,7 @@ pub struct StoreImage {
     cron: BTreeMap<JobKey, CronJob>,
     events: BTreeMap<u64, ClusterEvent>,
     next_event_index: u64,
+    frameworks: BTreeMap<String, FrameworkRecord>,
 }
 
 impl StoreImage {
@@ -124,6 +132,7 @@ impl StoreImage {
         put_and_delete(&mut self.cron, &c.cron_put, &c.cron_deleted, |r| (r.job.clone(), r.clone()));
         put_and_delete(&mut self.events, &c.events_put, &c.events_deleted, |e| (e.index, e.clone()));
         self.next_event_index = self.next_event_index.max(c.next_event_index);
+        put_and_delete(&mut self.frameworks, &c.frameworks_put, &c.frameworks_deleted, |f| (f.id.clone(), f.clone()));
     }
 
     /// What a scheduler starting from this image gets.
@@ -141,6 +150,7 @@ impl StoreImage {
             cron: self.cron.values().cloned().collect(),
             events: self.events.values().cloned().collect(),
             next_event_index: self.next_event_index,
+            frameworks: self.frameworks.values().cloned().collect(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod agents;
 mod cron;
 mod durable;
 mod events;
+mod frameworks;
 mod instances;
 mod lifecycle;
 mod maintenance;
@@ -54,6 +55,9 @@ pub use atoll_placement::{PendingReason, VetoCount};
 pub use cron::{CronJob, CronRun, CronRunState, CronView, Scheduled};
 pub use durable::{Changes, Durable, StoreImage};
 pub use events::EVENTS_KEPT;
+pub use frameworks::{
+    FrameworkConfig, FrameworkError, FrameworkEvent, FrameworkView, Launch, OfferMade, Subscription, TaskUpdate,
+};
 pub use lifecycle::StatusReport;
 pub use maintenance::HostMaintenance;
 pub use queries::{Census, JobSummary};
@@ -97,6 +101,8 @@ pub struct StateConfig {
     /// not limited (what `atoll dev` uses).
     pub production_needs_quota: bool,
     pub policy: Policy,
+    /// Offers, status update retries and roles' weights.
+    pub frameworks: FrameworkConfig,
 }
 
 impl StateConfig {
@@ -118,6 +124,7 @@ impl StateConfig {
             cron_runs_kept: 20,
             production_needs_quota: true,
             policy: Policy::default(),
+            frameworks: FrameworkConfig::default(),
         }
     }
 }
@@ -154,8 +161,19 @@ pub struct Orphan {
 /// What an agent must be told to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    Launch { agent: AgentId, task: Box<ScheduledTask> },
-    Kill { agent: AgentId, task: TaskId },
+    Launch {
+        agent: AgentId,
+        task: Box<ScheduledTask>,
+    },
+    Kill {
+        agent: AgentId,
+        task: TaskId,
+    },
+    /// Something a framework must hear: offers, rescinds, status updates, lost agents, its end.
+    Framework {
+        framework: String,
+        event: FrameworkEvent,
+    },
 }
 
 /// What one event did: what agents must be told, what the store must keep, and whether a
@@ -167,6 +185,8 @@ pub struct Outcome {
     pub effects: Vec<Effect>,
     pub changes: Changes,
     pub placement_wanted: bool,
+    /// An allocation round is wanted: a framework subscribed, revived or declined.
+    pub allocation_wanted: bool,
 }
 
 /// A request the state machine refuses.
@@ -225,6 +245,8 @@ pub enum StateError {
     CronJobNotFound(Box<JobKey>),
     #[error("Job {0} is a cron job: change its instances in its file and replace it with `atoll cron schedule`")]
     CronJobInstances(Box<JobKey>),
+    #[error(transparent)]
+    Framework(FrameworkError),
 }
 
 /// The scheduler's whole in-memory state.
@@ -265,6 +287,10 @@ pub struct ClusterState {
     configs_released: bool,
     /// The newest events, numbered, and those not yet stored.
     events: events::EventJournal,
+    /// Frameworks other than the built-in one, by id.
+    frameworks: Tracked<String, atoll_model::framework::FrameworkRecord>,
+    /// The allocator, subscriptions and offers; rebuilt on start.
+    books: frameworks::FrameworkBooks,
 }
 
 impl ClusterState {
@@ -281,7 +307,10 @@ impl ClusterState {
         for task in &durable.tasks {
             configs.entry(task.config.id()).or_insert_with(|| task.config.clone());
         }
+        let books = frameworks::FrameworkBooks::new(durable.frameworks.iter().cloned(), &config.frameworks, now_ms);
         let mut state = ClusterState {
+            frameworks: Tracked::stored(durable.frameworks.into_iter().map(|f| (f.id.clone(), f))),
+            books,
             config,
             jobs: Tracked::stored(durable.jobs.into_iter().map(|j| (j.key.clone(), j))),
             configs: Tracked::stored(configs),
@@ -338,7 +367,12 @@ impl ClusterState {
     /// The outcome of the event just handled: `effects`, and every change since the last
     /// outcome.
     pub(crate) fn outcome(&mut self, effects: Vec<Effect>) -> Outcome {
-        Outcome { effects, changes: self.take_changes(), placement_wanted: std::mem::take(&mut self.placement_wanted) }
+        Outcome {
+            effects,
+            changes: self.take_changes(),
+            placement_wanted: std::mem::take(&mut self.placement_wanted),
+            allocation_wanted: false,
+        }
     }
 
     /// Everything durable, as a store that was handed every outcome's changes holds it.
@@ -356,6 +390,7 @@ impl ClusterState {
             cron: self.cron.values().cloned().collect(),
             events: self.events.all().cloned().collect(),
             next_event_index: self.events.next_index(),
+            frameworks: self.frameworks.values().cloned().collect(),
         }
     }
 
@@ -394,6 +429,7 @@ impl ClusterState {
         let (updates_put, updates_deleted) = self.updates.take_changes().values();
         let (cron_put, cron_deleted) = self.cron.take_changes().values();
         let journal = self.events.take_changes();
+        let (frameworks_put, frameworks_deleted) = self.frameworks.take_changes().values();
         Changes {
             jobs_put,
             jobs_deleted,
@@ -415,6 +451,8 @@ impl ClusterState {
             events_put: journal.written,
             events_deleted: journal.dropped,
             next_event_index: journal.next_index,
+            frameworks_put,
+            frameworks_deleted,
         }
     }
 

@@ -138,7 +138,7 @@ impl ClusterState {
         self.kill_tasks(&targets, message, now_ms)
     }
 
-    fn kill_tasks(&mut self, targets: &[TaskId], message: &str, now_ms: u64) -> Vec<Effect> {
+    pub(crate) fn kill_tasks(&mut self, targets: &[TaskId], message: &str, now_ms: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
         for id in targets {
             let already_killing = self.tasks.get(id).filter(|t| t.state == TaskState::Killing);
@@ -256,7 +256,7 @@ impl ClusterState {
             host: task.assignment.as_ref().map(|a| a.hostname.clone()),
         };
         self.record_event(&task.job, now_ms, detail);
-        let mut effects = Vec::new();
+        let mut effects = self.framework_update(&task, task.events.len() - 1);
         if is_being_killed(next)
             && let Some(a) = &task.assignment
         {

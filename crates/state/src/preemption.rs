@@ -68,6 +68,9 @@ impl ClusterState {
         self.tasks
             .values()
             .filter(|t| matches!(t.state, TaskState::Assigned | TaskState::Starting | TaskState::Running))
+            // Another framework's tasks are its own: the allocator shares, Aurora's preemption
+            // does not reach them.
+            .filter(|t| !atoll_model::framework::is_framework_job(&t.job))
             .filter_map(|t| {
                 let assignment = t.assignment.as_ref()?;
                 Some(Victim {

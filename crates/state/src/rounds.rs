@@ -96,6 +96,7 @@ impl ClusterState {
         effects.extend(self.advance_restarts(now_ms));
         effects.extend(self.advance_updates(now_ms));
         effects.extend(self.advance_cron(now_ms));
+        effects.extend(self.framework_housekeeping(now_ms));
         self.finish_draining();
         self.prune_terminal_tasks();
         self.prune_finished_updates();

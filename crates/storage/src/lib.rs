@@ -7,7 +7,7 @@
 //! - The data directory records its schema version; a newer version is refused, never rewritten.
 //! - One scheduler per data directory: a second open fails at once with [`StoreError::Locked`].
 //!
-//! Layout (schema 5), every value in the versioned envelope of `records`:
+//! Layout (schema 6), every value in the versioned envelope of `records`:
 //! - `jobs`: `CLUSTER/ROLE/ENV/NAME` → the job spec;
 //! - `configs`: a config id (64 hex digits) → the task config stored under it;
 //! - `tasks`: a task id → the task, naming its config;
@@ -18,6 +18,9 @@
 //! - `cron`: `CLUSTER/ROLE/ENV/NAME` → a cron job's record (its template is in `jobs`);
 //! - `events`: an event index in 20 decimal digits → the event (the newest
 //!   `atoll_state::EVENTS_KEPT` of them);
+//! - `frameworks`: a framework id → the framework (name, role, failover timeout, the status
+//!   updates acknowledged); its tasks are in `tasks`, under the job key
+//!   `CLUSTER/ROLE/framework/ID`;
 //! - `meta`: `schema_version`, `next_task_seq`, `next_update_id` and `next_event_index`
 //!   (big-endian u64).
 //!
@@ -25,10 +28,10 @@
 //! `meta`; schema 2 added `hosts`, `quotas` and `restarts`; both stored bare records (format 1)
 //! and tasks that carried their own task spec. Schema 4 added `cron`, and changed no record of
 //! schema 3, so a schema-3 directory only has its version raised; schema 5 added `events`,
-//! likewise. The new schema version is recorded in the same transaction, so an older Atoll
+//! and schema 6 `frameworks`, likewise. The new schema version is recorded in the same transaction, so an older Atoll
 //! refuses the directory from then on. The golden tests (`sled_store/tests.rs`) read a schema-2
 //! directory written by the release before schema 3, and the schema-3 and schema-4 directories
-//! the releases before schemas 4 and 5 wrote.
+//! the releases before schemas 4, 5 and 6 wrote.
 
 mod memory;
 mod records;
@@ -40,7 +43,7 @@ pub use sled_store::SledStore;
 use atoll_state::{Changes, Durable};
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// Where the scheduler keeps what must survive a restart.
 pub trait Store: Send + Sync {

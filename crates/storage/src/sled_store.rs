@@ -29,11 +29,12 @@ enum TreeName {
     Cron,
     Events,
     Meta,
+    Frameworks,
 }
 
 /// The trees, in [`TreeName`] order.
-const TREE_NAMES: [&str; 10] =
-    ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "cron", "events", "meta"];
+const TREE_NAMES: [&str; 11] =
+    ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "cron", "events", "meta", "frameworks"];
 
 /// A store in a data directory, holding the directory's lock while open.
 pub struct SledStore {
@@ -125,6 +126,9 @@ impl SledStore {
         }
         for event in &durable.events {
             writes[TreeName::Events as usize].push((sequence_key(event.index), encode(event)?));
+        }
+        for framework in &durable.frameworks {
+            writes[TreeName::Frameworks as usize].push((framework.id.clone().into_bytes(), encode(framework)?));
         }
         writes[TreeName::Meta as usize].push((SCHEMA_KEY.to_vec(), SCHEMA_VERSION.to_be_bytes().to_vec()));
         self.transact(|trees| {
@@ -359,6 +363,11 @@ impl Store for SledStore {
                 .map(|(_, e)| e)
                 .collect(),
             next_event_index: self.meta_u64(NEXT_EVENT_KEY, "next_event_index")?,
+            frameworks: self
+                .records(TreeName::Frameworks, "framework", records::decode_plain)?
+                .into_iter()
+                .map(|(_, f)| f)
+                .collect(),
         })
     }
 
@@ -404,6 +413,11 @@ impl Store for SledStore {
             writes[TreeName::Events as usize].push((sequence_key(event.index), encode(event)?));
         }
         removals[TreeName::Events as usize].extend(changes.events_deleted.iter().map(|index| sequence_key(*index)));
+        for framework in &changes.frameworks_put {
+            writes[TreeName::Frameworks as usize].push((framework.id.clone().into_bytes(), encode(framework)?));
+        }
+        removals[TreeName::Frameworks as usize]
+            .extend(changes.frameworks_deleted.iter().map(|id| id.clone().into_bytes()));
         let meta = &mut writes[TreeName::Meta as usize];
         meta.push((NEXT_SEQ_KEY.to_vec(), changes.next_task_seq.to_be_bytes().to_vec()));
         meta.push((NEXT_UPDATE_KEY.to_vec(), changes.next_update_id.to_be_bytes().to_vec()));

@@ -35,7 +35,7 @@ fn main() {
         .into_iter()
         .filter_map(|e| match e {
             Effect::Launch { agent, task } => Some((agent, task.id)),
-            Effect::Kill { .. } => None,
+            _ => None,
         })
         .collect();
     for (agent, task) in &launched {

@@ -5,6 +5,7 @@
 mod cron;
 mod durability;
 mod events;
+mod frameworks;
 mod maintenance;
 mod partitions;
 mod placement;
@@ -136,7 +137,7 @@ fn killed(effects: &[Effect]) -> Vec<(String, TaskId)> {
         .iter()
         .filter_map(|e| match e {
             Effect::Kill { agent, task } => Some((agent.0.clone(), task.clone())),
-            Effect::Launch { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -146,7 +147,7 @@ fn launched(effects: &[Effect]) -> Vec<(String, TaskId)> {
         .iter()
         .filter_map(|e| match e {
             Effect::Launch { agent, task } => Some((agent.0.clone(), task.id.clone())),
-            Effect::Kill { .. } => None,
+            _ => None,
         })
         .collect()
 }

@@ -4,8 +4,8 @@
 //! production service `web` (3 instances, health check, announcer, constraints) in the middle
 //! of a restart, a finished ad-hoc job `batch`, the tasks of a killed job `doomed` (its job
 //! record gone), a SCHEDULED host and a quota. `testdata/schema3-sled.tar.gz` and
-//! `testdata/schema4-sled.tar.gz` are what the releases before schemas 4 and 5 left; see their
-//! tests.
+//! `testdata/schema4-sled.tar.gz` and `testdata/schema5-sled.tar.gz` are what the releases
+//! before schemas 4, 5 and 6 left; see their tests.
 
 use std::path::{Path, PathBuf};
 
@@ -173,7 +173,7 @@ fn a_schema_3_directory_is_raised_to_schema_4_and_keeps_everything() {
 /// left: a service `hello` (2 instances, RUNNING on agents `a` and `b`) mid-restart, host `b`
 /// SCHEDULED, a quota for `www-data`, and a cron job `nightly` (Europe/Paris) started once.
 #[test]
-fn a_schema_4_directory_is_raised_to_schema_5_and_keeps_everything() {
+fn a_schema_4_directory_is_raised_to_the_current_schema_and_keeps_everything() {
     let dir = unpacked("schema4-sled.tar.gz");
     let store = SledStore::open(&dir.path().join("schema4-sled")).expect("open and upgrade the schema-4 directory");
     assert_eq!(store.upgraded_from(), Some(4));
@@ -197,4 +197,36 @@ fn a_schema_4_directory_is_raised_to_schema_5_and_keeps_everything() {
     store.commit(&outcome.changes).unwrap();
     let indices: Vec<u64> = store.load().unwrap().events.iter().map(|e| e.index).collect();
     assert!(!indices.is_empty() && indices.windows(2).all(|w| w[1] == w[0] + 1) && indices[0] == 1, "{indices:?}");
+}
+
+/// `testdata/schema5-sled.tar.gz` is the data directory the release before schema 6 (no
+/// frameworks) left: `atoll dev` with `examples/hello_world.rhai` run, then stopped.
+#[test]
+fn a_schema_5_directory_is_raised_to_schema_6_and_keeps_its_frameworks_from_then_on() {
+    let dir = unpacked("schema5-sled.tar.gz");
+    let path = dir.path().join("schema5-sled");
+    let store = SledStore::open(&path).expect("open and upgrade the schema-5 directory");
+    assert_eq!(store.upgraded_from(), Some(5));
+    assert_eq!(store.schema_version(), Some(SCHEMA_VERSION));
+    let durable = store.load().expect("load");
+    assert!(durable.frameworks.is_empty(), "schema 5 had no frameworks");
+    let hello = key("devcluster/www-data/devel/hello");
+    assert!(durable.tasks.iter().any(|t| t.job == hello), "the hello task is kept: {:?}", durable.tasks);
+    assert!(!durable.events.is_empty(), "its events are kept");
+    let record = atoll_model::framework::FrameworkRecord {
+        id: "fanout-1".into(),
+        name: "fanout".into(),
+        role: "www-data".into(),
+        principal: "alice".into(),
+        failover_timeout_ms: 60_000,
+        registered_ms: 5,
+        next_instance: 3,
+        acknowledged: [(atoll_model::TaskId("t".into()), 2)].into_iter().collect(),
+    };
+    let changes = atoll_state::Changes { frameworks_put: vec![record.clone()], ..Default::default() };
+    store.commit(&changes).unwrap();
+    drop(store);
+    let store = SledStore::open(&path).unwrap();
+    assert_eq!(store.upgraded_from(), None);
+    assert_eq!(store.load().unwrap().frameworks, vec![record]);
 }

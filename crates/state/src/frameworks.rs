@@ -1,0 +1,1167 @@
+//! Frameworks and the resource manager: who gets which agent's free resources (the
+//! allocator's weighted DRF over roles, `atoll-allocator`), offers and what frameworks do with
+//! them (accept with tasks, decline, revive, suppress), their subscriptions and failover, and
+//! their tasks' status updates with acknowledgements.
+//!
+//! Atoll's own job scheduler is the built-in framework [`BUILTIN_FRAMEWORK`]: it takes part in
+//! every allocation round, revived while it has PENDING tasks and suppressed otherwise, and the
+//! offers it gets are its placement's until the next round; placement never uses what is
+//! offered to another framework (`snapshot_for` counts those offers as used), and every
+//! framework's tasks are Atoll tasks on the agents, so nothing is ever promised twice.
+//!
+//! Durable: the framework records (`frameworks`: name, role, failover timeout, acknowledged
+//! updates) and their tasks. Memory only, rebuilt on start: subscriptions (every framework is
+//! disconnected after a restart, its failover clock started then), offers (frameworks get new
+//! ones), and the allocator's books, which each round takes from the tasks again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use atoll_allocator::{Allocator, OfferError, Quantities};
+use atoll_model::framework::{
+    BUILTIN_FRAMEWORK, BUILTIN_ROLE, DEFAULT_FAILOVER_TIMEOUT_MS, FrameworkRecord, check_framework_name,
+    check_framework_task_id, framework_task_id, is_framework_job,
+};
+use atoll_model::{
+    AgentId, AgentResources, Assignment, Attributes, JobKey, MaintenanceMode, PortRange, ProcessSpec, Resources,
+    ScheduledTask, TaskConfig, TaskEvent, TaskId, TaskSpec, TaskState,
+};
+
+use crate::{ClusterState, Effect, Outcome, StateError};
+
+/// The owner the allocator counts orphaned tasks under: they take room and belong to no one.
+const ORPHANS: &str = "(orphans)";
+
+/// Most tasks one accept may launch.
+const MAX_LAUNCHES: usize = 1000;
+
+/// Timing of offers and updates, in milliseconds, and the roles' weights.
+#[derive(Clone, Debug)]
+pub struct FrameworkConfig {
+    /// An offer not used or declined this long is rescinded (no hoarding).
+    pub offer_timeout_ms: u64,
+    /// Unacknowledged status updates are sent again this often.
+    pub update_retry_ms: u64,
+    /// Each role's weight in the allocator (1 for a role not named).
+    pub role_weights: BTreeMap<String, f64>,
+}
+
+impl Default for FrameworkConfig {
+    fn default() -> FrameworkConfig {
+        FrameworkConfig { offer_timeout_ms: 30_000, update_retry_ms: 10_000, role_weights: BTreeMap::new() }
+    }
+}
+
+/// The resource manager's memory: the allocator, subscriptions and outstanding offers.
+#[derive(Clone, Debug)]
+pub(crate) struct FrameworkBooks {
+    allocator: Allocator,
+    sessions: BTreeMap<String, Session>,
+    offers: BTreeMap<u64, OfferDetail>,
+    /// Offers the built-in framework holds until the next round.
+    builtin_offers: Vec<u64>,
+    /// When this scheduler started, in every offer id, so an offer of an earlier run is never
+    /// taken for one of this run.
+    epoch_ms: u64,
+    rounds: u64,
+    last_retry_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Session {
+    /// The current subscription's stream id; None while disconnected.
+    stream: Option<String>,
+    disconnected_since_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct OfferDetail {
+    ports: Vec<PortRange>,
+    made_ms: u64,
+}
+
+impl FrameworkBooks {
+    pub(crate) fn new(records: impl Iterator<Item = FrameworkRecord>, config: &FrameworkConfig, now_ms: u64) -> Self {
+        let mut allocator = Allocator::new();
+        let weight = |role: &str| config.role_weights.get(role).copied().unwrap_or(1.0);
+        allocator.add_framework(BUILTIN_FRAMEWORK, BUILTIN_ROLE, weight(BUILTIN_ROLE));
+        allocator.suppress(BUILTIN_FRAMEWORK);
+        let mut sessions = BTreeMap::new();
+        for record in records {
+            allocator.add_framework(&record.id, &record.role, weight(&record.role));
+            allocator.suppress(&record.id);
+            sessions.insert(record.id.clone(), Session { stream: None, disconnected_since_ms: Some(now_ms) });
+        }
+        FrameworkBooks {
+            allocator,
+            sessions,
+            offers: BTreeMap::new(),
+            builtin_offers: Vec::new(),
+            epoch_ms: now_ms,
+            rounds: 0,
+            last_retry_ms: now_ms,
+        }
+    }
+
+    fn offer_name(&self, id: u64) -> String {
+        format!("{:x}-{id}", self.epoch_ms)
+    }
+
+    fn offer_number(&self, name: &str) -> Option<u64> {
+        let (epoch, id) = name.split_once('-')?;
+        (u64::from_str_radix(epoch, 16).ok()? == self.epoch_ms).then_some(id.parse().ok()?)
+    }
+}
+
+/// A framework's request to subscribe.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subscription {
+    /// Set to resubscribe as that framework.
+    pub framework_id: Option<String>,
+    pub name: String,
+    pub role: String,
+    pub failover_timeout_ms: Option<u64>,
+    pub principal: String,
+    pub suppressed: bool,
+}
+
+/// A task a framework launches into its offers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Launch {
+    pub task_id: String,
+    pub resources: Resources,
+    pub command: String,
+    pub ports: BTreeMap<String, u16>,
+    pub environment: BTreeMap<String, String>,
+    /// A custom executor's command: refused, none run yet.
+    pub executor_command: String,
+}
+
+/// What a framework is told.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrameworkEvent {
+    Offers(Vec<OfferMade>),
+    Rescind {
+        offer: String,
+        reason: String,
+    },
+    Update(Box<TaskUpdate>),
+    AgentLost {
+        agent: AgentId,
+        hostname: String,
+    },
+    /// The framework is gone (torn down, or past its failover timeout); the last event.
+    Ended {
+        message: String,
+    },
+}
+
+/// An offer as a framework sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OfferMade {
+    pub id: String,
+    pub agent: AgentId,
+    pub hostname: String,
+    pub resources: Resources,
+    pub ports: Vec<PortRange>,
+    pub attributes: Attributes,
+}
+
+/// A framework task's state, as a status update or a reconciliation answer (no uuid).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskUpdate {
+    pub task_id: String,
+    pub atoll_task_id: TaskId,
+    pub job: JobKey,
+    pub instance: u32,
+    pub state: TaskState,
+    pub message: String,
+    pub agent: Option<AgentId>,
+    pub hostname: String,
+    pub at_ms: u64,
+    pub exit_code: Option<i32>,
+    pub uuid: Option<String>,
+}
+
+/// A framework as operators see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameworkView {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub weight: f64,
+    pub builtin: bool,
+    pub connected: bool,
+    pub disconnected_since_ms: Option<u64>,
+    pub failover_timeout_ms: u64,
+    pub registered_ms: u64,
+    pub principal: String,
+    pub allocated: Resources,
+    pub offered: Resources,
+    pub dominant_share: f64,
+    pub offers: Vec<OfferMade>,
+    pub suppressed: bool,
+    pub active_tasks: usize,
+}
+
+/// A framework call the scheduler refuses; it changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameworkError {
+    #[error(
+        "no framework {0} is known: it was torn down or its failover timeout passed; subscribe without an id to register anew"
+    )]
+    NotFound(String),
+    #[error("framework {0} is not subscribed: its stream ended; subscribe again with its id")]
+    NotSubscribed(String),
+    #[error("framework {0} has subscribed again since this stream began: only its newest subscription may call")]
+    StaleStream(String),
+    #[error("framework {id} is in role {role}; it cannot move to role {asked} (tear it down and subscribe anew)")]
+    RoleChange { id: String, role: String, asked: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Offer(String),
+    #[error("framework {framework} has no active task {task}")]
+    TaskNotFound { framework: String, task: String },
+    #[error("{0} is Atoll's own job scheduler; it cannot be torn down")]
+    Builtin(String),
+}
+
+impl From<FrameworkError> for StateError {
+    fn from(e: FrameworkError) -> StateError {
+        StateError::Framework(e)
+    }
+}
+
+fn quantities(r: &Resources) -> Quantities {
+    Quantities { cpus: r.cpu, mem_mb: r.ram_mb as f64, disk_mb: r.disk_mb as f64, gpus: r.gpu as f64 }
+}
+
+fn agent_quantities(r: &AgentResources) -> Quantities {
+    Quantities { cpus: r.cpus, mem_mb: r.mem_mb as f64, disk_mb: r.disk_mb as f64, gpus: r.gpus as f64 }
+}
+
+/// Whole units only (an offer never promises a fraction of a megabyte, or of a thousandth of
+/// a cpu), rounded down past what sums of floating-point numbers are off by.
+pub(crate) fn resources(q: Quantities) -> Resources {
+    let down = |x: f64| (x + 1e-6).floor();
+    Resources {
+        cpu: down(q.cpus * 1000.0) / 1000.0,
+        ram_mb: down(q.mem_mb) as u64,
+        disk_mb: down(q.disk_mb) as u64,
+        gpu: down(q.gpus) as u64,
+    }
+}
+
+fn shown(r: Resources) -> String {
+    format!("cpus {}, ram {} MB, disk {} MB, gpus {}", r.cpu, r.ram_mb, r.disk_mb, r.gpu)
+}
+
+/// `ranges` without the ports in `used`.
+fn free_ranges(ranges: &[PortRange], used: &BTreeSet<u16>) -> Vec<PortRange> {
+    let mut free = Vec::new();
+    for range in ranges {
+        let mut start = None;
+        for port in range.begin..=range.end {
+            match (used.contains(&port), start) {
+                (false, None) => start = Some(port),
+                (true, Some(begin)) => {
+                    free.push(PortRange { begin, end: port - 1 });
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(begin) = start {
+            free.push(PortRange { begin, end: range.end });
+        }
+    }
+    free
+}
+
+/// Quotes `value` for bash.
+fn shell_quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+impl ClusterState {
+    fn session_check(&self, framework: &str, stream: &str) -> Result<&FrameworkRecord, FrameworkError> {
+        let record = self.frameworks.get(framework).ok_or_else(|| FrameworkError::NotFound(framework.to_owned()))?;
+        match self.books.sessions.get(framework).and_then(|s| s.stream.as_deref()) {
+            Some(current) if current == stream => Ok(record),
+            Some(_) => Err(FrameworkError::StaleStream(framework.to_owned())),
+            None => Err(FrameworkError::NotSubscribed(framework.to_owned())),
+        }
+    }
+
+    /// The role of a known framework (the built-in one's included).
+    pub fn framework_role(&self, framework: &str) -> Option<&str> {
+        if framework == BUILTIN_FRAMEWORK {
+            return Some(BUILTIN_ROLE);
+        }
+        self.frameworks.get(framework).map(|r| r.role.as_str())
+    }
+
+    /// Checks a subscription without making it: the name, the role, and for a resubscription
+    /// that the framework is known in that role.
+    pub fn check_subscription(&self, subscription: &Subscription) -> Result<(), StateError> {
+        check_framework_name(&subscription.name).map_err(|e| FrameworkError::Invalid(e.to_string()))?;
+        JobKey::new(&self.config.cluster, &subscription.role, "framework", "x").map_err(|_| {
+            FrameworkError::Invalid(format!(
+                "invalid role '{}': use letters, digits, '-', '_' and '.'",
+                subscription.role
+            ))
+        })?;
+        if let Some(id) = &subscription.framework_id {
+            if id == BUILTIN_FRAMEWORK {
+                return Err(FrameworkError::Builtin(id.clone()).into());
+            }
+            let record = self.frameworks.get(id).ok_or_else(|| FrameworkError::NotFound(id.clone()))?;
+            if record.role != subscription.role {
+                return Err(FrameworkError::RoleChange {
+                    id: id.clone(),
+                    role: record.role.clone(),
+                    asked: subscription.role.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Subscribes a framework on stream `stream`: a new one under `new_id`, or a known one
+    /// again (failover), whose older subscription ends. Its unacknowledged status updates are
+    /// sent again. Returns its id and whether it was known.
+    pub fn subscribe_framework(
+        &mut self,
+        subscription: Subscription,
+        new_id: &str,
+        stream: &str,
+        now_ms: u64,
+    ) -> Result<((String, bool), Outcome), StateError> {
+        self.check_subscription(&subscription)?;
+        let (id, known) = match &subscription.framework_id {
+            Some(id) => (id.clone(), true),
+            None => {
+                if self.frameworks.contains_key(new_id) {
+                    return Err(
+                        FrameworkError::Invalid(format!("framework id {new_id} is taken; subscribe again")).into()
+                    );
+                }
+                let record = FrameworkRecord {
+                    id: new_id.to_owned(),
+                    name: subscription.name.clone(),
+                    role: subscription.role.clone(),
+                    principal: subscription.principal.clone(),
+                    failover_timeout_ms: subscription.failover_timeout_ms.unwrap_or(DEFAULT_FAILOVER_TIMEOUT_MS),
+                    registered_ms: now_ms,
+                    next_instance: 0,
+                    acknowledged: BTreeMap::new(),
+                };
+                let weight = self.config.frameworks.role_weights.get(&record.role).copied().unwrap_or(1.0);
+                self.books.allocator.add_framework(&record.id, &record.role, weight);
+                self.frameworks.insert(record.id.clone(), record);
+                (new_id.to_owned(), false)
+            }
+        };
+        if known
+            && let Some(timeout) = subscription.failover_timeout_ms
+            && self.frameworks.get(&id).is_some_and(|r| r.failover_timeout_ms != timeout)
+            && let Some(record) = self.frameworks.get_mut(&id)
+        {
+            record.failover_timeout_ms = timeout;
+        }
+        self.books
+            .sessions
+            .insert(id.clone(), Session { stream: Some(stream.to_owned()), disconnected_since_ms: None });
+        if subscription.suppressed {
+            self.books.allocator.suppress(&id);
+        } else {
+            self.books.allocator.revive(&id);
+        }
+        let effects = self.unacknowledged_updates(&id);
+        let mut outcome = self.outcome(effects);
+        outcome.allocation_wanted = true;
+        Ok(((id, known), outcome))
+    }
+
+    /// The stream of `framework`'s subscription `stream` ended: it keeps its tasks for its
+    /// failover timeout, and its offers go back. A stream already replaced changes nothing.
+    pub fn framework_disconnected(&mut self, framework: &str, stream: &str, now_ms: u64) -> Outcome {
+        let current = self.books.sessions.get(framework).and_then(|s| s.stream.as_deref()) == Some(stream);
+        if current {
+            self.books
+                .sessions
+                .insert(framework.to_owned(), Session { stream: None, disconnected_since_ms: Some(now_ms) });
+            self.books.allocator.suppress(framework);
+            for offer in self.books.allocator.remove_offers_of(framework) {
+                self.books.offers.remove(&offer.id);
+            }
+        }
+        self.outcome(Vec::new())
+    }
+
+    /// Accepts offers (all of one agent) with tasks: each becomes an Atoll task ASSIGNED to the
+    /// offers' agent and launched there. Refused, changing nothing, for offers not outstanding
+    /// or not the framework's, tasks asking for more than the offers hold or for ports not
+    /// offered, and tasks that are not valid.
+    pub fn accept_offers(
+        &mut self,
+        framework: &str,
+        stream: &str,
+        offer_names: &[String],
+        launches: Vec<Launch>,
+        refuse_seconds: f64,
+        now_ms: u64,
+    ) -> Result<(Vec<TaskId>, Outcome), StateError> {
+        let record = self.session_check(framework, stream)?.clone();
+        if launches.len() > MAX_LAUNCHES {
+            return Err(FrameworkError::Invalid(format!(
+                "{} tasks in one accept; at most {MAX_LAUNCHES}",
+                launches.len()
+            ))
+            .into());
+        }
+        let mut offers = Vec::new();
+        for name in offer_names {
+            let unknown = || {
+                FrameworkError::Offer(
+                    OfferError::Unknown { offer: 0 }.to_string().replace("offer 0", &format!("offer {name}")),
+                )
+            };
+            offers.push(self.books.offer_number(name).ok_or_else(unknown)?);
+        }
+        // Refusals about the offers first, then about the tasks.
+        let mut held = Quantities::ZERO;
+        let mut offered_ports: Vec<PortRange> = Vec::new();
+        let mut agent: Option<AgentId> = None;
+        for (id, name) in offers.iter().zip(offer_names) {
+            let Some(offer) = self.books.allocator.offer(*id) else {
+                return Err(FrameworkError::Offer(format!(
+                    "offer {name} is not outstanding: it was used, declined, rescinded or timed out; wait for new offers"
+                ))
+                .into());
+            };
+            if offer.framework != framework {
+                return Err(FrameworkError::Offer(format!("offer {name} was not made to framework {framework}")).into());
+            }
+            if agent.as_ref().is_some_and(|a| a.0 != offer.agent) {
+                return Err(FrameworkError::Offer(format!(
+                    "offers {} are of different agents; accept the offers of one agent at a time",
+                    offer_names.join(", ")
+                ))
+                .into());
+            }
+            agent = Some(AgentId(offer.agent.clone()));
+            held = held.plus(offer.resources);
+            offered_ports.extend(self.books.offers.get(id).map(|d| d.ports.clone()).unwrap_or_default());
+        }
+        let Some(agent) = agent else {
+            return Err(
+                FrameworkError::Offer("no offer named; accept names the offers its tasks use".to_owned()).into()
+            );
+        };
+        let job = record.job_key(&self.config.cluster);
+        let active: BTreeSet<String> = self
+            .job_tasks(&job, false)
+            .iter()
+            .filter(|t| t.state.is_active())
+            .map(|t| framework_task_id(&t.id, &job, t.instance))
+            .collect();
+        let mut problems = Vec::new();
+        let mut names = BTreeSet::new();
+        let mut ports_taken = BTreeSet::new();
+        let mut used = Quantities::ZERO;
+        for launch in &launches {
+            let task = &launch.task_id;
+            if let Err(e) = check_framework_task_id(task) {
+                problems.push(e.to_string());
+            }
+            if !names.insert(task.clone()) {
+                problems.push(format!("task {task} is named twice"));
+            }
+            if active.contains(task) {
+                problems.push(format!(
+                    "task {task} is already active; a task id is unique among the framework's active tasks"
+                ));
+            }
+            let r = &launch.resources;
+            if !(r.cpu.is_finite() && r.cpu > 0.0 && r.ram_mb > 0 && r.disk_mb > 0) {
+                problems.push(format!(
+                    "task {task} must ask for more than 0 of cpu, ram_mb and disk_mb (its sandbox is held to disk_mb)"
+                ));
+            }
+            if launch.command.trim().is_empty() {
+                problems.push(format!("task {task} has no command"));
+            } else if launch.command.len() > 64 * 1024 {
+                problems.push(format!("task {task}'s command is longer than 64 KiB"));
+            }
+            if !launch.executor_command.is_empty() {
+                problems.push(format!(
+                    "task {task} names a custom executor, which is not supported yet: Atoll runs each task under its own executor; give a command instead"
+                ));
+            }
+            for name in launch.environment.keys() {
+                let word = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !word {
+                    problems.push(format!("task {task}: environment variable name '{name}' is not a shell name"));
+                }
+            }
+            for (name, port) in &launch.ports {
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') || name.is_empty() {
+                    problems.push(format!("task {task}: port name '{name}' must be letters, digits, '-' and '_'"));
+                }
+                if !offered_ports.iter().any(|r| r.begin <= *port && *port <= r.end) {
+                    problems.push(format!("task {task}: port {port} is not among the offers' ports"));
+                } else if !ports_taken.insert(*port) {
+                    problems.push(format!("task {task}: port {port} is taken by another task of this accept"));
+                }
+            }
+            used = used.plus(quantities(&launch.resources));
+        }
+        if !problems.is_empty() {
+            return Err(FrameworkError::Invalid(problems.join("; ")).into());
+        }
+        if !used.fits_in(held) {
+            return Err(FrameworkError::Offer(format!(
+                "the tasks ask for {} but the offers hold {}",
+                shown(resources(used)),
+                shown(resources(held))
+            ))
+            .into());
+        }
+        self.books
+            .allocator
+            .accept(framework, &offers, used, refuse_seconds, now_ms)
+            .map_err(|e| FrameworkError::Offer(e.to_string()))?;
+        for id in &offers {
+            self.books.offers.remove(id);
+        }
+        let hostname = self.agents.get(&agent).map(|a| a.hostname.clone()).unwrap_or_default();
+        let mut ids = Vec::new();
+        let mut effects = Vec::new();
+        let first_instance = record.next_instance;
+        for (n, launch) in launches.into_iter().enumerate() {
+            let instance = first_instance + n as u32;
+            let id = TaskId::new(&job, instance, &launch.task_id);
+            let mut command = String::new();
+            for (name, value) in &launch.environment {
+                command.push_str(&format!("export {name}={}; ", shell_quoted(value)));
+            }
+            command.push_str(&launch.command);
+            let mut spec = TaskSpec::new(vec![ProcessSpec::new("task", &command)], launch.resources.clone());
+            spec.name = launch.task_id.clone();
+            let version = self.intern(TaskConfig::new(spec));
+            let ports: BTreeMap<String, u16> = launch.ports.clone();
+            let message = format!("Launched by framework {framework} on {hostname}");
+            let task = ScheduledTask {
+                id: id.clone(),
+                job: job.clone(),
+                instance,
+                config: version,
+                state: TaskState::Assigned,
+                assignment: Some(Assignment { agent: agent.clone(), hostname: hostname.clone(), ports }),
+                sandbox: None,
+                exit_code: None,
+                failure_count: 0,
+                ancestor: None,
+                not_before_ms: now_ms,
+                events: vec![
+                    TaskEvent { at_ms: now_ms, state: TaskState::Init, message: String::new() },
+                    TaskEvent { at_ms: now_ms, state: TaskState::Assigned, message: message.clone() },
+                ],
+            };
+            self.tasks.insert(id.clone(), task.clone());
+            let detail = atoll_model::event::EventDetail::Task {
+                task: id.clone(),
+                instance,
+                previous: TaskState::Init,
+                state: TaskState::Assigned,
+                message,
+                host: Some(hostname.clone()),
+            };
+            self.record_event(&job, now_ms, detail);
+            effects.extend(self.framework_update(&task, 1));
+            effects.push(Effect::Launch { agent: agent.clone(), task: Box::new(task) });
+            ids.push(id);
+        }
+        if let Some(record) = self.frameworks.get_mut(&framework.to_owned()) {
+            record.next_instance = first_instance + ids.len() as u32;
+        }
+        Ok((ids, self.outcome(effects)))
+    }
+
+    /// Declines offers: not offered to the framework again for `refuse_seconds`.
+    pub fn decline_offers(
+        &mut self,
+        framework: &str,
+        stream: &str,
+        offer_names: &[String],
+        refuse_seconds: f64,
+        now_ms: u64,
+    ) -> Result<((), Outcome), StateError> {
+        self.session_check(framework, stream)?;
+        let mut ids = Vec::new();
+        for name in offer_names {
+            let Some(id) = self.books.offer_number(name).filter(|id| self.books.allocator.offer(*id).is_some()) else {
+                return Err(FrameworkError::Offer(format!(
+                    "offer {name} is not outstanding: it was used, declined, rescinded or timed out"
+                ))
+                .into());
+            };
+            if self.books.allocator.offer(id).is_some_and(|o| o.framework != framework) {
+                return Err(FrameworkError::Offer(format!("offer {name} was not made to framework {framework}")).into());
+            }
+            ids.push(id);
+        }
+        for id in ids {
+            self.books
+                .allocator
+                .decline(framework, id, refuse_seconds, now_ms)
+                .map_err(|e| FrameworkError::Offer(e.to_string()))?;
+            self.books.offers.remove(&id);
+        }
+        let mut outcome = self.outcome(Vec::new());
+        outcome.allocation_wanted = true;
+        Ok(((), outcome))
+    }
+
+    /// Offers again, with every decline filter cleared (`revive`), or no more offers
+    /// (`!revive`, suppress).
+    pub fn revive_framework(
+        &mut self,
+        framework: &str,
+        stream: &str,
+        revive: bool,
+    ) -> Result<((), Outcome), StateError> {
+        self.session_check(framework, stream)?;
+        if revive {
+            self.books.allocator.revive(framework);
+        } else {
+            self.books.allocator.suppress(framework);
+        }
+        let mut outcome = self.outcome(Vec::new());
+        outcome.allocation_wanted = revive;
+        Ok(((), outcome))
+    }
+
+    /// Kills an active task of the framework; its end comes as a status update.
+    pub fn kill_framework_task(
+        &mut self,
+        framework: &str,
+        stream: &str,
+        task_id: &str,
+        now_ms: u64,
+    ) -> Result<((), Outcome), StateError> {
+        let record = self.session_check(framework, stream)?;
+        let job = record.job_key(&self.config.cluster);
+        let found = self
+            .job_tasks(&job, false)
+            .iter()
+            .filter(|t| t.state.is_active() && framework_task_id(&t.id, &job, t.instance) == task_id)
+            .map(|t| t.id.clone())
+            .next();
+        let Some(found) = found else {
+            return Err(
+                FrameworkError::TaskNotFound { framework: framework.to_owned(), task: task_id.to_owned() }.into()
+            );
+        };
+        let effects = self.kill_tasks(&[found], &format!("Killed by framework {framework}"), now_ms);
+        Ok(((), self.outcome(effects)))
+    }
+
+    /// Acknowledges the status update `uuid` of the framework's task `task_id` (and every
+    /// earlier one of that task).
+    pub fn acknowledge_update(
+        &mut self,
+        framework: &str,
+        stream: &str,
+        task_id: &str,
+        uuid: &str,
+    ) -> Result<((), Outcome), StateError> {
+        self.session_check(framework, stream)?;
+        let bad = || FrameworkError::Invalid(format!("'{uuid}' is not the uuid of an update of task {task_id}"));
+        let (atoll, index) = uuid.rsplit_once('#').ok_or_else(bad)?;
+        let index: u32 = index.parse().map_err(|_| bad())?;
+        let atoll = TaskId(atoll.to_owned());
+        let task = self.tasks.get(&atoll).ok_or_else(bad)?;
+        let owned = is_framework_job(&task.job)
+            && task.job.name == framework
+            && framework_task_id(&atoll, &task.job, task.instance) == task_id;
+        if !owned || index == 0 || index as usize >= task.events.len() {
+            return Err(bad().into());
+        }
+        let already = self.frameworks.get(framework).and_then(|r| r.acknowledged.get(&atoll)).copied().unwrap_or(0);
+        if index > already
+            && let Some(record) = self.frameworks.get_mut(&framework.to_owned())
+        {
+            record.acknowledged.insert(atoll, index);
+        }
+        Ok(((), self.outcome(Vec::new())))
+    }
+
+    /// The latest state of the tasks named, or of every task of the framework kept (none
+    /// named), as updates without a uuid; a task not known is answered LOST.
+    pub fn reconcile_tasks(
+        &mut self,
+        framework: &str,
+        stream: &str,
+        task_ids: &[String],
+        now_ms: u64,
+    ) -> Result<((), Outcome), StateError> {
+        let record = self.session_check(framework, stream)?;
+        let job = record.job_key(&self.config.cluster);
+        let tasks = self.job_tasks(&job, true);
+        let mut latest: BTreeMap<String, &ScheduledTask> = BTreeMap::new();
+        for task in tasks {
+            let name = framework_task_id(&task.id, &job, task.instance);
+            // The newest task of a name wins (ids may be reused once a task ended).
+            if latest.get(&name).is_none_or(|t| t.instance < task.instance) {
+                latest.insert(name, task);
+            }
+        }
+        let mut updates = Vec::new();
+        let wanted: Vec<String> =
+            if task_ids.is_empty() { latest.keys().cloned().collect() } else { task_ids.to_vec() };
+        for name in wanted {
+            let update = match latest.get(&name) {
+                Some(task) => {
+                    let mut update = update_of(task, task.events.len() - 1, &name);
+                    update.uuid = None;
+                    update
+                }
+                None => TaskUpdate {
+                    task_id: name.clone(),
+                    atoll_task_id: TaskId(String::new()),
+                    job: job.clone(),
+                    instance: 0,
+                    state: TaskState::Lost,
+                    message: "Reconciliation: the scheduler knows no such task".to_owned(),
+                    agent: None,
+                    hostname: String::new(),
+                    at_ms: now_ms,
+                    exit_code: None,
+                    uuid: None,
+                },
+            };
+            updates.push(Effect::Framework {
+                framework: framework.to_owned(),
+                event: FrameworkEvent::Update(Box::new(update)),
+            });
+        }
+        Ok(((), self.outcome(updates)))
+    }
+
+    /// Tears a framework down: kills its tasks, takes back its offers and forgets it. With a
+    /// stream, only its current subscription may; without one, an operator calls.
+    pub fn teardown_framework(
+        &mut self,
+        framework: &str,
+        stream: Option<&str>,
+        message: &str,
+        now_ms: u64,
+    ) -> Result<((), Outcome), StateError> {
+        if framework == BUILTIN_FRAMEWORK {
+            return Err(FrameworkError::Builtin(framework.to_owned()).into());
+        }
+        match stream {
+            Some(stream) => {
+                self.session_check(framework, stream)?;
+            }
+            None => {
+                self.frameworks.get(framework).ok_or_else(|| FrameworkError::NotFound(framework.to_owned()))?;
+            }
+        }
+        let effects = self.remove_framework(framework, message, now_ms);
+        Ok(((), self.outcome(effects)))
+    }
+
+    fn remove_framework(&mut self, framework: &str, message: &str, now_ms: u64) -> Vec<Effect> {
+        let Some(record) = self.frameworks.get(framework).cloned() else { return Vec::new() };
+        let job = record.job_key(&self.config.cluster);
+        // Told first, so its tasks' ends are not sent to a framework that is gone.
+        let mut effects = vec![Effect::Framework {
+            framework: framework.to_owned(),
+            event: FrameworkEvent::Ended { message: message.to_owned() },
+        }];
+        self.frameworks.remove(&framework.to_owned());
+        self.books.sessions.remove(framework);
+        for offer in self.books.allocator.remove_framework(framework) {
+            self.books.offers.remove(&offer.id);
+        }
+        effects.extend(self.kill_active(&job, message, now_ms));
+        effects
+    }
+
+    /// A status update for a framework task's event `index`, if it is a framework's.
+    pub(crate) fn framework_update(&self, task: &ScheduledTask, index: usize) -> Vec<Effect> {
+        if !is_framework_job(&task.job) || !self.frameworks.contains_key(&task.job.name) {
+            return Vec::new();
+        }
+        let name = framework_task_id(&task.id, &task.job, task.instance);
+        vec![Effect::Framework {
+            framework: task.job.name.clone(),
+            event: FrameworkEvent::Update(Box::new(update_of(task, index, &name))),
+        }]
+    }
+
+    /// Every status update of the framework's tasks it has not acknowledged, in order.
+    fn unacknowledged_updates(&self, framework: &str) -> Vec<Effect> {
+        let Some(record) = self.frameworks.get(framework) else { return Vec::new() };
+        let job = record.job_key(&self.config.cluster);
+        let mut effects = Vec::new();
+        for task in self.job_tasks(&job, true) {
+            let acknowledged = record.acknowledged.get(&task.id).copied().unwrap_or(0) as usize;
+            for index in (acknowledged + 1)..task.events.len() {
+                effects.extend(self.framework_update(task, index));
+            }
+        }
+        effects
+    }
+
+    /// Housekeeping for frameworks: those disconnected past their failover timeout are torn
+    /// down; unacknowledged updates go again to those subscribed, every retry interval; and
+    /// acknowledgements of tasks no longer kept are dropped.
+    pub(crate) fn framework_housekeeping(&mut self, now_ms: u64) -> Vec<Effect> {
+        let expired: Vec<String> = self
+            .frameworks
+            .values()
+            .filter(|r| {
+                let since = self.books.sessions.get(&r.id).and_then(|s| s.disconnected_since_ms);
+                since.is_some_and(|since| now_ms.saturating_sub(since) >= r.failover_timeout_ms)
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        let mut effects = Vec::new();
+        for framework in expired {
+            let message = format!("Framework {framework} did not subscribe again within its failover timeout");
+            effects.extend(self.remove_framework(&framework, &message, now_ms));
+        }
+        if now_ms.saturating_sub(self.books.last_retry_ms) >= self.config.frameworks.update_retry_ms {
+            self.books.last_retry_ms = now_ms;
+            let connected: Vec<String> =
+                self.books.sessions.iter().filter(|(_, s)| s.stream.is_some()).map(|(id, _)| id.clone()).collect();
+            for framework in connected {
+                effects.extend(self.unacknowledged_updates(&framework));
+            }
+        }
+        let stale: Vec<(String, TaskId)> = self
+            .frameworks
+            .values()
+            .flat_map(|r| r.acknowledged.keys().map(move |t| (r.id.clone(), t.clone())))
+            .filter(|(_, task)| !self.tasks.contains_key(task))
+            .collect();
+        for (framework, task) in stale {
+            if let Some(record) = self.frameworks.get_mut(&framework) {
+                record.acknowledged.remove(&task);
+            }
+        }
+        effects
+    }
+
+    /// Tells every subscribed framework that `agent` was lost.
+    pub(crate) fn agent_lost_to_frameworks(&self, agent: &AgentId, hostname: &str) -> Vec<Effect> {
+        self.books
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.stream.is_some())
+            .map(|(framework, _)| Effect::Framework {
+                framework: framework.clone(),
+                event: FrameworkEvent::AgentLost { agent: agent.clone(), hostname: hostname.to_owned() },
+            })
+            .collect()
+    }
+
+    /// One allocation round: the built-in framework's offers of the last round go back, offers
+    /// past the offer timeout are rescinded, the allocator learns the agents and what each
+    /// framework's tasks use, and every agent's free resources are offered by DRF. Nothing
+    /// happens while no other framework is known: the built-in one has the cluster.
+    pub fn allocation_round(&mut self, now_ms: u64) -> Outcome {
+        if self.frameworks.is_empty() {
+            return self.outcome(Vec::new());
+        }
+        let mut effects = Vec::new();
+        for id in std::mem::take(&mut self.books.builtin_offers) {
+            let _ = self.books.allocator.decline(BUILTIN_FRAMEWORK, id, 0.0, now_ms);
+            self.books.offers.remove(&id);
+        }
+        let timeout = self.config.frameworks.offer_timeout_ms;
+        let expired: Vec<u64> = self
+            .books
+            .offers
+            .iter()
+            .filter(|(_, d)| now_ms.saturating_sub(d.made_ms) >= timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some(offer) = self.books.allocator.rescind(id) {
+                let reason = format!("not used or declined within the offer timeout ({} s)", timeout / 1000);
+                effects.push(self.rescinded(offer.framework, id, &reason));
+            }
+            self.books.offers.remove(&id);
+        }
+        effects.extend(self.sync_allocator());
+        let pending = self.tasks.values().any(|t| t.state == TaskState::Pending && self.jobs.contains_key(&t.job));
+        if pending {
+            self.books.allocator.revive(BUILTIN_FRAMEWORK);
+        } else {
+            self.books.allocator.suppress(BUILTIN_FRAMEWORK);
+        }
+        self.books.rounds += 1;
+        let seed = now_ms ^ self.books.rounds.rotate_left(32);
+        let made = self.books.allocator.allocate(now_ms, seed);
+        let mut used_ports = self.ports_in_use();
+        let mut by_framework: BTreeMap<String, Vec<OfferMade>> = BTreeMap::new();
+        for offer in made {
+            let agent_id = AgentId(offer.agent.clone());
+            let Some(agent) = self.agents.get(&agent_id) else { continue };
+            let Some(capacity) = &agent.resources else { continue };
+            let in_use = used_ports.entry(agent_id.clone()).or_default();
+            let ports = free_ranges(&capacity.ports, in_use);
+            if offer.framework == BUILTIN_FRAMEWORK {
+                self.books.builtin_offers.push(offer.id);
+                self.books.offers.insert(offer.id, OfferDetail { ports: Vec::new(), made_ms: now_ms });
+                continue;
+            }
+            for range in &ports {
+                in_use.extend(range.begin..=range.end);
+            }
+            let made = OfferMade {
+                id: self.books.offer_name(offer.id),
+                agent: agent_id,
+                hostname: agent.hostname.clone(),
+                resources: resources(offer.resources),
+                ports: ports.clone(),
+                attributes: agent.attributes.clone(),
+            };
+            self.books.offers.insert(offer.id, OfferDetail { ports, made_ms: now_ms });
+            by_framework.entry(offer.framework).or_default().push(made);
+        }
+        for (framework, offers) in by_framework {
+            effects.push(Effect::Framework { framework, event: FrameworkEvent::Offers(offers) });
+        }
+        self.outcome(effects)
+    }
+
+    fn rescinded(&self, framework: String, id: u64, reason: &str) -> Effect {
+        Effect::Framework {
+            framework,
+            event: FrameworkEvent::Rescind { offer: self.books.offer_name(id), reason: reason.to_owned() },
+        }
+    }
+
+    /// The ports taken on each agent: by tasks, orphans and outstanding offers.
+    fn ports_in_use(&self) -> BTreeMap<AgentId, BTreeSet<u16>> {
+        let mut used: BTreeMap<AgentId, BTreeSet<u16>> = BTreeMap::new();
+        for task in self.tasks.values().filter(|t| t.state.is_on_agent()) {
+            if let Some(a) = &task.assignment {
+                used.entry(a.agent.clone()).or_default().extend(a.ports.values().copied());
+            }
+        }
+        for record in self.agents.values() {
+            for orphan in record.orphans.values() {
+                used.entry(record.id.clone()).or_default().extend(orphan.ports.iter().copied());
+            }
+        }
+        for (id, detail) in &self.books.offers {
+            if let Some(offer) = self.books.allocator.offer(*id) {
+                let ports = used.entry(AgentId(offer.agent.clone())).or_default();
+                for range in &detail.ports {
+                    ports.extend(range.begin..=range.end);
+                }
+            }
+        }
+        used
+    }
+
+    /// Tells the allocator the agents that may be offered (registered, not draining or
+    /// drained) and what every owner's tasks use on each; the offers of agents gone are
+    /// rescinded.
+    fn sync_allocator(&mut self) -> Vec<Effect> {
+        let eligible: BTreeMap<String, Quantities> = self
+            .agents
+            .values()
+            .filter(|a| !matches!(self.host_mode(&a.hostname), MaintenanceMode::Draining | MaintenanceMode::Drained))
+            .filter_map(|a| Some((a.id.0.clone(), agent_quantities(a.resources.as_ref()?))))
+            .collect();
+        let gone: Vec<String> =
+            self.books.allocator.agents().filter(|a| !eligible.contains_key(*a)).map(str::to_owned).collect();
+        let mut effects = Vec::new();
+        for agent in gone {
+            for offer in self.books.allocator.remove_agent(&agent) {
+                self.books.offers.remove(&offer.id);
+                if offer.framework != BUILTIN_FRAMEWORK {
+                    effects.push(self.rescinded(offer.framework.clone(), offer.id, "its agent is gone or draining"));
+                }
+            }
+        }
+        for (agent, total) in &eligible {
+            self.books.allocator.add_agent(agent, *total);
+        }
+        let mut usage: BTreeMap<(String, String), Quantities> = BTreeMap::new();
+        for task in self.tasks.values().filter(|t| t.state.is_on_agent()) {
+            let Some(a) = &task.assignment else { continue };
+            let owner = if is_framework_job(&task.job) { task.job.name.clone() } else { BUILTIN_FRAMEWORK.to_owned() };
+            let entry = usage.entry((owner, a.agent.0.clone())).or_insert(Quantities::ZERO);
+            *entry = entry.plus(quantities(&task.config.task.resources));
+        }
+        for record in self.agents.values() {
+            for orphan in record.orphans.values() {
+                let entry = usage.entry((ORPHANS.to_owned(), record.id.0.clone())).or_insert(Quantities::ZERO);
+                *entry = entry.plus(quantities(&orphan.resources));
+            }
+        }
+        let stale: Vec<(String, String)> = self
+            .books
+            .allocator
+            .usages()
+            .filter(|(owner, agent)| !usage.contains_key(&((*owner).to_owned(), (*agent).to_owned())))
+            .map(|(o, a)| (o.to_owned(), a.to_owned()))
+            .collect();
+        for (owner, agent) in stale {
+            self.books.allocator.set_used(&owner, &agent, Quantities::ZERO);
+        }
+        for ((owner, agent), used) in usage {
+            self.books.allocator.set_used(&owner, &agent, used);
+        }
+        effects
+    }
+
+    /// What outstanding offers of frameworks other than the built-in one hold, by agent, with
+    /// their ports: placement counts them as used.
+    pub(crate) fn offered_to_others(&self) -> BTreeMap<AgentId, (Resources, Vec<u16>)> {
+        let mut held: BTreeMap<AgentId, (Quantities, Vec<u16>)> = BTreeMap::new();
+        for (id, detail) in &self.books.offers {
+            let Some(offer) = self.books.allocator.offer(*id) else { continue };
+            if offer.framework == BUILTIN_FRAMEWORK {
+                continue;
+            }
+            let entry = held.entry(AgentId(offer.agent.clone())).or_insert((Quantities::ZERO, Vec::new()));
+            entry.0 = entry.0.plus(offer.resources);
+            for range in &detail.ports {
+                entry.1.extend(range.begin..=range.end);
+            }
+        }
+        held.into_iter()
+            .map(|(agent, (q, ports))| {
+                // Rounded up, so placement never counts less than is promised.
+                let r = Resources {
+                    cpu: q.cpus,
+                    ram_mb: q.mem_mb.ceil() as u64,
+                    disk_mb: q.disk_mb.ceil() as u64,
+                    gpu: q.gpus.ceil() as u64,
+                };
+                (agent, (r, ports))
+            })
+            .collect()
+    }
+
+    /// Every framework, the built-in one first, as operators see it.
+    pub fn frameworks(&self) -> Vec<FrameworkView> {
+        let mut views = vec![self.framework_view(BUILTIN_FRAMEWORK)];
+        views.extend(self.frameworks.keys().map(|id| self.framework_view(id)));
+        views.into_iter().flatten().collect()
+    }
+
+    /// One framework, as operators see it.
+    pub fn framework_view(&self, id: &str) -> Option<FrameworkView> {
+        let builtin = id == BUILTIN_FRAMEWORK;
+        let record = self.frameworks.get(id);
+        if !builtin && record.is_none() {
+            return None;
+        }
+        let role = self.framework_role(id)?.to_owned();
+        let owned = |t: &&ScheduledTask| {
+            t.state.is_on_agent()
+                && if builtin { !is_framework_job(&t.job) } else { is_framework_job(&t.job) && t.job.name == id }
+        };
+        let mut allocated = Quantities::ZERO;
+        let mut active_tasks = 0;
+        for task in self.tasks.values().filter(owned) {
+            allocated = allocated.plus(quantities(&task.config.task.resources));
+            active_tasks += 1;
+        }
+        let offers: Vec<OfferMade> = self
+            .books
+            .offers
+            .iter()
+            .filter_map(|(number, detail)| {
+                let offer = self.books.allocator.offer(*number).filter(|o| o.framework == id)?;
+                let agent = self.agents.get(&AgentId(offer.agent.clone()))?;
+                Some(OfferMade {
+                    id: self.books.offer_name(*number),
+                    agent: agent.id.clone(),
+                    hostname: agent.hostname.clone(),
+                    resources: resources(offer.resources),
+                    ports: detail.ports.clone(),
+                    attributes: agent.attributes.clone(),
+                })
+            })
+            .collect();
+        let offered = offers.iter().fold(Quantities::ZERO, |sum, o| sum.plus(quantities(&o.resources)));
+        let total = self
+            .agents
+            .values()
+            .filter_map(|a| a.resources.as_ref())
+            .fold(Quantities::ZERO, |sum, r| sum.plus(agent_quantities(r)));
+        let weight = self.config.frameworks.role_weights.get(&role).copied().unwrap_or(1.0);
+        let session = self.books.sessions.get(id);
+        Some(FrameworkView {
+            id: id.to_owned(),
+            name: record.map_or_else(|| "Atoll jobs (built in)".to_owned(), |r| r.name.clone()),
+            role,
+            weight,
+            builtin,
+            connected: builtin || session.is_some_and(|s| s.stream.is_some()),
+            disconnected_since_ms: session.and_then(|s| s.disconnected_since_ms),
+            failover_timeout_ms: record.map_or(0, |r| r.failover_timeout_ms),
+            registered_ms: record.map_or(0, |r| r.registered_ms),
+            principal: record.map_or_else(String::new, |r| r.principal.clone()),
+            allocated: resources(allocated),
+            offered: resources(offered),
+            dominant_share: allocated.plus(offered).dominant_share(total) / weight.max(f64::MIN_POSITIVE),
+            offers,
+            suppressed: self.books.allocator.is_suppressed(id),
+            active_tasks,
+        })
+    }
+
+    /// A framework's tasks kept (active and ended), oldest instance first.
+    pub fn framework_tasks(&self, id: &str) -> Vec<&ScheduledTask> {
+        let Some(record) = self.frameworks.get(id) else { return Vec::new() };
+        let mut tasks = self.job_tasks(&record.job_key(&self.config.cluster), true);
+        tasks.sort_by_key(|t| t.instance);
+        tasks
+    }
+}
+
+/// The update for a task's event `index`, with its uuid.
+fn update_of(task: &ScheduledTask, index: usize, name: &str) -> TaskUpdate {
+    let event = &task.events[index.min(task.events.len() - 1)];
+    TaskUpdate {
+        task_id: name.to_owned(),
+        atoll_task_id: task.id.clone(),
+        job: task.job.clone(),
+        instance: task.instance,
+        state: event.state,
+        message: event.message.clone(),
+        agent: task.assignment.as_ref().map(|a| a.agent.clone()),
+        hostname: task.assignment.as_ref().map(|a| a.hostname.clone()).unwrap_or_default(),
+        at_ms: event.at_ms,
+        exit_code: if event.state.is_terminal() { task.exit_code } else { None },
+        uuid: Some(format!("{}#{index}", task.id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ranges_leave_out_the_ports_in_use() {
+        let used: BTreeSet<u16> = [31000, 31002, 31003, 31010].into_iter().collect();
+        let free = free_ranges(&[PortRange { begin: 31000, end: 31010 }], &used);
+        assert_eq!(free, vec![PortRange { begin: 31001, end: 31001 }, PortRange { begin: 31004, end: 31009 }]);
+        assert_eq!(shell_quoted("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,203 @@
+//! Frameworks in the state machine: offers by weighted DRF with the built-in framework among
+//! them, accepts that become Atoll tasks, refusals that change nothing, status updates with
+//! acknowledgements across failover, and framework records that survive a restart.
+
+use super::*;
+
+fn subscription(name: &str, role: &str, id: Option<&str>) -> Subscription {
+    Subscription {
+        framework_id: id.map(str::to_owned),
+        name: name.into(),
+        role: role.into(),
+        failover_timeout_ms: Some(60_000),
+        principal: "alice".into(),
+        suppressed: false,
+    }
+}
+
+fn subscribe(state: &mut ClusterState, name: &str, role: &str, now: u64) -> String {
+    let ((id, known), _) =
+        state.subscribe_framework(subscription(name, role, None), &format!("{name}-1"), "s1", now).unwrap();
+    assert!(!known);
+    id
+}
+
+/// The offers each framework got in `effects`.
+fn offers(effects: &[Effect]) -> BTreeMap<String, Vec<OfferMade>> {
+    let mut by = BTreeMap::<String, Vec<OfferMade>>::new();
+    for effect in effects {
+        if let Effect::Framework { framework, event: FrameworkEvent::Offers(made) } = effect {
+            by.entry(framework.clone()).or_default().extend(made.iter().cloned());
+        }
+    }
+    by
+}
+
+fn updates(effects: &[Effect], framework: &str) -> Vec<TaskUpdate> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Framework { framework: f, event: FrameworkEvent::Update(u) } if f == framework => {
+                Some((**u).clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn launch(task: &str, cpu: f64) -> Launch {
+    Launch {
+        task_id: task.into(),
+        resources: Resources { cpu, ram_mb: 64, disk_mb: 64, gpu: 0 },
+        command: "sleep 1".into(),
+        ports: BTreeMap::new(),
+        environment: [("GREETING".to_owned(), "it's me".to_owned())].into_iter().collect(),
+        executor_command: String::new(),
+    }
+}
+
+#[test]
+fn offers_go_by_weighted_drf_and_an_accept_launches_atoll_tasks() {
+    let mut config = config();
+    config.frameworks.role_weights.insert("heavy".into(), 2.0);
+    let mut state = ClusterState::new(config);
+    for agent in ["a", "b", "c"] {
+        register(&mut state, agent, 0);
+    }
+    assert!(state.allocation_round(1).effects.is_empty(), "no framework but the built-in one: nothing offered");
+    let heavy = subscribe(&mut state, "heavy", "heavy", 1);
+    let light = subscribe(&mut state, "light", "light", 1);
+    let made = offers(&state.allocation_round(2).effects);
+    assert_eq!((made[&heavy].len(), made[&light].len()), (2, 1), "weight 2 takes 2 of 3 agents: {made:?}");
+    let offer = &made[&light][0];
+    assert_eq!(offer.resources, Resources { cpu: 2.0, ram_mb: 1024, disk_mb: 1024, gpu: 0 });
+    assert_eq!(offer.ports, vec![atoll_model::PortRange { begin: 31000, end: 31009 }]);
+    let mut with_port = launch("web", 1.0);
+    with_port.ports.insert("http".into(), 31005);
+    let (ids, outcome) = state
+        .accept_offers(&light, "s1", std::slice::from_ref(&offer.id), vec![with_port, launch("batch", 0.5)], 0.0, 3)
+        .unwrap();
+    assert_eq!(ids[0].0, format!("light-framework-{light}-0-web"));
+    let launched: Vec<&ScheduledTask> = outcome
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Launch { agent, task } if agent.0 == offer.agent.0 => Some(task.as_ref()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(launched.len(), 2);
+    assert_eq!(launched[0].state, TaskState::Assigned);
+    assert_eq!(launched[0].assignment.as_ref().unwrap().ports["http"], 31005);
+    assert_eq!(launched[0].config.task.processes[0].cmdline, "export GREETING='it'\\''s me'; sleep 1");
+    let first = updates(&outcome.effects, &light);
+    assert_eq!(first.iter().map(|u| u.state).collect::<Vec<_>>(), [TaskState::Assigned, TaskState::Assigned]);
+    assert!(outcome.changes.frameworks_put.iter().any(|f| f.id == light && f.next_instance == 2));
+    // The agent's rest (0.5 cpu) is the light framework's to be offered again; placement never
+    // takes what is offered to a framework: the heavy framework's two agents count as full.
+    let snapshot = state.snapshot();
+    let used: Vec<u64> = snapshot.agents.iter().map(|a| a.used.cpu_millis).collect();
+    assert_eq!(used.iter().filter(|u| **u == 2000).count(), 2, "{used:?}");
+    assert_eq!(used.iter().filter(|u| **u == 1500).count(), 1, "{used:?}");
+}
+
+#[test]
+fn wrong_accepts_are_refused_and_change_nothing() {
+    let mut state = ClusterState::new(config());
+    register(&mut state, "a", 0);
+    let mine = subscribe(&mut state, "mine", "r", 1);
+    let other = subscribe(&mut state, "other", "s", 1);
+    let made = offers(&state.allocation_round(2).effects);
+    let (owner, offer) = made.iter().next().map(|(f, o)| (f.clone(), o[0].clone())).unwrap();
+    let thief = if owner == mine { other.clone() } else { mine.clone() };
+    let refused = |r: Result<(Vec<TaskId>, Outcome), StateError>| r.map(|_| ()).unwrap_err().to_string();
+    let ids = std::slice::from_ref(&offer.id);
+    assert!(
+        refused(state.accept_offers(&thief, "s1", ids, vec![launch("t", 1.0)], 0.0, 3)).contains("was not made to")
+    );
+    assert!(refused(state.accept_offers(&owner, "s1", ids, vec![launch("t", 3.0)], 0.0, 3)).contains("offers hold"));
+    assert!(
+        refused(state.accept_offers(&owner, "old", ids, vec![launch("t", 1.0)], 0.0, 3)).contains("subscribed again")
+    );
+    let twice = vec![launch("t", 0.5), launch("t", 0.5)];
+    assert!(refused(state.accept_offers(&owner, "s1", ids, twice, 0.0, 3)).contains("named twice"));
+    assert!(refused(state.accept_offers(&owner, "s1", &["1-1".into()], vec![], 0.0, 3)).contains("not outstanding"));
+    assert_eq!(state.framework_view(&owner).unwrap().offers.len(), 1, "still outstanding");
+    let _ = state.accept_offers(&owner, "s1", ids, vec![launch("t", 1.0)], 0.0, 3).expect("accepted");
+    assert!(
+        refused(state.accept_offers(&owner, "s1", ids, vec![launch("u", 0.5)], 0.0, 4)).contains("not outstanding")
+    );
+    // With the other suppressed, the rest comes back to the owner; a task id still active is
+    // refused.
+    let _ = state.revive_framework(&thief, "s1", false).unwrap();
+    let again = offers(&state.allocation_round(5).effects);
+    let rest = again[&owner][0].clone();
+    let r = refused(state.accept_offers(&owner, "s1", std::slice::from_ref(&rest.id), vec![launch("t", 0.1)], 0.0, 6));
+    assert!(r.contains("already active"), "{r}");
+}
+
+#[test]
+fn the_builtin_framework_takes_its_share_while_it_has_pending_tasks() {
+    let mut state = ClusterState::new(config());
+    register(&mut state, "a", 0);
+    let greedy = subscribe(&mut state, "greedy", "r", 1);
+    // The framework holds the only agent: a job's task waits.
+    let made = offers(&state.allocation_round(2).effects);
+    assert_eq!(made[&greedy].len(), 1);
+    let ids = state.create_job(job("hello", 1, true), 3).unwrap().0;
+    assert!(place(&mut state, 4).is_empty(), "nothing placed on resources offered to another framework");
+    assert!(state.pending_reason(&ids[0]).is_some());
+    // Declined, the agent goes to the built-in framework (below its share, wanting), and
+    // placement takes it.
+    let _ = state.decline_offers(&greedy, "s1", &[made[&greedy][0].id.clone()], 60.0, 5).unwrap();
+    assert!(offers(&state.allocation_round(6).effects).is_empty(), "the greedy one is filtered, jobs get it");
+    let launched = place(&mut state, 7);
+    assert!(launched.iter().any(|e| matches!(e, Effect::Launch { .. })), "{launched:?}");
+    // Revived, the greedy framework gets what is left (1 of 2 cpus).
+    let _ = state.revive_framework(&greedy, "s1", true).unwrap();
+    let made = offers(&state.allocation_round(8).effects);
+    assert_eq!(made[&greedy][0].resources.cpu, 1.0);
+    // An offer not used within the offer timeout is rescinded.
+    let later = state.allocation_round(8 + state.config().frameworks.offer_timeout_ms).effects;
+    assert!(
+        later.iter().any(|e| matches!(e, Effect::Framework { event: FrameworkEvent::Rescind { reason, .. }, .. } if reason.contains("offer timeout"))),
+        "{later:?}"
+    );
+}
+
+#[test]
+fn updates_wait_for_acknowledgement_across_failover_and_a_restart() {
+    let mut state = ClusterState::new(config());
+    register(&mut state, "a", 0);
+    let id = subscribe(&mut state, "keeper", "r", 1);
+    let made = offers(&state.allocation_round(2).effects);
+    let (ids, _) =
+        state.accept_offers(&id, "s1", &[made[&id][0].id.clone()], vec![launch("long", 1.0)], 0.0, 3).unwrap();
+    let running = report(&mut state, "a", &ids[0], TaskState::Running, 4);
+    let update = updates(&running, &id).pop().expect("RUNNING sent");
+    assert_eq!(update.state, TaskState::Running);
+    let assigned_uuid = format!("{}#1", ids[0]);
+    let _ = state.acknowledge_update(&id, "s1", "long", &assigned_uuid).unwrap();
+    let bad = state.acknowledge_update(&id, "s1", "long", "nonsense").map(|_| ()).unwrap_err();
+    assert!(bad.to_string().contains("not the uuid of an update"), "{bad}");
+    // Away, and back: RUNNING (not acknowledged) comes again; ASSIGNED does not.
+    let _ = state.framework_disconnected(&id, "s1", 5);
+    assert!(!state.framework_view(&id).unwrap().connected);
+    let mut kept = Kept::default();
+    kept.save(&state);
+    let mut restored = kept.restore(6);
+    let ((again, known), outcome) =
+        restored.subscribe_framework(subscription("keeper", "r", Some(&id)), "unused", "s2", 7).unwrap();
+    assert!(known && again == id);
+    let resent = updates(&outcome.effects, &id);
+    assert_eq!(resent.iter().map(|u| u.uuid.clone().unwrap()).collect::<Vec<_>>(), [update.uuid.clone().unwrap()]);
+    // A role may not change across failover.
+    let moved = restored.subscribe_framework(subscription("keeper", "other", Some(&id)), "x", "s3", 8);
+    assert!(moved.map(|_| ()).unwrap_err().to_string().contains("cannot move to role other"));
+    // Past its failover timeout a framework away is torn down, its tasks killed.
+    let _ = restored.framework_disconnected(&id, "s2", 9);
+    register_reporting(&mut restored, "a", vec![(ids[0].clone(), running_report())], 59_900);
+    let effects = tick(&mut restored, 9 + 60_000);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Kill { task, .. } if *task == ids[0])), "{effects:?}");
+    assert!(restored.framework_view(&id).is_none());
+}
