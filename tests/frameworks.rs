@@ -98,18 +98,23 @@ impl Framework {
         self.client.acknowledge(request).await.expect("acknowledged");
     }
 
-    /// The next update of `task` in `state`, acknowledged when `ack`.
+    /// The next update of `task` in `state`, acknowledged when `ack`. Updates passed over on
+    /// the way are acknowledged, as a framework does: each task's next update comes only once
+    /// the one before is acknowledged.
     async fn update(&mut self, task: &str, state: v1::TaskState, ack: bool) -> v1::TaskUpdate {
-        let update = self
-            .next_where(&format!("{task} {state:?}"), Duration::from_secs(30), |e| match e {
-                Event::Update(u) if u.task_id == task && u.state == state as i32 => Some(u.clone()),
-                _ => None,
-            })
-            .await;
-        if ack && !update.uuid.is_empty() {
-            self.acknowledge(&update).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "framework {} saw no update {task} {state:?}", self.id);
+            let Event::Update(update) = self.next(left).await else { continue };
+            let wanted = update.task_id == task && update.state == state as i32;
+            if (ack || !wanted) && !update.uuid.is_empty() {
+                self.acknowledge(&update).await;
+            }
+            if wanted {
+                return update;
+            }
         }
-        update
     }
 }
 
@@ -220,12 +225,14 @@ fn a_framework_that_fails_over_gets_its_tasks_and_unacknowledged_updates_back() 
     runtime.block_on(async move {
         let mut first = Framework::subscribe(&url, "keeper", "www-data", Some(120.0), None).await.expect("subscribes");
         let offers = first.offers().await;
-        let ids = first.accept(&[&offers[0]], vec![task("long", 0.1, 16, "exec sleep 600")]).await.expect("accepted");
+        let command = "echo keeper is up; exec sleep 600";
+        let ids = first.accept(&[&offers[0]], vec![task("long", 0.1, 16, command)]).await.expect("accepted");
         assert!(ids[0].starts_with("www-data-framework-keeper-"), "{ids:?}");
         first.update("long", v1::TaskState::Assigned, true).await;
         // RUNNING is seen but not acknowledged: it must come again.
         let running = first.update("long", v1::TaskState::Running, false).await;
         let id = first.id.clone();
+        operators_see_it(&url, &id, &running);
         let old = (first.client.clone(), first.call());
         drop(first);
         eventually("the framework to be disconnected", Duration::from_secs(20), || {
@@ -264,6 +271,24 @@ fn a_framework_that_fails_over_gets_its_tasks_and_unacknowledged_updates_back() 
         assert!(last.contains("Torn down"), "{last}");
         assert!(frameworks(&url).await.iter().all(|f| f.id != id), "forgotten once torn down");
 
+        // An operator tears one down: it hears who did, and is gone.
+        let mut doomed = Framework::subscribe(&url, "doomed", "www-data", None, None).await.expect("subscribes");
+        let doomed_id = doomed.id.clone();
+        let torn = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || atoll_tests::atoll(&["framework", "teardown", &doomed_id, "--scheduler", &url])
+        })
+        .await
+        .expect("ran");
+        assert!(torn.status.success(), "{}", printed(&torn));
+        let words = doomed
+            .next_where("its end", Duration::from_secs(10), |e| match e {
+                Event::Error(e) => Some(e.message.clone()),
+                _ => None,
+            })
+            .await;
+        assert!(words.contains("Torn down by local"), "{words}");
+
         // One that stays away past its failover timeout loses its tasks.
         let mut brief = Framework::subscribe(&url, "brief", "www-data", Some(2.0), None).await.expect("subscribes");
         let offers = brief.offers().await;
@@ -291,6 +316,35 @@ fn a_framework_that_fails_over_gets_its_tasks_and_unacknowledged_updates_back() 
         let killed = statuses.iter().filter(|s| s["state"] == "KILLED").count();
         (killed == 2).then_some(())
     });
+}
+
+/// What an operator sees of framework `id`, whose task `long` runs (`running` its update):
+/// `atoll framework list` and `show`, and the task's output through `atoll task logs`.
+fn operators_see_it(url: &str, id: &str, running: &v1::TaskUpdate) {
+    let cli = |args: &[&str]| {
+        let output = atoll_tests::atoll(&[args, &["--scheduler", url]].concat());
+        assert!(output.status.success(), "atoll {args:?}: {}", printed(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let listed: serde_json::Value = serde_json::from_str(&cli(&["framework", "list", "--json"])).expect("JSON");
+    assert_eq!(listed[0]["id"], "atoll-jobs", "the built-in framework first: {listed}");
+    let keeper = listed.as_array().unwrap().iter().find(|f| f["id"] == id).expect("listed");
+    assert_eq!((keeper["role"].as_str(), keeper["active_tasks"].as_u64()), (Some("www-data"), Some(1)), "{keeper}");
+    assert!((keeper["allocated"]["cpu"].as_f64().unwrap() - 0.1).abs() < 1e-9, "{keeper}");
+    let table = cli(&["framework", "list"]);
+    assert!(table.lines().next().unwrap().starts_with("FRAMEWORK") && table.contains(id), "{table}");
+    let shown = cli(&["framework", "show", id]);
+    let logs_hint = format!("atoll task logs devcluster/www-data/framework/{id}/INSTANCE");
+    assert!(shown.contains("long") && shown.contains("RUNNING") && shown.contains(&logs_hint), "{shown}");
+    let job = running.job.clone().expect("the task's job key");
+    let instance = format!("{}/{}/{}/{}/{}", job.cluster, job.role, job.environment, job.name, running.instance);
+    eventually("the task's output through atoll task logs", Duration::from_secs(20), || {
+        let output = atoll_tests::atoll(&["task", "logs", &instance, "--scheduler", url]);
+        String::from_utf8_lossy(&output.stdout).contains("keeper is up").then_some(())
+    });
+    let unknown = atoll_tests::atoll(&["framework", "show", "nobody-1", "--scheduler", url]);
+    assert!(!unknown.status.success());
+    assert!(printed(&unknown).contains("no framework nobody-1 is known"), "{}", printed(&unknown));
 }
 
 /// Runs `future` on a runtime of its own, from a thread outside any runtime.

@@ -3,13 +3,19 @@
 //! command line the page shows it KILLED without reloading; the instance page has the task's
 //! history; the role, hosts and updates pages show theirs; the logs page follows a task's
 //! output live and says when it ended. The job page's screenshot is written to
-//! `target/ui/job.png`. With `--auth`, pages want a user's token.
+//! `target/ui/job.png`. With `--auth`, pages want a user's token. The frameworks page lists a
+//! framework subscribed over gRPC, whose page shows its task and links to the task's instance
+//! page and log.
 
 use std::time::Duration;
 
+use atoll_proto::v1;
+use atoll_proto::v1::framework_event::Event;
+use atoll_proto::v1::framework_service_client::FrameworkServiceClient;
 use atoll_tests::{Browser, Cluster, eventually, free_port, http_request, printed, workspace_root};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use tonic::transport::Channel;
 
 const JOB: &str = "devcluster/www-data/devel/hello";
 
@@ -156,4 +162,91 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
     let (status, _, body) = http_request(http, "GET", &format!("/jobs/{job}/0/logs?stream=both"), &[], None);
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("unknown log stream 'both': choose stdout or stderr"), "{body}");
+}
+
+/// A framework subscribed over gRPC, kept subscribed while it lives.
+struct Framework {
+    client: FrameworkServiceClient<Channel>,
+    events: tonic::Streaming<v1::FrameworkEvent>,
+    id: String,
+    stream: String,
+}
+
+impl Framework {
+    async fn subscribe(url: &str, name: &str, role: &str) -> Framework {
+        let mut client = FrameworkServiceClient::connect(url.to_owned()).await.expect("connect");
+        let request = v1::FrameworkSubscribeRequest {
+            info: Some(v1::FrameworkInfo { name: name.into(), role: role.into(), failover_timeout_secs: None }),
+            ..Default::default()
+        };
+        let mut events = client.subscribe(request).await.expect("subscribed").into_inner();
+        let first = events.message().await.expect("a healthy stream").expect("a first event");
+        let Some(Event::Subscribed(subscribed)) = first.event else { panic!("SUBSCRIBED comes first: {first:?}") };
+        Framework { client, events, id: subscribed.framework_id, stream: subscribed.stream_id }
+    }
+
+    /// Waits for an offer and launches `task` with it.
+    async fn launch_into_an_offer(&mut self, task: v1::TaskInfo) {
+        let offer = loop {
+            let event = tokio::time::timeout(Duration::from_secs(20), self.events.message())
+                .await
+                .expect("an offer within 20 s")
+                .expect("a healthy stream")
+                .expect("the stream goes on");
+            if let Some(Event::Offers(offers)) = event.event {
+                break offers.offers[0].clone();
+            }
+        };
+        let call = Some(v1::FrameworkCall { framework_id: self.id.clone(), stream_id: self.stream.clone() });
+        let request = v1::AcceptRequest { call, offer_ids: vec![offer.id], tasks: vec![task], refuse_seconds: None };
+        self.client.accept(request).await.expect("accepted");
+    }
+}
+
+#[test]
+fn the_frameworks_pages_show_a_framework_and_its_task_linked_to_its_instance_page() {
+    let (cluster, http) = Cluster::start_serving_http(10);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let framework = runtime.block_on(async {
+        let mut framework = Framework::subscribe(&cluster.url, "webui", "www-data").await;
+        let task = v1::TaskInfo {
+            task_id: "greeter".into(),
+            resources: Some(v1::Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 }),
+            command: "echo the greeter is up; exec sleep 600".into(),
+            ..Default::default()
+        };
+        framework.launch_into_an_offer(task).await;
+        framework
+    });
+    let id = framework.id.clone();
+    let browser = Browser::start();
+    let base = format!("http://127.0.0.1:{http}");
+
+    browser.open(&format!("{base}/frameworks"));
+    let text = browser.text();
+    for expected in ["Frameworks", "atoll-jobs", "built in", &id, "www-data", "subscribed"] {
+        assert!(text.contains(expected), "{expected} on the frameworks page:\n{text}");
+    }
+    assert!(text.find("atoll-jobs") < text.find(id.as_str()), "the built-in framework first:\n{text}");
+    browser.script(&format!("document.querySelector('a[href=\"/frameworks/{id}\"]').click(); return null"));
+    eventually("the framework's page with its task RUNNING", Duration::from_secs(30), || {
+        let text = browser.text();
+        (text.contains(&format!("Framework {id}")) && text.contains("greeter") && text.contains("RUNNING"))
+            .then_some(())
+    });
+    browser.script("document.querySelector('tr[data-task=\"greeter\"] a').click(); return null");
+    let instance = format!("devcluster/www-data/framework/{id}/0");
+    eventually("the task's instance page", Duration::from_secs(20), || {
+        let text = browser.text();
+        (text.contains(&format!("Instance {instance}")) && text.contains("Launched by framework")).then_some(())
+    });
+    browser.script("document.querySelector('a[href$=\"/logs?stream=stdout\"]').click(); return null");
+    eventually("the task's output on its logs page", Duration::from_secs(20), || {
+        browser.text().contains("the greeter is up").then_some(())
+    });
+    let (status, _, body) = http_request(http, "GET", "/frameworks/nobody-1", &[], None);
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("No framework nobody-1 is known"), "{body}");
+    // Subscribed until here.
+    drop(framework);
 }

@@ -46,6 +46,8 @@ pub enum OfferError {
     ManyAgents { offers: Vec<u64> },
     /// An accept named no offer.
     NoOffers,
+    /// An accept named an offer more than once.
+    Repeated { offer: u64 },
 }
 
 impl std::fmt::Display for OfferError {
@@ -64,6 +66,7 @@ impl std::fmt::Display for OfferError {
                 offers.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             ),
             OfferError::NoOffers => write!(f, "no offer named; accept names the offers its tasks use"),
+            OfferError::Repeated { offer } => write!(f, "offer {offer} is named twice"),
         }
     }
 }
@@ -343,6 +346,9 @@ impl Allocator {
         refuse_seconds: f64,
         now_ms: u64,
     ) -> Result<(), OfferError> {
+        if let Some(repeated) = offers.iter().enumerate().find(|(n, id)| offers[..*n].contains(id)) {
+            return Err(OfferError::Repeated { offer: *repeated.1 });
+        }
         let made = offers.iter().map(|id| self.check(framework, *id)).collect::<Result<Vec<_>, _>>()?;
         let Some(first) = made.first() else { return Err(OfferError::NoOffers) };
         if made.iter().any(|o| o.agent != first.agent) {
@@ -584,6 +590,11 @@ mod tests {
             Err(OfferError::ManyAgents { offers: vec![offers[0].id, more[0].id] })
         );
         assert_eq!(allocator.accept("fw", &[], Quantities::ZERO, 0.0, 2), Err(OfferError::NoOffers));
+        // Named twice, an offer would count twice.
+        assert_eq!(
+            allocator.accept("fw", &[offers[0].id, offers[0].id], Quantities::cpus_mem(8.0, 1.0), 0.0, 2),
+            Err(OfferError::Repeated { offer: offers[0].id })
+        );
         allocator.accept("fw", &[offers[0].id], Quantities::cpus_mem(1.0, 1024.0), 0.0, 2).unwrap();
         assert_eq!(allocator.used("fw", "agent-1"), Quantities::cpus_mem(1.0, 1024.0));
         // Its share counts the task (1 of 8 cpus, 1 GB of 8) and the other offer (4 cpus, 4 GB).

@@ -42,6 +42,10 @@ pub struct FrameworkRecord {
     /// Per task: how many of its status updates the framework acknowledged (its events after
     /// the first, in order).
     pub acknowledged: BTreeMap<TaskId, u32>,
+    /// When its last subscription's stream ended, while it is away; its failover timeout counts
+    /// from here, scheduler restarts included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disconnected_ms: Option<u64>,
 }
 
 impl FrameworkRecord {
@@ -117,6 +121,7 @@ mod tests {
             registered_ms: 0,
             next_instance: 0,
             acknowledged: BTreeMap::new(),
+            disconnected_ms: None,
         };
         let job = record.job_key("devcluster");
         assert!(is_framework_job(&job));

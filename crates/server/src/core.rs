@@ -273,6 +273,9 @@ impl ControlPlane {
                     Ok(bytes) => bytes,
                     Err(e) => {
                         tracing::error!(error = %e, "write failed; reloading state from the store");
+                        // The reloaded state has every framework away: their streams end, and
+                        // they subscribe again.
+                        self.lock_framework_links().clear();
                         match self.inner.store.load() {
                             Ok(durable) => {
                                 *state = ClusterState::restore(self.inner.config.state.clone(), durable, now)
@@ -444,10 +447,10 @@ impl ControlPlane {
             let Some((_, sender)) = links.get(&framework) else { continue };
             let sent = sender.try_send(Ok(crate::frameworks_api::event_to_wire(&event)));
             let ended = matches!(event, atoll_state::FrameworkEvent::Ended { .. });
+            if let Err(mpsc::error::TrySendError::Full(_)) = &sent {
+                tracing::warn!(%framework, "the framework reads its stream too slowly; disconnecting it");
+            }
             if sent.is_err() || ended {
-                if sent.is_err() {
-                    tracing::warn!(%framework, "the framework reads its stream too slowly; disconnecting it");
-                }
                 // Its watcher sees the link gone and reports the disconnection.
                 links.remove(&framework);
             }

@@ -30,7 +30,9 @@ pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// Events a subscription's stream holds for a framework that has not read them; past it the
 /// framework is disconnected (it subscribes again and is sent what it has not acknowledged).
-pub(crate) const FRAMEWORK_BUFFER: usize = 4096;
+/// Each task has one update in flight at most, so a framework's backlog is about one event per
+/// task kept, plus offers.
+pub(crate) const FRAMEWORK_BUFFER: usize = 65_536;
 
 /// Declined resources stay hidden this long when the decline names no `refuse_seconds`
 /// (Mesos' 5 s keeps offers cycling among frameworks that do not want them).
@@ -186,9 +188,24 @@ impl FrameworkService for FrameworksApi {
             .await
             .map_err(core_status);
         self.control_plane.audit(&caller, "SubscribeFramework", &id, &result);
-        if let Err(refused) = result {
+        if let Err(failed) = result {
             self.control_plane.close_framework_link(&id, &stream_id);
-            return Err(refused);
+            if !matches!(
+                failed.code(),
+                tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::FailedPrecondition
+            ) {
+                // Not refused: the subscription may yet be made (a slow flush); it is ended
+                // then, so the framework is not left subscribed to a stream no one reads.
+                let control_plane = self.control_plane.clone();
+                tokio::spawn(async move {
+                    let ended =
+                        |state: &mut ClusterState, now| Ok(((), state.framework_disconnected(&id, &stream_id, now)));
+                    if let Err(e) = control_plane.mutate(ended).await {
+                        tracing::error!(framework = %id, error = %e, "ending a failed subscription failed");
+                    }
+                });
+            }
+            return Err(failed);
         }
         tracing::info!(framework = %id, role = %info.role, resubscribed = framework_id.is_some(), "framework subscribed");
         tokio::spawn(self.control_plane.clone().watch_framework_link(id, stream_id));

@@ -36,6 +36,11 @@ struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FrameworkLabels {
+    framework: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabels {
     /// Not `job`, which Prometheus gives every scraped sample (its scrape job).
     job_key: String,
@@ -242,6 +247,25 @@ fn register_census(registry: &mut Registry, census: &Census) {
         hosts.get_or_create(&ModeLabels { mode: mode.to_string() }).set(gauge(*count));
     }
     registry.register("hosts_in_maintenance", "Hosts in a maintenance mode other than NONE, by mode", hosts);
+    let connected = Family::<FrameworkLabels, Gauge>::default();
+    let tasks = Family::<FrameworkLabels, Gauge>::default();
+    let offers = Family::<FrameworkLabels, Gauge>::default();
+    let shares = Family::<FrameworkLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for (framework, count) in &census.frameworks {
+        let labels = FrameworkLabels { framework: framework.clone() };
+        connected.get_or_create(&labels).set(i64::from(count.connected));
+        tasks.get_or_create(&labels).set(gauge(count.active_tasks));
+        offers.get_or_create(&labels).set(gauge(count.offers_outstanding));
+        shares.get_or_create(&labels).set(count.dominant_share);
+    }
+    registry.register("framework_connected", "Whether each framework is subscribed (1) or away (0)", connected);
+    registry.register("framework_tasks", "Each framework's tasks on agents", tasks);
+    registry.register("framework_offers", "Each framework's outstanding offers", offers);
+    registry.register(
+        "framework_dominant_share",
+        "Each framework's dominant share of the cluster (its tasks and offers), over its role's weight",
+        shares,
+    );
 }
 
 fn gauge(count: u64) -> i64 {
@@ -380,6 +404,13 @@ mod tests {
         let mut census = Census::default();
         census.tasks.insert((job, TaskState::Running), 3);
         census.pending_by_reason.insert("Insufficient: CPU".into(), 1);
+        let fanout = atoll_state::FrameworkCount {
+            connected: true,
+            active_tasks: 4,
+            offers_outstanding: 1,
+            dominant_share: 0.25,
+        };
+        census.frameworks.insert("fanout-1".into(), fanout);
         let text = metrics.render(&census);
         for line in [
             "atoll_placement_tasks_placed_total 2",
@@ -390,6 +421,10 @@ mod tests {
             r#"atoll_tasks{job_key="devcluster/www-data/prod/web",state="RUNNING"} 3"#,
             r#"atoll_tasks_pending{reason="Insufficient: CPU"} 1"#,
             r#"atoll_agents{state="registered"} 0"#,
+            r#"atoll_framework_connected{framework="fanout-1"} 1"#,
+            r#"atoll_framework_tasks{framework="fanout-1"} 4"#,
+            r#"atoll_framework_offers{framework="fanout-1"} 1"#,
+            r#"atoll_framework_dominant_share{framework="fanout-1"} 0.25"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

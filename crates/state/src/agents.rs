@@ -113,6 +113,7 @@ impl ClusterState {
         let mut effects = Vec::new();
         for agent in silent {
             if let Some(gone) = self.agents.remove(&agent) {
+                effects.extend(self.rescind_offers_on(&agent, "its agent was lost"));
                 effects.extend(self.agent_lost_to_frameworks(&agent, &gone.hostname));
             }
             let on_agent: Vec<TaskId> = self

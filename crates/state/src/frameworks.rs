@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use atoll_allocator::{Allocator, OfferError, Quantities};
+use atoll_allocator::{Allocator, DEFAULT_REFUSE_SECONDS, Quantities};
 use atoll_model::framework::{
     BUILTIN_FRAMEWORK, BUILTIN_ROLE, DEFAULT_FAILOVER_TIMEOUT_MS, FrameworkRecord, check_framework_name,
     check_framework_task_id, framework_task_id, is_framework_job,
@@ -64,6 +64,10 @@ pub(crate) struct FrameworkBooks {
     epoch_ms: u64,
     rounds: u64,
     last_retry_ms: u64,
+    /// Room being made by preemption: the task it is for, the agent, what it needs, and since
+    /// when. The allocator counts it as the built-in framework's, so the room a kill frees goes
+    /// to the task it was made for and not to another framework.
+    preemption_holds: BTreeMap<TaskId, (AgentId, Quantities, u64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -77,7 +81,14 @@ struct Session {
 struct OfferDetail {
     ports: Vec<PortRange>,
     made_ms: u64,
+    /// For the built-in framework's offers: what its tasks used on the agent when it was made,
+    /// to tell whether placement used it.
+    builtin_used: Quantities,
 }
+
+/// How long room made by preemption is kept from other frameworks for the task it was made
+/// for, at most.
+const PREEMPTION_HOLD_MS: u64 = 60_000;
 
 impl FrameworkBooks {
     pub(crate) fn new(records: impl Iterator<Item = FrameworkRecord>, config: &FrameworkConfig, now_ms: u64) -> Self {
@@ -89,7 +100,8 @@ impl FrameworkBooks {
         for record in records {
             allocator.add_framework(&record.id, &record.role, weight(&record.role));
             allocator.suppress(&record.id);
-            sessions.insert(record.id.clone(), Session { stream: None, disconnected_since_ms: Some(now_ms) });
+            let since = record.disconnected_ms.unwrap_or(now_ms).min(now_ms);
+            sessions.insert(record.id.clone(), Session { stream: None, disconnected_since_ms: Some(since) });
         }
         FrameworkBooks {
             allocator,
@@ -99,6 +111,7 @@ impl FrameworkBooks {
             epoch_ms: now_ms,
             rounds: 0,
             last_retry_ms: now_ms,
+            preemption_holds: BTreeMap::new(),
         }
     }
 
@@ -106,9 +119,33 @@ impl FrameworkBooks {
         format!("{:x}-{id}", self.epoch_ms)
     }
 
+    /// The number of the offer named `name`, if it names one of this run in its one spelling.
     fn offer_number(&self, name: &str) -> Option<u64> {
-        let (epoch, id) = name.split_once('-')?;
-        (u64::from_str_radix(epoch, 16).ok()? == self.epoch_ms).then_some(id.parse().ok()?)
+        let (_, id) = name.split_once('-')?;
+        let id: u64 = id.parse().ok()?;
+        (self.offer_name(id) == name).then_some(id)
+    }
+
+    /// The offers named, each outstanding and made to `framework`, none named twice: their
+    /// numbers, or the refusal naming the first that is not.
+    fn outstanding_of(&self, framework: &str, names: &[String]) -> Result<Vec<u64>, FrameworkError> {
+        let mut seen = BTreeSet::new();
+        let mut ids = Vec::new();
+        for name in names {
+            if !seen.insert(name.as_str()) {
+                return Err(FrameworkError::Offer(format!("offer {name} is named twice")));
+            }
+            let Some((id, offer)) = self.offer_number(name).and_then(|id| Some((id, self.allocator.offer(id)?))) else {
+                return Err(FrameworkError::Offer(format!(
+                    "offer {name} is not outstanding: it was used, declined, rescinded or timed out; wait for new offers"
+                )));
+            };
+            if offer.framework != framework {
+                return Err(FrameworkError::Offer(format!("offer {name} was not made to framework {framework}")));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
     }
 }
 
@@ -256,6 +293,11 @@ fn shown(r: Resources) -> String {
     format!("cpus {}, ram {} MB, disk {} MB, gpus {}", r.cpu, r.ram_mb, r.disk_mb, r.gpu)
 }
 
+/// `r` with its cpu in whole thousandths, as placement counts it, so both books agree.
+fn whole_millis(r: &Resources) -> Resources {
+    Resources { cpu: r.cpu_millis() as f64 / 1000.0, ..r.clone() }
+}
+
 /// `ranges` without the ports in `used`.
 fn free_ranges(ranges: &[PortRange], used: &BTreeSet<u16>) -> Vec<PortRange> {
     let mut free = Vec::new();
@@ -285,6 +327,9 @@ fn shell_quoted(value: &str) -> String {
 
 impl ClusterState {
     fn session_check(&self, framework: &str, stream: &str) -> Result<&FrameworkRecord, FrameworkError> {
+        if framework == BUILTIN_FRAMEWORK {
+            return Err(FrameworkError::Builtin(framework.to_owned()));
+        }
         let record = self.frameworks.get(framework).ok_or_else(|| FrameworkError::NotFound(framework.to_owned()))?;
         match self.books.sessions.get(framework).and_then(|s| s.stream.as_deref()) {
             Some(current) if current == stream => Ok(record),
@@ -311,6 +356,12 @@ impl ClusterState {
                 subscription.role
             ))
         })?;
+        if subscription.role == BUILTIN_ROLE {
+            return Err(FrameworkError::Invalid(format!(
+                "role {BUILTIN_ROLE} is Atoll's own job scheduler's; subscribe in a role of your own"
+            ))
+            .into());
+        }
         if let Some(id) = &subscription.framework_id {
             if id == BUILTIN_FRAMEWORK {
                 return Err(FrameworkError::Builtin(id.clone()).into());
@@ -356,6 +407,7 @@ impl ClusterState {
                     registered_ms: now_ms,
                     next_instance: 0,
                     acknowledged: BTreeMap::new(),
+                    disconnected_ms: None,
                 };
                 let weight = self.config.frameworks.role_weights.get(&record.role).copied().unwrap_or(1.0);
                 self.books.allocator.add_framework(&record.id, &record.role, weight);
@@ -363,12 +415,18 @@ impl ClusterState {
                 (new_id.to_owned(), false)
             }
         };
-        if known
-            && let Some(timeout) = subscription.failover_timeout_ms
-            && self.frameworks.get(&id).is_some_and(|r| r.failover_timeout_ms != timeout)
-            && let Some(record) = self.frameworks.get_mut(&id)
-        {
-            record.failover_timeout_ms = timeout;
+        if known && let Some(record) = self.frameworks.get(&id) {
+            let timeout = subscription.failover_timeout_ms.unwrap_or(record.failover_timeout_ms);
+            if (record.failover_timeout_ms, record.disconnected_ms) != (timeout, None)
+                && let Some(record) = self.frameworks.get_mut(&id)
+            {
+                record.failover_timeout_ms = timeout;
+                record.disconnected_ms = None;
+            }
+            // What the older subscription was offered goes back: the new one never heard of it.
+            for offer in self.books.allocator.remove_offers_of(&id) {
+                self.books.offers.remove(&offer.id);
+            }
         }
         self.books
             .sessions
@@ -396,6 +454,10 @@ impl ClusterState {
             for offer in self.books.allocator.remove_offers_of(framework) {
                 self.books.offers.remove(&offer.id);
             }
+            // Kept, so the failover timeout counts from here across scheduler restarts.
+            if let Some(record) = self.frameworks.get_mut(&framework.to_owned()) {
+                record.disconnected_ms = Some(now_ms);
+            }
         }
         self.outcome(Vec::new())
     }
@@ -421,29 +483,13 @@ impl ClusterState {
             ))
             .into());
         }
-        let mut offers = Vec::new();
-        for name in offer_names {
-            let unknown = || {
-                FrameworkError::Offer(
-                    OfferError::Unknown { offer: 0 }.to_string().replace("offer 0", &format!("offer {name}")),
-                )
-            };
-            offers.push(self.books.offer_number(name).ok_or_else(unknown)?);
-        }
+        let offers = self.books.outstanding_of(framework, offer_names)?;
         // Refusals about the offers first, then about the tasks.
         let mut held = Quantities::ZERO;
         let mut offered_ports: Vec<PortRange> = Vec::new();
         let mut agent: Option<AgentId> = None;
-        for (id, name) in offers.iter().zip(offer_names) {
-            let Some(offer) = self.books.allocator.offer(*id) else {
-                return Err(FrameworkError::Offer(format!(
-                    "offer {name} is not outstanding: it was used, declined, rescinded or timed out; wait for new offers"
-                ))
-                .into());
-            };
-            if offer.framework != framework {
-                return Err(FrameworkError::Offer(format!("offer {name} was not made to framework {framework}")).into());
-            }
+        for id in &offers {
+            let Some(offer) = self.books.allocator.offer(*id) else { continue };
             if agent.as_ref().is_some_and(|a| a.0 != offer.agent) {
                 return Err(FrameworkError::Offer(format!(
                     "offers {} are of different agents; accept the offers of one agent at a time",
@@ -460,6 +506,17 @@ impl ClusterState {
                 FrameworkError::Offer("no offer named; accept names the offers its tasks use".to_owned()).into()
             );
         };
+        // An agent lost or draining since the offers were made: they are taken back now.
+        let usable = self.agents.get(&agent).filter(|a| a.resources.is_some()).is_some_and(|a| {
+            !matches!(self.host_mode(&a.hostname), MaintenanceMode::Draining | MaintenanceMode::Drained)
+        });
+        if !usable {
+            return Err(FrameworkError::Offer(format!(
+                "the agent of offers {} is gone or draining; its offers are rescinded, wait for new offers",
+                offer_names.join(", ")
+            ))
+            .into());
+        }
         let job = record.job_key(&self.config.cluster);
         let active: BTreeSet<String> = self
             .job_tasks(&job, false)
@@ -485,9 +542,9 @@ impl ClusterState {
                 ));
             }
             let r = &launch.resources;
-            if !(r.cpu.is_finite() && r.cpu > 0.0 && r.ram_mb > 0 && r.disk_mb > 0) {
+            if !(r.cpu.is_finite() && r.cpu >= 0.001 && r.ram_mb > 0 && r.disk_mb > 0) {
                 problems.push(format!(
-                    "task {task} must ask for more than 0 of cpu, ram_mb and disk_mb (its sandbox is held to disk_mb)"
+                    "task {task} must ask for at least 0.001 cpu and more than 0 of ram_mb and disk_mb (its sandbox is held to disk_mb)"
                 ));
             }
             if launch.command.trim().is_empty() {
@@ -517,7 +574,7 @@ impl ClusterState {
                     problems.push(format!("task {task}: port {port} is taken by another task of this accept"));
                 }
             }
-            used = used.plus(quantities(&launch.resources));
+            used = used.plus(quantities(&whole_millis(&launch.resources)));
         }
         if !problems.is_empty() {
             return Err(FrameworkError::Invalid(problems.join("; ")).into());
@@ -549,7 +606,7 @@ impl ClusterState {
                 command.push_str(&format!("export {name}={}; ", shell_quoted(value)));
             }
             command.push_str(&launch.command);
-            let mut spec = TaskSpec::new(vec![ProcessSpec::new("task", &command)], launch.resources.clone());
+            let mut spec = TaskSpec::new(vec![ProcessSpec::new("task", &command)], whole_millis(&launch.resources));
             spec.name = launch.task_id.clone();
             let version = self.intern(TaskConfig::new(spec));
             let ports: BTreeMap<String, u16> = launch.ports.clone();
@@ -601,24 +658,10 @@ impl ClusterState {
         now_ms: u64,
     ) -> Result<((), Outcome), StateError> {
         self.session_check(framework, stream)?;
-        let mut ids = Vec::new();
-        for name in offer_names {
-            let Some(id) = self.books.offer_number(name).filter(|id| self.books.allocator.offer(*id).is_some()) else {
-                return Err(FrameworkError::Offer(format!(
-                    "offer {name} is not outstanding: it was used, declined, rescinded or timed out"
-                ))
-                .into());
-            };
-            if self.books.allocator.offer(id).is_some_and(|o| o.framework != framework) {
-                return Err(FrameworkError::Offer(format!("offer {name} was not made to framework {framework}")).into());
-            }
-            ids.push(id);
-        }
+        let ids = self.books.outstanding_of(framework, offer_names)?;
         for id in ids {
-            self.books
-                .allocator
-                .decline(framework, id, refuse_seconds, now_ms)
-                .map_err(|e| FrameworkError::Offer(e.to_string()))?;
+            // Checked above: outstanding and the framework's.
+            let _ = self.books.allocator.decline(framework, id, refuse_seconds, now_ms);
             self.books.offers.remove(&id);
         }
         let mut outcome = self.outcome(Vec::new());
@@ -684,7 +727,10 @@ impl ClusterState {
         let (atoll, index) = uuid.rsplit_once('#').ok_or_else(bad)?;
         let index: u32 = index.parse().map_err(|_| bad())?;
         let atoll = TaskId(atoll.to_owned());
-        let task = self.tasks.get(&atoll).ok_or_else(bad)?;
+        let Some(task) = self.tasks.get(&atoll) else {
+            // A task no longer kept: nothing is waiting for the acknowledgement.
+            return Ok(((), self.outcome(Vec::new())));
+        };
         let owned = is_framework_job(&task.job)
             && task.job.name == framework
             && framework_task_id(&atoll, &task.job, task.instance) == task_id;
@@ -692,12 +738,19 @@ impl ClusterState {
             return Err(bad().into());
         }
         let already = self.frameworks.get(framework).and_then(|r| r.acknowledged.get(&atoll)).copied().unwrap_or(0);
-        if index > already
-            && let Some(record) = self.frameworks.get_mut(&framework.to_owned())
-        {
-            record.acknowledged.insert(atoll, index);
+        let mut effects = Vec::new();
+        if index > already {
+            if let Some(record) = self.frameworks.get_mut(&framework.to_owned()) {
+                record.acknowledged.insert(atoll.clone(), index);
+            }
+            // The task's next update, held until this one was acknowledged.
+            if let Some(task) = self.tasks.get(&atoll)
+                && (index as usize) + 1 < task.events.len()
+            {
+                effects = self.framework_update(task, index as usize + 1);
+            }
         }
-        Ok(((), self.outcome(Vec::new())))
+        Ok(((), self.outcome(effects)))
     }
 
     /// The latest state of the tasks named, or of every task of the framework kept (none
@@ -794,8 +847,15 @@ impl ClusterState {
     }
 
     /// A status update for a framework task's event `index`, if it is a framework's.
+    /// Sent only when it is the task's next one to be acknowledged: each task has one update in
+    /// flight, as Mesos' agents send them, and the next goes once that one is acknowledged.
     pub(crate) fn framework_update(&self, task: &ScheduledTask, index: usize) -> Vec<Effect> {
-        if !is_framework_job(&task.job) || !self.frameworks.contains_key(&task.job.name) {
+        if !is_framework_job(&task.job) {
+            return Vec::new();
+        }
+        let Some(record) = self.frameworks.get(&task.job.name) else { return Vec::new() };
+        let acknowledged = record.acknowledged.get(&task.id).copied().unwrap_or(0) as usize;
+        if index != acknowledged + 1 {
             return Vec::new();
         }
         let name = framework_task_id(&task.id, &task.job, task.instance);
@@ -805,18 +865,35 @@ impl ClusterState {
         }]
     }
 
-    /// Every status update of the framework's tasks it has not acknowledged, in order.
+    /// The next status update of each of the framework's tasks that it has not acknowledged.
     fn unacknowledged_updates(&self, framework: &str) -> Vec<Effect> {
         let Some(record) = self.frameworks.get(framework) else { return Vec::new() };
         let job = record.job_key(&self.config.cluster);
         let mut effects = Vec::new();
         for task in self.job_tasks(&job, true) {
-            let acknowledged = record.acknowledged.get(&task.id).copied().unwrap_or(0) as usize;
-            for index in (acknowledged + 1)..task.events.len() {
-                effects.extend(self.framework_update(task, index));
+            let next = record.acknowledged.get(&task.id).copied().unwrap_or(0) as usize + 1;
+            if next < task.events.len() {
+                effects.extend(self.framework_update(task, next));
             }
         }
         effects
+    }
+
+    /// Whether the framework that owns `task` (one known) has not acknowledged all of its
+    /// updates: such a task is kept however old, so that no update is lost.
+    pub(crate) fn awaits_acknowledgement(&self, task: &ScheduledTask) -> bool {
+        if !is_framework_job(&task.job) {
+            return false;
+        }
+        self.frameworks.get(&task.job.name).is_some_and(|record| {
+            (record.acknowledged.get(&task.id).copied().unwrap_or(0) as usize) + 1 < task.events.len()
+        })
+    }
+
+    /// Whether `task` is of a framework no longer known (torn down): its ended tasks are not
+    /// kept.
+    pub(crate) fn of_a_framework_gone(&self, task: &ScheduledTask) -> bool {
+        is_framework_job(&task.job) && !self.frameworks.contains_key(&task.job.name)
     }
 
     /// Housekeeping for frameworks: those disconnected past their failover timeout are torn
@@ -877,14 +954,25 @@ impl ClusterState {
     /// framework's tasks use, and every agent's free resources are offered by DRF. Nothing
     /// happens while no other framework is known: the built-in one has the cluster.
     pub fn allocation_round(&mut self, now_ms: u64) -> Outcome {
+        if self.frameworks.is_empty() && self.books.builtin_offers.is_empty() {
+            return self.outcome(Vec::new());
+        }
+        let usage = self.usage(now_ms);
+        // The built-in framework's offers of the last round go back; one placement used nothing
+        // of is hidden from it for a while, so a job's task that fits nowhere does not keep
+        // agents from other frameworks round after round.
+        for id in std::mem::take(&mut self.books.builtin_offers) {
+            let Some(detail) = self.books.offers.remove(&id) else { continue };
+            let Some(agent) = self.books.allocator.offer(id).map(|o| o.agent.clone()) else { continue };
+            let now_used = usage.get(&(BUILTIN_FRAMEWORK.to_owned(), agent)).copied().unwrap_or(Quantities::ZERO);
+            let used_some = !now_used.fits_in(detail.builtin_used);
+            let refuse = if used_some { 0.0 } else { DEFAULT_REFUSE_SECONDS };
+            let _ = self.books.allocator.decline(BUILTIN_FRAMEWORK, id, refuse, now_ms);
+        }
         if self.frameworks.is_empty() {
             return self.outcome(Vec::new());
         }
         let mut effects = Vec::new();
-        for id in std::mem::take(&mut self.books.builtin_offers) {
-            let _ = self.books.allocator.decline(BUILTIN_FRAMEWORK, id, 0.0, now_ms);
-            self.books.offers.remove(&id);
-        }
         let timeout = self.config.frameworks.offer_timeout_ms;
         let expired: Vec<u64> = self
             .books
@@ -900,10 +988,13 @@ impl ClusterState {
             }
             self.books.offers.remove(&id);
         }
-        effects.extend(self.sync_allocator());
+        effects.extend(self.sync_allocator(usage));
         let pending = self.tasks.values().any(|t| t.state == TaskState::Pending && self.jobs.contains_key(&t.job));
         if pending {
-            self.books.allocator.revive(BUILTIN_FRAMEWORK);
+            // Revived only from suppressed: a revival clears the filters on agents it left unused.
+            if self.books.allocator.is_suppressed(BUILTIN_FRAMEWORK) {
+                self.books.allocator.revive(BUILTIN_FRAMEWORK);
+            }
         } else {
             self.books.allocator.suppress(BUILTIN_FRAMEWORK);
         }
@@ -920,7 +1011,8 @@ impl ClusterState {
             let ports = free_ranges(&capacity.ports, in_use);
             if offer.framework == BUILTIN_FRAMEWORK {
                 self.books.builtin_offers.push(offer.id);
-                self.books.offers.insert(offer.id, OfferDetail { ports: Vec::new(), made_ms: now_ms });
+                let builtin_used = self.books.allocator.used(BUILTIN_FRAMEWORK, &offer.agent);
+                self.books.offers.insert(offer.id, OfferDetail { ports: Vec::new(), made_ms: now_ms, builtin_used });
                 continue;
             }
             for range in &ports {
@@ -934,7 +1026,7 @@ impl ClusterState {
                 ports: ports.clone(),
                 attributes: agent.attributes.clone(),
             };
-            self.books.offers.insert(offer.id, OfferDetail { ports, made_ms: now_ms });
+            self.books.offers.insert(offer.id, OfferDetail { ports, made_ms: now_ms, builtin_used: Quantities::ZERO });
             by_framework.entry(offer.framework).or_default().push(made);
         }
         for (framework, offers) in by_framework {
@@ -974,10 +1066,59 @@ impl ClusterState {
         used
     }
 
+    /// What every owner's tasks use on each agent: each framework's (the built-in one's with
+    /// the room preemption is making for its tasks), and orphans'. Holds whose task is no longer
+    /// waiting, or that are past [`PREEMPTION_HOLD_MS`], are dropped.
+    fn usage(&mut self, now_ms: u64) -> BTreeMap<(String, String), Quantities> {
+        let mut usage: BTreeMap<(String, String), Quantities> = BTreeMap::new();
+        let mut add = |owner: String, agent: &AgentId, used: Quantities| {
+            let entry = usage.entry((owner, agent.0.clone())).or_insert(Quantities::ZERO);
+            *entry = entry.plus(used);
+        };
+        for task in self.tasks.values().filter(|t| t.state.is_on_agent()) {
+            let Some(a) = &task.assignment else { continue };
+            let owner = if is_framework_job(&task.job) { task.job.name.clone() } else { BUILTIN_FRAMEWORK.to_owned() };
+            add(owner, &a.agent, quantities(&task.config.task.resources));
+        }
+        for record in self.agents.values() {
+            for orphan in record.orphans.values() {
+                add(ORPHANS.to_owned(), &record.id, quantities(&orphan.resources));
+            }
+        }
+        let tasks = &self.tasks;
+        self.books.preemption_holds.retain(|task, (_, _, since)| {
+            tasks.get(task).is_some_and(|t| t.state == TaskState::Pending)
+                && now_ms.saturating_sub(*since) < PREEMPTION_HOLD_MS
+        });
+        for (agent, needed, _) in self.books.preemption_holds.values() {
+            add(BUILTIN_FRAMEWORK.to_owned(), agent, *needed);
+        }
+        usage
+    }
+
+    /// Keeps the room preemption is making on `agent` for `task` from other frameworks.
+    pub(crate) fn hold_for_preemptor(&mut self, task: &TaskId, agent: &AgentId, needs: &Resources, now_ms: u64) {
+        self.books.preemption_holds.insert(task.clone(), (agent.clone(), quantities(needs), now_ms));
+    }
+
+    /// Takes back every outstanding offer on `agent` (lost, or its host draining), telling each
+    /// framework why; the agent is offered again once it may be.
+    pub(crate) fn rescind_offers_on(&mut self, agent: &AgentId, reason: &str) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for offer in self.books.allocator.remove_agent(&agent.0) {
+            self.books.offers.remove(&offer.id);
+            self.books.builtin_offers.retain(|id| *id != offer.id);
+            if offer.framework != BUILTIN_FRAMEWORK {
+                effects.push(self.rescinded(offer.framework.clone(), offer.id, reason));
+            }
+        }
+        effects
+    }
+
     /// Tells the allocator the agents that may be offered (registered, not draining or
-    /// drained) and what every owner's tasks use on each; the offers of agents gone are
-    /// rescinded.
-    fn sync_allocator(&mut self) -> Vec<Effect> {
+    /// drained) and what every owner's tasks use on each (`usage`); the offers of agents gone
+    /// are rescinded.
+    fn sync_allocator(&mut self, usage: BTreeMap<(String, String), Quantities>) -> Vec<Effect> {
         let eligible: BTreeMap<String, Quantities> = self
             .agents
             .values()
@@ -988,28 +1129,10 @@ impl ClusterState {
             self.books.allocator.agents().filter(|a| !eligible.contains_key(*a)).map(str::to_owned).collect();
         let mut effects = Vec::new();
         for agent in gone {
-            for offer in self.books.allocator.remove_agent(&agent) {
-                self.books.offers.remove(&offer.id);
-                if offer.framework != BUILTIN_FRAMEWORK {
-                    effects.push(self.rescinded(offer.framework.clone(), offer.id, "its agent is gone or draining"));
-                }
-            }
+            effects.extend(self.rescind_offers_on(&AgentId(agent), "its agent is gone or draining"));
         }
         for (agent, total) in &eligible {
             self.books.allocator.add_agent(agent, *total);
-        }
-        let mut usage: BTreeMap<(String, String), Quantities> = BTreeMap::new();
-        for task in self.tasks.values().filter(|t| t.state.is_on_agent()) {
-            let Some(a) = &task.assignment else { continue };
-            let owner = if is_framework_job(&task.job) { task.job.name.clone() } else { BUILTIN_FRAMEWORK.to_owned() };
-            let entry = usage.entry((owner, a.agent.0.clone())).or_insert(Quantities::ZERO);
-            *entry = entry.plus(quantities(&task.config.task.resources));
-        }
-        for record in self.agents.values() {
-            for orphan in record.orphans.values() {
-                let entry = usage.entry((ORPHANS.to_owned(), record.id.0.clone())).or_insert(Quantities::ZERO);
-                *entry = entry.plus(quantities(&orphan.resources));
-            }
         }
         let stale: Vec<(String, String)> = self
             .books

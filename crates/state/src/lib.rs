@@ -60,7 +60,7 @@ pub use frameworks::{
 };
 pub use lifecycle::StatusReport;
 pub use maintenance::HostMaintenance;
-pub use queries::{Census, JobSummary};
+pub use queries::{Census, FrameworkCount, JobSummary};
 pub use quota::QuotaUsage;
 pub use restart::{RestartPlan, Restarted};
 pub use updates::{

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use atoll_model::{MaintenanceMode, TaskId, TaskState};
+use atoll_model::{AgentId, MaintenanceMode, TaskId, TaskState};
 
 use crate::{ClusterState, Effect, Outcome};
 
@@ -47,6 +47,11 @@ impl ClusterState {
             }
             if mode == MaintenanceMode::Draining {
                 effects.extend(self.drain(&hostname, now_ms));
+                let on_host: Vec<AgentId> =
+                    self.agents.values().filter(|a| a.hostname == hostname).map(|a| a.id.clone()).collect();
+                for agent in on_host {
+                    effects.extend(self.rescind_offers_on(&agent, "its host is draining"));
+                }
             }
         }
         self.finish_draining();

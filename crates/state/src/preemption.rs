@@ -55,6 +55,7 @@ impl ClusterState {
                 for victim in &preemption.victims {
                     effects.extend(self.transition(victim, TaskState::Preempting, &message, now_ms));
                 }
+                self.hold_for_preemptor(&task.id, &preemption.agent, &task.resources, now_ms);
                 snapshot.agents.retain(|a| a.id != preemption.agent);
                 victims.retain(|v| v.agent != preemption.agent);
             }

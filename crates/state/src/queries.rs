@@ -22,7 +22,7 @@ pub struct JobSummary {
 }
 
 /// The state counted, for metrics.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Census {
     /// Tasks kept, by job and state.
     pub tasks: BTreeMap<(JobKey, TaskState), u64>,
@@ -34,6 +34,18 @@ pub struct Census {
     pub agents_awaited: u64,
     /// Hosts in a maintenance mode other than NONE, by mode.
     pub hosts_by_mode: BTreeMap<MaintenanceMode, u64>,
+    /// Every framework (the built-in one included), by id.
+    pub frameworks: BTreeMap<String, FrameworkCount>,
+}
+
+/// What the metrics tell of one framework.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FrameworkCount {
+    pub connected: bool,
+    pub active_tasks: u64,
+    pub offers_outstanding: u64,
+    /// Of the cluster, over its role's weight.
+    pub dominant_share: f64,
 }
 
 impl ClusterState {
@@ -55,6 +67,15 @@ impl ClusterState {
         }
         for mode in self.host_modes.values() {
             *census.hosts_by_mode.entry(*mode).or_default() += 1;
+        }
+        for view in self.frameworks() {
+            let count = FrameworkCount {
+                connected: view.connected,
+                active_tasks: view.active_tasks as u64,
+                offers_outstanding: view.offers.len() as u64,
+                dominant_share: view.dominant_share,
+            };
+            census.frameworks.insert(view.id, count);
         }
         census
     }

@@ -107,10 +107,16 @@ impl ClusterState {
     fn prune_terminal_tasks(&mut self) {
         let keep = self.config.terminal_tasks_kept_per_job;
         let mut by_job: BTreeMap<&JobKey, Vec<(u64, &TaskId)>> = BTreeMap::new();
-        for task in self.tasks.values().filter(|t| t.state.is_terminal()) {
-            by_job.entry(&task.job).or_default().push((task.since_ms(), &task.id));
-        }
         let mut doomed = Vec::new();
+        // A framework's ended task is kept until its updates are acknowledged; one of a
+        // framework torn down is not kept at all.
+        for task in self.tasks.values().filter(|t| t.state.is_terminal() && !self.awaits_acknowledgement(t)) {
+            if self.of_a_framework_gone(task) {
+                doomed.push(task.id.clone());
+            } else {
+                by_job.entry(&task.job).or_default().push((task.since_ms(), &task.id));
+            }
+        }
         for (_, mut terminal) in by_job {
             if terminal.len() > keep {
                 terminal.sort();

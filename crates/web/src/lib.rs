@@ -1,6 +1,7 @@
 //! The scheduler's HTTP listener (`atoll scheduler --http ADDR`; `atoll dev` serves it on
 //! 127.0.0.1:7080): the web UI (`pages`: the cluster at `/`, a job at `/jobs/CLUSTER/ROLE/ENV/NAME`,
-//! an instance below it and its live log, kept live through `/ui/events` and `/ui/logs`), Prometheus metrics at `/metrics`, and
+//! an instance below it and its live log, the frameworks at `/frameworks` and one at
+//! `/frameworks/ID`, kept live through `/ui/events` and `/ui/logs`), Prometheus metrics at `/metrics`, and
 //! Aurora's health checks, `/health` (the process serves) and `/leaderhealth` (it is the
 //! scheduler to call: always, while there is one scheduler per cluster).
 //!
@@ -43,6 +44,8 @@ pub fn scheduler_routes(control_plane: ControlPlane) -> Router {
         .route("/roles/{cluster}/{role}", get(role_page))
         .route("/hosts", get(hosts_page))
         .route("/updates", get(updates_page))
+        .route("/frameworks", get(frameworks_page))
+        .route("/frameworks/{id}", get(framework_page))
         .route("/ui/events", get(page_events))
         .route("/ui/logs/{cluster}/{role}/{env}/{name}/{instance}", get(log_events))
         .route_layer(axum::middleware::from_fn_with_state(control_plane.clone(), signed_in));
@@ -104,18 +107,18 @@ struct PartQuery {
     part: Option<String>,
 }
 
+/// A "Not found" page (404) saying `main`.
+fn not_found(scope: &str, main: &str) -> Response {
+    (StatusCode::NOT_FOUND, Html(pages::page("Not found", scope, main))).into_response()
+}
+
 /// `main` as the page (or only its main part, `?part=main`, which pages fetch to redraw).
 fn respond(title: &str, scope: &str, main: Option<String>, query: &PartQuery) -> Response {
     match main {
-        None => (
-            StatusCode::NOT_FOUND,
-            Html(pages::page(
-                "Not found",
-                scope,
-                "<h1>Not found</h1><p>Nothing here is known to the scheduler; see <a href=\"/\">the cluster</a>.</p>",
-            )),
-        )
-            .into_response(),
+        None => not_found(
+            scope,
+            "<h1>Not found</h1><p>Nothing here is known to the scheduler; see <a href=\"/\">the cluster</a>.</p>",
+        ),
         Some(main) if query.part.as_deref() == Some("main") => Html(main).into_response(),
         Some(main) => Html(pages::page(title, scope, &main)).into_response(),
     }
@@ -169,6 +172,25 @@ async fn hosts_page(State(control_plane): State<ControlPlane>, Query(query): Que
 async fn updates_page(State(control_plane): State<ControlPlane>, Query(query): Query<PartQuery>) -> Response {
     let cluster = control_plane.config().state.cluster.clone();
     respond("Updates", &cluster, Some(control_plane.read(pages::updates)), &query)
+}
+
+/// Frameworks change as their tasks do, so their pages redraw at the cluster's events: their
+/// tasks', and everyone else's, which change what is allocated and offered.
+async fn frameworks_page(State(control_plane): State<ControlPlane>, Query(query): Query<PartQuery>) -> Response {
+    let cluster = control_plane.config().state.cluster.clone();
+    respond("Frameworks", &cluster, Some(control_plane.read(pages::frameworks)), &query)
+}
+
+async fn framework_page(
+    State(control_plane): State<ControlPlane>,
+    Path(id): Path<String>,
+    Query(query): Query<PartQuery>,
+) -> Response {
+    let cluster = control_plane.config().state.cluster.clone();
+    match control_plane.read(|state| pages::framework(state, &id)) {
+        Some(main) => respond(&format!("Framework {id}"), &cluster, Some(main), &query),
+        None => not_found(&cluster, &pages::unknown_framework(&id)),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -2,17 +2,23 @@
 //! in maintenance, why tasks wait), a job (its instances with state, host, config version, ports
 //! and pending reason, its update under way, a cron job's next runs) and an instance (every
 //! state its kept tasks went through, with times, hosts and messages), and an instance's live
-//! log (followed over `/ui/logs`, as `atoll task logs -f` follows it). Each page is plain HTML
+//! log (followed over `/ui/logs`, as `atoll task logs -f` follows it), and the frameworks
+//! sharing the cluster (`frameworks`: the list, and one framework with its offers and tasks,
+//! whose instance and logs pages are these same ones). Each page is plain HTML
 //! with a few lines of script and no build step: it opens the scheduler's event stream as
 //! server-sent events (`/ui/events`) and, at each event of what it shows, fetches its own main
 //! part again and puts it in place, so it stays current without reloading.
 //!
 //! The rendering is pure: each function turns the state into text.
 
+mod frameworks;
+
 use std::fmt::Write;
 
 use atoll_model::{JobKey, JobKeyPrefix, MaintenanceMode, ResourceAggregate, TaskState};
 use atoll_state::ClusterState;
+
+pub use frameworks::{framework, frameworks, unknown_framework};
 
 /// How a page's text is escaped where it holds anything a user wrote.
 pub fn escape(text: &str) -> String {
@@ -58,8 +64,11 @@ th {{ background: #eef1f5; font-weight: 600; }}
   font: 12px/1.45 ui-monospace, monospace; min-height: 200px; }}
 #log .note {{ color: #8fa3bf; font-style: italic; }}
 #live {{ margin-left: auto; font-size: 12px; }}
+.tag {{ font-size: 11px; padding: 0 5px; border-radius: 3px; background: #dbe7f3; color: #17324d; }}
+.share {{ display: inline-block; width: 60px; height: 8px; background: #e3e6eb; vertical-align: middle; }}
+.share span {{ display: block; height: 100%; background: #2f6fb0; }} table.details {{ width: auto; }}
 </style></head>
-<body><header><a class="brand" href="/">Atoll</a><a href="/">Cluster</a><a href="/hosts">Hosts</a><a href="/updates">Updates</a><span id="live" class="muted">connecting…</span></header>
+<body><header><a class="brand" href="/">Atoll</a><a href="/">Cluster</a><a href="/hosts">Hosts</a><a href="/updates">Updates</a><a href="/frameworks">Frameworks</a><span id="live" class="muted">connecting…</span></header>
 {body}
 <script>
 {script}
@@ -314,6 +323,7 @@ pub fn job(state: &ClusterState, key: &JobKey, now_ms: u64) -> Option<String> {
         escape(&key.role),
         escape(&key.role)
     );
+    out.push_str(&frameworks::framework_note(state, key, None));
     if let Some(update) = state.active_update(key) {
         let (batch, batches) = update.batch_progress();
         let _ = write!(
@@ -479,6 +489,7 @@ pub fn instance(state: &ClusterState, key: &JobKey, instance: u32) -> Option<Str
         job_link(key),
         escape(&key.to_string()),
     );
+    out.push_str(&frameworks::framework_note(state, key, Some(instance)));
     for task in tasks {
         let _ = write!(
             out,
@@ -535,6 +546,7 @@ mod tests {
         assert!(job.contains(r#"<span class="state PENDING">PENDING</span>"#), "{job}");
         let history = instance(&state, &key, 1).expect("an instance");
         assert!(history.contains("Created") && history.contains("INIT"), "{history}");
+        assert!(!history.contains("framework") && !job.contains("framework"), "an Aurora job names no framework");
         assert!(
             instance(&state, &key, 7).is_none()
                 && super::job(&state, &"devcluster/a/b/c".parse().unwrap(), 0).is_none()
@@ -545,6 +557,7 @@ mod tests {
         assert!(updates(&state).contains("No updates yet."));
         let whole = page("Job", &key.to_string(), &job);
         assert!(whole.starts_with("<!doctype html>") && whole.contains("new EventSource('/ui/events?scope='"));
+        assert!(whole.contains(r#"<a href="/updates">Updates</a><a href="/frameworks">Frameworks</a>"#), "{whole}");
     }
 
     #[test]

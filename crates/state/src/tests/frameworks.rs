@@ -173,11 +173,11 @@ fn updates_wait_for_acknowledgement_across_failover_and_a_restart() {
     let made = offers(&state.allocation_round(2).effects);
     let (ids, _) =
         state.accept_offers(&id, "s1", &[made[&id][0].id.clone()], vec![launch("long", 1.0)], 0.0, 3).unwrap();
-    let running = report(&mut state, "a", &ids[0], TaskState::Running, 4);
-    let update = updates(&running, &id).pop().expect("RUNNING sent");
-    assert_eq!(update.state, TaskState::Running);
     let assigned_uuid = format!("{}#1", ids[0]);
     let _ = state.acknowledge_update(&id, "s1", "long", &assigned_uuid).unwrap();
+    let running = report(&mut state, "a", &ids[0], TaskState::Running, 4);
+    let update = updates(&running, &id).pop().expect("RUNNING sent once ASSIGNED was acknowledged");
+    assert_eq!(update.state, TaskState::Running);
     let bad = state.acknowledge_update(&id, "s1", "long", "nonsense").map(|_| ()).unwrap_err();
     assert!(bad.to_string().contains("not the uuid of an update"), "{bad}");
     // Away, and back: RUNNING (not acknowledged) comes again; ASSIGNED does not.
@@ -200,4 +200,148 @@ fn updates_wait_for_acknowledgement_across_failover_and_a_restart() {
     let effects = tick(&mut restored, 9 + 60_000);
     assert!(effects.iter().any(|e| matches!(e, Effect::Kill { task, .. } if *task == ids[0])), "{effects:?}");
     assert!(restored.framework_view(&id).is_none());
+}
+
+#[test]
+fn an_offer_named_twice_or_of_a_draining_host_is_refused_and_draining_rescinds_at_once() {
+    let mut state = ClusterState::new(config());
+    register(&mut state, "a", 0);
+    let id = subscribe(&mut state, "fw", "r", 1);
+    let offer = offers(&state.allocation_round(2).effects)[&id][0].clone();
+    let twice = vec![offer.id.clone(), offer.id.clone()];
+    let two_tasks = vec![launch("x", 2.0), launch("y", 2.0)];
+    let refused = state.accept_offers(&id, "s1", &twice, two_tasks, 0.0, 3).map(|_| ()).unwrap_err();
+    assert!(refused.to_string().contains("is named twice"), "{refused}");
+    // Another spelling of the same number is no offer at all.
+    let respelled = offer.id.replace('-', "-+");
+    let refused = state.accept_offers(&id, "s1", &[respelled], vec![launch("x", 1.0)], 0.0, 3).map(|_| ()).unwrap_err();
+    assert!(refused.to_string().contains("is not outstanding"), "{refused}");
+    let declined_twice = state.decline_offers(&id, "s1", &twice, 60.0, 3).map(|_| ()).unwrap_err();
+    assert!(declined_twice.to_string().contains("is named twice"), "{declined_twice}");
+    assert_eq!(state.framework_view(&id).unwrap().offers.len(), 1, "nothing declined by a refused call");
+    // Draining the host takes the offer back at once, telling the framework.
+    let (_, outcome) = state.set_maintenance(&["a".to_owned()], MaintenanceMode::Draining, 4);
+    let rescinded = outcome.effects.iter().any(|e| {
+        matches!(e, Effect::Framework { event: FrameworkEvent::Rescind { offer: o, reason }, .. } if *o == offer.id && reason.contains("draining"))
+    });
+    assert!(rescinded, "{:?}", outcome.effects);
+    let late = state.accept_offers(&id, "s1", std::slice::from_ref(&offer.id), vec![launch("x", 1.0)], 0.0, 5);
+    assert!(late.map(|_| ()).unwrap_err().to_string().contains("is not outstanding"));
+    assert!(offers(&state.allocation_round(6).effects).is_empty(), "a draining host is offered to no one");
+}
+
+#[test]
+fn each_task_has_one_update_in_flight_and_unacknowledged_ended_tasks_are_kept() {
+    let mut config = config();
+    config.terminal_tasks_kept_per_job = 0;
+    let mut state = ClusterState::new(config);
+    register(&mut state, "a", 0);
+    let id = subscribe(&mut state, "batch", "r", 1);
+    let offer = offers(&state.allocation_round(2).effects)[&id][0].clone();
+    let launches = vec![launch("t0", 0.5), launch("t1", 0.5), launch("t2", 0.5)];
+    let (ids, outcome) = state.accept_offers(&id, "s1", &[offer.id], launches, 0.0, 3).unwrap();
+    assert_eq!(updates(&outcome.effects, &id).len(), 3, "each task's ASSIGNED");
+    // Not acknowledged: the next states wait.
+    for task in &ids {
+        assert!(updates(&report(&mut state, "a", task, TaskState::Running, 4), &id).is_empty());
+        assert!(updates(&report(&mut state, "a", task, TaskState::Finished, 5), &id).is_empty());
+    }
+    // All three ended, none acknowledged: all kept, though no terminal task is otherwise.
+    let _ = tick(&mut state, 6);
+    assert_eq!(state.framework_tasks(&id).len(), 3);
+    // An acknowledgement lets the next update of that task go.
+    let (_, outcome) = state.acknowledge_update(&id, "s1", "t0", &format!("{}#1", ids[0])).unwrap();
+    let next = updates(&outcome.effects, &id);
+    assert_eq!(next.iter().map(|u| (u.task_id.as_str(), u.state)).collect::<Vec<_>>(), [("t0", TaskState::Running)]);
+    let (_, outcome) = state.acknowledge_update(&id, "s1", "t0", &format!("{}#3", ids[0])).unwrap();
+    assert!(updates(&outcome.effects, &id).is_empty(), "FINISHED acknowledged: nothing more");
+    // Now t0 is all acknowledged and may go; t1 and t2 stay.
+    let _ = tick(&mut state, 7);
+    let kept: Vec<String> = state.framework_tasks(&id).iter().map(|t| t.id.0.clone()).collect();
+    assert_eq!(kept, [ids[1].0.clone(), ids[2].0.clone()]);
+    // Acknowledging a task no longer kept is harmless.
+    let _ = state.acknowledge_update(&id, "s1", "t0", &format!("{}#3", ids[0])).expect("accepted");
+    // A resubscription sends each task's next unacknowledged update only.
+    let _ = state.framework_disconnected(&id, "s1", 8);
+    let (_, outcome) = state.subscribe_framework(subscription("batch", "r", Some(&id)), "unused", "s2", 9).unwrap();
+    let resent = updates(&outcome.effects, &id);
+    assert_eq!(resent.iter().map(|u| u.state).collect::<Vec<_>>(), [TaskState::Assigned, TaskState::Assigned]);
+}
+
+#[test]
+fn the_builtin_framework_does_not_hold_agents_for_a_task_that_fits_nowhere() {
+    let mut state = ClusterState::new(config());
+    for agent in ["a", "b", "c", "d"] {
+        register(&mut state, agent, 0);
+    }
+    let mut huge = job("huge", 1, true);
+    huge.config.task.resources.cpu = 100.0;
+    let _ = state.create_job(huge, 0).unwrap();
+    let id = subscribe(&mut state, "fw", "r", 1);
+    let mut got = Vec::new();
+    for round in 0..3 {
+        let made = offers(&state.allocation_round(2 + round).effects);
+        let mine = made.get(&id).cloned().unwrap_or_default();
+        got.push(mine.len());
+        for offer in &mine {
+            let _ = state.decline_offers(&id, "s1", std::slice::from_ref(&offer.id), 0.0, 2 + round).unwrap();
+        }
+        let _ = place(&mut state, 2 + round);
+    }
+    // DRF: the built-in framework wants too, and takes half at first; once placement used none
+    // of what it was offered, each agent is hidden from it a while, and the other gets them.
+    assert_eq!(got.first(), Some(&2), "{got:?}");
+    assert_eq!(got.last(), Some(&4), "{got:?}");
+}
+
+#[test]
+fn room_made_by_preemption_is_kept_for_the_task_it_was_made_for() {
+    let mut state = ClusterState::new(config());
+    register(&mut state, "a", 0);
+    let mut low = job("low", 2, true);
+    low.config.tier = Some("preemptible".into());
+    let low_ids = state.create_job(low, 0).unwrap().0;
+    let _ = place(&mut state, 0);
+    for task in &low_ids {
+        let _ = report(&mut state, "a", task, TaskState::Running, 0);
+    }
+    let id = subscribe(&mut state, "fw", "r", 1);
+    let made = offers(&state.allocation_round(2).effects);
+    assert!(made.values().flatten().all(|o| o.resources.cpu == 0.0), "no cpu left to offer: {made:?}");
+    let mut prod = job("prod", 1, true);
+    prod.config.tier = Some("preferred".into());
+    let prod_ids = state.create_job(prod, 100).unwrap().0;
+    let preempting = place(&mut state, 10_100);
+    let victim = killed(&preempting)[0].1.clone();
+    let _ = report(&mut state, "a", &victim, TaskState::Killed, 10_200);
+    // The framework is not offered the freed cpu; the production task gets it.
+    let made = offers(&state.allocation_round(10_300).effects);
+    assert!(made.get(&id).is_none_or(|o| o.iter().all(|o| o.resources.cpu < 1.0)), "{made:?}");
+    assert_eq!(launched(&place(&mut state, 10_400)), vec![("a".to_owned(), prod_ids[0].clone())]);
+}
+
+#[test]
+fn subscriptions_and_calls_that_are_not_a_frameworks_to_make_are_refused() {
+    let mut state = ClusterState::new(config());
+    register(&mut state, "a", 0);
+    let jobs_role = state.subscribe_framework(subscription("sneaky", "jobs", None), "sneaky-1", "s", 1);
+    assert!(jobs_role.map(|_| ()).unwrap_err().to_string().contains("Atoll's own job scheduler's"));
+    let builtin = state.revive_framework("atoll-jobs", "s", true).map(|_| ()).unwrap_err();
+    assert!(builtin.to_string().contains("Atoll's own job scheduler"), "{builtin}");
+    let id = subscribe(&mut state, "fw", "r", 1);
+    let offer = offers(&state.allocation_round(2).effects)[&id][0].clone();
+    let tiny = state.accept_offers(&id, "s1", std::slice::from_ref(&offer.id), vec![launch("t", 0.0004)], 0.0, 3);
+    assert!(tiny.map(|_| ()).unwrap_err().to_string().contains("at least 0.001 cpu"));
+    // A failover takes the older subscription's offers back.
+    let (_, outcome) = state.subscribe_framework(subscription("fw", "r", Some(&id)), "unused", "s2", 4).unwrap();
+    assert!(outcome.effects.iter().all(|e| !matches!(e, Effect::Framework { event: FrameworkEvent::Offers(_), .. })));
+    assert!(state.framework_view(&id).unwrap().offers.is_empty());
+    // The failover timeout counts from the disconnection across a restart.
+    let _ = state.framework_disconnected(&id, "s2", 5);
+    let mut kept = Kept::default();
+    kept.save(&state);
+    let mut restored = kept.restore(50_000);
+    assert_eq!(restored.framework_view(&id).unwrap().disconnected_since_ms, Some(5));
+    let _ = tick(&mut restored, 60_005);
+    assert!(restored.framework_view(&id).is_none(), "60 s after it went away, not after the restart");
 }

@@ -80,6 +80,7 @@ const DECODERS: &[(&str, Decoder)] = &[
     ("updates", plain::<JobUpdate>),
     ("cron", plain::<CronJob>),
     ("events", plain::<ClusterEvent>),
+    ("frameworks", plain::<atoll_model::framework::FrameworkRecord>),
 ];
 
 /// Feeds `bytes` to every decoder and checks how each refused; answers how many accepted.
@@ -160,6 +161,40 @@ fn seed_state() -> Durable {
     nightly.cron_timezone = Some("Europe/Paris".into());
     commit(state.schedule_cron(nightly.clone(), 4).expect("scheduled").1);
     commit(state.start_cron(&nightly.key, 5).expect("started").1);
+    // A framework with a task on agent a, one update of it acknowledged.
+    let subscription = atoll_state::Subscription {
+        framework_id: None,
+        name: "fanout".into(),
+        role: "www-data".into(),
+        failover_timeout_ms: None,
+        principal: "alice".into(),
+        suppressed: false,
+    };
+    let ((framework, _), outcome) = state.subscribe_framework(subscription, "fanout-1", "s", 6).expect("subscribed");
+    commit(outcome);
+    let offers: Vec<String> = state
+        .allocation_round(7)
+        .effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Framework { event: atoll_state::FrameworkEvent::Offers(made), .. } => Some(made),
+            _ => None,
+        })
+        .flatten()
+        .filter(|o| o.agent.0 == "a")
+        .map(|o| o.id)
+        .collect();
+    let launch = atoll_state::Launch {
+        task_id: "shard-0".into(),
+        resources: Resources { cpu: 0.5, ram_mb: 16, disk_mb: 16, gpu: 0 },
+        command: "sleep 5".into(),
+        ports: Default::default(),
+        environment: Default::default(),
+        executor_command: String::new(),
+    };
+    let (ids, outcome) = state.accept_offers(&framework, "s", &offers, vec![launch], 0.0, 8).expect("accepted");
+    commit(outcome);
+    commit(state.acknowledge_update(&framework, "s", "shard-0", &format!("{}#1", ids[0])).expect("acknowledged").1);
     store.load().expect("the memory store loads")
 }
 
@@ -195,6 +230,9 @@ fn seeds() -> Seeds {
     }
     for event in &durable.events {
         put("events", encode(event));
+    }
+    for framework in &durable.frameworks {
+        put("frameworks", encode(framework));
     }
     let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/schema2");
     for tree in ["jobs", "tasks", "hosts", "quotas", "restarts"] {

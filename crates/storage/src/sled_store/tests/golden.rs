@@ -222,6 +222,7 @@ fn a_schema_5_directory_is_raised_to_schema_6_and_keeps_its_frameworks_from_then
         registered_ms: 5,
         next_instance: 3,
         acknowledged: [(atoll_model::TaskId("t".into()), 2)].into_iter().collect(),
+        disconnected_ms: Some(7),
     };
     let changes = atoll_state::Changes { frameworks_put: vec![record.clone()], ..Default::default() };
     store.commit(&changes).unwrap();
