@@ -376,11 +376,11 @@ fn wrong_calls_are_refused_in_words_and_touch_no_other_framework() {
         let greedy = code_and_words(mine.accept(&[offer], vec![task("x", 64.0, 16, "true")]).await);
         assert!(greedy.1.contains("ask for") && greedy.1.contains("offers hold"), "{}", greedy.1);
         // Bad tasks, every problem named.
-        let mut custom = task("bad/id", 0.1, 16, "");
-        custom.executor_command = "my-executor".into();
-        let bad = code_and_words(mine.accept(&[offer], vec![custom]).await);
+        let mut both = task("bad/id", 0.1, 16, "true");
+        both.executor_command = "my-executor".into();
+        let bad = code_and_words(mine.accept(&[offer], vec![both, task("none", 0.1, 16, "")]).await);
         assert_eq!(bad.0, tonic::Code::InvalidArgument);
-        for words in ["contains '/'", "has no command", "custom executor, which is not supported yet"] {
+        for words in ["contains '/'", "gives both a command and an executor_command", "none has no command"] {
             assert!(bad.1.contains(words), "{words}: {}", bad.1);
         }
         let mut ported = task("ported", 0.1, 16, "true");
@@ -403,9 +403,9 @@ fn wrong_calls_are_refused_in_words_and_touch_no_other_framework() {
             .await;
         assert!(unknown.expect_err("unknown").message().contains("offer nope is not outstanding"));
         let message = v1::FrameworkMessageRequest { call: mine.call(), task_id: "good".into(), data: b"hi".to_vec() };
-        let refused = mine.client.message(message).await.expect_err("no executors to message");
-        assert_eq!(refused.code(), tonic::Code::Unimplemented);
-        assert!(refused.message().contains("no custom executors yet"), "{}", refused.message());
+        let refused = mine.client.message(message).await.expect_err("no custom executor to message");
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+        assert!(refused.message().contains("runs no custom executor"), "{}", refused.message());
         let wrong = Framework::subscribe(&url2, "mine", "www-data", None, Some("no-such-framework")).await;
         assert_eq!(wrong.err().map(|e| e.code()), Some(tonic::Code::NotFound));
         let teardown_builtin = mine

@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "atoll/v1/cron.proto",
         "atoll/v1/events.proto",
         "atoll/v1/frameworks.proto",
+        "atoll/v1/executor.proto",
     ];
     let descriptors = protox::compile(files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -293,6 +293,7 @@ async fn session(
     tracing::info!(scheduler = %config.scheduler, cluster = %registration.cluster, "registered");
     let mut commands = client.commands(v1::CommandsRequest { agent_id: config.agent_id.clone() }).await?.into_inner();
     let mut heartbeat = tokio::time::interval(Duration::from_millis(registration.heartbeat_interval_ms.max(100)));
+    let mut outboxes = tokio::time::interval(OUTBOX_INTERVAL);
     loop {
         if let Some(update) = undelivered.take() {
             deliver(&mut client, config, &update).await.inspect_err(|_| *undelivered = Some(update.clone()))?;
@@ -305,6 +306,15 @@ async fn session(
             },
             Some(update) = updates.recv() => {
                 *undelivered = Some(update);
+            }
+            _ = outboxes.tick() => {
+                for (task, data) in supervisors.messages_from_executors() {
+                    let message = v1::ExecutorMessageFromAgent { agent_id: config.agent_id.clone(), task_id: task.0.clone(), data };
+                    // Best effort, as framework messages are: one the scheduler does not take is dropped.
+                    if let Err(e) = within(CALL_TIMEOUT, client.executor_message(message)).await {
+                        tracing::warn!(%task, error = %e, "a custom executor's message was not delivered");
+                    }
+                }
             }
             _ = heartbeat.tick() => {
                 let beat = client.heartbeat(v1::HeartbeatRequest { agent_id: config.agent_id.clone() });
@@ -334,6 +344,9 @@ async fn deliver(
     Ok(())
 }
 
+/// How often the sandboxes' outboxes are looked at for custom executors' messages.
+const OUTBOX_INTERVAL: Duration = Duration::from_millis(250);
+
 /// How long one unary call to the scheduler may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -347,6 +360,9 @@ async fn handle_command(supervisors: &Supervisors, command: v1::AgentCommand) {
     match command.command {
         Some(v1::agent_command::Command::Launch(launch)) => supervisors.launch(launch),
         Some(v1::agent_command::Command::Kill(kill)) => supervisors.kill(&TaskId(kill.task_id)),
+        Some(v1::agent_command::Command::Message(message)) => {
+            supervisors.message_to_executor(&TaskId(message.task_id), &message.data)
+        }
         None => tracing::warn!("ignoring an empty command from the scheduler"),
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use atoll_model::{TaskId, TaskSpec, TaskState};
 use atoll_proto::v1;
-use atoll_sandbox::{AgentWatch, Launch, LaunchFile, RegistryTarget, Sandbox};
+use atoll_sandbox::{AgentWatch, Launch, LaunchFile, MessageBox, RegistryTarget, Sandbox};
 use tokio::sync::{mpsc, watch};
 
 pub(crate) use self::watcher::executor_alive;
@@ -262,6 +262,31 @@ impl Supervisors {
                 Err(message) => reporter.report(TaskState::Failed, &message, None),
             }
         });
+    }
+
+    /// Puts a framework's message in the inbox of `task`'s sandbox, for its custom executor. A
+    /// task not supervised here gets none (best effort, as framework messages are).
+    pub fn message_to_executor(&self, task: &TaskId, data: &[u8]) {
+        if !self.lock().contains_key(task) {
+            tracing::warn!(%task, "a framework message for a task this agent does not run; dropped");
+            return;
+        }
+        if let Err(e) = self.sandbox(task).put_message(MessageBox::Inbox, data) {
+            tracing::warn!(%task, error = %e, "a framework message could not be put in the sandbox; dropped");
+        }
+    }
+
+    /// Every message custom executors left in their sandboxes' outboxes, by task, oldest first.
+    pub fn messages_from_executors(&self) -> Vec<(TaskId, Vec<u8>)> {
+        let tasks: Vec<TaskId> = self.lock().keys().cloned().collect();
+        let mut messages = Vec::new();
+        for task in tasks {
+            match self.sandbox(&task).take_messages(MessageBox::Outbox) {
+                Ok(taken) => messages.extend(taken.into_iter().map(|data| (task.clone(), data))),
+                Err(e) => tracing::warn!(%task, error = %e, "a custom executor's outbox could not be read"),
+            }
+        }
+        messages
     }
 
     /// Kills a task. A task this agent does not supervise (say, one left from before an agent

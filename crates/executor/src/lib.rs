@@ -27,6 +27,7 @@
 
 mod agent_watch;
 mod announce;
+mod custom;
 mod health;
 mod http;
 mod logs;
@@ -43,6 +44,7 @@ use atoll_announce::MemberStatus;
 use atoll_model::TaskState;
 use atoll_model::config::HttpLifecycleConfig;
 use atoll_planner::{Planner, RunEnd, Start, Step};
+use atoll_proto::v1;
 use atoll_sandbox::{ChildSetup, ExecutorStatus, LaunchFile, STATUS_FORMAT, Sandbox, SandboxError};
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
@@ -50,11 +52,22 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, sleep_until};
 
 use self::announce::Announcement;
+use self::custom::{CustomCall, CustomExecutor};
 use self::health::{Checker, HealthTracker, Verdict};
 use self::process::TaskShell;
 
 /// The longest a kill waits for the task's member to leave the registry.
 const WITHDRAW_LIMIT: Duration = Duration::from_secs(1);
+
+/// How often the sandbox's inbox is looked at for a custom executor's framework messages.
+const INBOX_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How long a custom executor that reported its task's end has to exit before it is stopped.
+const CUSTOM_EXIT_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a custom executor told KILL has before it gets SIGTERM; within the agent's margin
+/// beyond the finalization wait, so the agent's own SIGKILL never comes first.
+const CUSTOM_KILL_NOTICE: Duration = Duration::from_secs(3);
 
 /// Why the executor could not run its task.
 #[derive(Debug, thiserror::Error)]
@@ -87,8 +100,18 @@ pub async fn run_task(sandbox: &Sandbox, shutdown: impl Future<Output = ()>) -> 
                 .map_err(|error| format!("could not open the task's control groups: {error}"))?;
             Ok(TaskShell::new(sandbox, &file, home, setup))
         });
-    let shell = match prepared {
-        Ok(shell) => shell,
+    let prepared = prepared.and_then(|shell| match &file.launch.config.custom_executor {
+        None => Ok((shell, None)),
+        Some(custom) => {
+            let launch = &file.launch;
+            let task_id = atoll_model::framework::framework_task_id(&launch.task_id, &launch.job, launch.instance);
+            let (api, calls) = CustomExecutor::start(&file, &task_id, custom.data.clone(), shell.home())?;
+            let shell = shell.with_variable(custom::SOCKET_VARIABLE, api.socket());
+            Ok((shell, Some((api, calls))))
+        }
+    });
+    let (shell, custom) = match prepared {
+        Ok(prepared) => prepared,
         Err(message) => {
             if let Err(write_error) =
                 sandbox.write_status(&status(TaskState::Failed, message.clone(), None, Vec::new()))
@@ -99,8 +122,15 @@ pub async fn run_task(sandbox: &Sandbox, shutdown: impl Future<Output = ()>) -> 
         }
     };
     let (health_sender, health_events) = mpsc::unbounded_channel();
+    let (custom, calls) = match custom {
+        Some((api, calls)) => (Some(api), Some(calls)),
+        None => (None, None),
+    };
     let mut runner = TaskRunner::new(sandbox, &file, shell, health_sender);
-    let result = runner.run(shutdown, health_events).await;
+    runner.custom = custom;
+    let result = runner.run(shutdown, health_events, calls).await;
+    // The socket goes with the task.
+    runner.custom = None;
     if let Some(monitor) = runner.monitor.take() {
         monitor.abort();
     }
@@ -160,6 +190,13 @@ struct TaskRunner<'a> {
     /// Why the task was given up without being asked to stop ([`agent_watch`]): it then ends
     /// LOST with this message.
     abandoned: Option<String>,
+    /// The executor API, for a task run by a framework's custom executor: its state is then
+    /// what the custom executor reports.
+    custom: Option<CustomExecutor>,
+    /// The end the custom executor reported; the task ends so once its process has exited.
+    reported_end: Option<(TaskState, String)>,
+    /// What the custom executor said with its RUNNING.
+    custom_message: Option<String>,
 }
 
 /// What the health monitor tells the runner.
@@ -210,6 +247,9 @@ impl<'a> TaskRunner<'a> {
             announcement: None,
             health_events,
             abandoned: None,
+            custom: None,
+            reported_end: None,
+            custom_message: None,
         }
     }
 
@@ -217,7 +257,9 @@ impl<'a> TaskRunner<'a> {
         &mut self,
         shutdown: impl Future<Output = ()>,
         mut health_events: mpsc::UnboundedReceiver<HealthEvent>,
+        mut custom_calls: Option<mpsc::UnboundedReceiver<CustomCall>>,
     ) -> Result<ExecutorStatus, ExecutorError> {
+        let mut inbox = tokio::time::interval(INBOX_INTERVAL);
         let mut shutdown = pin!(shutdown);
         let mut shutdown_pending = true;
         let mut agent_gone = pin!(agent_watch::watch(self.file.agent_watch.clone(), self.sandbox.root().to_owned()));
@@ -228,9 +270,14 @@ impl<'a> TaskRunner<'a> {
             kill_phase = self.advance_kill(kill_phase);
             let step = self.planner.step(self.now());
             if let Some(outcome) = step.outcome {
-                let (state, message) = match self.abandoned.take() {
-                    Some(reason) => (TaskState::Lost, reason),
-                    None => (outcome.state(), outcome.message().to_owned()),
+                let (state, message) = match (self.abandoned.take(), self.reported_end.take()) {
+                    (Some(reason), _) => (TaskState::Lost, reason),
+                    (None, Some(reported)) => reported,
+                    (None, None) if self.custom.is_some() && outcome.state() != TaskState::Killed => (
+                        TaskState::Failed,
+                        format!("The custom executor ended before it reported its task's end: {}", outcome.message()),
+                    ),
+                    (None, None) => (outcome.state(), outcome.message().to_owned()),
                 };
                 tracing::info!(task = %self.file.launch.task_id, %state, "{message}");
                 return self.write(status(state, message, outcome.exit_code(), Vec::new()));
@@ -248,6 +295,12 @@ impl<'a> TaskRunner<'a> {
                     self.run_ended(process, end);
                 }
                 Some(event) = health_events.recv() => self.health_changed(event),
+                Some(call) = recv_some(&mut custom_calls) => {
+                    if let Some(phase) = self.custom_call(call)? {
+                        kill_phase = phase;
+                    }
+                }
+                _ = inbox.tick(), if self.custom.is_some() => self.deliver_inbox(),
                 () = sleep_until_some(wake) => {}
                 reason = &mut agent_gone, if shutdown_pending => {
                     shutdown_pending = false;
@@ -273,8 +326,88 @@ impl<'a> TaskRunner<'a> {
         self.begin_kill()
     }
 
+    /// What the custom executor asked: its task RUNNING (acknowledged once written) or ended
+    /// (acknowledged, then it is told to shut down, and stopped if it has not after a short
+    /// wait: the kill phase returned), or a message for its framework, left in the outbox.
+    fn custom_call(&mut self, call: CustomCall) -> Result<Option<KillPhase>, ExecutorError> {
+        use v1::executor_event::Event;
+        let Some(api) = &self.custom else { return Ok(None) };
+        let task_id = api.task_id().to_owned();
+        match call {
+            CustomCall::Message(data) => {
+                if let Err(e) = self.sandbox.put_message(atoll_sandbox::MessageBox::Outbox, &data) {
+                    tracing::warn!(error = %e, "a custom executor's message could not be left for the agent");
+                }
+                Ok(None)
+            }
+            CustomCall::Update { state: TaskState::Running, message, uuid } => {
+                if self.reported_end.is_none() {
+                    self.state = TaskState::Running;
+                    self.custom_message = Some(message);
+                    self.write_progress()?;
+                }
+                if let Some(api) = &self.custom {
+                    api.send(Event::Acknowledged(v1::ExecutorAcknowledged { task_id, uuid }));
+                }
+                Ok(None)
+            }
+            CustomCall::Update { state, message, uuid } => {
+                tracing::info!(task = %self.file.launch.task_id, %state, "the custom executor reported its task's end");
+                let first = self.reported_end.is_none();
+                if first {
+                    self.reported_end = Some((state, message));
+                }
+                let grace = self.finalization_wait();
+                if let Some(api) = &self.custom {
+                    api.send(Event::Acknowledged(v1::ExecutorAcknowledged { task_id, uuid }));
+                    if first {
+                        api.send(Event::Shutdown(v1::ExecutorShutdown { grace_secs: grace.as_secs_f64() }));
+                    }
+                }
+                if !first {
+                    return Ok(None);
+                }
+                self.planner.drain();
+                Ok(Some(KillPhase::Graceful { until: self.now() + grace.min(CUSTOM_EXIT_WAIT) }))
+            }
+        }
+    }
+
+    /// Hands the framework's messages in the inbox to the subscribed custom executor.
+    fn deliver_inbox(&mut self) {
+        use v1::executor_event::Event;
+        let Some(api) = &self.custom else { return };
+        if !api.subscribed() {
+            return;
+        }
+        match self.sandbox.take_messages(atoll_sandbox::MessageBox::Inbox) {
+            Ok(messages) => {
+                for data in messages {
+                    if !api.send(Event::Message(v1::ExecutorFrameworkMessage { data })) {
+                        tracing::warn!("a framework message was dropped: the custom executor reads too slowly");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the framework's messages could not be read"),
+        }
+    }
+
+    /// The task's finalization wait, as a kill gives it (at most a minute).
+    fn finalization_wait(&self) -> Duration {
+        Duration::from_secs(self.file.launch.config.task.finalization_wait.min(60))
+    }
+
     /// Starts a kill: over HTTP first when the task has its lifecycle port, else with signals.
+    /// A custom executor is told KILL first and has [`CUSTOM_KILL_NOTICE`] to report its task's
+    /// end and exit; then signals, SIGKILL after the finalization wait.
     fn begin_kill(&mut self) -> KillPhase {
+        if let Some(api) = &self.custom {
+            let kill =
+                v1::ExecutorKill { task_id: api.task_id().to_owned(), grace_secs: CUSTOM_KILL_NOTICE.as_secs_f64() };
+            api.send(v1::executor_event::Event::Kill(kill));
+            self.planner.drain();
+            return KillPhase::Graceful { until: self.now() + CUSTOM_KILL_NOTICE };
+        }
         match self.lifecycle() {
             Some((port, lifecycle)) => {
                 self.post(port, &lifecycle.graceful_shutdown_endpoint);
@@ -299,6 +432,11 @@ impl<'a> TaskRunner<'a> {
                 KillPhase::Abort { until: now + Duration::from_secs(lifecycle.shutdown_wait_secs.into()) }
             }
             (KillPhase::Abort { until }, _) if now >= until => {
+                self.planner.request_kill(now);
+                KillPhase::Signals
+            }
+            // A custom executor's wait to exit after its task's end is over.
+            (KillPhase::Graceful { until }, None) if now >= until => {
                 self.planner.request_kill(now);
                 KillPhase::Signals
             }
@@ -347,9 +485,10 @@ impl<'a> TaskRunner<'a> {
         }
     }
 
-    /// Starts the health monitor, once, when the first run starts.
+    /// Starts the health monitor, once, when the first run starts. A custom executor's task has
+    /// none: it is RUNNING when its executor says so.
     fn start_monitor(&mut self) {
-        if self.monitor.is_some() {
+        if self.monitor.is_some() || self.custom.is_some() {
             return;
         }
         let checker = Checker::for_launch(self.file, &self.shell);
@@ -444,9 +583,11 @@ impl<'a> TaskRunner<'a> {
     }
 
     fn write_progress(&mut self) -> Result<ExecutorStatus, ExecutorError> {
-        let message = match self.state {
-            TaskState::Starting if self.monitor.is_some() => "waiting for the health check to pass",
-            TaskState::Starting => "starting",
+        let message = match (self.state, &self.custom_message) {
+            (TaskState::Starting, _) if self.custom.is_some() => "waiting for the custom executor to report RUNNING",
+            (TaskState::Starting, _) if self.monitor.is_some() => "waiting for the health check to pass",
+            (TaskState::Starting, _) => "starting",
+            (_, Some(said)) if !said.is_empty() => said,
             _ => "running",
         };
         let mut groups: Vec<i32> = self.groups.values().copied().collect();
@@ -461,6 +602,14 @@ impl<'a> TaskRunner<'a> {
             self.last_written = Some(status.clone());
         }
         Ok(status)
+    }
+}
+
+/// The next of `receiver`'s items, or never when there is none.
+async fn recv_some<T>(receiver: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
+    match receiver {
+        Some(receiver) => receiver.recv().await,
+        None => pending().await,
     }
 }
 

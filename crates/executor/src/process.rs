@@ -111,6 +111,12 @@ impl TaskShell {
         TaskShell { home, environment, setup }
     }
 
+    /// The shell with one more variable in the task's environment.
+    pub fn with_variable(mut self, name: &str, value: impl Into<OsString>) -> TaskShell {
+        self.environment.push((name.to_owned(), value.into()));
+        self
+    }
+
     /// The task's home: its processes' working directory.
     pub fn home(&self) -> &Path {
         &self.home

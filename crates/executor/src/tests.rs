@@ -435,3 +435,102 @@ async fn processes_get_home_user_path_and_the_task_profile() {
     assert_eq!(fields[1], fields[2], "USER and LOGNAME agree: {line}");
     assert_eq!(&fields[3..], ["path", "profiled"], "{line}");
 }
+
+/// Connects to a Unix socket, as a custom executor's gRPC client does.
+#[derive(Clone)]
+struct UnixConnector(std::path::PathBuf);
+
+impl tower::Service<tonic::codegen::http::Uri> for UnixConnector {
+    type Response = hyper_util::rt::TokioIo<tokio::net::UnixStream>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: tonic::codegen::http::Uri) -> Self::Future {
+        let socket = self.0.clone();
+        Box::pin(async move { tokio::net::UnixStream::connect(socket).await.map(hyper_util::rt::TokioIo::new) })
+    }
+}
+
+/// A client of the executor API on `socket`, as a custom executor connects.
+async fn executor_api(
+    socket: std::path::PathBuf,
+) -> v1::executor_service_client::ExecutorServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_static("http://localhost")
+        .connect_with_connector(UnixConnector(socket))
+        .await
+        .expect("connect to the executor API");
+    v1::executor_service_client::ExecutorServiceClient::new(channel)
+}
+
+#[tokio::test]
+async fn a_custom_executor_reports_its_tasks_state_and_passes_messages_both_ways() {
+    // The process stands in for a custom executor: it says where the socket is and waits; the
+    // test speaks the API for it.
+    let mut file = launch(vec![process("task", "echo \"$ATOLL_EXECUTOR_SOCKET\" > socket; exec sleep 30")], &[]);
+    file.launch.job = JobKey::new("devcluster", "www-data", "framework", "fw-1").unwrap();
+    file.launch.task_id = TaskId::new(&file.launch.job, 3, "echo");
+    file.launch.config.custom_executor = Some(atoll_model::job::CustomExecutor { data: b"payload".to_vec() });
+    let (dir, sandbox) = sandbox_with(&file);
+    let runner_sandbox = sandbox.clone();
+    let task = tokio::spawn(async move { run_task(&runner_sandbox, pending()).await });
+    let socket_file = home(&dir).join("socket");
+    let socket = wait_for(|| fs::read_to_string(&socket_file).ok().filter(|s| s.ends_with('\n'))).await;
+    let socket = std::path::PathBuf::from(socket.trim());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600, "the task user's alone");
+    let mut api = executor_api(socket.clone()).await;
+    let mut events = api.subscribe(v1::ExecutorSubscribeRequest {}).await.unwrap().into_inner();
+    use v1::executor_event::Event;
+    assert!(matches!(next_event(&mut events).await, Event::Subscribed(s) if s.framework_id == "fw-1"));
+    let Event::Launch(launched) = next_event(&mut events).await else { panic!("LAUNCH second") };
+    assert_eq!((launched.task_id.as_str(), launched.data.as_slice()), ("echo", b"payload".as_slice()));
+    assert_eq!(sandbox.read_status().unwrap().unwrap().state, TaskState::Starting, "STARTING until it says RUNNING");
+    let update = |state: v1::TaskState, message: &str, uuid: &str| v1::ExecutorUpdateRequest {
+        task_id: "echo".into(),
+        state: state as i32,
+        message: message.into(),
+        uuid: uuid.into(),
+    };
+    api.update(update(v1::TaskState::Running, "serving", "u1")).await.unwrap();
+    assert!(matches!(next_event(&mut events).await, Event::Acknowledged(a) if a.uuid == "u1"));
+    let status = sandbox.read_status().unwrap().unwrap();
+    assert_eq!((status.state, status.message.as_str()), (TaskState::Running, "serving"), "written before acknowledged");
+    // A framework's message comes through the inbox; one for the framework goes to the outbox.
+    sandbox.put_message(atoll_sandbox::MessageBox::Inbox, b"ping").unwrap();
+    assert!(matches!(next_event(&mut events).await, Event::Message(m) if m.data == b"ping"));
+    api.message(v1::ExecutorMessageRequest { data: b"pong".to_vec() }).await.unwrap();
+    let out =
+        wait_for(|| sandbox.take_messages(atoll_sandbox::MessageBox::Outbox).ok().filter(|m| !m.is_empty())).await;
+    assert_eq!(out, [b"pong".to_vec()]);
+    let refused = api.update(update(v1::TaskState::Lost, "", "u2")).await.expect_err("not the executor's to say");
+    assert!(refused.message().contains("RUNNING, FINISHED, FAILED or KILLED"), "{}", refused.message());
+    // Its end: acknowledged, SHUTDOWN, and the task ends so once the process is gone.
+    api.update(update(v1::TaskState::Finished, "all done", "u3")).await.unwrap();
+    assert!(matches!(next_event(&mut events).await, Event::Acknowledged(a) if a.uuid == "u3"));
+    assert!(matches!(next_event(&mut events).await, Event::Shutdown(_)));
+    let ended = tokio::time::timeout(TEST_TIMEOUT, task).await.expect("ends in time").unwrap().expect("runs");
+    assert_eq!((ended.state, ended.message.as_str()), (TaskState::Finished, "all done"));
+    assert!(!socket.exists(), "the socket goes with the task");
+}
+
+/// The custom executor's next event, within the test timeout.
+async fn next_event(events: &mut tonic::Streaming<v1::ExecutorEvent>) -> v1::executor_event::Event {
+    let event = tokio::time::timeout(TEST_TIMEOUT, events.message()).await.expect("an event in time");
+    event.expect("the stream is healthy").expect("the stream goes on").event.expect("an event")
+}
+
+/// Polls `probe` every 20 ms until it answers, for at most the test timeout.
+async fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + TEST_TIMEOUT;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "waited too long");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -3,7 +3,8 @@
 //! updates, and subscribes again with the framework's id when the stream is lost (it ends,
 //! breaks, or several heartbeat intervals pass without an event), backing off with jitter.
 //! Inside callbacks the driver makes the framework's calls: launch, decline, kill, revive,
-//! suppress, reconcile, acknowledge, message, read a task's log, and stop.
+//! suppress, reconcile, acknowledge, message a task's custom executor, read a task's log, and
+//! stop.
 
 use std::time::{Duration, Instant};
 
@@ -318,8 +319,12 @@ impl SchedulerDriver {
         }
     }
 
-    /// Sends `data` to task `task_id`'s executor. Atoll runs no custom executors yet, so its
-    /// scheduler refuses this (a [`FrameworkError::Call`]).
+    /// Sends `data` to the custom executor of task `task_id` (launched with
+    /// [`TaskRequest::with_executor`](crate::TaskRequest::with_executor)), as a MESSAGE event
+    /// there ([`Executor::framework_message`](crate::Executor::framework_message)). Best
+    /// effort: accepted for an active task, but neither kept nor sent again if the executor
+    /// cannot take it. Refused (a [`FrameworkError::Call`], FAILED_PRECONDITION) for a task that
+    /// runs no custom executor.
     pub async fn message(&self, task_id: &str, data: Vec<u8>) -> Result<(), FrameworkError> {
         const CALL: &str = "Message";
         let request = FrameworkMessageRequest { call: Some(self.call(CALL)?), task_id: task_id.to_owned(), data };
@@ -462,6 +467,9 @@ impl SchedulerDriver {
                 return Dispatched::Ended(error.message);
             }
             Some(Event::Heartbeat(_)) => {}
+            Some(Event::Message(message)) => {
+                scheduler.framework_message(self, &message.task_id, &message.agent_id, message.data).await;
+            }
             None => tracing::debug!("an event of a kind this driver does not know; passed over"),
         }
         Dispatched::Continue

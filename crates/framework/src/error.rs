@@ -1,7 +1,12 @@
-//! What can go wrong driving a framework: a setup the driver cannot use, a subscription the
-//! scheduler refuses or cannot be had, a call refused, and the end of the framework.
+//! What can go wrong driving a framework ([`FrameworkError`]: a setup the driver cannot use, a
+//! subscription the scheduler refuses or cannot be had, a call refused, and the end of the
+//! framework) or a custom executor ([`ExecutorError`]: no executor API to speak to, a
+//! subscription refused, a stream that broke, an update that cannot be reported, a call
+//! refused).
 
 use std::time::Duration;
+
+use atoll_proto::v1::TaskState;
 
 /// An error of the driver or of one of its calls.
 #[derive(Debug, thiserror::Error)]
@@ -48,4 +53,51 @@ impl FrameworkError {
     pub(crate) fn call(call: &'static str, status: &tonic::Status) -> FrameworkError {
         FrameworkError::Call { call, code: status.code(), message: status.message().to_owned() }
     }
+}
+
+/// An error of the executor driver or of one of its calls.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    /// The process was not started as a custom executor: Atoll's executor names its socket in
+    /// the environment of the process it runs for a task's `executor_command`.
+    #[error(
+        "$ATOLL_EXECUTOR_SOCKET is not set, so there is no executor API to speak to: this program is a custom executor, to be run by Atoll as a task's executor_command"
+    )]
+    NoSocket,
+    #[error("{socket} cannot be the executor API's socket: {detail}")]
+    BadSocket { socket: String, detail: String },
+    /// Atoll's executor refused the subscription, or could not be reached for a while.
+    #[error("no subscription to Atoll's executor at {socket} ({code:?}): {message}")]
+    Subscribe { socket: String, code: tonic::Code, message: String },
+    /// The event stream ended with an error.
+    #[error("the executor API's event stream broke ({code:?}): {message}")]
+    StreamBroke { code: tonic::Code, message: String },
+    /// Atoll's executor sent what the executor API does not allow (an event before SUBSCRIBED).
+    #[error("Atoll's executor broke the executor API: {detail}")]
+    Protocol { detail: String },
+    /// A call about the task before LAUNCH named it.
+    #[error("{call} before LAUNCH: there is no task to report on yet")]
+    NoTask { call: &'static str },
+    /// An update to a state executors do not report.
+    #[error("{} is not a state an executor reports: report RUNNING, FINISHED, FAILED or KILLED", state_name(*.state))]
+    NotReportable { state: TaskState },
+    /// An update after the task's end was reported.
+    #[error("task {task_id} has already ended ({}): nothing can be reported after its end", state_name(*.state))]
+    AlreadyEnded { task_id: String, state: TaskState },
+    /// Atoll's executor refused a call, or it could not be made.
+    #[error("{call} failed ({code:?}): {message}")]
+    Call { call: &'static str, code: tonic::Code, message: String },
+}
+
+impl ExecutorError {
+    /// The refusal of `call`.
+    pub(crate) fn call(call: &'static str, status: &tonic::Status) -> ExecutorError {
+        ExecutorError::Call { call, code: status.code(), message: status.message().to_owned() }
+    }
+}
+
+/// A task state as people read it: `RUNNING`, not `TASK_STATE_RUNNING`.
+fn state_name(state: TaskState) -> &'static str {
+    let name = state.as_str_name();
+    name.strip_prefix("TASK_STATE_").unwrap_or(name)
 }

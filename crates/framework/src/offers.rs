@@ -9,16 +9,25 @@ use std::collections::HashMap;
 use atoll_proto::v1::{Offer, Resources, TaskInfo};
 
 /// A task the framework wants to run, before it has an offer: its id, its command (run under
-/// `bash -c`), what it needs, the names of the ports it wants (the command sees each as
-/// `$PORT_NAME`), and its environment. The scheduler refuses a task whose cpu, RAM or disk is
-/// not above 0 (its sandbox is held to its disk).
+/// `bash -c`) or its custom executor's, what it needs, the names of the ports it wants (the
+/// command sees each as `$PORT_NAME`), its environment, and the data for its custom executor.
+/// The scheduler refuses a task whose cpu, RAM or disk is not above 0 (its sandbox is held to
+/// its disk), and one with both a command and a custom executor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskRequest {
     pub task_id: String,
+    /// Empty for a task run by a custom executor.
     pub command: String,
+    /// A custom executor's shell command, run instead of `command` as the task's one process;
+    /// it speaks the executor API (an [`Executor`](crate::Executor) on an
+    /// [`ExecutorDriver`](crate::ExecutorDriver)) and reports the task's state. Empty for a
+    /// plain command.
+    pub executor_command: String,
     pub resources: Resources,
     pub port_names: Vec<String>,
     pub environment: HashMap<String, String>,
+    /// Handed to the custom executor in its LAUNCH event.
+    pub data: Vec<u8>,
 }
 
 impl TaskRequest {
@@ -27,10 +36,29 @@ impl TaskRequest {
         TaskRequest {
             task_id: task_id.into(),
             command: command.into(),
+            executor_command: String::new(),
             resources,
             port_names: Vec::new(),
             environment: HashMap::new(),
+            data: Vec::new(),
         }
+    }
+
+    /// Task `task_id` run by a custom executor: `executor_command` (a shell command) is the
+    /// task's one process, with `resources`, and reports the task's state through the executor
+    /// API. Give it data with [`data`](TaskRequest::data).
+    pub fn with_executor(
+        task_id: impl Into<String>,
+        executor_command: impl Into<String>,
+        resources: Resources,
+    ) -> TaskRequest {
+        TaskRequest { executor_command: executor_command.into(), ..TaskRequest::new(task_id, "", resources) }
+    }
+
+    /// Hands `data` to the task's custom executor, in its LAUNCH event.
+    pub fn data(mut self, data: impl Into<Vec<u8>>) -> TaskRequest {
+        self.data = data.into();
+        self
     }
 
     /// Also wants a port named `name` (once, however often it is asked for).
@@ -55,7 +83,8 @@ impl TaskRequest {
             command: self.command,
             ports,
             environment: self.environment,
-            executor_command: String::new(),
+            executor_command: self.executor_command,
+            data: self.data,
         }
     }
 }
@@ -351,6 +380,24 @@ mod tests {
         assert_eq!(placed[0].environment, HashMap::from([("MODE".to_owned(), "fast".to_owned())]));
         assert_eq!(placed[1].ports, HashMap::from([("pg".to_owned(), 9001)]));
         assert_eq!(unplaced_ids(&packing), ["cache"], "three ports offered, three taken");
+    }
+
+    #[test]
+    fn a_task_for_a_custom_executor_carries_its_command_and_data_and_no_shell_command() {
+        let resources = Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 };
+        let echo = TaskRequest::with_executor("echo", "/opt/bin/echo-executor --loud", resources)
+            .data(b"hello".as_slice())
+            .port("http")
+            .env("MODE", "test");
+        let (taken, _) = fit(&offer("a", 1.0, 100, &[(7000, 7000)]), vec![echo, task("plain", 0.1, 1)]);
+        assert_eq!(ids(&taken), ["echo", "plain"]);
+        let (custom, plain) = (&taken[0], &taken[1]);
+        assert_eq!((custom.command.as_str(), custom.executor_command.as_str()), ("", "/opt/bin/echo-executor --loud"));
+        assert_eq!(custom.data, b"hello");
+        assert_eq!(custom.ports, HashMap::from([("http".to_owned(), 7000)]));
+        assert_eq!(custom.environment, HashMap::from([("MODE".to_owned(), "test".to_owned())]));
+        assert_eq!((plain.command.as_str(), plain.executor_command.as_str()), ("echo plain", ""));
+        assert!(plain.data.is_empty());
     }
 
     #[test]

@@ -56,15 +56,18 @@ pub trait Scheduler: Send {
     /// default) the driver acknowledges the update once this returns.
     fn status_update(&mut self, driver: &mut SchedulerDriver, update: TaskUpdate) -> impl Future<Output = ()> + Send;
 
-    /// Data a task's executor sent. Never called yet: Atoll runs no custom executors, and
-    /// its scheduler refuses [`message`](SchedulerDriver::message).
+    /// Data the custom executor of task `task_id`, on agent `agent_id`, sent
+    /// ([`ExecutorDriver::message`](crate::ExecutorDriver::message)). Best effort, as Mesos'
+    /// framework messages are: a message may be lost (a disconnect, a full stream), and none
+    /// comes again.
     fn framework_message(
         &mut self,
         driver: &mut SchedulerDriver,
         task_id: &str,
+        agent_id: &str,
         data: Vec<u8>,
     ) -> impl Future<Output = ()> + Send {
-        let _ = (driver, task_id, data);
+        let _ = (driver, task_id, agent_id, data);
         async {}
     }
 
@@ -76,17 +79,6 @@ pub trait Scheduler: Send {
         hostname: &str,
     ) -> impl Future<Output = ()> + Send {
         let _ = (driver, agent_id, hostname);
-        async {}
-    }
-
-    /// A custom executor ended. Never called yet: Atoll runs no custom executors.
-    fn executor_lost(
-        &mut self,
-        driver: &mut SchedulerDriver,
-        executor_id: &str,
-        agent_id: &str,
-    ) -> impl Future<Output = ()> + Send {
-        let _ = (driver, executor_id, agent_id);
         async {}
     }
 

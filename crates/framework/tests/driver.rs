@@ -1,9 +1,9 @@
 //! The driver against a scripted FrameworkService on loopback: each test plays the scheduler's
 //! side step by step (the events it sends on each subscription, the calls it expects) and
 //! checks what the framework's callbacks saw and what the driver sent: registration,
-//! launches naming the subscription, implicit acknowledgements and repeats, resubscribing
-//! with the framework's id after the stream ends or goes quiet, teardown, refusals, and the
-//! framework's end.
+//! launches naming the subscription, implicit acknowledgements and repeats, messages to and
+//! from a task's custom executor, resubscribing with the framework's id after the stream ends
+//! or goes quiet, teardown, refusals, and the framework's end.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +29,7 @@ enum Call {
     Kill(FrameworkKillRequest),
     Acknowledge(AcknowledgeRequest),
     Reconcile(ReconcileRequest),
+    Message(FrameworkMessageRequest),
     Teardown(TeardownRequest),
     Other(&'static str, Option<FrameworkCall>),
 }
@@ -106,8 +107,10 @@ impl FrameworkService for Scripted {
         &self,
         request: Request<FrameworkMessageRequest>,
     ) -> Result<Response<FrameworkCallResponse>, Status> {
-        self.record(Call::Other("Message", request.into_inner().call)).await;
-        Err(Status::unimplemented("Atoll runs no custom executors yet"))
+        let request = request.into_inner();
+        let refusal = (request.task_id != "web").then(|| Status::failed_precondition("no custom executor"));
+        self.record(Call::Message(request)).await;
+        refusal.map_or(Ok(Response::new(FrameworkCallResponse {})), Err)
     }
 
     async fn teardown(&self, request: Request<TeardownRequest>) -> Result<Response<FrameworkCallResponse>, Status> {
@@ -229,6 +232,7 @@ impl Recorder {
         self.seen.push(format!("suppressed: {}", driver.is_suppressed()));
         self.seen.push(format!("reconcile: {}", outcome(driver.reconcile(&["web".into()]).await)));
         self.seen.push(format!("message: {}", outcome(driver.message("web", b"hi".to_vec()).await)));
+        self.seen.push(format!("message: {}", outcome(driver.message("plain", b"hi".to_vec()).await)));
         self.seen.push(format!("offer timeout: {:?}", driver.offer_timeout()));
     }
 }
@@ -273,6 +277,10 @@ impl Scheduler for Recorder {
             let refused = driver.acknowledge(&update).await.expect_err("implicit acknowledgements");
             assert!(matches!(refused, FrameworkError::ImplicitAcknowledgements), "{refused}");
         }
+    }
+
+    async fn framework_message(&mut self, _driver: &mut SchedulerDriver, task_id: &str, agent_id: &str, data: Vec<u8>) {
+        self.seen.push(format!("message from {task_id} on {agent_id}: {}", String::from_utf8_lossy(&data)));
     }
 
     async fn agent_lost(&mut self, _driver: &mut SchedulerDriver, agent_id: &str, hostname: &str) {
@@ -329,6 +337,8 @@ async fn a_framework_registers_launches_acknowledges_resubscribes_with_its_id_an
     let Call::Acknowledge(again) = script.next_call().await else { panic!("the repeat acknowledged") };
     assert_eq!(again.uuid, "u-1");
     events.send(update("web", TaskState::Running, "")).await.unwrap();
+    let echoed = ExecutorMessage { task_id: "web".into(), agent_id: "agent-1".into(), data: b"echo: hi".to_vec() };
+    events.send(event(Event::Message(echoed))).await.unwrap();
     events
         .send(event(Event::Failure(AgentFailure { agent_id: "agent-2".into(), hostname: "host-2".into() })))
         .await
@@ -352,6 +362,7 @@ async fn a_framework_registers_launches_acknowledges_resubscribes_with_its_id_an
             r#"offer o-1: launched ["atoll/web"]"#,
             r#"update web TASK_STATE_RUNNING "u-1""#,
             r#"update web TASK_STATE_RUNNING """#,
+            "message from web on agent-1: echo: hi",
             "agent lost agent-2 host-2",
             "disconnected; a kill meanwhile: Kill needs a subscription, and the driver has none just now",
             "reregistered fw-1",
@@ -382,8 +393,13 @@ async fn every_call_names_the_subscription_and_carries_its_arguments() {
     assert_eq!((name, call), ("Revive", call_of("fw-4", "s-1")));
     let Call::Reconcile(reconcile) = script.next_call().await else { panic!("a Reconcile") };
     assert_eq!((reconcile.call, reconcile.task_ids), (call_of("fw-4", "s-1"), vec!["web".to_owned()]));
-    let Call::Other(name, call) = script.next_call().await else { panic!("a Message") };
-    assert_eq!((name, call), ("Message", call_of("fw-4", "s-1")));
+    let Call::Message(message) = script.next_call().await else { panic!("a Message") };
+    assert_eq!(
+        (message.call, message.task_id.as_str(), message.data.as_slice()),
+        (call_of("fw-4", "s-1"), "web", b"hi".as_slice())
+    );
+    let Call::Message(refused) = script.next_call().await else { panic!("another Message") };
+    assert_eq!(refused.task_id, "plain");
     stop.stop(true);
 
     let (outcome, seen) = finished(driver).await;
@@ -399,7 +415,8 @@ async fn every_call_names_the_subscription_and_carries_its_arguments() {
             "revive: ok",
             "suppressed: false",
             "reconcile: ok",
-            "message: Message failed (Unimplemented): Atoll runs no custom executors yet",
+            "message: ok",
+            "message: Message failed (FailedPrecondition): no custom executor",
             "offer timeout: Some(30s)",
         ]
     );

@@ -154,6 +154,18 @@ pub struct TaskConfig {
     pub partition_policy: Option<PartitionPolicy>,
     pub sla_policy: Option<SlaPolicy>,
     pub container: Option<Container>,
+    /// A framework's task run by its own executor, which speaks the executor API: the data its
+    /// LAUNCH event carries. Jobs never have one (refused at create). Absent from stored
+    /// configs before it, and left out when unset, so no config's content address changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_executor: Option<CustomExecutor>,
+}
+
+/// What a custom executor is launched with.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomExecutor {
+    /// The framework's `TaskInfo.data`.
+    pub data: Vec<u8>,
 }
 
 impl TaskConfig {
@@ -175,6 +187,7 @@ impl TaskConfig {
             partition_policy: None,
             sla_policy: None,
             container: None,
+            custom_executor: None,
         }
     }
 

@@ -136,6 +136,7 @@ impl From<&model::JobSpec> for v1::JobConfig {
                 .map(|p| v1::PartitionPolicy { reschedule: p.reschedule, delay_secs: p.delay_secs }),
             sla_policy: j.config.sla_policy.as_ref().map(sla_to_wire),
             container: j.config.container.as_ref().map(container_to_wire),
+            custom_executor: j.config.custom_executor.as_ref().map(|e| v1::CustomExecutor { data: e.data.clone() }),
         }
     }
 }
@@ -167,6 +168,7 @@ impl TryFrom<&v1::JobConfig> for model::JobSpec {
                 .map(|p| model::config::PartitionPolicy { reschedule: p.reschedule, delay_secs: p.delay_secs }),
             sla_policy: j.sla_policy.as_ref().map(sla_from_wire).transpose()?,
             container: j.container.as_ref().map(container_from_wire).transpose()?,
+            custom_executor: j.custom_executor.as_ref().map(|e| model::job::CustomExecutor { data: e.data.clone() }),
         };
         Ok(model::JobSpec {
             key: job_key(j.key.as_ref())?,

@@ -13,6 +13,8 @@
 //! | `.executor/status.jsonl`          | executor   | agent    | [`STATUS_FORMAT`]   |
 //! | `.executor/acknowledged`          | agent      | agent    | a task state's name |
 //! | `.executor/{stdout,stderr}`       | executor   | people   | its own output      |
+//! | `.executor/inbox/*.msg`           | agent      | executor | a framework message's bytes ([`MessageBox`]) |
+//! | `.executor/outbox/*.msg`          | executor   | agent    | a custom executor's message's bytes |
 //! | `.logs/PROCESS/RUN/…`             | executor   | agent    | [`logs`]            |
 //! | `sandbox/` ([`TASK_HOME`])        | the task   | the task | its cwd and `HOME`  |
 //! | `sandbox/.thermos_profile` ([`PROFILE`]) | the task | its processes, first | bash |
@@ -49,6 +51,7 @@
 mod child;
 mod launch;
 pub mod logs;
+mod messages;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -64,6 +67,7 @@ use serde::{Deserialize, Serialize};
 
 pub use child::{ChildSetup, GroupEntryError};
 pub use launch::{AgentWatch, LAUNCH_FORMAT, Launch, LaunchFile, RegistryTarget};
+pub use messages::{MESSAGES_KEPT, MessageBox};
 pub use status::{ExecutorStatus, STATUS_COMPACT_BYTES, STATUS_FORMAT};
 
 /// The sandbox file every process of the task sources first, through `BASH_ENV` (Aurora's

@@ -145,4 +145,22 @@ impl AgentService for AgentApi {
             .map_err(core_status)?;
         Ok(Response::new(v1::UpdateTaskStatusResponse {}))
     }
+
+    async fn executor_message(
+        &self,
+        request: Request<v1::ExecutorMessageFromAgent>,
+    ) -> Result<Response<v1::ExecutorMessageFromAgentResponse>, Status> {
+        let request = request.into_inner();
+        let id = agent_id(&request.agent_id)?;
+        let task = TaskId(request.task_id);
+        if request.data.len() > 1024 * 1024 {
+            return Err(Status::invalid_argument(format!("a message of {} bytes; at most 1 MiB", request.data.len())));
+        }
+        let data = request.data;
+        self.control_plane
+            .mutate(|state, _| Ok(((), state.message_from_executor(&id, &task, data))))
+            .await
+            .map_err(core_status)?;
+        Ok(Response::new(v1::ExecutorMessageFromAgentResponse {}))
+    }
 }

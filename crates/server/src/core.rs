@@ -420,6 +420,9 @@ impl ControlPlane {
                     tracing::info!(%task, %agent, "killing");
                     (agent, v1::agent_command::Command::Kill(v1::KillTask { task_id: task.0 }))
                 }
+                Effect::ExecutorMessage { agent, task, data } => {
+                    (agent, v1::agent_command::Command::Message(v1::ExecutorMessageToTask { task_id: task.0, data }))
+                }
                 Effect::Framework { .. } => continue,
             };
             if let Some(link) = links.get(&agent) {

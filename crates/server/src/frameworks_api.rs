@@ -63,7 +63,8 @@ pub(crate) fn refusal_status(refusal: FrameworkError) -> Status {
         | FrameworkError::StaleStream(_)
         | FrameworkError::RoleChange { .. }
         | FrameworkError::Offer(_)
-        | FrameworkError::Builtin(_) => Status::failed_precondition(message),
+        | FrameworkError::Builtin(_)
+        | FrameworkError::NoExecutor(_) => Status::failed_precondition(message),
         FrameworkError::Invalid(_) => Status::invalid_argument(message),
     }
 }
@@ -303,12 +304,16 @@ impl FrameworkService for FrameworksApi {
 
     async fn message(
         &self,
-        _request: Request<v1::FrameworkMessageRequest>,
+        request: Request<v1::FrameworkMessageRequest>,
     ) -> Result<Response<v1::FrameworkCallResponse>, Status> {
-        Err(Status::unimplemented(
-            "framework messages go to a task's custom executor, and Atoll runs no custom executors yet; \
-             talk to your tasks over their ports instead",
-        ))
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let (task, data) = (request.task_id, request.data);
+        self.call(&caller, request.call, "FrameworkMessage", |state, framework, stream, _| {
+            state.executor_message(framework, stream, &task, data)
+        })
+        .await?;
+        Ok(Response::new(v1::FrameworkCallResponse {}))
     }
 
     async fn teardown(
@@ -396,6 +401,7 @@ fn launch_from_wire(task: &v1::TaskInfo) -> Result<Launch, Status> {
         ports,
         environment: task.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         executor_command: task.executor_command.clone(),
+        data: task.data.clone(),
     })
 }
 
@@ -414,6 +420,11 @@ pub(crate) fn event_to_wire(event: &FrameworkEvent) -> v1::FrameworkEvent {
             Event::Failure(v1::AgentFailure { agent_id: agent.0.clone(), hostname: hostname.clone() })
         }
         FrameworkEvent::Ended { message } => Event::Error(v1::FrameworkError { message: message.clone() }),
+        FrameworkEvent::Message { task_id, agent, data } => Event::Message(v1::ExecutorMessage {
+            task_id: task_id.clone(),
+            agent_id: agent.0.clone(),
+            data: data.clone(),
+        }),
     };
     v1::FrameworkEvent { event: Some(event) }
 }

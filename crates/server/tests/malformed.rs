@@ -28,7 +28,10 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 /// Services in the descriptor sets that the scheduler does not serve, and who does.
-const SERVED_ELSEWHERE: &[(&str, &str)] = &[("atoll.v1.AgentLogService", "each agent, for the scheduler's LogService")];
+const SERVED_ELSEWHERE: &[(&str, &str)] = &[
+    ("atoll.v1.AgentLogService", "each agent, for the scheduler's LogService"),
+    ("atoll.v1.ExecutorService", "the executor of each task run by a custom executor, on a Unix socket, for it"),
+];
 
 /// Calls per method.
 const CALLS: usize = 20;

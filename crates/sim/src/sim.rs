@@ -392,7 +392,7 @@ impl Sim {
                     self.stats.kills += 1;
                     Down::Kill { session, task }
                 }
-                Effect::Framework { .. } => continue,
+                Effect::Framework { .. } | Effect::ExecutorMessage { .. } => continue,
             };
             self.send_down(number, down);
         }

@@ -169,8 +169,11 @@ pub struct Launch {
     pub command: String,
     pub ports: BTreeMap<String, u16>,
     pub environment: BTreeMap<String, String>,
-    /// A custom executor's command: refused, none run yet.
+    /// A custom executor's command, instead of `command`: it runs as the task's process and
+    /// speaks the executor API.
     pub executor_command: String,
+    /// Handed to the custom executor in its LAUNCH event.
+    pub data: Vec<u8>,
 }
 
 /// What a framework is told.
@@ -185,6 +188,12 @@ pub enum FrameworkEvent {
     AgentLost {
         agent: AgentId,
         hostname: String,
+    },
+    /// Data a task's custom executor sent.
+    Message {
+        task_id: String,
+        agent: AgentId,
+        data: Vec<u8>,
     },
     /// The framework is gone (torn down, or past its failover timeout); the last event.
     Ended {
@@ -259,8 +268,10 @@ pub enum FrameworkError {
     Offer(String),
     #[error("framework {framework} has no active task {task}")]
     TaskNotFound { framework: String, task: String },
-    #[error("{0} is Atoll's own job scheduler; it cannot be torn down")]
+    #[error("{0} is Atoll's own job scheduler; it takes no framework calls and cannot be torn down")]
     Builtin(String),
+    #[error("task {0} runs no custom executor that could be sent a message (or it is not on an agent now)")]
+    NoExecutor(String),
 }
 
 impl From<FrameworkError> for StateError {
@@ -547,15 +558,21 @@ impl ClusterState {
                     "task {task} must ask for at least 0.001 cpu and more than 0 of ram_mb and disk_mb (its sandbox is held to disk_mb)"
                 ));
             }
-            if launch.command.trim().is_empty() {
-                problems.push(format!("task {task} has no command"));
-            } else if launch.command.len() > 64 * 1024 {
+            match (launch.command.trim().is_empty(), launch.executor_command.trim().is_empty()) {
+                (true, true) => problems.push(format!("task {task} has no command and no executor_command")),
+                (false, false) => problems.push(format!(
+                    "task {task} gives both a command and an executor_command; give one: the command, or the custom executor that runs the task"
+                )),
+                _ => {}
+            }
+            if launch.command.len().max(launch.executor_command.len()) > 64 * 1024 {
                 problems.push(format!("task {task}'s command is longer than 64 KiB"));
             }
-            if !launch.executor_command.is_empty() {
-                problems.push(format!(
-                    "task {task} names a custom executor, which is not supported yet: Atoll runs each task under its own executor; give a command instead"
-                ));
+            if launch.data.len() > 1024 * 1024 {
+                problems.push(format!("task {task}'s data is {} bytes; at most 1 MiB", launch.data.len()));
+            }
+            if !launch.data.is_empty() && launch.executor_command.trim().is_empty() {
+                problems.push(format!("task {task} has data but no executor_command to hand it to"));
             }
             for name in launch.environment.keys() {
                 let word = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -605,10 +622,18 @@ impl ClusterState {
             for (name, value) in &launch.environment {
                 command.push_str(&format!("export {name}={}; ", shell_quoted(value)));
             }
-            command.push_str(&launch.command);
+            let custom = !launch.executor_command.trim().is_empty();
+            command.push_str(if custom { &launch.executor_command } else { &launch.command });
             let mut spec = TaskSpec::new(vec![ProcessSpec::new("task", &command)], whole_millis(&launch.resources));
             spec.name = launch.task_id.clone();
-            let version = self.intern(TaskConfig::new(spec));
+            let mut config = TaskConfig::new(spec);
+            // A framework's task is stopped with signals (after KILL, for a custom executor),
+            // never with Aurora's HTTP lifecycle, whatever its ports are called.
+            config.lifecycle.http = None;
+            if custom {
+                config.custom_executor = Some(atoll_model::job::CustomExecutor { data: launch.data.clone() });
+            }
+            let version = self.intern(config);
             let ports: BTreeMap<String, u16> = launch.ports.clone();
             let message = format!("Launched by framework {framework} on {hostname}");
             let task = ScheduledTask {
@@ -803,6 +828,58 @@ impl ClusterState {
             });
         }
         Ok(((), self.outcome(updates)))
+    }
+
+    /// Sends `data` to the custom executor of the framework's active task `task_id`, through
+    /// its agent; refused for a task without one.
+    pub fn executor_message(
+        &mut self,
+        framework: &str,
+        stream: &str,
+        task_id: &str,
+        data: Vec<u8>,
+    ) -> Result<((), Outcome), StateError> {
+        let record = self.session_check(framework, stream)?;
+        if data.len() > 1024 * 1024 {
+            return Err(FrameworkError::Invalid(format!("a message of {} bytes; at most 1 MiB", data.len())).into());
+        }
+        let job = record.job_key(&self.config.cluster);
+        let found = self
+            .job_tasks(&job, false)
+            .into_iter()
+            .find(|t| t.state.is_active() && framework_task_id(&t.id, &job, t.instance) == task_id)
+            .map(|t| (t.id.clone(), t.assignment.clone(), t.config.custom_executor.is_some(), t.state));
+        let Some((task, assignment, custom, state)) = found else {
+            return Err(
+                FrameworkError::TaskNotFound { framework: framework.to_owned(), task: task_id.to_owned() }.into()
+            );
+        };
+        if !custom {
+            return Err(FrameworkError::NoExecutor(task_id.to_owned()).into());
+        }
+        let Some(assignment) = assignment.filter(|_| state.is_on_agent()) else {
+            return Err(FrameworkError::NoExecutor(task_id.to_owned()).into());
+        };
+        let effect = Effect::ExecutorMessage { agent: assignment.agent, task, data };
+        Ok(((), self.outcome(vec![effect])))
+    }
+
+    /// Data the custom executor of `task`, on `agent`, sent its framework: a MESSAGE event
+    /// there, if the task is a framework's on that agent and the framework is subscribed.
+    pub fn message_from_executor(&mut self, agent: &AgentId, task: &TaskId, data: Vec<u8>) -> Outcome {
+        let found = self
+            .tasks
+            .get(task)
+            .filter(|t| is_framework_job(&t.job) && t.assignment.as_ref().is_some_and(|a| a.agent == *agent));
+        let effects = match found {
+            Some(t) if self.books.sessions.get(&t.job.name).is_some_and(|s| s.stream.is_some()) => {
+                let task_id = framework_task_id(&t.id, &t.job, t.instance);
+                let event = FrameworkEvent::Message { task_id, agent: agent.clone(), data };
+                vec![Effect::Framework { framework: t.job.name.clone(), event }]
+            }
+            _ => Vec::new(),
+        };
+        self.outcome(effects)
     }
 
     /// Tears a framework down: kills its tasks, takes back its offers and forgets it. With a

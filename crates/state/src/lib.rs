@@ -169,10 +169,17 @@ pub enum Effect {
         agent: AgentId,
         task: TaskId,
     },
-    /// Something a framework must hear: offers, rescinds, status updates, lost agents, its end.
+    /// Something a framework must hear: offers, rescinds, status updates, lost agents,
+    /// messages from its executors, its end.
     Framework {
         framework: String,
         event: FrameworkEvent,
+    },
+    /// Data for a task's custom executor, from its framework (best effort).
+    ExecutorMessage {
+        agent: AgentId,
+        task: TaskId,
+        data: Vec<u8>,
     },
 }
 

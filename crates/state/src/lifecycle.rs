@@ -340,6 +340,12 @@ pub(crate) fn not_yet_supported(spec: &JobSpec) -> Vec<String> {
     if spec.config.container.is_some() {
         problems.push(refusal("container", "tasks run in their sandbox on the host, without a container image"));
     }
+    if spec.config.custom_executor.is_some() {
+        problems.push(
+            "custom_executor is for frameworks' tasks (FrameworkService); a job's tasks run under Atoll's executor; remove it from the job"
+                .to_owned(),
+        );
+    }
     problems
 }
 

@@ -157,7 +157,7 @@ fn every_outcome_carries_every_change() {
             let (agent, task, next) = match effect {
                 Effect::Launch { agent, task } => (agent, task.id.clone(), TaskState::Running),
                 Effect::Kill { agent, task } => (agent, task, TaskState::Killed),
-                Effect::Framework { .. } => continue,
+                Effect::Framework { .. } | Effect::ExecutorMessage { .. } => continue,
             };
             let report = StatusReport { state: next, message: String::new(), exit_code: None, sandbox: None };
             let outcome = state.update_status(&agent, &task, report, now);

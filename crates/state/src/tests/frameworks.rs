@@ -53,6 +53,7 @@ fn launch(task: &str, cpu: f64) -> Launch {
         ports: BTreeMap::new(),
         environment: [("GREETING".to_owned(), "it's me".to_owned())].into_iter().collect(),
         executor_command: String::new(),
+        data: Vec::new(),
     }
 }
 
@@ -344,4 +345,53 @@ fn subscriptions_and_calls_that_are_not_a_frameworks_to_make_are_refused() {
     assert_eq!(restored.framework_view(&id).unwrap().disconnected_since_ms, Some(5));
     let _ = tick(&mut restored, 60_005);
     assert!(restored.framework_view(&id).is_none(), "60 s after it went away, not after the restart");
+}
+
+#[test]
+fn a_custom_executors_task_carries_its_data_and_messages_go_both_ways_through_its_agent() {
+    let mut state = ClusterState::new(config());
+    register(&mut state, "a", 0);
+    let id = subscribe(&mut state, "fw", "r", 1);
+    let offer = offers(&state.allocation_round(2).effects)[&id][0].clone();
+    let custom = Launch {
+        command: String::new(),
+        executor_command: "./my-executor".into(),
+        data: b"payload".to_vec(),
+        ..launch("custom", 0.5)
+    };
+    let (ids, outcome) =
+        state.accept_offers(&id, "s1", &[offer.id], vec![custom, launch("plain", 0.5)], 0.0, 3).unwrap();
+    let launched: Vec<&ScheduledTask> = outcome
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Launch { task, .. } => Some(task.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let config = &launched[0].config;
+    assert_eq!(config.custom_executor.as_ref().map(|e| e.data.clone()), Some(b"payload".to_vec()));
+    assert!(config.task.processes[0].cmdline.ends_with("./my-executor"));
+    assert!(config.lifecycle.http.is_none() && launched[1].config.lifecycle.http.is_none(), "no Aurora lifecycle");
+    assert!(launched[1].config.custom_executor.is_none());
+    // To the executor, through its agent; a task without one is refused.
+    let (_, outcome) = state.executor_message(&id, "s1", "custom", b"ping".to_vec()).unwrap();
+    assert_eq!(
+        outcome.effects,
+        vec![Effect::ExecutorMessage { agent: AgentId("a".into()), task: ids[0].clone(), data: b"ping".to_vec() }]
+    );
+    let refused = state.executor_message(&id, "s1", "plain", b"ping".to_vec()).map(|_| ()).unwrap_err();
+    assert!(refused.to_string().contains("runs no custom executor"), "{refused}");
+    // From the executor to its framework, only from the task's own agent.
+    let back = state.message_from_executor(&AgentId("a".into()), &ids[0], b"pong".to_vec()).effects;
+    assert!(
+        matches!(&back[..], [Effect::Framework { event: FrameworkEvent::Message { task_id, data, .. }, .. }] if task_id == "custom" && data == b"pong"),
+        "{back:?}"
+    );
+    assert!(state.message_from_executor(&AgentId("b".into()), &ids[0], b"x".to_vec()).effects.is_empty());
+    // A job may not name a custom executor.
+    let mut job = job("sneaky", 1, true);
+    job.config.custom_executor = Some(atoll_model::job::CustomExecutor { data: Vec::new() });
+    let refused = state.create_job(job, 4).map(|_| ()).unwrap_err();
+    assert!(refused.to_string().contains("custom_executor is for frameworks' tasks"), "{refused}");
 }

@@ -69,7 +69,7 @@ impl Cluster {
                     (agent, task.id.clone(), outcome)
                 }
                 Effect::Kill { agent, task } => (agent, task, TaskState::Killed),
-                Effect::Framework { .. } => continue,
+                Effect::Framework { .. } | Effect::ExecutorMessage { .. } => continue,
             };
             let report = StatusReport { state, message: format!("{state}"), exit_code: None, sandbox: None };
             queue.extend(self.state.update_status(&agent, &task, report, self.now).effects);

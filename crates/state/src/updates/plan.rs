@@ -181,7 +181,7 @@ impl Run {
                     (agent, task, TaskState::Killed)
                 }
                 // Frameworks hear nothing of a plan.
-                Effect::Framework { .. } => continue,
+                Effect::Framework { .. } | Effect::ExecutorMessage { .. } => continue,
             };
             let report = StatusReport { state, message: "planned".into(), exit_code: None, sandbox: None };
             queue.extend(self.sim.update_status(&agent, &task, report, self.now_ms).effects);

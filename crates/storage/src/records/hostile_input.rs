@@ -191,6 +191,7 @@ fn seed_state() -> Durable {
         ports: Default::default(),
         environment: Default::default(),
         executor_command: String::new(),
+        data: Vec::new(),
     };
     let (ids, outcome) = state.accept_offers(&framework, "s", &offers, vec![launch], 0.0, 8).expect("accepted");
     commit(outcome);

@@ -299,6 +299,7 @@ mod tests {
             ports: [("http".to_owned(), 31003)].into_iter().collect(),
             environment: Default::default(),
             executor_command: String::new(),
+            data: Vec::new(),
         };
         let (ids, _) = state
             .accept_offers(FRAMEWORK, "stream-1", std::slice::from_ref(&offers[0].id), vec![launch], 0.0, 3)

@@ -1,0 +1,246 @@
+//! A custom executor end to end: `echo-executor` (the example, built here) as the executor
+//! command of a framework's task on a real scheduler and two agents, the framework speaking the
+//! gRPC framework API as any would. The task must be RUNNING with the executor's message, a
+//! framework message must reach the executor and its echo come back as a MESSAGE event, a kill
+//! must end the task KILLED, and the executor's lines must be in the task's log. A task giving
+//! both a command and an executor command is refused, and so is a message to a task that runs
+//! no custom executor.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use atoll_proto::v1;
+use atoll_proto::v1::framework_event::Event;
+use atoll_proto::v1::framework_service_client::FrameworkServiceClient;
+use atoll_tests::{Cluster, printed, workspace_root};
+use tonic::transport::Channel;
+
+static ECHO: OnceLock<PathBuf> = OnceLock::new();
+
+/// Builds the example executor once per test binary, as the harness builds `atoll`, and returns
+/// its absolute path.
+fn echo_executor() -> &'static Path {
+    ECHO.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "atoll-example-echo-executor", "--bin", "echo-executor"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build of atoll-example-echo-executor failed");
+        let target =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+        let binary = std::path::absolute(target.join("debug").join("echo-executor")).expect("an absolute path");
+        assert!(binary.is_file(), "{} was built", binary.display());
+        binary
+    })
+}
+
+/// One framework's subscription.
+struct Framework {
+    client: FrameworkServiceClient<Channel>,
+    events: tonic::Streaming<v1::FrameworkEvent>,
+    id: String,
+    stream: String,
+}
+
+impl Framework {
+    async fn subscribe(url: &str, name: &str) -> Framework {
+        let mut client = FrameworkServiceClient::connect(url.to_owned()).await.expect("connect");
+        let request = v1::FrameworkSubscribeRequest {
+            info: Some(v1::FrameworkInfo { name: name.into(), role: "www-data".into(), failover_timeout_secs: None }),
+            framework_id: String::new(),
+            suppressed: false,
+        };
+        let mut events = client.subscribe(request).await.expect("subscribed").into_inner();
+        let first = events.message().await.expect("a healthy stream").expect("a first event");
+        let Some(Event::Subscribed(subscribed)) = first.event else { panic!("SUBSCRIBED comes first: {first:?}") };
+        Framework { client, events, id: subscribed.framework_id, stream: subscribed.stream_id }
+    }
+
+    fn call(&self) -> Option<v1::FrameworkCall> {
+        Some(v1::FrameworkCall { framework_id: self.id.clone(), stream_id: self.stream.clone() })
+    }
+
+    /// The next event `pick` takes, within `timeout`. Every status update on the way is
+    /// acknowledged (each task's next update comes only once the one before is), and written
+    /// down in `seen` as `TASK STATE: MESSAGE`.
+    async fn next_where<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        seen: &mut Vec<String>,
+        mut pick: impl FnMut(&Event) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = tokio::time::timeout(left, self.events.message())
+                .await
+                .unwrap_or_else(|_| panic!("no {what} within {timeout:?}; updates seen: {seen:#?}"))
+                .expect("the stream is healthy")
+                .expect("the stream goes on");
+            let Some(event) = event.event else { continue };
+            if let Event::Update(update) = &event {
+                seen.push(format!("{} {}: {}", update.task_id, update.state().as_str_name(), update.message));
+                if !update.uuid.is_empty() {
+                    let request = v1::AcknowledgeRequest {
+                        call: self.call(),
+                        task_id: update.task_id.clone(),
+                        uuid: update.uuid.clone(),
+                    };
+                    self.client.acknowledge(request).await.expect("acknowledged");
+                }
+            }
+            if let Some(found) = pick(&event) {
+                return found;
+            }
+        }
+    }
+
+    /// The updates of the tasks `wanted` names reaching the state given, by task.
+    async fn updates(
+        &mut self,
+        wanted: &[(&str, v1::TaskState)],
+        seen: &mut Vec<String>,
+    ) -> HashMap<String, v1::TaskUpdate> {
+        let mut reached = HashMap::new();
+        while reached.len() < wanted.len() {
+            let update = self
+                .next_where("the updates wanted", Duration::from_secs(60), seen, |e| match e {
+                    Event::Update(u) if wanted.contains(&(u.task_id.as_str(), u.state())) => Some(u.clone()),
+                    _ => None,
+                })
+                .await;
+            reached.insert(update.task_id.clone(), update);
+        }
+        reached
+    }
+
+    async fn accept(&mut self, offer: &v1::Offer, tasks: Vec<v1::TaskInfo>) -> Result<Vec<String>, tonic::Status> {
+        let request = v1::AcceptRequest {
+            call: self.call(),
+            offer_ids: vec![offer.id.clone()],
+            tasks,
+            refuse_seconds: Some(0.0),
+        };
+        Ok(self.client.accept(request).await?.into_inner().atoll_task_ids)
+    }
+
+    async fn message(&mut self, task_id: &str, data: &[u8]) -> Result<(), tonic::Status> {
+        let request = v1::FrameworkMessageRequest { call: self.call(), task_id: task_id.into(), data: data.to_vec() };
+        self.client.message(request).await.map(|_| ())
+    }
+}
+
+fn task(id: &str, command: &str, executor_command: &str, data: &[u8]) -> v1::TaskInfo {
+    v1::TaskInfo {
+        task_id: id.into(),
+        resources: Some(v1::Resources { cpu: 0.1, ram_mb: 32, disk_mb: 16, gpu: 0 }),
+        command: command.into(),
+        executor_command: executor_command.into(),
+        data: data.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// `CLUSTER/ROLE/ENV/NAME/INSTANCE` of the task an update is about, for `atoll task logs`.
+fn instance_of(update: &v1::TaskUpdate) -> String {
+    let job = update.job.clone().expect("the task's job key");
+    format!("{}/{}/{}/{}/{}", job.cluster, job.role, job.environment, job.name, update.instance)
+}
+
+#[test]
+fn a_custom_executor_runs_its_task_echoes_messages_both_ways_and_ends_it_when_killed() {
+    let echo = echo_executor();
+    let executor_command = format!("'{}'", echo.display());
+    let cluster = Cluster::start(10);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let url = cluster.url.clone();
+    let mut seen = Vec::new();
+    let (echo_update, plain_update) = runtime.block_on(async {
+        let mut framework = Framework::subscribe(&url, "echoes").await;
+        let offer = framework
+            .next_where("offers", Duration::from_secs(20), &mut seen, |e| match e {
+                Event::Offers(offers) => offers.offers.first().cloned(),
+                _ => None,
+            })
+            .await;
+
+        // Both a command and an executor command: refused, launching nothing.
+        let both = task("both", "true", &executor_command, b"");
+        let refused = framework.accept(&offer, vec![both]).await.expect_err("a command or an executor, not both");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+        assert!(refused.message().contains("executor_command"), "the refusal names it: {}", refused.message());
+
+        let tasks = vec![task("echo", "", &executor_command, b"hello"), task("plain", "exec sleep 600", "", b"")];
+        let ids = framework.accept(&offer, tasks).await.expect("accepted");
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        let running = [("echo", v1::TaskState::Running), ("plain", v1::TaskState::Running)];
+        let mut reached = framework.updates(&running, &mut seen).await;
+        let echo_running = reached.remove("echo").expect("echo runs");
+        assert!(echo_running.message.contains("echo executor up"), "the executor's own words: {echo_running:?}");
+
+        // A message there, and its echo back, from the task's executor on the task's agent.
+        framework.message("echo", b"ping").await.expect("the message is taken");
+        let answer = framework
+            .next_where("the executor's answer", Duration::from_secs(20), &mut seen, |e| match e {
+                Event::Message(m) => Some(m.clone()),
+                _ => None,
+            })
+            .await;
+        assert_eq!(
+            (answer.task_id.as_str(), answer.agent_id.as_str(), answer.data.as_slice()),
+            ("echo", echo_running.agent_id.as_str(), b"echo: ping".as_slice())
+        );
+
+        // A task under Atoll's own executor takes no messages.
+        let refused = framework.message("plain", b"ping").await.expect_err("plain runs no custom executor");
+        assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+
+        let kill = v1::FrameworkKillRequest { call: framework.call(), task_id: "echo".into() };
+        framework.client.kill(kill).await.expect("killed");
+        let killed = framework.updates(&[("echo", v1::TaskState::Killed)], &mut seen).await.remove("echo").unwrap();
+        assert!(!killed.message.is_empty(), "{killed:?}");
+
+        let teardown = v1::TeardownRequest { call: framework.call() };
+        framework.client.teardown(teardown).await.expect("torn down");
+        (echo_running, reached.remove("plain").expect("plain runs"))
+    });
+
+    // The executor's stdout is the task's log, as any task's output is.
+    let logs = |update: &v1::TaskUpdate, stream: &[&str]| {
+        let instance = instance_of(update);
+        let output =
+            atoll_tests::atoll(&[&["task", "logs", instance.as_str()], stream, &["--scheduler", &url]].concat());
+        assert!(output.status.success(), "atoll task logs {instance}: {}", printed(&output));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let lines = [
+        "echo executor registered: framework ",
+        r#"launched task echo with data "hello""#,
+        r#"message from the framework: "ping""#,
+        r#"answered: "echo: ping""#,
+        "killing task echo",
+        "echo executor exits",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let stdout = loop {
+        let stdout = logs(&echo_update, &[]);
+        if lines.iter().all(|line| stdout.contains(line)) {
+            break stdout;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the executor's lines are not all in its log.\nstdout:\n{stdout}\nstderr:\n{}",
+            logs(&echo_update, &["--stderr"])
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let order: Vec<usize> = lines.iter().map(|line| stdout.find(line).expect("found above")).collect();
+    assert!(order.is_sorted(), "in the order they happened:\n{stdout}");
+    assert_ne!(instance_of(&echo_update), instance_of(&plain_update), "two tasks, two instances");
+    println!("updates seen: {seen:#?}\nthe executor's log:\n{stdout}");
+}
