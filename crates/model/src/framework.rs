@@ -2,9 +2,9 @@
 //! keeps of each. A framework's tasks are Atoll tasks of a job key of their own,
 //! `CLUSTER/ROLE/framework/FRAMEWORK_ID` (no Aurora job may use the environment `framework`),
 //! numbered as instances in the order they were launched; the task's own id, the framework's
-//! name for it, ends the Atoll task id.
-
-use std::collections::BTreeMap;
+//! name for it, ends the Atoll task id. How many of each task's status updates its framework
+//! acknowledged is kept beside, per task (`atoll_state`'s `acknowledged`), so an
+//! acknowledgement writes one small record, not the framework's.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,9 +39,6 @@ pub struct FrameworkRecord {
     pub registered_ms: u64,
     /// The instance number its next task gets.
     pub next_instance: u32,
-    /// Per task: how many of its status updates the framework acknowledged (its events after
-    /// the first, in order).
-    pub acknowledged: BTreeMap<TaskId, u32>,
     /// When its last subscription's stream ended, while it is away; its failover timeout counts
     /// from here, scheduler restarts included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,7 +117,6 @@ mod tests {
             failover_timeout_ms: 1,
             registered_ms: 0,
             next_instance: 0,
-            acknowledged: BTreeMap::new(),
             disconnected_ms: None,
         };
         let job = record.job_key("devcluster");

@@ -219,11 +219,17 @@ impl Caller {
 
     /// May change jobs of `role` (`action` names the call, for the refusal).
     pub fn may_manage(&self, role: &str, action: &str) -> Result<(), Status> {
+        self.may_act_for(role, &format!("{action} jobs of"))
+    }
+
+    /// May act for `role`: its jobs, its frameworks. The refusal reads "user U may not
+    /// {`what`} role R".
+    pub fn may_act_for(&self, role: &str, what: &str) -> Result<(), Status> {
         match self {
             Caller::Local => Ok(()),
             Caller::User(user) if user.admin || user.roles.contains(role) => Ok(()),
             Caller::User(user) => Err(Status::permission_denied(format!(
-                "user {} may not {action} jobs of role {role}: their roles are {}",
+                "user {} may not {what} role {role}: their roles are {}",
                 user.name,
                 if user.roles.is_empty() {
                     "none".to_owned()
@@ -414,6 +420,12 @@ mod tests {
         let refused = alice.may_manage("billing", "kill").unwrap_err();
         assert_eq!(refused.code(), tonic::Code::PermissionDenied);
         assert_eq!(refused.message(), "user alice may not kill jobs of role billing: their roles are www-data");
+        let framework = alice.may_act_for("billing", "subscribe a framework in").unwrap_err();
+        assert_eq!(framework.code(), tonic::Code::PermissionDenied);
+        assert_eq!(
+            framework.message(),
+            "user alice may not subscribe a framework in role billing: their roles are www-data"
+        );
         assert!(alice.must_be_admin("drain hosts").unwrap_err().message().contains("needs an admin user"));
         assert!(alice.must_be_agent("register").is_err());
         let ops = access.identify(Some("ops-secret"), &[], remote()).unwrap();

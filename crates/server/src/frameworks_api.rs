@@ -117,7 +117,7 @@ impl FrameworksApi {
         let Some(role) = role else {
             return Err(core_status(CoreError::Refused(FrameworkError::NotFound(call.framework_id).into())));
         };
-        let result = match caller.may_manage(&role, "call for a framework of") {
+        let result = match caller.may_act_for(&role, "call for a framework of") {
             Ok(()) => self
                 .control_plane
                 .mutate(|state, now| f(state, &call.framework_id, &call.stream_id, now))
@@ -156,7 +156,7 @@ impl FrameworkService for FrameworksApi {
             principal: caller.name().to_owned(),
             suppressed: request.suppressed,
         };
-        let checked = match caller.may_manage(&info.role, "subscribe a framework in") {
+        let checked = match caller.may_act_for(&info.role, "subscribe a framework in") {
             Ok(()) => self
                 .control_plane
                 .read(|state| state.check_subscription(&subscription))
@@ -331,7 +331,7 @@ impl FrameworkService for FrameworksApi {
                 return Err(core_status(CoreError::Refused(FrameworkError::NotFound(id).into())));
             };
             let message = format!("Torn down by {}", caller.name());
-            let result = match caller.may_manage(&role, "tear down a framework of") {
+            let result = match caller.may_act_for(&role, "tear down a framework of") {
                 Ok(()) => self
                     .control_plane
                     .mutate(|state, now| state.teardown_framework(&id, None, &message, now))

@@ -44,6 +44,9 @@ pub struct Changes {
     pub next_event_index: u64,
     pub frameworks_put: Vec<FrameworkRecord>,
     pub frameworks_deleted: Vec<String>,
+    /// How many updates of each framework task were acknowledged.
+    pub acknowledged_put: Vec<(TaskId, u32)>,
+    pub acknowledged_deleted: Vec<TaskId>,
 }
 
 impl Changes {
@@ -67,6 +70,8 @@ impl Changes {
             && self.events_deleted.is_empty()
             && self.frameworks_put.is_empty()
             && self.frameworks_deleted.is_empty()
+            && self.acknowledged_put.is_empty()
+            && self.acknowledged_deleted.is_empty()
     }
 }
 
@@ -94,6 +99,8 @@ pub struct Durable {
     pub next_event_index: u64,
     /// Frameworks known; their tasks are among `tasks`.
     pub frameworks: Vec<FrameworkRecord>,
+    /// How many updates of each framework task were acknowledged.
+    pub acknowledged: Vec<(TaskId, u32)>,
 }
 
 /// Everything a store holds, in memory: [`Changes`] applied in order, and the [`Durable`] a
@@ -113,6 +120,7 @@ pub struct StoreImage {
     events: BTreeMap<u64, ClusterEvent>,
     next_event_index: u64,
     frameworks: BTreeMap<String, FrameworkRecord>,
+    acknowledged: BTreeMap<TaskId, u32>,
 }
 
 impl StoreImage {
@@ -133,6 +141,7 @@ impl StoreImage {
         put_and_delete(&mut self.events, &c.events_put, &c.events_deleted, |e| (e.index, e.clone()));
         self.next_event_index = self.next_event_index.max(c.next_event_index);
         put_and_delete(&mut self.frameworks, &c.frameworks_put, &c.frameworks_deleted, |f| (f.id.clone(), f.clone()));
+        put_and_delete(&mut self.acknowledged, &c.acknowledged_put, &c.acknowledged_deleted, Clone::clone);
     }
 
     /// What a scheduler starting from this image gets.
@@ -151,6 +160,7 @@ impl StoreImage {
             events: self.events.values().cloned().collect(),
             next_event_index: self.next_event_index,
             frameworks: self.frameworks.values().cloned().collect(),
+            acknowledged: self.acknowledged.clone().into_iter().collect(),
         }
     }
 }

@@ -9,8 +9,8 @@
 //! offered to another framework (`snapshot_for` counts those offers as used), and every
 //! framework's tasks are Atoll tasks on the agents, so nothing is ever promised twice.
 //!
-//! Durable: the framework records (`frameworks`: name, role, failover timeout, acknowledged
-//! updates) and their tasks. Memory only, rebuilt on start: subscriptions (every framework is
+//! Durable: the framework records (`frameworks`: name, role, failover timeout), how many of
+//! each task's updates were acknowledged (`acknowledged`, per task), and their tasks. Memory only, rebuilt on start: subscriptions (every framework is
 //! disconnected after a restart, its failover clock started then), offers (frameworks get new
 //! ones), and the allocator's books, which each round takes from the tasks again.
 
@@ -417,7 +417,6 @@ impl ClusterState {
                     failover_timeout_ms: subscription.failover_timeout_ms.unwrap_or(DEFAULT_FAILOVER_TIMEOUT_MS),
                     registered_ms: now_ms,
                     next_instance: 0,
-                    acknowledged: BTreeMap::new(),
                     disconnected_ms: None,
                 };
                 let weight = self.config.frameworks.role_weights.get(&record.role).copied().unwrap_or(1.0);
@@ -762,12 +761,10 @@ impl ClusterState {
         if !owned || index == 0 || index as usize >= task.events.len() {
             return Err(bad().into());
         }
-        let already = self.frameworks.get(framework).and_then(|r| r.acknowledged.get(&atoll)).copied().unwrap_or(0);
+        let already = self.acknowledged.get(&atoll).copied().unwrap_or(0);
         let mut effects = Vec::new();
         if index > already {
-            if let Some(record) = self.frameworks.get_mut(&framework.to_owned()) {
-                record.acknowledged.insert(atoll.clone(), index);
-            }
+            self.acknowledged.insert(atoll.clone(), index);
             // The task's next update, held until this one was acknowledged.
             if let Some(task) = self.tasks.get(&atoll)
                 && (index as usize) + 1 < task.events.len()
@@ -930,8 +927,10 @@ impl ClusterState {
         if !is_framework_job(&task.job) {
             return Vec::new();
         }
-        let Some(record) = self.frameworks.get(&task.job.name) else { return Vec::new() };
-        let acknowledged = record.acknowledged.get(&task.id).copied().unwrap_or(0) as usize;
+        if !self.frameworks.contains_key(&task.job.name) {
+            return Vec::new();
+        }
+        let acknowledged = self.acknowledged.get(&task.id).copied().unwrap_or(0) as usize;
         if index != acknowledged + 1 {
             return Vec::new();
         }
@@ -948,7 +947,7 @@ impl ClusterState {
         let job = record.job_key(&self.config.cluster);
         let mut effects = Vec::new();
         for task in self.job_tasks(&job, true) {
-            let next = record.acknowledged.get(&task.id).copied().unwrap_or(0) as usize + 1;
+            let next = self.acknowledged.get(&task.id).copied().unwrap_or(0) as usize + 1;
             if next < task.events.len() {
                 effects.extend(self.framework_update(task, next));
             }
@@ -962,9 +961,8 @@ impl ClusterState {
         if !is_framework_job(&task.job) {
             return false;
         }
-        self.frameworks.get(&task.job.name).is_some_and(|record| {
-            (record.acknowledged.get(&task.id).copied().unwrap_or(0) as usize) + 1 < task.events.len()
-        })
+        self.frameworks.contains_key(&task.job.name)
+            && (self.acknowledged.get(&task.id).copied().unwrap_or(0) as usize) + 1 < task.events.len()
     }
 
     /// Whether `task` is of a framework no longer known (torn down): its ended tasks are not
@@ -999,16 +997,9 @@ impl ClusterState {
                 effects.extend(self.unacknowledged_updates(&framework));
             }
         }
-        let stale: Vec<(String, TaskId)> = self
-            .frameworks
-            .values()
-            .flat_map(|r| r.acknowledged.keys().map(move |t| (r.id.clone(), t.clone())))
-            .filter(|(_, task)| !self.tasks.contains_key(task))
-            .collect();
-        for (framework, task) in stale {
-            if let Some(record) = self.frameworks.get_mut(&framework) {
-                record.acknowledged.remove(&task);
-            }
+        let stale: Vec<TaskId> = self.acknowledged.keys().filter(|t| !self.tasks.contains_key(*t)).cloned().collect();
+        for task in stale {
+            self.acknowledged.remove(&task);
         }
         effects
     }

@@ -296,6 +296,8 @@ pub struct ClusterState {
     events: events::EventJournal,
     /// Frameworks other than the built-in one, by id.
     frameworks: Tracked<String, atoll_model::framework::FrameworkRecord>,
+    /// How many status updates of each framework task its framework acknowledged.
+    acknowledged: Tracked<TaskId, u32>,
     /// The allocator, subscriptions and offers; rebuilt on start.
     books: frameworks::FrameworkBooks,
 }
@@ -317,6 +319,7 @@ impl ClusterState {
         let books = frameworks::FrameworkBooks::new(durable.frameworks.iter().cloned(), &config.frameworks, now_ms);
         let mut state = ClusterState {
             frameworks: Tracked::stored(durable.frameworks.into_iter().map(|f| (f.id.clone(), f))),
+            acknowledged: Tracked::stored(durable.acknowledged),
             books,
             config,
             jobs: Tracked::stored(durable.jobs.into_iter().map(|j| (j.key.clone(), j))),
@@ -398,6 +401,7 @@ impl ClusterState {
             events: self.events.all().cloned().collect(),
             next_event_index: self.events.next_index(),
             frameworks: self.frameworks.values().cloned().collect(),
+            acknowledged: self.acknowledged.iter().map(|(task, count)| (task.clone(), *count)).collect(),
         }
     }
 
@@ -437,6 +441,7 @@ impl ClusterState {
         let (cron_put, cron_deleted) = self.cron.take_changes().values();
         let journal = self.events.take_changes();
         let (frameworks_put, frameworks_deleted) = self.frameworks.take_changes().values();
+        let acknowledged = self.acknowledged.take_changes();
         Changes {
             jobs_put,
             jobs_deleted,
@@ -460,6 +465,8 @@ impl ClusterState {
             next_event_index: journal.next_index,
             frameworks_put,
             frameworks_deleted,
+            acknowledged_put: acknowledged.put,
+            acknowledged_deleted: acknowledged.deleted,
         }
     }
 

@@ -18,9 +18,10 @@
 //! - `cron`: `CLUSTER/ROLE/ENV/NAME` → a cron job's record (its template is in `jobs`);
 //! - `events`: an event index in 20 decimal digits → the event (the newest
 //!   `atoll_state::EVENTS_KEPT` of them);
-//! - `frameworks`: a framework id → the framework (name, role, failover timeout, the status
-//!   updates acknowledged); its tasks are in `tasks`, under the job key
-//!   `CLUSTER/ROLE/framework/ID`;
+//! - `frameworks`: a framework id → the framework (name, role, failover timeout); its tasks
+//!   are in `tasks`, under the job key `CLUSTER/ROLE/framework/ID`;
+//! - `acknowledged`: a framework task's id → how many of its status updates its framework
+//!   acknowledged;
 //! - `meta`: `schema_version`, `next_task_seq`, `next_update_id` and `next_event_index`
 //!   (big-endian u64).
 //!

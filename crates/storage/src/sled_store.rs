@@ -30,11 +30,24 @@ enum TreeName {
     Events,
     Meta,
     Frameworks,
+    Acknowledged,
 }
 
 /// The trees, in [`TreeName`] order.
-const TREE_NAMES: [&str; 11] =
-    ["jobs", "configs", "tasks", "hosts", "quotas", "restarts", "updates", "cron", "events", "meta", "frameworks"];
+const TREE_NAMES: [&str; 12] = [
+    "jobs",
+    "configs",
+    "tasks",
+    "hosts",
+    "quotas",
+    "restarts",
+    "updates",
+    "cron",
+    "events",
+    "meta",
+    "frameworks",
+    "acknowledged",
+];
 
 /// A store in a data directory, holding the directory's lock while open.
 pub struct SledStore {
@@ -129,6 +142,9 @@ impl SledStore {
         }
         for framework in &durable.frameworks {
             writes[TreeName::Frameworks as usize].push((framework.id.clone().into_bytes(), encode(framework)?));
+        }
+        for (task, count) in &durable.acknowledged {
+            writes[TreeName::Acknowledged as usize].push((task.0.clone().into_bytes(), encode(count)?));
         }
         writes[TreeName::Meta as usize].push((SCHEMA_KEY.to_vec(), SCHEMA_VERSION.to_be_bytes().to_vec()));
         self.transact(|trees| {
@@ -368,6 +384,11 @@ impl Store for SledStore {
                 .into_iter()
                 .map(|(_, f)| f)
                 .collect(),
+            acknowledged: self
+                .records(TreeName::Acknowledged, "acknowledgements of task", records::decode_plain)?
+                .into_iter()
+                .map(|(task, count)| (atoll_model::TaskId(task), count))
+                .collect(),
         })
     }
 
@@ -418,6 +439,11 @@ impl Store for SledStore {
         }
         removals[TreeName::Frameworks as usize]
             .extend(changes.frameworks_deleted.iter().map(|id| id.clone().into_bytes()));
+        for (task, count) in &changes.acknowledged_put {
+            writes[TreeName::Acknowledged as usize].push((task.0.clone().into_bytes(), encode(count)?));
+        }
+        removals[TreeName::Acknowledged as usize]
+            .extend(changes.acknowledged_deleted.iter().map(|task| task.0.clone().into_bytes()));
         let meta = &mut writes[TreeName::Meta as usize];
         meta.push((NEXT_SEQ_KEY.to_vec(), changes.next_task_seq.to_be_bytes().to_vec()));
         meta.push((NEXT_UPDATE_KEY.to_vec(), changes.next_update_id.to_be_bytes().to_vec()));

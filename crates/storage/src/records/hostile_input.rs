@@ -81,6 +81,7 @@ const DECODERS: &[(&str, Decoder)] = &[
     ("cron", plain::<CronJob>),
     ("events", plain::<ClusterEvent>),
     ("frameworks", plain::<atoll_model::framework::FrameworkRecord>),
+    ("acknowledged", plain::<u32>),
 ];
 
 /// Feeds `bytes` to every decoder and checks how each refused; answers how many accepted.
@@ -234,6 +235,9 @@ fn seeds() -> Seeds {
     }
     for framework in &durable.frameworks {
         put("frameworks", encode(framework));
+    }
+    for (_, count) in &durable.acknowledged {
+        put("acknowledged", encode(count));
     }
     let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/schema2");
     for tree in ["jobs", "tasks", "hosts", "quotas", "restarts"] {

@@ -221,13 +221,18 @@ fn a_schema_5_directory_is_raised_to_schema_6_and_keeps_its_frameworks_from_then
         failover_timeout_ms: 60_000,
         registered_ms: 5,
         next_instance: 3,
-        acknowledged: [(atoll_model::TaskId("t".into()), 2)].into_iter().collect(),
         disconnected_ms: Some(7),
     };
-    let changes = atoll_state::Changes { frameworks_put: vec![record.clone()], ..Default::default() };
+    let acknowledged = vec![(atoll_model::TaskId("t".into()), 2)];
+    let changes = atoll_state::Changes {
+        frameworks_put: vec![record.clone()],
+        acknowledged_put: acknowledged.clone(),
+        ..Default::default()
+    };
     store.commit(&changes).unwrap();
     drop(store);
     let store = SledStore::open(&path).unwrap();
     assert_eq!(store.upgraded_from(), None);
-    assert_eq!(store.load().unwrap().frameworks, vec![record]);
+    let durable = store.load().unwrap();
+    assert_eq!((durable.frameworks, durable.acknowledged), (vec![record], acknowledged));
 }
