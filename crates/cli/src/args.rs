@@ -187,10 +187,44 @@ pub struct SchedulerArgs {
     /// Atoll's own job scheduler is role `jobs`; roles not named weigh 1.
     #[arg(long = "role-weight", value_name = "ROLE=WEIGHT", value_parser = parse_role_weight)]
     pub role_weights: Vec<(String, f64)>,
+    /// What a role is promised at least, ROLE=cpus:C;mem:MB[;disk:MB][;gpus:N] (repeatable), as
+    /// Mesos' quota guarantees: while a role holds less, its frameworks are offered first, and
+    /// what the others are offered leaves enough free to cover it. Role `jobs` is Atoll's own
+    /// job scheduler.
+    #[arg(long = "role-guarantee", value_name = "ROLE=RESOURCES", value_parser = parse_role_guarantee)]
+    pub role_guarantees: Vec<(String, atoll_model::Resources)>,
     /// Seconds an offer to a framework stays outstanding before it is rescinded, so no
     /// framework sits on resources it does not use.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub offer_timeout_secs: u64,
+}
+
+/// `ROLE=cpus:C;mem:MB;disk:MB;gpus:N`, each part optional but one at least.
+fn parse_role_guarantee(value: &str) -> Result<(String, atoll_model::Resources), String> {
+    let (role, amounts) = value.split_once('=').ok_or_else(|| {
+        format!("'{value}' is not ROLE=RESOURCES, e.g. --role-guarantee analytics='cpus:8;mem:16384'")
+    })?;
+    if role.is_empty() {
+        return Err(format!("'{value}' names no role"));
+    }
+    let mut resources = atoll_model::Resources { cpu: 0.0, ram_mb: 0, disk_mb: 0, gpu: 0 };
+    for part in amounts.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, amount) =
+            part.split_once(':').ok_or_else(|| format!("'{part}' is not NAME:AMOUNT, e.g. cpus:8 or mem:16384"))?;
+        let bad = || format!("the {name} of role {role}'s guarantee must be a number of 0 or more, not '{amount}'");
+        match name {
+            "cpus" => {
+                resources.cpu = amount.parse::<f64>().ok().filter(|c| c.is_finite() && *c >= 0.0).ok_or_else(bad)?
+            }
+            "mem" => resources.ram_mb = amount.parse().map_err(|_| bad())?,
+            "disk" => resources.disk_mb = amount.parse().map_err(|_| bad())?,
+            "gpus" => resources.gpu = amount.parse().map_err(|_| bad())?,
+            other => {
+                return Err(format!("unknown resource '{other}' in role {role}'s guarantee; use cpus, mem, disk, gpus"));
+            }
+        }
+    }
+    Ok((role.to_owned(), resources))
 }
 
 /// `ROLE=WEIGHT`, the weight a positive number.
@@ -491,4 +525,21 @@ pub enum JobCommand {
         #[arg(long, default_value_t = 120)]
         wait_timeout_secs: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_weights_and_guarantees_are_read_with_words_for_mistakes() {
+        assert_eq!(parse_role_weight("analytics=2"), Ok(("analytics".to_owned(), 2.0)));
+        assert!(parse_role_weight("analytics=0").unwrap_err().contains("more than 0"));
+        assert!(parse_role_weight("analytics").unwrap_err().contains("ROLE=WEIGHT"));
+        let (role, promised) = parse_role_guarantee("prod=cpus:8;mem:16384").unwrap();
+        assert_eq!((role.as_str(), promised.cpu, promised.ram_mb, promised.disk_mb), ("prod", 8.0, 16384, 0));
+        assert!(parse_role_guarantee("prod=cpus:-1").unwrap_err().contains("0 or more"));
+        assert!(parse_role_guarantee("prod=ram:1").unwrap_err().contains("unknown resource 'ram'"));
+        assert!(parse_role_guarantee("=cpus:1").unwrap_err().contains("names no role"));
+    }
 }

@@ -55,6 +55,7 @@ pub async fn scheduler(args: SchedulerArgs, cluster: &str) -> CliResult {
     }
     config.user_calls_per_second = Some(args.user_calls_per_second);
     config.state.frameworks.role_weights = args.role_weights.iter().cloned().collect();
+    config.state.frameworks.role_guarantees = args.role_guarantees.iter().cloned().collect();
     config.state.frameworks.offer_timeout_ms = args.offer_timeout_secs.saturating_mul(1000);
     if let Some(path) = &args.webhook_config {
         config.webhook = Some(atoll_server::WebhookConfig::from_file(path).map_err(CliError::invalid_parameter)?);

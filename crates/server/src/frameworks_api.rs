@@ -182,10 +182,16 @@ impl FrameworkService for FrameworksApi {
         };
         // The first event, before anything the subscription lets go can be.
         let _ = sender.try_send(Ok(subscribed));
-        self.control_plane.open_framework_link(&id, &stream_id, sender);
+        // The stream takes over only once the state machine took the subscription (under its
+        // lock, so before anything the subscription lets go): a refused one replaces nothing.
+        let links = self.control_plane.clone();
         let result = self
             .control_plane
-            .mutate(|state, now| state.subscribe_framework(subscription, &new_id, &stream_id, now))
+            .mutate(|state, now| {
+                let made = state.subscribe_framework(subscription, &new_id, &stream_id, now)?;
+                links.open_framework_link(&id, &stream_id, sender);
+                Ok(made)
+            })
             .await
             .map_err(core_status);
         self.control_plane.audit(&caller, "SubscribeFramework", &id, &result);

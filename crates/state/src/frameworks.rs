@@ -43,11 +43,19 @@ pub struct FrameworkConfig {
     pub update_retry_ms: u64,
     /// Each role's weight in the allocator (1 for a role not named).
     pub role_weights: BTreeMap<String, f64>,
+    /// What roles are promised at least (Mesos' quota guarantees): a role below its guarantee
+    /// is offered first, and others get only what leaves the unmet guarantees coverable.
+    pub role_guarantees: BTreeMap<String, Resources>,
 }
 
 impl Default for FrameworkConfig {
     fn default() -> FrameworkConfig {
-        FrameworkConfig { offer_timeout_ms: 30_000, update_retry_ms: 10_000, role_weights: BTreeMap::new() }
+        FrameworkConfig {
+            offer_timeout_ms: 30_000,
+            update_retry_ms: 10_000,
+            role_weights: BTreeMap::new(),
+            role_guarantees: BTreeMap::new(),
+        }
     }
 }
 
@@ -95,6 +103,9 @@ impl FrameworkBooks {
         let mut allocator = Allocator::new();
         let weight = |role: &str| config.role_weights.get(role).copied().unwrap_or(1.0);
         allocator.add_framework(BUILTIN_FRAMEWORK, BUILTIN_ROLE, weight(BUILTIN_ROLE));
+        for (role, guarantee) in &config.role_guarantees {
+            allocator.set_guarantee(role, quantities(guarantee));
+        }
         allocator.suppress(BUILTIN_FRAMEWORK);
         let mut sessions = BTreeMap::new();
         for record in records {

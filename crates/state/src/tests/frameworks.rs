@@ -395,3 +395,20 @@ fn a_custom_executors_task_carries_its_data_and_messages_go_both_ways_through_it
     let refused = state.create_job(job, 4).map(|_| ()).unwrap_err();
     assert!(refused.to_string().contains("custom_executor is for frameworks' tasks"), "{refused}");
 }
+
+#[test]
+fn a_roles_guarantee_is_offered_first_and_laid_away_while_it_declines() {
+    let mut config = config();
+    config.frameworks.role_guarantees.insert("prod".into(), Resources { cpu: 2.0, ram_mb: 0, disk_mb: 0, gpu: 0 });
+    let mut state = ClusterState::new(config);
+    for agent in ["a", "b"] {
+        register(&mut state, agent, 0);
+    }
+    let prod = subscribe(&mut state, "prod", "prod", 1);
+    let batch = subscribe(&mut state, "batch", "batch", 1);
+    let first = offers(&state.allocation_round(2).effects);
+    assert_eq!((first[&prod].len(), first[&batch].len()), (1, 1), "{first:?}");
+    let _ = state.decline_offers(&prod, "s1", &[first[&prod][0].id.clone()], 3600.0, 3).unwrap();
+    // The declined agent is what covers prod's guarantee: batch is not offered it.
+    assert!(offers(&state.allocation_round(4).effects).is_empty());
+}
