@@ -104,8 +104,10 @@ fn the_scheduler_and_agents_serve_metrics_that_promtool_passes_and_prometheus_sc
             &format!("--web.listen-address=127.0.0.1:{port}"),
         ],
     );
-    eventually("Prometheus to answer", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    // Prometheus listens before it is ready, and answers 503 until then.
+    eventually("Prometheus to be ready", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        (http_get(port, "/-/ready").0 == 200).then_some(())
     });
     eventually("every target to be up", Duration::from_secs(30), || {
         let up = query(port, "up");
