@@ -220,7 +220,9 @@ fn parse_role_guarantee(value: &str) -> Result<(String, atoll_model::Resources),
             "disk" => resources.disk_mb = amount.parse().map_err(|_| bad())?,
             "gpus" => resources.gpu = amount.parse().map_err(|_| bad())?,
             other => {
-                return Err(format!("unknown resource '{other}' in role {role}'s guarantee; use cpus, mem, disk, gpus"));
+                return Err(format!(
+                    "unknown resource '{other}' in role {role}'s guarantee; use cpus, mem, disk, gpus"
+                ));
             }
         }
     }

@@ -217,11 +217,19 @@ impl ClusterState {
                 }
             }
         }
-        // What is offered to other frameworks is not placement's to use.
+        // What is offered to other frameworks is not placement's to use. Their ports matter only
+        // on an agent with cpu and memory left, and are expanded only there.
         for (agent, (resources, ports)) in self.offered_to_others() {
             if let Some(snapshot) = agents.get_mut(&agent) {
                 snapshot.used.add(&resources);
-                snapshot.used_ports.extend(ports);
+                let capacity = &snapshot.resources;
+                let room = snapshot.used.cpu_millis < (capacity.cpus * 1000.0).round() as u64
+                    && snapshot.used.ram_mb < capacity.mem_mb;
+                if room {
+                    for range in ports {
+                        snapshot.used_ports.extend(range.begin..=range.end);
+                    }
+                }
             }
         }
         if !stopping_free {

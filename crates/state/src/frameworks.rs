@@ -320,23 +320,19 @@ fn whole_millis(r: &Resources) -> Resources {
     Resources { cpu: r.cpu_millis() as f64 / 1000.0, ..r.clone() }
 }
 
-/// `ranges` without the ports in `used`.
+/// `ranges` without the ports in `used`: the gaps between the used ports of each range.
 fn free_ranges(ranges: &[PortRange], used: &BTreeSet<u16>) -> Vec<PortRange> {
     let mut free = Vec::new();
     for range in ranges {
-        let mut start = None;
-        for port in range.begin..=range.end {
-            match (used.contains(&port), start) {
-                (false, None) => start = Some(port),
-                (true, Some(begin)) => {
-                    free.push(PortRange { begin, end: port - 1 });
-                    start = None;
-                }
-                _ => {}
+        let mut next = u32::from(range.begin);
+        for &port in used.range(range.begin..=range.end) {
+            if u32::from(port) > next {
+                free.push(PortRange { begin: next as u16, end: port - 1 });
             }
+            next = u32::from(port) + 1;
         }
-        if let Some(begin) = start {
-            free.push(PortRange { begin, end: range.end });
+        if next <= u32::from(range.end) {
+            free.push(PortRange { begin: next as u16, end: range.end });
         }
     }
     free
@@ -1080,23 +1076,21 @@ impl ClusterState {
         self.books.rounds += 1;
         let seed = now_ms ^ self.books.rounds.rotate_left(32);
         let made = self.books.allocator.allocate(now_ms, seed);
-        let mut used_ports = self.ports_in_use();
+        let offered_agents: BTreeSet<&str> = made.iter().map(|o| o.agent.as_str()).collect();
+        let mut used_ports = self.ports_in_use(&offered_agents);
         let mut by_framework: BTreeMap<String, Vec<OfferMade>> = BTreeMap::new();
         for offer in made {
             let agent_id = AgentId(offer.agent.clone());
             let Some(agent) = self.agents.get(&agent_id) else { continue };
             let Some(capacity) = &agent.resources else { continue };
-            let in_use = used_ports.entry(agent_id.clone()).or_default();
-            let ports = free_ranges(&capacity.ports, in_use);
+            let ports = free_ranges(&capacity.ports, used_ports.entry(agent_id.clone()).or_default());
             if offer.framework == BUILTIN_FRAMEWORK {
                 self.books.builtin_offers.push(offer.id);
                 let builtin_used = self.books.allocator.used(BUILTIN_FRAMEWORK, &offer.agent);
                 self.books.offers.insert(offer.id, OfferDetail { ports: Vec::new(), made_ms: now_ms, builtin_used });
                 continue;
             }
-            for range in &ports {
-                in_use.extend(range.begin..=range.end);
-            }
+            // A round offers each agent once: its ports need not be marked taken for this round.
             let made = OfferMade {
                 id: self.books.offer_name(offer.id),
                 agent: agent_id,
@@ -1122,20 +1116,25 @@ impl ClusterState {
     }
 
     /// The ports taken on each agent: by tasks, orphans and outstanding offers.
-    fn ports_in_use(&self) -> BTreeMap<AgentId, BTreeSet<u16>> {
+    /// The ports taken on each of `agents`: by tasks, orphans and outstanding offers. Only
+    /// those agents' offers are expanded, port by port: the agents an allocation round offers.
+    fn ports_in_use(&self, agents: &BTreeSet<&str>) -> BTreeMap<AgentId, BTreeSet<u16>> {
         let mut used: BTreeMap<AgentId, BTreeSet<u16>> = BTreeMap::new();
+        if agents.is_empty() {
+            return used;
+        }
         for task in self.tasks.values().filter(|t| t.state.is_on_agent()) {
-            if let Some(a) = &task.assignment {
+            if let Some(a) = task.assignment.as_ref().filter(|a| agents.contains(a.agent.0.as_str())) {
                 used.entry(a.agent.clone()).or_default().extend(a.ports.values().copied());
             }
         }
-        for record in self.agents.values() {
+        for record in self.agents.values().filter(|a| agents.contains(a.id.0.as_str())) {
             for orphan in record.orphans.values() {
                 used.entry(record.id.clone()).or_default().extend(orphan.ports.iter().copied());
             }
         }
         for (id, detail) in &self.books.offers {
-            if let Some(offer) = self.books.allocator.offer(*id) {
+            if let Some(offer) = self.books.allocator.offer(*id).filter(|o| agents.contains(o.agent.as_str())) {
                 let ports = used.entry(AgentId(offer.agent.clone())).or_default();
                 for range in &detail.ports {
                     ports.extend(range.begin..=range.end);
@@ -1230,9 +1229,9 @@ impl ClusterState {
     }
 
     /// What outstanding offers of frameworks other than the built-in one hold, by agent, with
-    /// their ports: placement counts them as used.
-    pub(crate) fn offered_to_others(&self) -> BTreeMap<AgentId, (Resources, Vec<u16>)> {
-        let mut held: BTreeMap<AgentId, (Quantities, Vec<u16>)> = BTreeMap::new();
+    /// their port ranges: placement counts them as used.
+    pub(crate) fn offered_to_others(&self) -> BTreeMap<AgentId, (Resources, Vec<PortRange>)> {
+        let mut held: BTreeMap<AgentId, (Quantities, Vec<PortRange>)> = BTreeMap::new();
         for (id, detail) in &self.books.offers {
             let Some(offer) = self.books.allocator.offer(*id) else { continue };
             if offer.framework == BUILTIN_FRAMEWORK {
@@ -1240,9 +1239,7 @@ impl ClusterState {
             }
             let entry = held.entry(AgentId(offer.agent.clone())).or_insert((Quantities::ZERO, Vec::new()));
             entry.0 = entry.0.plus(offer.resources);
-            for range in &detail.ports {
-                entry.1.extend(range.begin..=range.end);
-            }
+            entry.1.extend(detail.ports.iter().copied());
         }
         held.into_iter()
             .map(|(agent, (q, ports))| {
@@ -1364,6 +1361,17 @@ mod tests {
         let used: BTreeSet<u16> = [31000, 31002, 31003, 31010].into_iter().collect();
         let free = free_ranges(&[PortRange { begin: 31000, end: 31010 }], &used);
         assert_eq!(free, vec![PortRange { begin: 31001, end: 31001 }, PortRange { begin: 31004, end: 31009 }]);
+        let edges =
+            free_ranges(&[PortRange { begin: 1, end: 3 }, PortRange { begin: 65534, end: 65535 }], &[2, 65535].into());
+        assert_eq!(
+            edges,
+            vec![
+                PortRange { begin: 1, end: 1 },
+                PortRange { begin: 3, end: 3 },
+                PortRange { begin: 65534, end: 65534 }
+            ]
+        );
+        assert_eq!(free_ranges(&[PortRange { begin: 5, end: 5 }], &[5].into()), vec![]);
         assert_eq!(shell_quoted("it's"), r"'it'\''s'");
     }
 }
