@@ -9,128 +9,10 @@ use std::time::{Duration, Instant};
 use atoll_proto::v1;
 use atoll_proto::v1::framework_event::Event;
 use atoll_proto::v1::framework_service_client::FrameworkServiceClient;
+use atoll_tests::framework_client::{TestFramework as Framework, framework_task as task, frameworks, instance_of};
 use atoll_tests::{Cluster, eventually, printed};
-use tonic::transport::Channel;
 
 const HELLO: &str = "devcluster/www-data/devel/hello";
-
-/// One framework's subscription.
-struct Framework {
-    client: FrameworkServiceClient<Channel>,
-    events: tonic::Streaming<v1::FrameworkEvent>,
-    id: String,
-    stream: String,
-}
-
-impl Framework {
-    async fn subscribe(
-        url: &str,
-        name: &str,
-        role: &str,
-        failover_timeout_secs: Option<f64>,
-        id: Option<&str>,
-    ) -> Result<Framework, tonic::Status> {
-        let mut client = FrameworkServiceClient::connect(url.to_owned()).await.expect("connect");
-        let request = v1::FrameworkSubscribeRequest {
-            info: Some(v1::FrameworkInfo { name: name.into(), role: role.into(), failover_timeout_secs }),
-            framework_id: id.unwrap_or_default().to_owned(),
-            suppressed: false,
-        };
-        let mut events = client.subscribe(request).await?.into_inner();
-        let first = events.message().await?.expect("a first event");
-        let Some(Event::Subscribed(subscribed)) = first.event else { panic!("SUBSCRIBED comes first: {first:?}") };
-        Ok(Framework { client, events, id: subscribed.framework_id, stream: subscribed.stream_id })
-    }
-
-    fn call(&self) -> Option<v1::FrameworkCall> {
-        Some(v1::FrameworkCall { framework_id: self.id.clone(), stream_id: self.stream.clone() })
-    }
-
-    /// The next event that is not a heartbeat, within `timeout`.
-    async fn next(&mut self, timeout: Duration) -> Event {
-        loop {
-            let event = tokio::time::timeout(timeout, self.events.message())
-                .await
-                .unwrap_or_else(|_| panic!("no event for framework {} within {timeout:?}", self.id))
-                .expect("the stream is healthy")
-                .expect("the stream goes on");
-            match event.event {
-                Some(Event::Heartbeat(_)) | None => continue,
-                Some(event) => return event,
-            }
-        }
-    }
-
-    /// The next event `pick` takes, skipping others, within `timeout`.
-    async fn next_where<T>(&mut self, what: &str, timeout: Duration, mut pick: impl FnMut(&Event) -> Option<T>) -> T {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "framework {} saw no {what} within {timeout:?}", self.id);
-            let event = self.next(left).await;
-            if let Some(found) = pick(&event) {
-                return found;
-            }
-        }
-    }
-
-    async fn offers(&mut self) -> Vec<v1::Offer> {
-        self.next_where("offers", Duration::from_secs(20), |e| match e {
-            Event::Offers(offers) => Some(offers.offers.clone()),
-            _ => None,
-        })
-        .await
-    }
-
-    async fn accept(&mut self, offers: &[&v1::Offer], tasks: Vec<v1::TaskInfo>) -> Result<Vec<String>, tonic::Status> {
-        let request = v1::AcceptRequest {
-            call: self.call(),
-            offer_ids: offers.iter().map(|o| o.id.clone()).collect(),
-            tasks,
-            refuse_seconds: Some(0.0),
-        };
-        Ok(self.client.accept(request).await?.into_inner().atoll_task_ids)
-    }
-
-    async fn acknowledge(&mut self, update: &v1::TaskUpdate) {
-        let request =
-            v1::AcknowledgeRequest { call: self.call(), task_id: update.task_id.clone(), uuid: update.uuid.clone() };
-        self.client.acknowledge(request).await.expect("acknowledged");
-    }
-
-    /// The next update of `task` in `state`, acknowledged when `ack`. Updates passed over on
-    /// the way are acknowledged, as a framework does: each task's next update comes only once
-    /// the one before is acknowledged.
-    async fn update(&mut self, task: &str, state: v1::TaskState, ack: bool) -> v1::TaskUpdate {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "framework {} saw no update {task} {state:?}", self.id);
-            let Event::Update(update) = self.next(left).await else { continue };
-            let wanted = update.task_id == task && update.state == state as i32;
-            if (ack || !wanted) && !update.uuid.is_empty() {
-                self.acknowledge(&update).await;
-            }
-            if wanted {
-                return update;
-            }
-        }
-    }
-}
-
-fn task(id: &str, cpu: f64, ram_mb: u64, command: &str) -> v1::TaskInfo {
-    v1::TaskInfo {
-        task_id: id.into(),
-        resources: Some(v1::Resources { cpu, ram_mb, disk_mb: 16, gpu: 0 }),
-        command: command.into(),
-        ..Default::default()
-    }
-}
-
-async fn frameworks(url: &str) -> Vec<v1::FrameworkSummary> {
-    let mut client = FrameworkServiceClient::connect(url.to_owned()).await.expect("connect");
-    client.list_frameworks(v1::ListFrameworksRequest {}).await.expect("list").into_inner().frameworks
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
@@ -336,8 +218,7 @@ fn operators_see_it(url: &str, id: &str, running: &v1::TaskUpdate) {
     let shown = cli(&["framework", "show", id]);
     let logs_hint = format!("atoll task logs devcluster/www-data/framework/{id}/INSTANCE");
     assert!(shown.contains("long") && shown.contains("RUNNING") && shown.contains(&logs_hint), "{shown}");
-    let job = running.job.clone().expect("the task's job key");
-    let instance = format!("{}/{}/{}/{}/{}", job.cluster, job.role, job.environment, job.name, running.instance);
+    let instance = instance_of(running);
     eventually("the task's output through atoll task logs", Duration::from_secs(20), || {
         let output = atoll_tests::atoll(&["task", "logs", &instance, "--scheduler", url]);
         String::from_utf8_lossy(&output.stdout).contains("keeper is up").then_some(())

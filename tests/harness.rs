@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub mod crash_loops;
+pub mod framework_client;
 pub mod soak;
 
 pub use nix::sys::signal::Signal;

@@ -9,13 +9,10 @@
 
 use std::time::Duration;
 
-use atoll_proto::v1;
-use atoll_proto::v1::framework_event::Event;
-use atoll_proto::v1::framework_service_client::FrameworkServiceClient;
+use atoll_tests::framework_client::{TestFramework, framework_task};
 use atoll_tests::{Browser, Cluster, eventually, free_port, http_request, printed, workspace_root};
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use tonic::transport::Channel;
 
 const JOB: &str = "devcluster/www-data/devel/hello";
 
@@ -164,57 +161,14 @@ let jobs = [ Service(#{ cluster: "devcluster", role: "www-data", environment: "d
     assert!(body.contains("unknown log stream 'both': choose stdout or stderr"), "{body}");
 }
 
-/// A framework subscribed over gRPC, kept subscribed while it lives.
-struct Framework {
-    client: FrameworkServiceClient<Channel>,
-    events: tonic::Streaming<v1::FrameworkEvent>,
-    id: String,
-    stream: String,
-}
-
-impl Framework {
-    async fn subscribe(url: &str, name: &str, role: &str) -> Framework {
-        let mut client = FrameworkServiceClient::connect(url.to_owned()).await.expect("connect");
-        let request = v1::FrameworkSubscribeRequest {
-            info: Some(v1::FrameworkInfo { name: name.into(), role: role.into(), failover_timeout_secs: None }),
-            ..Default::default()
-        };
-        let mut events = client.subscribe(request).await.expect("subscribed").into_inner();
-        let first = events.message().await.expect("a healthy stream").expect("a first event");
-        let Some(Event::Subscribed(subscribed)) = first.event else { panic!("SUBSCRIBED comes first: {first:?}") };
-        Framework { client, events, id: subscribed.framework_id, stream: subscribed.stream_id }
-    }
-
-    /// Waits for an offer and launches `task` with it.
-    async fn launch_into_an_offer(&mut self, task: v1::TaskInfo) {
-        let offer = loop {
-            let event = tokio::time::timeout(Duration::from_secs(20), self.events.message())
-                .await
-                .expect("an offer within 20 s")
-                .expect("a healthy stream")
-                .expect("the stream goes on");
-            if let Some(Event::Offers(offers)) = event.event {
-                break offers.offers[0].clone();
-            }
-        };
-        let call = Some(v1::FrameworkCall { framework_id: self.id.clone(), stream_id: self.stream.clone() });
-        let request = v1::AcceptRequest { call, offer_ids: vec![offer.id], tasks: vec![task], refuse_seconds: None };
-        self.client.accept(request).await.expect("accepted");
-    }
-}
-
 #[test]
 fn the_frameworks_pages_show_a_framework_and_its_task_linked_to_its_instance_page() {
     let (cluster, http) = Cluster::start_serving_http(10);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let framework = runtime.block_on(async {
-        let mut framework = Framework::subscribe(&cluster.url, "webui", "www-data").await;
-        let task = v1::TaskInfo {
-            task_id: "greeter".into(),
-            resources: Some(v1::Resources { cpu: 0.1, ram_mb: 16, disk_mb: 16, gpu: 0 }),
-            command: "echo the greeter is up; exec sleep 600".into(),
-            ..Default::default()
-        };
+        let mut framework =
+            TestFramework::subscribe(&cluster.url, "webui", "www-data", None, None).await.expect("subscribed");
+        let task = framework_task("greeter", 0.1, 16, "echo the greeter is up; exec sleep 600");
         framework.launch_into_an_offer(task).await;
         framework
     });
