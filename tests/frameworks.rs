@@ -327,6 +327,8 @@ fn wrong_calls_are_refused_in_words_and_touch_no_other_framework() {
         let mut client = FrameworkServiceClient::connect(url.clone()).await.expect("connect");
         client.get_framework(v1::GetFrameworkRequest { framework_id: id }).await.expect("shown").into_inner()
     });
+    let summary = shown.framework.clone().expect("its summary");
+    assert_eq!(summary.failover_timeout_secs, 7.0 * 24.0 * 3600.0, "subscribed without one: a week, not Mesos' 0");
     let host = shown.tasks[0].hostname.clone();
     assert_eq!(shown.tasks[0].state, v1::TaskState::Running as i32, "{shown:?}");
     cluster.crash_agent(&host);
