@@ -27,13 +27,17 @@ pub enum FrameworkCommand {
     Show {
         /// The framework's id, as `atoll framework list` shows it.
         id: String,
+        /// Print JSON for scripts instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Tear a framework down: kill its tasks, take back its offers and forget it. Needs
     /// permission to manage its role. The framework hears why, and cannot resubscribe.
     #[command(after_help = "Example:\n  atoll framework teardown fanout-1f2e3d4c")]
-    Teardown { id: String },
+    Teardown {
+        /// The framework's id, as `atoll framework list` shows it.
+        id: String,
+    },
 }
 
 pub async fn run(command: FrameworkCommand, target: &SchedulerTarget) -> CliResult {
