@@ -493,8 +493,7 @@ impl ControlPlane {
             tokio::select! {
                 _ = heartbeat.tick() => {
                     let links = self.lock_framework_links();
-                    if let Some((current, sender)) = links.get(&framework).filter(|(current, _)| *current == stream) {
-                        let _ = current;
+                    if let Some((_, sender)) = links.get(&framework).filter(|(current, _)| *current == stream) {
                         let beat = v1::FrameworkEvent { event: Some(v1::framework_event::Event::Heartbeat(v1::Heartbeat {})) };
                         let _ = sender.try_send(Ok(beat));
                     }

@@ -9,7 +9,6 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use atoll_model::framework::check_framework_name;
 use atoll_proto::v1;
 use atoll_proto::v1::framework_service_server::{FrameworkService, FrameworkServiceServer};
 use atoll_state::{
@@ -142,7 +141,6 @@ impl FrameworkService for FrameworksApi {
         let request = request.into_inner();
         let info =
             request.info.ok_or_else(|| Status::invalid_argument("info is required: the framework's name and role"))?;
-        check_framework_name(&info.name).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let failover_timeout_ms = match info.failover_timeout_secs {
             Some(secs) => Some((seconds(secs, "failover_timeout_secs")?.min(365.0 * 24.0 * 3600.0) * 1000.0) as u64),
             None => None,
@@ -156,14 +154,8 @@ impl FrameworkService for FrameworksApi {
             principal: caller.name().to_owned(),
             suppressed: request.suppressed,
         };
-        let checked = match caller.may_act_for(&info.role, "subscribe a framework in") {
-            Ok(()) => self
-                .control_plane
-                .read(|state| state.check_subscription(&subscription))
-                .map_err(|e| core_status(CoreError::Refused(e))),
-            Err(refused) => Err(refused),
-        };
-        if let Err(refused) = checked {
+        // The rest (name, role, a known id in that role) the state machine checks.
+        if let Err(refused) = caller.may_act_for(&info.role, "subscribe a framework in") {
             self.control_plane.audit(&caller, "SubscribeFramework", &info.name, &Err::<(), _>(refused.clone()));
             return Err(refused);
         }

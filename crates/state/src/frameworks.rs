@@ -9,17 +9,19 @@
 //! offered to another framework (`snapshot_for` counts those offers as used), and every
 //! framework's tasks are Atoll tasks on the agents, so nothing is ever promised twice.
 //!
-//! Durable: the framework records (`frameworks`: name, role, failover timeout), how many of
-//! each task's updates were acknowledged (`acknowledged`, per task), and their tasks. Memory only, rebuilt on start: subscriptions (every framework is
-//! disconnected after a restart, its failover clock started then), offers (frameworks get new
-//! ones), and the allocator's books, which each round takes from the tasks again.
+//! Durable: the framework records (`frameworks`: name, role, failover timeout, since when it
+//! is away), how many of each task's updates were acknowledged (`acknowledged`, per task), and
+//! their tasks. Memory only, rebuilt on start: subscriptions (every framework is away after a
+//! restart, since it went away or, if it was subscribed, since the restart), offers
+//! (frameworks get new ones), and the allocator's books, which each round takes from the tasks
+//! again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use atoll_allocator::{Allocator, DEFAULT_REFUSE_SECONDS, Quantities};
 use atoll_model::framework::{
-    BUILTIN_FRAMEWORK, BUILTIN_ROLE, DEFAULT_FAILOVER_TIMEOUT_MS, FrameworkRecord, check_framework_name,
-    check_framework_task_id, framework_task_id, is_framework_job,
+    BUILTIN_FRAMEWORK, BUILTIN_ROLE, DEFAULT_FAILOVER_TIMEOUT_MS, FRAMEWORK_ENVIRONMENT, FrameworkRecord,
+    check_framework_name, check_framework_task_id, framework_task_id, is_framework_job,
 };
 use atoll_model::{
     AgentId, AgentResources, Assignment, Attributes, JobKey, MaintenanceMode, PortRange, ProcessSpec, Resources,
@@ -48,6 +50,13 @@ pub struct FrameworkConfig {
     pub role_guarantees: BTreeMap<String, Resources>,
 }
 
+impl FrameworkConfig {
+    /// A role's weight: as set, or 1.
+    pub fn weight(&self, role: &str) -> f64 {
+        self.role_weights.get(role).copied().unwrap_or(1.0)
+    }
+}
+
 impl Default for FrameworkConfig {
     fn default() -> FrameworkConfig {
         FrameworkConfig {
@@ -63,7 +72,9 @@ impl Default for FrameworkConfig {
 #[derive(Clone, Debug)]
 pub(crate) struct FrameworkBooks {
     allocator: Allocator,
-    sessions: BTreeMap<String, Session>,
+    /// The stream id of each subscribed framework's current subscription; one not here is away
+    /// (since its record's `disconnected_ms`).
+    sessions: BTreeMap<String, String>,
     offers: BTreeMap<u64, OfferDetail>,
     /// Offers the built-in framework holds until the next round.
     builtin_offers: Vec<u64>,
@@ -76,13 +87,6 @@ pub(crate) struct FrameworkBooks {
     /// when. The allocator counts it as the built-in framework's, so the room a kill frees goes
     /// to the task it was made for and not to another framework.
     preemption_holds: BTreeMap<TaskId, (AgentId, Quantities, u64)>,
-}
-
-#[derive(Clone, Debug)]
-struct Session {
-    /// The current subscription's stream id; None while disconnected.
-    stream: Option<String>,
-    disconnected_since_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -99,24 +103,25 @@ struct OfferDetail {
 const PREEMPTION_HOLD_MS: u64 = 60_000;
 
 impl FrameworkBooks {
-    pub(crate) fn new(records: impl Iterator<Item = FrameworkRecord>, config: &FrameworkConfig, now_ms: u64) -> Self {
+    /// The books of a scheduler starting at `now_ms` with `records`, every framework away.
+    pub(crate) fn new<'a>(
+        records: impl Iterator<Item = &'a FrameworkRecord>,
+        config: &FrameworkConfig,
+        now_ms: u64,
+    ) -> Self {
         let mut allocator = Allocator::new();
-        let weight = |role: &str| config.role_weights.get(role).copied().unwrap_or(1.0);
-        allocator.add_framework(BUILTIN_FRAMEWORK, BUILTIN_ROLE, weight(BUILTIN_ROLE));
+        allocator.add_framework(BUILTIN_FRAMEWORK, BUILTIN_ROLE, config.weight(BUILTIN_ROLE));
         for (role, guarantee) in &config.role_guarantees {
             allocator.set_guarantee(role, quantities(guarantee));
         }
         allocator.suppress(BUILTIN_FRAMEWORK);
-        let mut sessions = BTreeMap::new();
         for record in records {
-            allocator.add_framework(&record.id, &record.role, weight(&record.role));
+            allocator.add_framework(&record.id, &record.role, config.weight(&record.role));
             allocator.suppress(&record.id);
-            let since = record.disconnected_ms.unwrap_or(now_ms).min(now_ms);
-            sessions.insert(record.id.clone(), Session { stream: None, disconnected_since_ms: Some(since) });
         }
         FrameworkBooks {
             allocator,
-            sessions,
+            sessions: BTreeMap::new(),
             offers: BTreeMap::new(),
             builtin_offers: Vec::new(),
             epoch_ms: now_ms,
@@ -349,7 +354,7 @@ impl ClusterState {
             return Err(FrameworkError::Builtin(framework.to_owned()));
         }
         let record = self.frameworks.get(framework).ok_or_else(|| FrameworkError::NotFound(framework.to_owned()))?;
-        match self.books.sessions.get(framework).and_then(|s| s.stream.as_deref()) {
+        match self.books.sessions.get(framework) {
             Some(current) if current == stream => Ok(record),
             Some(_) => Err(FrameworkError::StaleStream(framework.to_owned())),
             None => Err(FrameworkError::NotSubscribed(framework.to_owned())),
@@ -366,9 +371,9 @@ impl ClusterState {
 
     /// Checks a subscription without making it: the name, the role, and for a resubscription
     /// that the framework is known in that role.
-    pub fn check_subscription(&self, subscription: &Subscription) -> Result<(), StateError> {
+    fn check_subscription(&self, subscription: &Subscription) -> Result<(), StateError> {
         check_framework_name(&subscription.name).map_err(|e| FrameworkError::Invalid(e.to_string()))?;
-        JobKey::new(&self.config.cluster, &subscription.role, "framework", "x").map_err(|_| {
+        JobKey::new(&self.config.cluster, &subscription.role, FRAMEWORK_ENVIRONMENT, "x").map_err(|_| {
             FrameworkError::Invalid(format!(
                 "invalid role '{}': use letters, digits, '-', '_' and '.'",
                 subscription.role
@@ -426,8 +431,11 @@ impl ClusterState {
                     next_instance: 0,
                     disconnected_ms: None,
                 };
-                let weight = self.config.frameworks.role_weights.get(&record.role).copied().unwrap_or(1.0);
-                self.books.allocator.add_framework(&record.id, &record.role, weight);
+                self.books.allocator.add_framework(
+                    &record.id,
+                    &record.role,
+                    self.config.frameworks.weight(&record.role),
+                );
                 self.frameworks.insert(record.id.clone(), record);
                 (new_id.to_owned(), false)
             }
@@ -445,9 +453,7 @@ impl ClusterState {
                 self.books.offers.remove(&offer.id);
             }
         }
-        self.books
-            .sessions
-            .insert(id.clone(), Session { stream: Some(stream.to_owned()), disconnected_since_ms: None });
+        self.books.sessions.insert(id.clone(), stream.to_owned());
         if subscription.suppressed {
             self.books.allocator.suppress(&id);
         } else {
@@ -462,11 +468,8 @@ impl ClusterState {
     /// The stream of `framework`'s subscription `stream` ended: it keeps its tasks for its
     /// failover timeout, and its offers go back. A stream already replaced changes nothing.
     pub fn framework_disconnected(&mut self, framework: &str, stream: &str, now_ms: u64) -> Outcome {
-        let current = self.books.sessions.get(framework).and_then(|s| s.stream.as_deref()) == Some(stream);
-        if current {
-            self.books
-                .sessions
-                .insert(framework.to_owned(), Session { stream: None, disconnected_since_ms: Some(now_ms) });
+        if self.books.sessions.get(framework).is_some_and(|current| current == stream) {
+            self.books.sessions.remove(framework);
             self.books.allocator.suppress(framework);
             for offer in self.books.allocator.remove_offers_of(framework) {
                 self.books.offers.remove(&offer.id);
@@ -727,21 +730,23 @@ impl ClusterState {
         task_id: &str,
         now_ms: u64,
     ) -> Result<((), Outcome), StateError> {
-        let record = self.session_check(framework, stream)?;
-        let job = record.job_key(&self.config.cluster);
-        let found = self
-            .job_tasks(&job, false)
-            .iter()
-            .filter(|t| t.state.is_active() && framework_task_id(&t.id, &job, t.instance) == task_id)
-            .map(|t| t.id.clone())
-            .next();
-        let Some(found) = found else {
-            return Err(
-                FrameworkError::TaskNotFound { framework: framework.to_owned(), task: task_id.to_owned() }.into()
-            );
-        };
+        let found = self.active_framework_task(framework, stream, task_id)?.id.clone();
         let effects = self.kill_tasks(&[found], &format!("Killed by framework {framework}"), now_ms);
         Ok(((), self.outcome(effects)))
+    }
+
+    /// The active task the framework, called on its subscription `stream`, names `task_id`.
+    fn active_framework_task(
+        &self,
+        framework: &str,
+        stream: &str,
+        task_id: &str,
+    ) -> Result<&ScheduledTask, FrameworkError> {
+        let job = self.session_check(framework, stream)?.job_key(&self.config.cluster);
+        self.job_tasks(&job, false)
+            .into_iter()
+            .find(|t| t.state.is_active() && framework_task_id(&t.id, &job, t.instance) == task_id)
+            .ok_or_else(|| FrameworkError::TaskNotFound { framework: framework.to_owned(), task: task_id.to_owned() })
     }
 
     /// Acknowledges the status update `uuid` of the framework's task `task_id` (and every
@@ -843,28 +848,17 @@ impl ClusterState {
         task_id: &str,
         data: Vec<u8>,
     ) -> Result<((), Outcome), StateError> {
-        let record = self.session_check(framework, stream)?;
         if data.len() > 1024 * 1024 {
             return Err(FrameworkError::Invalid(format!("a message of {} bytes; at most 1 MiB", data.len())).into());
         }
-        let job = record.job_key(&self.config.cluster);
-        let found = self
-            .job_tasks(&job, false)
-            .into_iter()
-            .find(|t| t.state.is_active() && framework_task_id(&t.id, &job, t.instance) == task_id)
-            .map(|t| (t.id.clone(), t.assignment.clone(), t.config.custom_executor.is_some(), t.state));
-        let Some((task, assignment, custom, state)) = found else {
-            return Err(
-                FrameworkError::TaskNotFound { framework: framework.to_owned(), task: task_id.to_owned() }.into()
-            );
-        };
-        if !custom {
-            return Err(FrameworkError::NoExecutor(task_id.to_owned()).into());
-        }
-        let Some(assignment) = assignment.filter(|_| state.is_on_agent()) else {
-            return Err(FrameworkError::NoExecutor(task_id.to_owned()).into());
-        };
-        let effect = Effect::ExecutorMessage { agent: assignment.agent, task, data };
+        let task = self.active_framework_task(framework, stream, task_id)?;
+        let agent = task
+            .assignment
+            .as_ref()
+            .filter(|_| task.config.custom_executor.is_some() && task.state.is_on_agent())
+            .map(|a| a.agent.clone())
+            .ok_or_else(|| FrameworkError::NoExecutor(task_id.to_owned()))?;
+        let effect = Effect::ExecutorMessage { agent, task: task.id.clone(), data };
         Ok(((), self.outcome(vec![effect])))
     }
 
@@ -876,7 +870,7 @@ impl ClusterState {
             .get(task)
             .filter(|t| is_framework_job(&t.job) && t.assignment.as_ref().is_some_and(|a| a.agent == *agent));
         let effects = match found {
-            Some(t) if self.books.sessions.get(&t.job.name).is_some_and(|s| s.stream.is_some()) => {
+            Some(t) if self.books.sessions.contains_key(&t.job.name) => {
                 let task_id = framework_task_id(&t.id, &t.job, t.instance);
                 let event = FrameworkEvent::Message { task_id, agent: agent.clone(), data };
                 vec![Effect::Framework { framework: t.job.name.clone(), event }]
@@ -986,8 +980,8 @@ impl ClusterState {
             .frameworks
             .values()
             .filter(|r| {
-                let since = self.books.sessions.get(&r.id).and_then(|s| s.disconnected_since_ms);
-                since.is_some_and(|since| now_ms.saturating_sub(since) >= r.failover_timeout_ms)
+                let away = !self.books.sessions.contains_key(&r.id);
+                away && r.disconnected_ms.is_some_and(|since| now_ms.saturating_sub(since) >= r.failover_timeout_ms)
             })
             .map(|r| r.id.clone())
             .collect();
@@ -998,8 +992,7 @@ impl ClusterState {
         }
         if now_ms.saturating_sub(self.books.last_retry_ms) >= self.config.frameworks.update_retry_ms {
             self.books.last_retry_ms = now_ms;
-            let connected: Vec<String> =
-                self.books.sessions.iter().filter(|(_, s)| s.stream.is_some()).map(|(id, _)| id.clone()).collect();
+            let connected: Vec<String> = self.books.sessions.keys().cloned().collect();
             for framework in connected {
                 effects.extend(self.unacknowledged_updates(&framework));
             }
@@ -1015,9 +1008,8 @@ impl ClusterState {
     pub(crate) fn agent_lost_to_frameworks(&self, agent: &AgentId, hostname: &str) -> Vec<Effect> {
         self.books
             .sessions
-            .iter()
-            .filter(|(_, s)| s.stream.is_some())
-            .map(|(framework, _)| Effect::Framework {
+            .keys()
+            .map(|framework| Effect::Framework {
                 framework: framework.clone(),
                 event: FrameworkEvent::AgentLost { agent: agent.clone(), hostname: hostname.to_owned() },
             })
@@ -1303,16 +1295,16 @@ impl ClusterState {
             .values()
             .filter_map(|a| a.resources.as_ref())
             .fold(Quantities::ZERO, |sum, r| sum.plus(agent_quantities(r)));
-        let weight = self.config.frameworks.role_weights.get(&role).copied().unwrap_or(1.0);
-        let session = self.books.sessions.get(id);
+        let weight = self.config.frameworks.weight(&role);
+        let connected = builtin || self.books.sessions.contains_key(id);
         Some(FrameworkView {
             id: id.to_owned(),
             name: record.map_or_else(|| "Atoll jobs (built in)".to_owned(), |r| r.name.clone()),
             role,
             weight,
             builtin,
-            connected: builtin || session.is_some_and(|s| s.stream.is_some()),
-            disconnected_since_ms: session.and_then(|s| s.disconnected_since_ms),
+            connected,
+            disconnected_since_ms: record.and_then(|r| r.disconnected_ms).filter(|_| !connected),
             failover_timeout_ms: record.map_or(0, |r| r.failover_timeout_ms),
             registered_ms: record.map_or(0, |r| r.registered_ms),
             principal: record.map_or_else(String::new, |r| r.principal.clone()),

@@ -316,7 +316,7 @@ impl ClusterState {
         for task in &durable.tasks {
             configs.entry(task.config.id()).or_insert_with(|| task.config.clone());
         }
-        let books = frameworks::FrameworkBooks::new(durable.frameworks.iter().cloned(), &config.frameworks, now_ms);
+        let books = frameworks::FrameworkBooks::new(durable.frameworks.iter(), &config.frameworks, now_ms);
         let mut state = ClusterState {
             frameworks: Tracked::stored(durable.frameworks.into_iter().map(|f| (f.id.clone(), f))),
             acknowledged: Tracked::stored(durable.acknowledged),
@@ -347,6 +347,15 @@ impl ClusterState {
             configs_released: false,
             events: events::EventJournal::restore(durable.events, durable.next_event_index),
         };
+        // Every framework is away after a restart: one that was subscribed, since now (stored
+        // with the next change).
+        let subscribed: Vec<String> =
+            state.frameworks.values().filter(|f| f.disconnected_ms.is_none()).map(|f| f.id.clone()).collect();
+        for id in subscribed {
+            if let Some(record) = state.frameworks.get_mut(&id) {
+                record.disconnected_ms = Some(now_ms);
+            }
+        }
         for record in state.cron.values() {
             let expression = state.jobs.get(&record.job).and_then(|j| j.cron_schedule.as_deref());
             // Both were checked when the job was scheduled.
