@@ -9,7 +9,9 @@
 //! lifecycle and announcer; 2 added `format_version` and `config_version`; 3 carries the task's
 //! whole config (`config`) in their place; 4 adds the task's `user` and runs the task in its own
 //! directory, [`TASK_HOME`], rather than in the sandbox itself; 5 adds the `agent_watch`, the
-//! agent's pulse and how long the executor waits for an agent that stopped. Files in formats 1
+//! agent's pulse and how long the executor waits for an agent that stopped; 6 may carry a
+//! framework task's `config.custom_executor`, which the executor serves the executor API for,
+//! passing framework messages through the sandbox's inbox and outbox. Files in formats 1
 //! and 2 are read into the current shape, the rest of their config at its defaults, as the
 //! executors that wrote them ran it; files before format 4 ran as the executor's user, and
 //! before format 5 waited for their agent for ever.
@@ -30,7 +32,7 @@ use crate::{
 };
 
 /// The launch file format this build writes; see the module's documentation for the others.
-pub const LAUNCH_FORMAT: u32 = 5;
+pub const LAUNCH_FORMAT: u32 = 6;
 
 /// What the launch file is, in messages.
 const WHAT: &str = "a launch file";

@@ -240,6 +240,19 @@ fn a_launch_file_in_format_4_has_a_user_and_no_agent_watch() {
     assert_eq!(file.agent_watch, None);
 }
 
+/// The launch file the release before launch format 6 wrote (`testdata/sandbox-v5`, `atoll
+/// dev` running `examples/hello_world.rhai`): it watches its agent and names no custom
+/// executor.
+#[test]
+fn a_launch_file_in_format_5_has_an_agent_watch_and_no_custom_executor() {
+    let (_dir, sandbox) = golden("sandbox-v5");
+    let file = sandbox.read_launch().expect("a format-5 launch file");
+    assert_eq!(file.format_version, 5);
+    assert_eq!(file.launch.job.name, "hello");
+    assert_eq!(file.agent_watch.map(|w| w.pulse_file), Some("/var/lib/atoll-agent/agent.pulse".into()));
+    assert_eq!(file.launch.config.custom_executor, None);
+}
+
 #[test]
 fn a_task_home_is_its_own_directory_closed_to_others_and_a_run_context_names_the_tasks_user() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -41,7 +41,7 @@ static GOLDEN_STATUS_FILES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(golden_status
 
 fn golden_launch_files() -> Vec<Vec<u8>> {
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let mut files: Vec<Vec<u8>> = ["sandbox-v1", "sandbox-v2", "sandbox-v3", "sandbox-v4"]
+    let mut files: Vec<Vec<u8>> = ["sandbox-v1", "sandbox-v2", "sandbox-v3", "sandbox-v4", "sandbox-v5"]
         .iter()
         .map(|release| fs::read(testdata.join(release).join(".executor/launch.json")).expect("a golden launch file"))
         .collect();
