@@ -222,6 +222,12 @@ impl Allocator {
             }
             if let Some(sorter) = self.within_role.get_mut(&removed.role) {
                 sorter.remove(framework);
+                // A role without frameworks wants nothing: its guarantee no longer holds
+                // resources back from the others.
+                if sorter.sort().is_empty() {
+                    self.within_role.remove(&removed.role);
+                    self.roles.remove(&removed.role);
+                }
             }
         }
         rescinded
@@ -605,6 +611,24 @@ mod tests {
         let again = allocator.allocate(3, 1);
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].resources, Quantities::cpus_mem(4.0, 4096.0));
+    }
+
+    #[test]
+    fn a_guaranteed_role_left_without_frameworks_holds_nothing_back() {
+        let mut allocator = cluster(2);
+        allocator.add_framework("prod-fw", "prod", 1.0);
+        allocator.add_framework("batch-fw", "batch", 1.0);
+        allocator.set_guarantee("prod", Quantities::cpus_mem(4.0, 0.0));
+        let _ = allocator.allocate(0, 1);
+        allocator.remove_framework("prod-fw");
+        let offered: Vec<Offer> = allocator.outstanding().cloned().collect();
+        for offer in offered {
+            allocator.decline(&offer.framework, offer.id, 0.0, 1).unwrap();
+        }
+        assert_eq!(allocator.allocate(2, 1).len(), 2, "batch gets both agents once prod is gone");
+        // It comes back with its guarantee when a framework of it does.
+        allocator.add_framework("prod-fw-2", "prod", 1.0);
+        assert!(allocator.shares("prod-fw-2").is_some());
     }
 
     #[test]

@@ -25,7 +25,6 @@ impl Stop {
 
 /// Everything [`SchedulerDriver::run`](crate::SchedulerDriver::run) needs, built up from
 /// [`DriverConfig::new`].
-#[derive(Debug)]
 pub struct DriverConfig {
     pub(crate) scheduler: String,
     pub(crate) info: FrameworkInfo,
@@ -116,8 +115,8 @@ impl DriverConfig {
         self
     }
 
-    /// Waits from about `first` to at most `most` between attempts to subscribe, doubling
-    /// after each failure, with jitter.
+    /// Waits from `first` to about `most` between attempts to subscribe, doubling after each
+    /// failure, each lengthened by a random part of up to itself (Atoll's `atoll-retry`).
     pub fn reconnect_backoff(mut self, first: Duration, most: Duration) -> DriverConfig {
         self.first_backoff = first;
         self.most_backoff = most;
@@ -162,5 +161,38 @@ impl StopHandle {
             }
             first
         });
+    }
+}
+
+/// Shown without its token: a config printed in a log must not give the framework's secret away.
+impl std::fmt::Debug for DriverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverConfig")
+            .field("scheduler", &self.scheduler)
+            .field("info", &self.info)
+            .field("framework_id", &self.framework_id)
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("ca_pem", &self.ca_pem.is_some())
+            .field("identity", &self.identity)
+            .field("suppressed", &self.suppressed)
+            .field("explicit_acknowledgements", &self.explicit_acknowledgements)
+            .field("missed_heartbeats", &self.missed_heartbeats)
+            .field("first_backoff", &self.first_backoff)
+            .field("most_backoff", &self.most_backoff)
+            .field("give_up_after", &self.give_up_after)
+            .field("call_timeout", &self.call_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_shown_in_a_log_hides_its_token() {
+        let info = FrameworkInfo { name: "fw".into(), role: "r".into(), failover_timeout_secs: None };
+        let shown = format!("{:?}", DriverConfig::new("http://127.0.0.1:7070", info).token("s3cret-token"));
+        assert!(!shown.contains("s3cret-token") && shown.contains("token: Some(\"(set)\")"), "{shown}");
     }
 }

@@ -22,7 +22,6 @@ use tonic::Streaming;
 use tonic::transport::Endpoint;
 
 use crate::acks::{Delivery, UpdateLedger};
-use crate::backoff::{Backoff, jitter_fraction};
 use crate::config::Stop;
 use crate::{DriverConfig, FrameworkError, Scheduler};
 
@@ -138,7 +137,8 @@ impl SchedulerDriver {
         };
         // The sender stays here for the whole run, so `changed` only ever wakes for a stop.
         let mut stop_requests = stop_sender.subscribe();
-        let mut backoff = Backoff::new(first_backoff, most_backoff);
+        // Atoll's own reconnect waits, as the agents': a new series after each subscription.
+        let mut delays = atoll_retry::delays(first_backoff, most_backoff.max(first_backoff));
         let mut ever_subscribed = false;
         let mut failing_since: Option<Instant> = None;
         loop {
@@ -156,7 +156,7 @@ impl SchedulerDriver {
                     let (end, subscribed) =
                         driver.follow(&mut stream, scheduler, &mut stop_requests, &mut ever_subscribed).await;
                     if subscribed {
-                        backoff.reset();
+                        delays = atoll_retry::delays(first_backoff, most_backoff.max(first_backoff));
                         failing_since = None;
                     }
                     match end {
@@ -195,7 +195,7 @@ impl SchedulerDriver {
                     last: last_failure,
                 });
             }
-            let delay = backoff.next_delay(jitter_fraction());
+            let delay = delays.next().expect("reconnect delays never run out");
             tracing::info!(scheduler = %driver.address, "subscribing again in {delay:?} ({last_failure})");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
@@ -387,7 +387,9 @@ impl SchedulerDriver {
             // Each wait starts afresh, so time spent in callbacks never counts as silence.
             let quiet_limit = match &self.subscription {
                 None => Some(FIRST_EVENT_WAIT),
-                Some(subscription) => subscription.heartbeat_interval.map(|h| h * self.missed_heartbeats),
+                Some(subscription) => {
+                    subscription.heartbeat_interval.and_then(|h| h.checked_mul(self.missed_heartbeats))
+                }
             };
             let next = async {
                 match quiet_limit {
@@ -476,7 +478,7 @@ impl SchedulerDriver {
     }
 
     fn subscribed(&mut self, subscribed: Subscribed) {
-        let positive = |secs: f64| (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs));
+        let positive = |secs: f64| Duration::try_from_secs_f64(secs).ok().filter(|d| !d.is_zero());
         tracing::info!(
             framework_id = %subscribed.framework_id,
             resubscribed = subscribed.resubscribed,

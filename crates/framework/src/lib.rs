@@ -119,7 +119,6 @@
 //! ```
 
 mod acks;
-mod backoff;
 mod config;
 mod driver;
 mod error;

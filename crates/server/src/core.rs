@@ -259,15 +259,17 @@ impl ControlPlane {
         f: impl FnOnce(&mut ClusterState, u64) -> Result<(T, Outcome), StateError>,
     ) -> Result<T, CoreError> {
         let now = self.now_ms();
-        let started = Instant::now();
-        let (value, ticket, bytes) = {
+        let (value, ticket, bytes, started) = {
             let mut state = self.lock_state();
-            let (value, outcome) = f(&mut state, now)?;
-            let wrote = !outcome.changes.is_empty();
-            if wrote && let Some(failure) = self.inner.commits.failure() {
-                // The store takes nothing more; the scheduler is stopping.
+            if let Some(failure) = self.inner.commits.failure() {
+                // The store takes nothing more and the scheduler is stopping: no change is made
+                // that could not be kept.
                 return Err(CoreError::StoreFailed(failure));
             }
+            let (value, outcome) = f(&mut state, now)?;
+            let wrote = !outcome.changes.is_empty();
+            // A commit is timed from its write, not from the wait for the lock or the change.
+            let started = Instant::now();
             let bytes = if wrote {
                 match self.inner.store.write(&outcome.changes) {
                     Ok(bytes) => bytes,
@@ -295,7 +297,7 @@ impl ControlPlane {
                 allocation_wanted: outcome.allocation_wanted,
             };
             // Still under the state lock, so the line's order is the state's.
-            (value, self.inner.commits.enqueue(wrote, release), wrote.then_some(bytes))
+            (value, self.inner.commits.enqueue(wrote, release), wrote.then_some(bytes), started)
         };
         if ticket.start_flushing {
             self.start_flushing();
