@@ -146,7 +146,7 @@ fn show_json(shown: &v1::GetFrameworkResponse) -> Value {
             "hostname": t.hostname,
             "resources": resources_json(t.resources.as_ref()),
             "command": t.command,
-            "job": t.job.as_ref().map(|k| format!("{}/{}/{}/{}", k.cluster, k.role, k.environment, k.name)),
+            "job": render::key_text(t.job.as_ref()),
             "instance": t.instance,
             "since_ms": t.since_ms,
             "message": t.message,
@@ -194,10 +194,10 @@ fn show_text(cluster: &str, shown: &v1::GetFrameworkResponse) -> String {
                 ]
             })
             .collect();
+        // The scheduler's own key of the tasks, whatever cluster this command was told.
+        let job = render::key_text(shown.tasks[0].job.as_ref());
         text.push_str(&format!(
-            "\nTasks (logs: atoll task logs {cluster}/{}/framework/{}/INSTANCE)\n{}\n",
-            f.role,
-            f.id,
+            "\nTasks (logs: atoll task logs {job}/INSTANCE)\n{}\n",
             render::table(&["TASK", "INSTANCE", "STATE", "HOST", "RESOURCES", "MESSAGE"], &rows)
         ));
     }
@@ -246,11 +246,18 @@ mod tests {
                 instance: 4,
                 state: v1::TaskState::Running as i32,
                 hostname: "h1".into(),
+                job: Some(v1::JobKey {
+                    cluster: "east".into(),
+                    role: "analytics".into(),
+                    environment: "framework".into(),
+                    name: "fanout-1".into(),
+                }),
                 ..Default::default()
             }],
         };
         let text = show_text("devcluster", &shown);
-        assert!(text.contains("atoll task logs devcluster/analytics/framework/fanout-1/INSTANCE"), "{text}");
+        // The scheduler's key of the task, not the cluster the command was told.
+        assert!(text.contains("atoll task logs east/analytics/framework/fanout-1/INSTANCE"), "{text}");
         assert!(text.contains("shard-0") && text.contains("RUNNING"), "{text}");
     }
 }

@@ -113,6 +113,8 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.flaky < 0:
         parser.error("--flaky must be 0 or more")
+    if args.ca_cert and not args.scheduler.startswith("https://"):
+        parser.error("--ca-cert checks an https:// scheduler; give --scheduler https://HOST:PORT, or drop --ca-cert")
     if not (args.proto_dir / PROTOS[0]).is_file():
         parser.error(f"{args.proto_dir} holds no {PROTOS[0]}; give the repository's proto/ with --proto-dir")
     return args
@@ -161,7 +163,8 @@ def generate_stubs(proto_dir, out_dir):
         *import_closure(proto_dir, PROTOS),
     ]
     if protoc.main(command) != 0:
-        raise SystemExit(f"protoc could not compile the protos in {proto_dir} (its errors are above)")
+        print(f"protoc could not compile the protos in {proto_dir} (its errors are above)", file=sys.stderr)
+        raise SystemExit(2)
     # The generated modules import each other as `atoll.v1.NAME_pb2`: out_dir is their root.
     sys.path.insert(0, str(out_dir))
     importlib.invalidate_caches()

@@ -24,9 +24,16 @@ reports KILLED and exits 0 when the task is killed. It writes a line to stdout f
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().len() > 1 {
-        println!("{USAGE}");
-        return Ok(());
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Some(other) => {
+            eprintln!("echo-executor takes no arguments, not '{other}'; --help says what it does");
+            std::process::exit(2);
+        }
     }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

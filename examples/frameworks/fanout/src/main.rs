@@ -10,8 +10,6 @@ mod shards;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -143,12 +141,9 @@ async fn main() -> anyhow::Result<()> {
         config = config.ca_certificate(pem);
     }
     let stop = config.stop_handle();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let interrupt = Arc::clone(&interrupted);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             tracing::warn!("interrupted: tearing the framework down (its shards are killed)");
-            interrupt.store(true, Ordering::SeqCst);
             stop.stop(false);
         }
     });
@@ -160,9 +155,14 @@ async fn main() -> anyhow::Result<()> {
     if let Some(failure) = fanout.failure {
         bail!("the fan-out failed: {failure}");
     }
+    // The fan-out stops itself only once every shard is done or one failed: anything else was
+    // Ctrl-C.
     if !fanout.progress.all_done() {
-        let why = if interrupted.load(Ordering::SeqCst) { "was interrupted" } else { "stopped" };
-        bail!("the fan-out {why} with {} of {} shards done", fanout.progress.done(), fanout.progress.shards().len());
+        bail!(
+            "the fan-out was interrupted with {} of {} shards done",
+            fanout.progress.done(),
+            fanout.progress.shards().len()
+        );
     }
     for shard in fanout.progress.shards() {
         if let ShardState::Done { primes, placed } = &shard.state {

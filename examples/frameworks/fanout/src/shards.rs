@@ -28,7 +28,11 @@ impl FromStr for InjectedFailure {
                 .parse::<u32>()
                 .map_err(|_| format!("{what} in '{text}' is not a whole number; write SHARD or SHARD:TIMES"))
         };
-        Ok(InjectedFailure { shard: number(shard, "the shard")?, times: number(times, "the number of failures")? })
+        let times = number(times, "the number of failures")?;
+        if times == 0 {
+            return Err(format!("'{text}' makes no attempt fail; write SHARD or SHARD:TIMES with TIMES of 1 or more"));
+        }
+        Ok(InjectedFailure { shard: number(shard, "the shard")?, times })
     }
 }
 
@@ -254,6 +258,7 @@ mod tests {
         assert_eq!("3:2".parse(), Ok(InjectedFailure { shard: 3, times: 2 }));
         assert!("x:2".parse::<InjectedFailure>().unwrap_err().contains("the shard in 'x:2'"));
         assert!("1:".parse::<InjectedFailure>().is_err());
+        assert!("1:0".parse::<InjectedFailure>().unwrap_err().contains("makes no attempt fail"));
     }
 
     #[test]
