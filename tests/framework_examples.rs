@@ -5,29 +5,17 @@
 //! fails every attempt must fail the run with a message that names it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use atoll_proto::v1::ListFrameworksRequest;
-use atoll_proto::v1::framework_service_client::FrameworkServiceClient;
-use atoll_tests::{Cluster, workspace_root};
+use atoll_tests::{Cluster, build_binary, framework_client, output_within};
 
 static FANOUT: OnceLock<PathBuf> = OnceLock::new();
 
-/// Builds the example once per test binary, as the harness builds `atoll`, and returns its path.
+/// The example, built once per test binary as the harness builds `atoll`.
 fn fanout_binary() -> &'static Path {
-    FANOUT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "atoll-example-fanout"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build of atoll-example-fanout failed");
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
-        target.join("debug").join("atoll-example-fanout")
-    })
+    FANOUT.get_or_init(|| build_binary("atoll-example-fanout", "atoll-example-fanout", false))
 }
 
 /// What a run of the fan-out printed, and how it ended.
@@ -39,35 +27,20 @@ struct Run {
 
 /// Runs the fan-out against `cluster` with `args`, failing the test if it runs past `limit`.
 fn fanout(cluster: &Cluster, name: &str, args: &[&str], limit: Duration) -> Run {
-    let stdout_path = cluster.dir.path().join(format!("{name}.stdout"));
-    let stderr_path = cluster.dir.path().join(format!("{name}.stderr"));
-    let mut child = Command::new(fanout_binary())
+    let mut command = Command::new(fanout_binary());
+    command
         .args(["--scheduler", &cluster.url, "--role", "www-data", "--name", name, "--give-up-after", "20"])
         .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path).expect("create the stdout file"))
-        .stderr(std::fs::File::create(&stderr_path).expect("create the stderr file"))
-        .spawn()
-        .expect("start atoll-example-fanout");
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the fan-out") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the fan-out {args:?} did not end within {limit:?}; it wrote:\n{}\nthe scheduler's log:\n{}",
-                std::fs::read_to_string(&stderr_path).unwrap_or_default(),
-                cluster.scheduler.as_ref().map(|s| s.log()).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let read = |path: &Path| std::fs::read_to_string(path).expect("read the fan-out's output");
-    Run { status, stdout: read(&stdout_path), stderr: read(&stderr_path) }
+        .env("RUST_LOG", "info");
+    let output = output_within(&mut command, limit).unwrap_or_else(|so_far| {
+        panic!(
+            "the fan-out {args:?} did not end within {limit:?}; it wrote:\n{}\nthe scheduler's log:\n{}",
+            String::from_utf8_lossy(&so_far.stderr),
+            cluster.scheduler.as_ref().map(|s| s.log()).unwrap_or_default()
+        )
+    });
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("the fan-out writes UTF-8");
+    Run { status: output.status, stdout: text(output.stdout), stderr: text(output.stderr) }
 }
 
 /// How many primes lie in `[start, end)`, by a sieve of Eratosthenes: the fan-out's answer,
@@ -101,14 +74,10 @@ fn shard_line(line: &str) -> Option<(u64, u64, u64, u64, u64, String)> {
     Some((number(index)?, number(count)?, number(start)?, number(end)?, number(attempt)?, host.to_owned()))
 }
 
-/// The frameworks the scheduler knows by name, with whether each is connected.
-fn frameworks(cluster: &Cluster) -> Vec<(String, bool)> {
+/// The names of the frameworks the scheduler knows.
+fn frameworks(cluster: &Cluster) -> Vec<String> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(async {
-        let mut client = FrameworkServiceClient::connect(cluster.url.clone()).await.expect("connect to the scheduler");
-        let listed = client.list_frameworks(ListFrameworksRequest {}).await.expect("ListFrameworks").into_inner();
-        listed.frameworks.into_iter().map(|f| (f.name, f.connected)).collect()
-    })
+    runtime.block_on(framework_client::frameworks(&cluster.url)).into_iter().map(|f| f.name).collect()
 }
 
 #[test]
@@ -150,7 +119,7 @@ fn the_fanout_gathers_every_shard_over_both_agents_and_launches_a_failed_shard_a
     );
     assert!(run.stderr.contains("launching attempt 2 of 3"), "{}", run.stderr);
     assert!(
-        !frameworks(&cluster).iter().any(|(name, _)| name == "fanout-ok"),
+        !frameworks(&cluster).iter().any(|name| name == "fanout-ok"),
         "the finished fan-out tore its framework down: {:?}",
         frameworks(&cluster)
     );
@@ -170,7 +139,7 @@ fn a_shard_that_fails_every_attempt_fails_the_fanout_naming_the_shard() {
     assert!(run.stderr.contains("FAILED with exit code 3"), "its last failure is told:\n{}", run.stderr);
     assert!(!run.stdout.contains("total:"), "no result is claimed:\n{}", run.stdout);
     assert!(
-        !frameworks(&cluster).iter().any(|(name, _)| name == "fanout-fails"),
+        !frameworks(&cluster).iter().any(|name| name == "fanout-fails"),
         "the failed fan-out tore its framework down: {:?}",
         frameworks(&cluster)
     );

@@ -7,43 +7,27 @@
 //! no custom executor.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use atoll_proto::v1;
 use atoll_proto::v1::framework_event::Event;
-use atoll_tests::framework_client::{TestFramework, instance_of};
-use atoll_tests::{Cluster, printed, workspace_root};
+use atoll_tests::framework_client::{TestFramework, framework_task, instance_of};
+use atoll_tests::{Cluster, build_binary, printed};
 
 static ECHO: OnceLock<PathBuf> = OnceLock::new();
 
 /// Builds the example executor once per test binary, as the harness builds `atoll`, and returns
 /// its absolute path.
 fn echo_executor() -> &'static Path {
-    ECHO.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "atoll-example-echo-executor", "--bin", "echo-executor"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build of atoll-example-echo-executor failed");
-        let target =
-            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
-        let binary = std::path::absolute(target.join("debug").join("echo-executor")).expect("an absolute path");
-        assert!(binary.is_file(), "{} was built", binary.display());
-        binary
-    })
+    ECHO.get_or_init(|| build_binary("atoll-example-echo-executor", "echo-executor", false))
 }
 
 fn task(id: &str, command: &str, executor_command: &str, data: &[u8]) -> v1::TaskInfo {
     v1::TaskInfo {
-        task_id: id.into(),
-        resources: Some(v1::Resources { cpu: 0.1, ram_mb: 32, disk_mb: 16, gpu: 0 }),
-        command: command.into(),
         executor_command: executor_command.into(),
         data: data.to_vec(),
-        ..Default::default()
+        ..framework_task(id, 0.1, 32, command)
     }
 }
 

@@ -5,12 +5,10 @@
 //! down and exits 0; the scheduler then no longer knows it. Needs python3 with grpcio and
 //! grpcio-tools (`examples/frameworks/python/requirements.txt`, which `.ci/run` installs).
 
-use std::io::Read;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use atoll_proto::v1;
-use atoll_tests::{Cluster, printed, workspace_root};
+use atoll_tests::{Cluster, framework_client, output_within, printed, workspace_root};
 use sha2::{Digest, Sha256};
 
 const NAME: &str = "py-example";
@@ -34,49 +32,18 @@ fn expected_output() -> String {
 }
 
 /// Runs `python3 ARGS` in the workspace, killing it and failing the test past `limit`.
+/// Runs `python3 ARGS` in the repository, failing the test past `limit`.
 fn python(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new("python3")
-        .args(args)
-        .current_dir(workspace_root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    let read = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            pipe.read_to_end(&mut text).map(|_| text)
-        })
-    };
-    let stdout = read(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = read(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for python3") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = stderr.join().expect("stderr reader").unwrap_or_default();
-            panic!("python3 {args:?} ran past {limit:?}; it said:\n{}", String::from_utf8_lossy(&stderr));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = stdout.join().expect("stdout reader").expect("read stdout");
-    let stderr = stderr.join().expect("stderr reader").expect("read stderr");
-    Output { status, stdout, stderr }
+    let mut command = Command::new("python3");
+    command.args(args).current_dir(workspace_root());
+    output_within(&mut command, limit).unwrap_or_else(|so_far| {
+        panic!("python3 {args:?} ran past {limit:?}; it said:\n{}", String::from_utf8_lossy(&so_far.stderr))
+    })
 }
 
-fn frameworks(cluster: &Cluster) -> Vec<v1::FrameworkSummary> {
+fn frameworks(cluster: &Cluster) -> Vec<atoll_proto::v1::FrameworkSummary> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    runtime.block_on(async {
-        let mut client = v1::framework_service_client::FrameworkServiceClient::connect(cluster.url.clone())
-            .await
-            .expect("connect to the scheduler");
-        client.list_frameworks(v1::ListFrameworksRequest {}).await.expect("ListFrameworks").into_inner().frameworks
-    })
+    runtime.block_on(framework_client::frameworks(&cluster.url))
 }
 
 #[test]

@@ -36,15 +36,56 @@ pub fn use_release_binary() {
 
 /// Builds `atoll` (optimised when `release`) and returns its path.
 pub fn build_atoll(release: bool) -> PathBuf {
-    let mut args = vec!["build", "--quiet", "-p", "atoll-cli", "--bin", "atoll"];
+    build_binary("atoll-cli", "atoll", release)
+}
+
+/// Builds binary `bin` of workspace package `package` (optimised when `release`), honouring
+/// `CARGO_TARGET_DIR`, and returns its absolute path.
+pub fn build_binary(package: &str, bin: &str, release: bool) -> PathBuf {
+    let mut args = vec!["build", "--quiet", "-p", package, "--bin", bin];
     if release {
         args.push("--release");
     }
     let status =
         Command::new(env!("CARGO")).args(&args).current_dir(workspace_root()).status().expect("run cargo build");
-    assert!(status.success(), "cargo build of atoll failed");
+    assert!(status.success(), "cargo build of {package} failed");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    target.join(if release { "release" } else { "debug" }).join("atoll")
+    let built = target.join(if release { "release" } else { "debug" }).join(bin);
+    std::path::absolute(&built).unwrap_or(built)
+}
+
+/// Runs `command` to its end, its output read as it comes; one still running after `limit` is
+/// killed and its output so far is the error.
+pub fn output_within(command: &mut Command, limit: Duration) -> Result<Output, Output> {
+    use std::io::Read;
+    let mut child =
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the command");
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            text
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = read(Box::new(child.stderr.take().expect("piped stderr")));
+    let deadline = Instant::now() + limit;
+    let (status, in_time) = loop {
+        if let Some(status) = child.try_wait().expect("wait for the command") {
+            break (status, true);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break (child.wait().expect("reap the command"), false);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = Output {
+        status,
+        stdout: stdout.join().expect("the stdout reader"),
+        stderr: stderr.join().expect("the stderr reader"),
+    };
+    if in_time { Ok(output) } else { Err(output) }
 }
 
 /// Starts `atoll dev --agents AGENTS` from the binary `atoll` on a free loopback port, its data in
