@@ -134,6 +134,9 @@ mod tests {
                 mode: c::VolumeMode::Rw,
             }],
         });
+        // Jobs may not have one (the state machine refuses it), but the wire carries it for
+        // frameworks' tasks, which are launched with the same config.
+        job.config.custom_executor = Some(model::job::CustomExecutor { data: vec![0, 1, 255] });
         job
     }
 

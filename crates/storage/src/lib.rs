@@ -29,10 +29,11 @@
 //! `meta`; schema 2 added `hosts`, `quotas` and `restarts`; both stored bare records (format 1)
 //! and tasks that carried their own task spec. Schema 4 added `cron`, and changed no record of
 //! schema 3, so a schema-3 directory only has its version raised; schema 5 added `events`,
-//! and schema 6 `frameworks`, likewise. The new schema version is recorded in the same transaction, so an older Atoll
-//! refuses the directory from then on. The golden tests (`sled_store/tests.rs`) read a schema-2
-//! directory written by the release before schema 3, and the schema-3 and schema-4 directories
-//! the releases before schemas 4, 5 and 6 wrote.
+//! and schema 6 `frameworks` and `acknowledged`, likewise. The new schema version is recorded
+//! in the same transaction, so an older Atoll refuses the directory from then on. The golden
+//! tests (`sled_store/tests.rs`) read a schema-2 directory written by the release before
+//! schema 3, and the schema-3, schema-4 and schema-5 directories the releases before schemas 4,
+//! 5 and 6 wrote.
 
 mod memory;
 mod records;

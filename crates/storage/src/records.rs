@@ -7,7 +7,9 @@
 //! - tasks: format 1 carried the whole task spec, its requested ports and priority, and the rest
 //!   of its config was read from its job at launch; format 2 names its config version
 //!   ([`TaskRecord::config`]), stored in the `configs` tree;
-//! - configs and updates: new in schema 3, format 2; cron jobs: new in schema 4, format 2.
+//! - configs and updates: new in schema 3, format 2; cron jobs: new in schema 4, format 2;
+//!   events: new in schema 5, format 2; frameworks and acknowledgements (a task's count of
+//!   acknowledged updates): new in schema 6, format 2.
 //!
 //! A record in a format newer than this build knows is refused with its key, never guessed at.
 
