@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::{DrfSorter, Quantities};
 
 /// How many tasks each of `clients` (name, weight, one task's demand) runs in `total`.
-pub fn progressive_fill(total: Quantities, clients: &[(&str, f64, Quantities)]) -> BTreeMap<String, u32> {
+pub(crate) fn progressive_fill(total: Quantities, clients: &[(&str, f64, Quantities)]) -> BTreeMap<String, u32> {
     let mut sorter = DrfSorter::new(total);
     for (name, weight, _) in clients {
         sorter.add(name);

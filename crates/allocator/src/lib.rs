@@ -5,7 +5,8 @@
 //! - [`DrfSorter`]: weighted, hierarchical dominant resource fairness: clients (`role`,
 //!   `role/framework`, `eng/frontend`) ordered by their dominant share over their weight,
 //!   siblings by their subtrees, ties by the allocations they have had, then by name.
-//! - [`progressive_fill`]: DRF's progressive filling of tasks of fixed demands.
+//! - `fill` (tests only): DRF's progressive filling of tasks of fixed demands, the model the
+//!   paper's worked example is checked against.
 //! - [`Allocator`]: the allocation cycle: each agent's free resources offered whole to the
 //!   framework furthest below its fair share (roles first, then frameworks within the role),
 //!   agents in a seeded shuffled order, skipping suppressed frameworks and those whose decline
@@ -16,11 +17,11 @@
 //! from the seed a cycle is given; it depends on nothing but std.
 
 mod cycle;
+#[cfg(test)]
 mod fill;
 mod quantities;
 mod sorter;
 
 pub use cycle::{Allocator, DEFAULT_REFUSE_SECONDS, FrameworkId, Offer, OfferError};
-pub use fill::progressive_fill;
 pub use quantities::Quantities;
 pub use sorter::DrfSorter;
