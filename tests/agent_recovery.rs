@@ -144,11 +144,11 @@ fn as_the_release_before(sandbox: &Path) {
     let launch = sandbox.join(".executor/launch.json");
     let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&launch).unwrap()).unwrap();
     let object = file.as_object_mut().unwrap();
-    assert_eq!(object.remove("format_version"), Some(Value::from(5)), "this build writes format 5");
+    assert_eq!(object.remove("format_version"), Some(Value::from(6)), "this build writes format 6");
     object.remove("config_version");
     object.remove("user");
     object.remove("agent_watch");
-    let config = object.remove("config").expect("format 5 carries the whole config");
+    let config = object.remove("config").expect("format 6 carries the whole config");
     for (kept_as, in_config) in [
         ("spec", "task"),
         ("health_check", "health_check_config"),
